@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: Apache-2.0
+# cutoff - build, run, test, benchmark.
+#
+#   make            build the library, the CLI and the tests (build/)
+#   make run        install what is missing, build, walk the reference case
+#   make test       install what is missing, build, run every test, then all
+#                   of them again under AddressSanitizer + UBSan (build/san/)
+#   make bench      the benchmarks of BENCHMARKS.md (minutes; BENCH_SCALE=small for a quick look)
+#   make fuzz       libFuzzer drivers over the committed corpora (FUZZ_SECONDS each)
+#   make SANITIZE=address,undefined ...   any target, sanitised, in build/san/
+
+PKGS      := sqlite3 jansson libsodium libxxhash
+TEST_PKGS := cmocka
+
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD     ?= build
+OPT       ?= -O2
+else
+BUILD     ?= build/san
+OPT       ?= -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+
+CC        ?= cc
+WARN      := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla -Werror
+CPPFLAGS  += -Iinclude -Isrc -D_GNU_SOURCE
+CFLAGS    += -std=c11 -g $(OPT) $(WARN) -fvisibility=hidden -MMD -MP
+LDFLAGS   += $(if $(SANITIZE),-fsanitize=$(SANITIZE),)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+LIBS       = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC   := $(wildcard src/util/*.c src/engine/*.c src/format/*.c src/store/*.c \
+                        src/audit/*.c src/db/*.c)
+CLI_SRC   := $(wildcard src/cli/*.c)
+SUP_SRC   := $(wildcard tests/support/*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB       := $(BUILD)/libcutoff.a
+CLI       := $(BUILD)/cutoff
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps run test check bench fuzz clean format
+all: $(LIB) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLI): $(call obj,$(CLI_SRC)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUP_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(SUP_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory $(CLI)
+	@bash examples/reference-case/run.sh $(CLI)
+
+# Unit and integration tests of one build (BUILD), without the sanitiser pass.
+check: all
+	@bash tests/run.sh $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	@bash tests/run.sh build build/san
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/run.sh $(BUILD)
+
+fuzz: deps
+	@bash fuzz/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cutoff.h - the whole public face of libcutoff.
+ *
+ * libcutoff decides, for every request a multi-tenant platform serves,
+ * whether an enforcement action stops it: (subscription, action, region,
+ * time) -> allow | deny, with the reason and the deciding action. It has
+ * three layers, each usable on its own:
+ *
+ *   1. the engine: a customer tree and a catalog compiled into an immutable
+ *      tree, active enforcement actions compiled on top of it into an
+ *      immutable snapshot, and check / explain / preview on a snapshot.
+ *      Pure C11, no I/O, no locks on the read path.
+ *   2. documents: parsers for the catalog, enforcement action and node-line
+ *      JSON formats of DESIGN.md, with error messages that name the place.
+ *   3. the database: durable state (SQLite), the operator workflow (cases,
+ *      four-eyes approval, lifts) and the hash-chained audit log.
+ *
+ * Conventions. Functions that can fail return int: 0 on success or a
+ * negative CUTOFF_E* code; cutoff_strerror() names it. Out-parameters come
+ * last. A call that fails has no side effects. Where input from outside can
+ * be wrong, a cutoff_diag receives a one-line message a person can act on
+ * (what was wrong, where, what is allowed); passing NULL is allowed.
+ * Times are int64 Unix seconds (UTC). Strings are NUL-terminated UTF-8.
+ * Every free/release function accepts NULL.
+ */
+#ifndef CUTOFF_H
+#define CUTOFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CUTOFF_EXPORT __attribute__((visibility("default")))
+#else
+#define CUTOFF_EXPORT
+#endif
+
+/* ===================================================================== */
+/* Errors                                                                 */
+/* ===================================================================== */
+
+/* XX(name, value, message): the one table of error codes. */
+#define CUTOFF_ERRNO_MAP(XX)                                                  \
+    XX(OK, 0, "success")                                                      \
+    XX(ENOMEM, -1, "out of memory")                                           \
+    XX(EINVAL, -2, "invalid argument")                                        \
+    XX(EPARSE, -3, "malformed input")                                         \
+    XX(ENOTFOUND, -4, "no such object")                                       \
+    XX(EEXIST, -5, "object already exists")                                   \
+    XX(ECYCLE, -6, "the node tree would contain a cycle")                     \
+    XX(EPERM, -7, "not permitted")                                            \
+    XX(ESTATE, -8, "not allowed in the object's current state")               \
+    XX(ESTORE, -9, "database error")                                          \
+    XX(EIO, -10, "input/output error")                                        \
+    XX(ETAMPER, -11, "audit log does not verify")                             \
+    XX(ENOTINIT, -12, "database is not initialised (run 'cutoff init')")      \
+    XX(EVERSION, -13, "database schema is newer than this program")           \
+    XX(ELIMIT, -14, "a size limit was exceeded")
+
+enum {
+#define CUTOFF_ERR_ENUM(name, value, msg) CUTOFF_##name = (value),
+    CUTOFF_ERRNO_MAP(CUTOFF_ERR_ENUM)
+#undef CUTOFF_ERR_ENUM
+};
+
+/* The message for an error code ("unknown error" for codes not in the map). */
+CUTOFF_EXPORT const char *cutoff_strerror(int rc);
+/* The symbolic name of an error code, e.g. "ENOTFOUND". */
+CUTOFF_EXPORT const char *cutoff_errname(int rc);
+
+/* Releases memory the library handed over (JSON texts). */
+CUTOFF_EXPORT void cutoff_free(void *p);
+
+/* Details of a failed call on outside input. `message` is one line,
+ * e.g. "line 12: parent \"imod\" of \"unit-8200\" is not in the tree".
+ * `line` is the 1-based input line (0 when not applicable); `item` is the
+ * 0-based index of the failing element of a list (SIZE_MAX when n/a). */
+typedef struct cutoff_diag {
+    int code;
+    size_t line;
+    size_t item;
+    char message[512];
+} cutoff_diag;
+
+/* ===================================================================== */
+/* Time and identifiers                                                   */
+/* ===================================================================== */
+
+#define CUTOFF_TIME_NEVER INT64_MAX
+#define CUTOFF_ID_MAX 128
+
+/* Parses RFC 3339 ("2025-09-25T12:00:00Z", offsets and fractions allowed,
+ * fractions are truncated) or decimal Unix seconds. Returns CUTOFF_EPARSE
+ * with a message in diag on anything else. */
+CUTOFF_EXPORT int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag);
+/* Formats t as RFC 3339 UTC ("2025-09-25T12:00:00Z") into buf (>= 32 bytes).
+ * CUTOFF_TIME_NEVER formats as "never". Returns buf. */
+CUTOFF_EXPORT char *cutoff_time_format(int64_t t, char buf[32]);
+/* Parses a relative offset "+0", "+3s", "+15m", "+12h", "+30d" into seconds. */
+CUTOFF_EXPORT int cutoff_offset_parse(const char *text, int64_t *out, cutoff_diag *diag);
+/* 1 when id is 1..128 bytes of [A-Za-z0-9._:-], else 0. */
+CUTOFF_EXPORT int cutoff_id_valid(const char *id);
+/* 0 when text is a valid pattern: "*", "SERVICE.*" or "SERVICE.ACTION". */
+CUTOFF_EXPORT int cutoff_pattern_check(const char *pattern, cutoff_diag *diag);
+/* 1 when the pattern matches the full action name ("storage.read"). */
+CUTOFF_EXPORT int cutoff_pattern_match(const char *pattern, const char *action);
+/* 1 when a region pattern ("*", "eu-netherlands", "eu-*") matches region.
+ * A NULL region (the request names none) matches only "*". */
+CUTOFF_EXPORT int cutoff_region_match(const char *pattern, const char *region);
+
+/* ===================================================================== */
+/* Model: plain structures, owned by whoever fills them                   */
+/* ===================================================================== */
+
+typedef enum cutoff_node_kind {
+    CUTOFF_NODE_TENANT = 1,
+    CUTOFF_NODE_UNIT = 2,
+    CUTOFF_NODE_SUBSCRIPTION = 3
+} cutoff_node_kind;
+
+/* "tenant", "unit", "subscription"; parse returns 0 for an unknown name. */
+CUTOFF_EXPORT const char *cutoff_node_kind_name(cutoff_node_kind kind);
+CUTOFF_EXPORT cutoff_node_kind cutoff_node_kind_parse(const char *name);
+
+/* One node of the customer tree. parent is NULL for tenants; plan and name
+ * may be NULL. */
+typedef struct cutoff_node_spec {
+    const char *id;
+    cutoff_node_kind kind;
+    const char *parent;
+    const char *name;
+    const char *plan;
+} cutoff_node_spec;
+
+typedef enum cutoff_action_class {
+    CUTOFF_CLASS_READ = 1, /* reading, listing, exporting */
+    CUTOFF_CLASS_WRITE = 2 /* anything else */
+} cutoff_action_class;
+
+typedef struct cutoff_catalog_action {
+    const char *name; /* full name, "storage.read" */
+    cutoff_action_class cls;
+} cutoff_catalog_action;
+
+typedef struct cutoff_plan_spec {
+    const char *name;
+    const char *const *services; /* patterns: "*", "security.*", "ai.transcribe" */
+    size_t n_services;
+} cutoff_plan_spec;
+
+typedef struct cutoff_catalog_spec {
+    const cutoff_catalog_action *actions;
+    size_t n_actions;
+    const char *const *regions;
+    size_t n_regions;
+    const cutoff_plan_spec *plans;
+    size_t n_plans;
+} cutoff_catalog_spec;
+
+typedef enum cutoff_mode {
+    CUTOFF_MODE_OFF = 0,       /* the action does not bite */
+    CUTOFF_MODE_READ_ONLY = 1, /* deny unless the action's class is read */
+    CUTOFF_MODE_SUSPEND = 2    /* deny */
+} cutoff_mode;
+
+CUTOFF_EXPORT const char *cutoff_mode_name(cutoff_mode mode); /* "off", "read-only", "suspend" */
+
+typedef struct cutoff_phase_spec {
+    int64_t at;   /* Unix seconds, or an offset in seconds when relative */
+    int relative; /* 1: `at` counts from activation ("+30d") */
+    cutoff_mode mode;
+} cutoff_phase_spec;
+
+typedef enum cutoff_action_state {
+    CUTOFF_STATE_DRAFT = 0,
+    CUTOFF_STATE_ACTIVE = 1, /* approved: its phases say when it bites */
+    CUTOFF_STATE_LIFTED = 2,
+    CUTOFF_STATE_EXPIRED = 3, /* its last phase is "off" and has begun */
+    CUTOFF_STATE_SUPERSEDED = 4 /* an older version replaced by a newer one */
+} cutoff_action_state;
+
+CUTOFF_EXPORT const char *cutoff_action_state_name(cutoff_action_state state);
+
+typedef struct cutoff_notice_spec {
+    const char *summary;
+    const char *terms;
+    const char *contact;
+    const char *ref; /* where the notice can be read (a URL or document id) */
+} cutoff_notice_spec;
+
+/* An enforcement action. Patterns follow cutoff_pattern_check; regions
+ * follow cutoff_region_match (n_regions == 0 means every region). Phases are
+ * in ascending order of time once relative ones are resolved. */
+typedef struct cutoff_action_spec {
+    const char *id;
+    const char *case_id;
+    const char *const *scope;
+    size_t n_scope;
+    const char *const *deny;
+    size_t n_deny;
+    const char *const *except;
+    size_t n_except;
+    const char *const *regions;
+    size_t n_regions;
+    const cutoff_phase_spec *phases;
+    size_t n_phases;
+    int status; /* 403 or 451 */
+    cutoff_notice_spec notice;
+    /* lifecycle, filled by the database */
+    cutoff_action_state state;
+    int version;
+    int64_t activated_at; /* resolves relative phases; 0 for drafts */
+} cutoff_action_spec;
+
+/* The absolute start of phase i of a (for relative phases, activation +
+ * offset; `activation` overrides a->activated_at when nonzero). */
+CUTOFF_EXPORT int64_t cutoff_phase_start(const cutoff_action_spec *a, size_t i, int64_t activation);
+
+/* ===================================================================== */
+/* Engine: trees, snapshots, decisions                                    */
+/* ===================================================================== */
+
+/* A compiled customer tree plus catalog: immutable, reference counted,
+ * shared by every snapshot built on it. Building one validates everything:
+ * ids, kinds, parents (a tenant has none; a unit's parent is a tenant or a
+ * unit; a subscription's is a tenant or a unit), cycles, plan names. */
+typedef struct cutoff_tree cutoff_tree;
+typedef struct cutoff_tree_builder cutoff_tree_builder;
+
+/* Starts a tree on a catalog (copied; validated: action names are
+ * SERVICE.ACTION ids, unique; regions are ids, unique; plan patterns valid). */
+CUTOFF_EXPORT int cutoff_tree_builder_new(const cutoff_catalog_spec *catalog,
+                                          cutoff_tree_builder **out, cutoff_diag *diag);
+/* Hints the final size so that large imports allocate once. */
+CUTOFF_EXPORT int cutoff_tree_builder_reserve(cutoff_tree_builder *b, size_t nodes,
+                                              size_t id_bytes);
+/* Adds a node, or replaces the node with the same id (an update or a move).
+ * Checks the id syntax and the kind; parents are checked by build. The
+ * strings are copied. On error diag->item is the index of this node in
+ * insertion order (counting replacements). */
+CUTOFF_EXPORT int cutoff_tree_builder_add(cutoff_tree_builder *b, const cutoff_node_spec *node,
+                                          cutoff_diag *diag);
+/* Number of distinct nodes added so far. */
+CUTOFF_EXPORT size_t cutoff_tree_builder_count(const cutoff_tree_builder *b);
+/* Validates and compiles. On error diag->item is the insertion index of the
+ * node at fault and nothing is built. The builder stays usable either way. */
+CUTOFF_EXPORT int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *diag);
+CUTOFF_EXPORT void cutoff_tree_builder_free(cutoff_tree_builder *b);
+
+CUTOFF_EXPORT void cutoff_tree_retain(cutoff_tree *t);
+CUTOFF_EXPORT void cutoff_tree_release(cutoff_tree *t);
+/* Nodes of a kind (0 for all kinds). */
+CUTOFF_EXPORT size_t cutoff_tree_count(const cutoff_tree *t, cutoff_node_kind kind);
+/* Approximate bytes of memory the tree holds. */
+CUTOFF_EXPORT size_t cutoff_tree_memory(const cutoff_tree *t);
+
+/* A tree plus the active enforcement actions compiled on it. Immutable.
+ * Everything a snapshot returns by pointer (ids, action specs) stays valid
+ * until the snapshot is released. Any number of threads may use one
+ * snapshot at once. */
+typedef struct cutoff_snapshot cutoff_snapshot;
+
+/* Compiles a snapshot: takes a reference on tree and a deep copy of those
+ * actions whose state is CUTOFF_STATE_ACTIVE (the others are ignored). Scope
+ * nodes must be in the tree and patterns valid. Cost is proportional to the
+ * number of actions, not to the size of the tree. */
+CUTOFF_EXPORT int cutoff_snapshot_build(cutoff_tree *tree, const cutoff_action_spec *const *actions,
+                                        size_t n_actions, cutoff_snapshot **out,
+                                        cutoff_diag *diag);
+CUTOFF_EXPORT void cutoff_snapshot_retain(const cutoff_snapshot *s);
+CUTOFF_EXPORT void cutoff_snapshot_release(const cutoff_snapshot *s);
+/* The tree a snapshot is built on (borrowed). */
+CUTOFF_EXPORT cutoff_tree *cutoff_snapshot_tree(const cutoff_snapshot *s);
+/* The active actions compiled in, sorted by id (borrowed). */
+CUTOFF_EXPORT size_t cutoff_snapshot_action_count(const cutoff_snapshot *s);
+CUTOFF_EXPORT const cutoff_action_spec *cutoff_snapshot_action(const cutoff_snapshot *s, size_t i);
+
+typedef enum cutoff_reason {
+    CUTOFF_REASON_ALLOW = 0,
+    CUTOFF_REASON_UNKNOWN_SUBSCRIPTION = 1,
+    CUTOFF_REASON_UNKNOWN_ACTION = 2,
+    CUTOFF_REASON_NOT_ENTITLED = 3,
+    CUTOFF_REASON_SUSPENDED = 4,
+    CUTOFF_REASON_READ_ONLY = 5
+} cutoff_reason;
+
+/* "allow", "unknown_subscription", "unknown_action", "not_entitled",
+ * "suspended", "read_only". */
+CUTOFF_EXPORT const char *cutoff_reason_name(cutoff_reason reason);
+
+/* A decision. The request is allowed iff reason == CUTOFF_REASON_ALLOW. For
+ * suspended/read_only, `by` is the deciding enforcement action (borrowed
+ * from the snapshot) and [since, until) the phase that decides. */
+typedef struct cutoff_verdict {
+    cutoff_reason reason;
+    const cutoff_action_spec *by;
+    int64_t since;
+    int64_t until; /* CUTOFF_TIME_NEVER when no later phase follows */
+} cutoff_verdict;
+
+/* Decides (subscription, action, region, t) by the contract of DESIGN.md.
+ * region may be NULL when the request names none. Never fails: unknown
+ * names give the fail-closed reasons. Lock-free and allocation-free. */
+CUTOFF_EXPORT void cutoff_check(const cutoff_snapshot *s, const char *subscription,
+                                const char *action, const char *region, int64_t t,
+                                cutoff_verdict *out);
+
+/* Pre-resolved handles for callers that decide the same names many times.
+ * A handle is valid for every snapshot built on the same tree. */
+typedef struct cutoff_sub_handle { uint32_t index; } cutoff_sub_handle;
+typedef struct cutoff_act_handle { uint32_t index; } cutoff_act_handle;
+typedef struct cutoff_region_handle { uint32_t index; } cutoff_region_handle;
+#define CUTOFF_REGION_NONE ((cutoff_region_handle){UINT32_MAX})
+
+/* CUTOFF_ENOTFOUND when the name is not a subscription / catalog action /
+ * catalog region of the tree. region NULL resolves to CUTOFF_REGION_NONE. */
+CUTOFF_EXPORT int cutoff_resolve_subscription(const cutoff_tree *t, const char *id,
+                                              cutoff_sub_handle *out);
+CUTOFF_EXPORT int cutoff_resolve_action(const cutoff_tree *t, const char *name,
+                                        cutoff_act_handle *out);
+CUTOFF_EXPORT int cutoff_resolve_region(const cutoff_tree *t, const char *name,
+                                        cutoff_region_handle *out);
+/* cutoff_check on handles (same result as by names). */
+CUTOFF_EXPORT void cutoff_check_handles(const cutoff_snapshot *s, cutoff_sub_handle sub,
+                                        cutoff_act_handle act, cutoff_region_handle region,
+                                        int64_t t, cutoff_verdict *out);
+
+/* Why a decision is what it is: every active action whose scope contains
+ * the subscription, what each part of it matched, and which one decides. */
+typedef struct cutoff_explain_entry {
+    const cutoff_action_spec *action;
+    const char *scope_node;     /* the scope node that contains the subscription */
+    const char *deny_pattern;   /* first deny pattern matching, or NULL */
+    const char *except_pattern; /* first except pattern matching, or NULL */
+    int region_match;
+    cutoff_mode mode; /* phase in force at t (OFF before the first phase) */
+    int64_t since, until;
+    cutoff_reason effect; /* what this action alone would decide */
+    int decides;          /* 1 for the action that decides the verdict */
+} cutoff_explain_entry;
+
+typedef struct cutoff_explanation {
+    cutoff_verdict verdict;
+    const char *plan; /* the inherited plan, NULL when none (entitled to all) */
+    const char *plan_from; /* the node that sets it */
+    int entitled;
+    const char *const *path; /* ids from the subscription up to its tenant */
+    size_t n_path;
+    cutoff_explain_entry *entries;
+    size_t n_entries;
+} cutoff_explanation;
+
+CUTOFF_EXPORT int cutoff_explain(const cutoff_snapshot *s, const char *subscription,
+                                 const char *action, const char *region, int64_t t,
+                                 cutoff_explanation **out);
+CUTOFF_EXPORT void cutoff_explanation_free(cutoff_explanation *e);
+
+/* The blast radius of a proposed action against a current snapshot: what
+ * changes if `proposed` becomes active at `activation`, evaluated at the
+ * start of each of its phases, for every region of the catalog and for
+ * requests that name no region. A subscription "changes" for a catalog
+ * action when its decision (allow/deny and reason) differs. */
+typedef struct cutoff_preview_phase {
+    int64_t at;
+    cutoff_mode mode;
+} cutoff_preview_phase;
+
+typedef struct cutoff_preview_line {
+    const char *action; /* catalog action name */
+    cutoff_action_class cls;
+    int targeted;        /* a deny pattern matches and no except pattern does */
+    int excepted;        /* an except pattern matches */
+    uint64_t changed;    /* subscriptions whose decision changes in some phase */
+    uint64_t *changed_in_phase; /* [n_phases] */
+} cutoff_preview_line;
+
+typedef struct cutoff_preview {
+    uint64_t subscriptions_in_scope;
+    uint64_t subscriptions_changed; /* for at least one action, in some phase */
+    cutoff_preview_phase *phases;
+    size_t n_phases;
+    cutoff_preview_line *lines; /* one per catalog action, catalog order */
+    size_t n_lines;
+    /* Computed, not assumed: 1 when no subscription's decision changes for
+     * any excepted action in any phase and region. */
+    int excepted_unchanged;
+    uint64_t excepted_changes;
+} cutoff_preview;
+
+/* One changed subscription: its id and the catalog actions that change. */
+typedef struct cutoff_preview_change {
+    const char *subscription;
+    const char *const *actions;
+    size_t n_actions;
+} cutoff_preview_change;
+
+/* Computes the preview. `proposed` need not be active (its state is
+ * ignored); a version of the same id already in `current` is replaced by it
+ * for the comparison. */
+CUTOFF_EXPORT int cutoff_preview_compute(const cutoff_snapshot *current,
+                                         const cutoff_action_spec *proposed, int64_t activation,
+                                         cutoff_preview **out, cutoff_diag *diag);
+/* A page of changed subscriptions in tree order: up to `limit` entries from
+ * `offset` into out[]; *n gets the count written. Borrowed from p. */
+CUTOFF_EXPORT int cutoff_preview_changes(const cutoff_preview *p, size_t offset, size_t limit,
+                                         cutoff_preview_change *out, size_t *n);
+CUTOFF_EXPORT void cutoff_preview_free(cutoff_preview *p);
+
+/* ---------------------------------------------------------------------
+ * Publication: one current snapshot for many reader threads.
+ *
+ * Readers never lock and never wait: cutoff_reader_enter() returns the
+ * current snapshot and keeps it alive until cutoff_reader_exit(). A writer
+ * publishes a new snapshot with an atomic swap; the old one is freed once
+ * no reader that could have seen it is still inside. Each reader thread
+ * uses its own cutoff_reader. Writers are serialised internally.
+ * --------------------------------------------------------------------- */
+typedef struct cutoff_engine cutoff_engine;
+typedef struct cutoff_reader cutoff_reader;
+
+CUTOFF_EXPORT int cutoff_engine_new(cutoff_engine **out);
+/* Frees the engine and every snapshot it holds. No reader may be inside. */
+CUTOFF_EXPORT void cutoff_engine_free(cutoff_engine *e);
+/* Makes s current; the engine takes over the caller's reference. */
+CUTOFF_EXPORT void cutoff_engine_publish(cutoff_engine *e, cutoff_snapshot *s);
+/* A new reference to the current snapshot (NULL before the first publish),
+ * for writers and slow paths; release it with cutoff_snapshot_release. */
+CUTOFF_EXPORT cutoff_snapshot *cutoff_engine_acquire(cutoff_engine *e);
+/* Number of publications so far. */
+CUTOFF_EXPORT uint64_t cutoff_engine_version(const cutoff_engine *e);
+/* Frees retired snapshots that no reader can still see; returns how many
+ * are still waiting. publish calls it too. */
+CUTOFF_EXPORT size_t cutoff_engine_reclaim(cutoff_engine *e);
+
+CUTOFF_EXPORT int cutoff_reader_new(cutoff_engine *e, cutoff_reader **out);
+CUTOFF_EXPORT void cutoff_reader_free(cutoff_reader *r);
+/* The current snapshot, valid until the matching exit (NULL before the
+ * first publish). Not reentrant per reader. */
+CUTOFF_EXPORT const cutoff_snapshot *cutoff_reader_enter(cutoff_reader *r);
+CUTOFF_EXPORT void cutoff_reader_exit(cutoff_reader *r);
+
+/* ===================================================================== */
+/* Documents: the JSON formats of DESIGN.md                               */
+/* ===================================================================== */
+
+/* Parsed documents own all their strings; free them with the matching
+ * function. Errors name the JSON path ("services[2].actions[0].class") and
+ * say what is allowed. */
+CUTOFF_EXPORT int cutoff_catalog_parse(const char *json, size_t len, cutoff_catalog_spec **out,
+                                       cutoff_diag *diag);
+CUTOFF_EXPORT void cutoff_catalog_free(cutoff_catalog_spec *c);
+/* The catalog as canonical JSON (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_catalog_to_json(const cutoff_catalog_spec *c, char **out);
+
+/* Parses an enforcement action document. Checks syntax and shape only
+ * (ids, patterns, times, modes, status 403/451, phase order); whether scope
+ * nodes and patterns exist in the catalog is the database's business. A
+ * missing "id" leaves id NULL. state is DRAFT. */
+CUTOFF_EXPORT int cutoff_action_parse(const char *json, size_t len, cutoff_action_spec **out,
+                                      cutoff_diag *diag);
+CUTOFF_EXPORT void cutoff_action_free(cutoff_action_spec *a);
+/* Deep copy. */
+CUTOFF_EXPORT int cutoff_action_copy(const cutoff_action_spec *a, cutoff_action_spec **out);
+/* The action as JSON in the input format plus "state", "version",
+ * "activated_at" (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_action_to_json(const cutoff_action_spec *a, char **out);
+
+/* Parses one node line of the bulk import format into spec, whose strings
+ * point into `line` (modified in place; keep it alive while using spec).
+ * diag->line is left to the caller. */
+CUTOFF_EXPORT int cutoff_node_parse_line(char *line, size_t len, cutoff_node_spec *out,
+                                         cutoff_diag *diag);
+
+/* ===================================================================== */
+/* Database: durable state, workflow and audit                            */
+/* ===================================================================== */
+
+/* A database handle (SQLite in WAL mode with full sync by default). One
+ * handle per thread. Every change is one transaction that also appends its
+ * audit record, so a change and its record land together or not at all. */
+typedef struct cutoff_db cutoff_db;
+
+#define CUTOFF_DB_CREATE 1 /* create the file and schema if missing (init) */
+
+/* Opens path. Without CUTOFF_DB_CREATE a missing or uninitialised database
+ * is CUTOFF_ENOTINIT. Older schemas are migrated in one transaction. */
+CUTOFF_EXPORT int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *diag);
+CUTOFF_EXPORT void cutoff_db_close(cutoff_db *db);
+/* The schema version this program writes. */
+CUTOFF_EXPORT int cutoff_db_schema_version(void);
+
+/* Replaces the catalog (audited). Refused with CUTOFF_ESTATE when a node's
+ * plan or an active action would be left naming something that no longer
+ * exists. */
+CUTOFF_EXPORT int cutoff_db_catalog_load(cutoff_db *db, const char *actor, const char *json,
+                                         size_t len, cutoff_diag *diag);
+/* The current catalog (caller frees with cutoff_catalog_free);
+ * CUTOFF_ENOTFOUND before one is loaded. */
+CUTOFF_EXPORT int cutoff_db_catalog_get(cutoff_db *db, cutoff_catalog_spec **out);
+
+typedef struct cutoff_import_stats {
+    uint64_t lines;    /* non-blank lines read */
+    uint64_t inserted; /* new nodes */
+    uint64_t updated;  /* existing nodes whose fields changed */
+    uint64_t unchanged;
+} cutoff_import_stats;
+
+/* Called now and then during long work with lines done so far. */
+typedef void (*cutoff_progress_fn)(void *ctx, uint64_t done);
+
+/* Imports node lines (JSON Lines) from `in` as one transaction: every line
+ * is checked (syntax, id, kind, parent present in the database or the file,
+ * kinds of parents, no cycles, known plan) before anything is written; on
+ * the first bad line nothing is imported and diag names the line. `source`
+ * names the input in messages and the audit record. */
+CUTOFF_EXPORT int cutoff_db_nodes_import(cutoff_db *db, const char *actor, FILE *in,
+                                         const char *source, cutoff_progress_fn progress,
+                                         void *progress_ctx, cutoff_import_stats *stats,
+                                         cutoff_diag *diag);
+
+/* A node as JSON: id, kind, parent, name, plan, effective_plan (and the node
+ * that sets it), ancestors, children count, subscriptions below, and the
+ * actions whose scope covers it (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_db_node_show(cutoff_db *db, const char *id, char **json_out);
+
+/* Builds the tree (nodes + catalog) from the database. */
+CUTOFF_EXPORT int cutoff_db_load_tree(cutoff_db *db, cutoff_tree **out, cutoff_diag *diag);
+/* Builds a snapshot of the active actions on tree (or on a freshly loaded
+ * tree when tree is NULL). Also marks actions whose last phase ("off") has
+ * begun at `now` as expired. */
+CUTOFF_EXPORT int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now,
+                                     cutoff_snapshot **out, cutoff_diag *diag);
+
+/* Cases. Ids are assigned ("CASE-1", ...) unless given. */
+CUTOFF_EXPORT int cutoff_db_case_open(cutoff_db *db, const char *actor, const char *id,
+                                      const char *title, const char *const *scope,
+                                      size_t n_scope, char id_out[CUTOFF_ID_MAX + 1],
+                                      cutoff_diag *diag);
+/* Records evidence from a file: SHA-256, size, media type, note, actor. The
+ * file's content is stored only when keep_content is 1. */
+CUTOFF_EXPORT int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor,
+                                              const char *case_id, const char *path,
+                                              const char *media_type, const char *note,
+                                              int keep_content, char sha256_hex_out[65],
+                                              cutoff_diag *diag);
+CUTOFF_EXPORT int cutoff_db_case_set_findings(cutoff_db *db, const char *actor,
+                                              const char *case_id, const char *findings,
+                                              cutoff_diag *diag);
+CUTOFF_EXPORT int cutoff_db_case_close(cutoff_db *db, const char *actor, const char *case_id,
+                                       cutoff_diag *diag);
+/* A case with its evidence and actions as JSON (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_db_case_show(cutoff_db *db, const char *case_id, char **json_out);
+/* All cases as a JSON array (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_db_case_list(cutoff_db *db, char **json_out);
+
+/* Proposes an action (a new draft, or a new draft version of an existing
+ * id; the active version keeps biting until the new one is approved).
+ * Checks the case exists and is open, scope nodes exist, and every deny and
+ * except pattern matches something in the catalog. */
+CUTOFF_EXPORT int cutoff_db_action_propose(cutoff_db *db, const char *actor, const char *json,
+                                           size_t len, char id_out[CUTOFF_ID_MAX + 1],
+                                           int *version_out, cutoff_diag *diag);
+/* Approves the latest draft version: CUTOFF_EPERM when actor proposed it.
+ * It becomes active with activated_at = now; a previously active version
+ * becomes superseded. */
+CUTOFF_EXPORT int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id,
+                                           int64_t now, cutoff_diag *diag);
+/* Lifts the active version (or withdraws a draft). */
+CUTOFF_EXPORT int cutoff_db_action_lift(cutoff_db *db, const char *actor, const char *id,
+                                        int64_t now, const char *reason, cutoff_diag *diag);
+/* The latest version of an action (caller frees with cutoff_action_free);
+ * version 0 means latest. */
+CUTOFF_EXPORT int cutoff_db_action_get(cutoff_db *db, const char *id, int version,
+                                       cutoff_action_spec **out);
+/* An action with every version, proposer, approver, lift as JSON (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_db_action_show(cutoff_db *db, const char *id, char **json_out);
+/* All actions (latest version of each) as a JSON array (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_db_action_list(cutoff_db *db, char **json_out);
+
+/* Audit log. Every record: seq, time, actor, verb, object, payload (JSON),
+ * prev hash and hash = SHA-256 over the previous hash and the record. */
+typedef struct cutoff_audit_report {
+    uint64_t records;     /* records that verified */
+    uint64_t first_bad;   /* seq of the first record that does not verify, 0 if all do */
+    char head_hex[65];    /* hash of the last good record ("" for an empty log) */
+    char problem[256];    /* what is wrong with first_bad */
+} cutoff_audit_report;
+
+/* Walks the chain. Returns 0 when it verifies, CUTOFF_ETAMPER when not
+ * (report says where and why), or another error. */
+CUTOFF_EXPORT int cutoff_db_audit_verify(cutoff_db *db, cutoff_audit_report *report);
+/* Records with seq > after_seq, at most limit (0: all), as a JSON array
+ * (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_db_audit_list(cutoff_db *db, uint64_t after_seq, size_t limit,
+                                       char **json_out);
+/* Appends a record of the caller's own (e.g. a daemon's admin call). */
+CUTOFF_EXPORT int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb,
+                                         const char *object, const char *payload_json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CUTOFF_H */

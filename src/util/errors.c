@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * errors.c - error names and messages from the one table in cutoff.h, and
+ * the cutoff_diag helpers.
+ */
+#include "util/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *cutoff_strerror(int rc)
+{
+    switch (rc) {
+#define CUTOFF_ERR_MSG(name, value, msg)                                                           \
+    case value:                                                                                    \
+        return msg;
+        CUTOFF_ERRNO_MAP(CUTOFF_ERR_MSG)
+#undef CUTOFF_ERR_MSG
+    }
+    return "unknown error";
+}
+
+const char *cutoff_errname(int rc)
+{
+    switch (rc) {
+#define CUTOFF_ERR_NAME(name, value, msg)                                                          \
+    case value:                                                                                    \
+        return #name;
+        CUTOFF_ERRNO_MAP(CUTOFF_ERR_NAME)
+#undef CUTOFF_ERR_NAME
+    }
+    return "EUNKNOWN";
+}
+
+int co__diag(cutoff_diag *diag, int code, const char *fmt, ...)
+{
+    if (diag == NULL)
+        return code;
+    diag->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(diag->message, sizeof diag->message, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void co__diag_prefix(cutoff_diag *diag, const char *fmt, ...)
+{
+    if (diag == NULL)
+        return;
+    char prefix[256], old[sizeof diag->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, diag->message, sizeof old);
+    size_t n = strlen(prefix);
+    if (n >= sizeof diag->message)
+        n = sizeof diag->message - 1;
+    memcpy(diag->message, prefix, n);
+    size_t rest = strnlen(old, sizeof old - 1);
+    if (rest > sizeof diag->message - 1 - n)
+        rest = sizeof diag->message - 1 - n;
+    memcpy(diag->message + n, old, rest);
+    diag->message[n + rest] = '\0';
+}
+
+void co__diag_clear(cutoff_diag *diag)
+{
+    if (diag == NULL)
+        return;
+    diag->code = 0;
+    diag->line = 0;
+    diag->item = SIZE_MAX;
+    diag->message[0] = '\0';
+}
+
+const char *co__quote(const char *s, char *buf, size_t size)
+{
+    size_t o = 0;
+    if (size == 0)
+        return buf;
+    if (s == NULL) {
+        snprintf(buf, size, "(null)");
+        return buf;
+    }
+    for (; *s && o + 5 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+            o += (size_t)snprintf(buf + o, size - o, c == '"' ? "\\\"" : c == '\\' ? "\\\\" : "\\x%02x", c);
+        else
+            buf[o++] = (char)c;
+    }
+    if (*s && o + 4 <= size) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * text.c - the small grammars of DESIGN.md: times (RFC 3339 or Unix
+ * seconds), relative offsets ("+30d"), ids, action patterns and region
+ * patterns, and the names of enums. Every parser says what was wrong and
+ * what is allowed.
+ */
+#include "util/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xxhash.h>
+
+uint64_t co__hash(const void *p, size_t n)
+{
+    return XXH3_64bits(p, n);
+}
+
+/* ---- times -------------------------------------------------------------- */
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil), so no time zone or locale is involved. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag)
+{
+    char q[80];
+    if (text == NULL || *text == '\0')
+        return co__diag(diag, CUTOFF_EPARSE, "empty time: give RFC 3339 (2025-09-25T12:00:00Z) or Unix seconds");
+    size_t len = strlen(text);
+
+    /* Unix seconds: an optional minus and digits only. */
+    size_t i = (text[0] == '-');
+    if (i < len && strspn(text + i, "0123456789") == len - i) {
+        errno = 0;
+        char *end;
+        long long v = strtoll(text, &end, 10);
+        if (errno != 0 || *end != '\0')
+            return co__diag(diag, CUTOFF_EPARSE, "time \"%s\" is out of range", co__quote(text, q, sizeof q));
+        *out = v;
+        return 0;
+    }
+
+    int y, mo, d, h, mi, s;
+    if (len < 20 || digits(text, 4, &y) || text[4] != '-' || digits(text + 5, 2, &mo) ||
+        text[7] != '-' || digits(text + 8, 2, &d) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
+        digits(text + 11, 2, &h) || text[13] != ':' || digits(text + 14, 2, &mi) ||
+        text[16] != ':' || digits(text + 17, 2, &s))
+        goto bad;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60)
+        return co__diag(diag, CUTOFF_EPARSE, "time \"%s\" names a date or clock time that does not exist",
+                        co__quote(text, q, sizeof q));
+    const char *p = text + 19;
+    if (*p == '.') { /* fraction: truncated to the second */
+        p++;
+        if (!isdigit((unsigned char)*p))
+            goto bad;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    int64_t offset = 0;
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        offset = 0;
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int oh, om;
+        if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+            goto bad;
+        offset = (oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
+    } else {
+        goto bad;
+    }
+    if (s == 60)
+        s = 59; /* a leap second counts as the second before it */
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
+    return 0;
+bad:
+    return co__diag(diag, CUTOFF_EPARSE,
+                    "time \"%s\" is not RFC 3339 (like 2025-09-25T12:00:00Z or +02:00 offset) nor Unix seconds",
+                    co__quote(text, q, sizeof q));
+}
+
+char *cutoff_time_format(int64_t t, char buf[32])
+{
+    if (t == CUTOFF_TIME_NEVER) {
+        strcpy(buf, "never");
+        return buf;
+    }
+    int64_t days = t / 86400, rem = t % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    /* civil_from_days, the inverse of days_from_civil */
+    days += 719468;
+    const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const int64_t doe = days - era * 146097;
+    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const int64_t mp = (5 * doy + 2) / 153;
+    const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    snprintf(buf, 32, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y, (long long)m,
+             (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60), (long long)(rem % 60));
+    return buf;
+}
+
+int cutoff_offset_parse(const char *text, int64_t *out, cutoff_diag *diag)
+{
+    char q[64];
+    const char *p = text;
+    if (p == NULL || *p != '+')
+        goto bad;
+    p++;
+    if (!isdigit((unsigned char)*p))
+        goto bad;
+    errno = 0;
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    if (errno != 0)
+        goto bad;
+    long long unit = 1;
+    if (*end == '\0' || (*end == 's' && end[1] == '\0'))
+        unit = 1;
+    else if (*end == 'm' && end[1] == '\0')
+        unit = 60;
+    else if (*end == 'h' && end[1] == '\0')
+        unit = 3600;
+    else if (*end == 'd' && end[1] == '\0')
+        unit = 86400;
+    else
+        goto bad;
+    if (v > INT64_MAX / 4 / unit)
+        goto bad;
+    *out = v * unit;
+    return 0;
+bad:
+    return co__diag(diag, CUTOFF_EPARSE,
+                    "offset \"%s\" is not of the form +N with an optional unit s, m, h or d (e.g. +0, +3s, +30d)",
+                    co__quote(text, q, sizeof q));
+}
+
+/* ---- ids and patterns --------------------------------------------------- */
+
+static bool id_char(unsigned char c)
+{
+    return isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+}
+
+int cutoff_id_valid(const char *id)
+{
+    if (id == NULL)
+        return 0;
+    size_t n = 0;
+    for (; id[n]; n++)
+        if (n >= CUTOFF_ID_MAX || !id_char((unsigned char)id[n]))
+            return 0;
+    return n >= 1;
+}
+
+/* A service or action name: a non-empty id without dots. */
+static bool name_part(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!id_char((unsigned char)s[i]) || s[i] == '.')
+            return false;
+    return true;
+}
+
+int cutoff_pattern_check(const char *pattern, cutoff_diag *diag)
+{
+    char q[160];
+    if (pattern != NULL && strcmp(pattern, "*") == 0)
+        return 0;
+    const char *dot = pattern ? strchr(pattern, '.') : NULL;
+    if (dot && strlen(pattern) <= CUTOFF_ID_MAX && name_part(pattern, (size_t)(dot - pattern)) &&
+        (strcmp(dot + 1, "*") == 0 || name_part(dot + 1, strlen(dot + 1))))
+        return 0;
+    return co__diag(diag, CUTOFF_EPARSE,
+                    "pattern \"%s\" is not \"*\", \"SERVICE.*\" or \"SERVICE.ACTION\" (names of [A-Za-z0-9_:-])",
+                    co__quote(pattern, q, sizeof q));
+}
+
+int cutoff_pattern_match(const char *pattern, const char *action)
+{
+    if (pattern[0] == '*' && pattern[1] == '\0')
+        return 1;
+    size_t n = strlen(pattern);
+    if (n >= 2 && pattern[n - 1] == '*' && pattern[n - 2] == '.')
+        return strncmp(pattern, action, n - 1) == 0; /* "storage." prefix */
+    return strcmp(pattern, action) == 0;
+}
+
+int cutoff_region_match(const char *pattern, const char *region)
+{
+    if (pattern[0] == '*' && pattern[1] == '\0')
+        return 1;
+    if (region == NULL)
+        return 0;
+    size_t n = strlen(pattern);
+    if (n >= 1 && pattern[n - 1] == '*')
+        return strncmp(pattern, region, n - 1) == 0;
+    return strcmp(pattern, region) == 0;
+}
+
+/* ---- enum names --------------------------------------------------------- */
+
+const char *cutoff_node_kind_name(cutoff_node_kind kind)
+{
+    switch (kind) {
+    case CUTOFF_NODE_TENANT: return "tenant";
+    case CUTOFF_NODE_UNIT: return "unit";
+    case CUTOFF_NODE_SUBSCRIPTION: return "subscription";
+    }
+    return "?";
+}
+
+cutoff_node_kind cutoff_node_kind_parse(const char *name)
+{
+    if (name == NULL)
+        return 0;
+    if (strcmp(name, "tenant") == 0)
+        return CUTOFF_NODE_TENANT;
+    if (strcmp(name, "unit") == 0)
+        return CUTOFF_NODE_UNIT;
+    if (strcmp(name, "subscription") == 0)
+        return CUTOFF_NODE_SUBSCRIPTION;
+    return 0;
+}
+
+const char *cutoff_mode_name(cutoff_mode mode)
+{
+    switch (mode) {
+    case CUTOFF_MODE_OFF: return "off";
+    case CUTOFF_MODE_READ_ONLY: return "read-only";
+    case CUTOFF_MODE_SUSPEND: return "suspend";
+    }
+    return "?";
+}
+
+const char *cutoff_action_state_name(cutoff_action_state state)
+{
+    switch (state) {
+    case CUTOFF_STATE_DRAFT: return "draft";
+    case CUTOFF_STATE_ACTIVE: return "active";
+    case CUTOFF_STATE_LIFTED: return "lifted";
+    case CUTOFF_STATE_EXPIRED: return "expired";
+    case CUTOFF_STATE_SUPERSEDED: return "superseded";
+    }
+    return "?";
+}
+
+const char *cutoff_reason_name(cutoff_reason reason)
+{
+    switch (reason) {
+    case CUTOFF_REASON_ALLOW: return "allow";
+    case CUTOFF_REASON_UNKNOWN_SUBSCRIPTION: return "unknown_subscription";
+    case CUTOFF_REASON_UNKNOWN_ACTION: return "unknown_action";
+    case CUTOFF_REASON_NOT_ENTITLED: return "not_entitled";
+    case CUTOFF_REASON_SUSPENDED: return "suspended";
+    case CUTOFF_REASON_READ_ONLY: return "read_only";
+    }
+    return "?";
+}
+
+int64_t cutoff_phase_start(const cutoff_action_spec *a, size_t i, int64_t activation)
+{
+    const cutoff_phase_spec *p = &a->phases[i];
+    if (!p->relative)
+        return p->at;
+    int64_t base = activation ? activation : a->activated_at;
+    return base + p->at;
+}

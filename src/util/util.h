@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * util.h - small helpers every part of cutoff may use: the allocation
+ * wrapper (so tests can inject failures and count leaks), growable byte
+ * buffers, diagnostics, and string hashing.
+ */
+#ifndef CUTOFF_UTIL_H
+#define CUTOFF_UTIL_H
+
+#include "cutoff.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- allocation ---------------------------------------------------------
+ * All library allocations go through these. They return NULL on failure
+ * like malloc; co__alloc_fail_after(n) makes the n-th next allocation (and
+ * every later one) fail, for out-of-memory tests; -1 turns that off. */
+void *co__malloc(size_t n);
+void *co__calloc(size_t count, size_t size);
+void *co__realloc(void *p, size_t n);
+void co__free(void *p);
+char *co__strdup(const char *s);
+char *co__strndup(const char *s, size_t n);
+void co__alloc_fail_after(long n);
+/* Live allocations made through the wrapper (for leak checks in tests). */
+long co__alloc_live(void);
+
+/* ---- growable buffer ---------------------------------------------------- */
+typedef struct co__buf {
+    char *data;
+    size_t len, cap;
+    bool failed; /* an append ran out of memory; the content is truncated */
+} co__buf;
+
+void co__buf_init(co__buf *b);
+void co__buf_free(co__buf *b);
+int co__buf_reserve(co__buf *b, size_t extra);
+int co__buf_append(co__buf *b, const void *p, size_t n);
+int co__buf_puts(co__buf *b, const char *s);
+int co__buf_printf(co__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the NUL-terminated content to the caller (malloc'd with co__malloc;
+ * release with co__free... or free() via co__buf_take_libc). */
+char *co__buf_take(co__buf *b);
+
+/* ---- diagnostics -------------------------------------------------------- */
+/* Fills diag (if not NULL) and returns code. */
+int co__diag(cutoff_diag *diag, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes an existing message, e.g. with "line 12: ". */
+void co__diag_prefix(cutoff_diag *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void co__diag_clear(cutoff_diag *diag);
+
+/* ---- hashing ------------------------------------------------------------ */
+uint64_t co__hash(const void *p, size_t n);
+
+/* ---- strings ------------------------------------------------------------ */
+/* Copies a string, quoting control characters, into buf for messages,
+ * cutting it to fit. Returns buf. */
+const char *co__quote(const char *s, char *buf, size_t size);
+
+#endif
