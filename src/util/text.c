@@ -133,8 +133,12 @@ char *cutoff_time_format(int64_t t, char buf[32])
     const int64_t d = doy - (153 * mp + 2) / 5 + 1;
     const int64_t m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    snprintf(buf, 32, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y, (long long)m,
-             (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60), (long long)(rem % 60));
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y,
+             (long long)m, (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60),
+             (long long)(rem % 60));
+    memcpy(buf, tmp, 31);
+    buf[31] = '\0';
     return buf;
 }
 
