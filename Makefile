@@ -37,6 +37,7 @@ CLI_SRC   := $(wildcard src/cli/*.c)
 SUP_SRC   := $(wildcard tests/support/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
+TOOL_SRC  := $(wildcard tests/tools/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -44,9 +45,10 @@ LIB       := $(BUILD)/libcutoff.a
 CLI       := $(BUILD)/cutoff
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .PHONY: all deps run test check bench fuzz clean format
-all: $(LIB) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
+all: $(LIB) $(CLI) $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 deps:
 	@bash scripts/install-deps.sh
@@ -65,6 +67,10 @@ $(CLI): $(call obj,$(CLI_SRC)) $(LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUP_SRC)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(call obj,$(SUP_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(SUP_SRC)) $(LIB)
 	@mkdir -p $(dir $@)
