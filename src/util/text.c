@@ -14,12 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <xxhash.h>
-
-uint64_t co__hash(const void *p, size_t n)
-{
-    return XXH3_64bits(p, n);
-}
 
 /* ---- times -------------------------------------------------------------- */
 

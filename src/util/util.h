@@ -54,7 +54,15 @@ void co__diag_prefix(cutoff_diag *diag, const char *fmt, ...) __attribute__((for
 void co__diag_clear(cutoff_diag *diag);
 
 /* ---- hashing ------------------------------------------------------------ */
-uint64_t co__hash(const void *p, size_t n);
+/* XXH3, inlined: ids are hashed on every check, where a call through the
+ * shared library's PLT costs as much as the hash itself. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+static inline uint64_t co__hash(const void *p, size_t n)
+{
+    return XXH3_64bits(p, n);
+}
 
 /* ---- strings ------------------------------------------------------------ */
 /* Copies a string, quoting control characters, into buf for messages,
