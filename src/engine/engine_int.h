@@ -133,6 +133,7 @@ struct cutoff_snapshot {
     uint32_t n_groups;
     uint32_t *group_start;   /* [n_groups + 1] */
     uint32_t *group_members; /* action indices, ascending (= by id) */
+    uint64_t *group_denies;  /* [n_groups * words]: union of the members' denied */
 };
 
 /* The group of a position. */

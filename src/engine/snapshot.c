@@ -34,6 +34,7 @@ static void snapshot_free(cutoff_snapshot *s)
     co__free(s->seg_group);
     co__free(s->group_start);
     co__free(s->group_members);
+    co__free(s->group_denies);
     cutoff_tree_release(s->tree);
     co__free(s);
 }
@@ -220,10 +221,18 @@ static int build_segments(cutoff_snapshot *s)
     s->group_start = starts;
     starts = NULL;
     s->group_members = co__malloc(members.len + sizeof(uint32_t));
-    if (s->group_members == NULL || members.failed)
+    s->group_denies = co__calloc((size_t)n_groups * s->tree->words, sizeof(uint64_t));
+    if (s->group_members == NULL || s->group_denies == NULL || members.failed)
         goto done;
     if (members.len)
         memcpy(s->group_members, members.data, members.len);
+    /* What any member denies: most checks in a scope are for actions no
+     * member targets, and this answers them with one bit. */
+    for (uint32_t g = 1; g < n_groups; g++)
+        for (uint32_t m = s->group_start[g]; m < s->group_start[g + 1]; m++)
+            for (uint32_t w = 0; w < s->tree->words; w++)
+                s->group_denies[(size_t)g * s->tree->words + w] |=
+                    s->actions[s->group_members[m]].denied[w];
     rc = 0;
 done:
     co__free(bp);
@@ -342,9 +351,12 @@ bool co__region_applies(const co__enforcement *e, uint32_t region, const char *r
     return false;
 }
 
-/* Steps 2-4 of the decision contract (step 1 is the caller's lookups). */
-void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, uint32_t region,
-                const char *region_name, int64_t t, cutoff_verdict *out)
+/* Steps 2-4 of the decision contract (step 1 is the caller's lookups).
+ * Inlined into the two check functions; co__decide is the same for the
+ * preview and explain. */
+static inline __attribute__((always_inline)) void
+decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, uint32_t region,
+       const char *region_name, int64_t t, cutoff_verdict *out)
 {
     const cutoff_tree *tree = s->tree;
     out->by = NULL;
@@ -355,7 +367,7 @@ void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_
         return;
     }
     out->reason = CUTOFF_REASON_ALLOW;
-    if (group == 0)
+    if (group == 0 || !co__bit(s->group_denies + (size_t)group * tree->words, act))
         return;
     bool is_read = tree->action_class[act] == CUTOFF_CLASS_READ;
     /* Members are in id order, so the first suspend found decides, and a
@@ -376,6 +388,12 @@ void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_
         if (out->reason == CUTOFF_REASON_SUSPENDED)
             return;
     }
+}
+
+void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, uint32_t region,
+                const char *region_name, int64_t t, cutoff_verdict *out)
+{
+    decide(s, plan, group, act, region, region_name, t, out);
 }
 
 void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char *action, const char *region,
@@ -402,7 +420,7 @@ void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char
         if (reg == CO_NONE)
             reg = CO_UNKNOWN_REGION;
     }
-    co__decide(s, r->plan, group, act, reg, region, t, out);
+    decide(s, r->plan, group, act, reg, region, t, out);
 }
 
 void cutoff_check_handles(const cutoff_snapshot *s, cutoff_sub_handle sub, cutoff_act_handle act,
@@ -419,5 +437,5 @@ void cutoff_check_handles(const cutoff_snapshot *s, cutoff_sub_handle sub, cutof
     }
     uint32_t group = s->n_bp ? co__group_of(s, sub.index) : 0;
     uint32_t reg = region.index < tree->n_regions ? region.index : CO_NONE;
-    co__decide(s, tree->nodes[sub.index].plan, group, act.index, reg, NULL, t, out);
+    decide(s, tree->nodes[sub.index].plan, group, act.index, reg, NULL, t, out);
 }
