@@ -10,6 +10,7 @@
 #   make SANITIZE=address,undefined ...   any target, sanitised, in build/san/
 
 PKGS      := sqlite3 jansson libsodium libxxhash
+HTTP_PKGS := libmicrohttpd
 TEST_PKGS := cmocka
 
 SANITIZE ?=
@@ -29,11 +30,13 @@ LDFLAGS   += $(if $(SANITIZE),-fsanitize=$(SANITIZE),)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+HTTP_LIBS  = $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
 LIBS       = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC   := $(wildcard src/util/*.c src/engine/*.c src/format/*.c src/store/*.c \
                         src/audit/*.c src/db/*.c)
 CLI_SRC   := $(wildcard src/cli/*.c)
+DAEMON_SRC:= $(wildcard src/http/*.c src/daemon/*.c)
 SUP_SRC   := $(wildcard tests/support/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -43,6 +46,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB       := $(BUILD)/libcutoff.a
 CLI       := $(BUILD)/cutoff
+DAEMON    := $(BUILD)/cutoffd
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
@@ -63,6 +67,9 @@ $(LIB): $(call obj,$(LIB_SRC))
 
 $(CLI): $(call obj,$(CLI_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(DAEMON): $(call obj,$(DAEMON_SRC)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HTTP_LIBS) $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUP_SRC)) $(LIB)
 	@mkdir -p $(dir $@)

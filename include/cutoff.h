@@ -580,6 +580,16 @@ CUTOFF_EXPORT int cutoff_db_action_get(cutoff_db *db, const char *id, int versio
                                        cutoff_action_spec **out);
 /* An action with every version, proposer, approver, lift as JSON (release with cutoff_free). */
 CUTOFF_EXPORT int cutoff_db_action_show(cutoff_db *db, const char *id, char **json_out);
+/* The blast radius of the latest version of an action as JSON: a draft is
+ * compared with the current state as if approved at `now`; an active
+ * version with the state without it. `current` is the snapshot to compare
+ * with (NULL: built from the database). The JSON has the phases, per
+ * catalog action the subscriptions whose decision changes (targeted and
+ * excepted marked), "excepted_unchanged", and the page [offset,
+ * offset + limit) of changed subscriptions (release with cutoff_free). */
+CUTOFF_EXPORT int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current,
+                                           const char *id, int64_t now, size_t offset,
+                                           size_t limit, char **json_out, cutoff_diag *diag);
 /* All actions (latest version of each) as a JSON array (release with cutoff_free). */
 CUTOFF_EXPORT int cutoff_db_action_list(cutoff_db *db, char **json_out);
 

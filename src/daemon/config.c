@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.c - reading cutoffd's JSON configuration file and matching gateway
+ * routes. Unknown keys are errors (a typo must not silently disable a
+ * route), and every message names the file and the JSON path.
+ */
+#include "daemon/config.h"
+
+#include "cutoff.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void set_defaults(daemon_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->database = dup_or_null(getenv("CUTOFF_DB") ? getenv("CUTOFF_DB") : "cutoff.db");
+    c->decision_listen = strdup("127.0.0.1:8080");
+    c->admin_listen = strdup("127.0.0.1:8081");
+    c->notice_base = strdup("https://notices.invalid/cutoff/");
+    c->watch_ms = 2;
+    c->limits = (co__http_limits){
+        .max_body_bytes = 1 << 20,
+        .max_spool_bytes = 8ull << 30,
+        .max_header_bytes = 32 * 1024,
+        .max_connections = 4096,
+        .timeout_s = 30,
+        .threads = 2,
+    };
+}
+
+void config_free(daemon_config *c)
+{
+    free(c->database);
+    free(c->decision_listen);
+    free(c->admin_listen);
+    free(c->tokens_file);
+    free(c->log_file);
+    free(c->notice_base);
+    for (size_t i = 0; i < c->n_routes; i++) {
+        route *r = &c->routes[i];
+        free(r->method);
+        free(r->path);
+        for (size_t k = 0; k < r->n_segs; k++)
+            free(r->segs[k].text);
+        free(r->segs);
+        free(r->action);
+        free(r->region);
+        free(r->subscription_header);
+        free(r->region_header);
+    }
+    free(c->routes);
+    memset(c, 0, sizeof *c);
+}
+
+static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Only the listed keys are allowed in obj. */
+static int only_keys(json_t *obj, const char *const *keys, const char *where, char *err, size_t n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        bool known = false;
+        for (size_t i = 0; keys[i] && !known; i++)
+            known = strcmp(keys[i], k) == 0;
+        if (!known) {
+            char allowed[512] = "";
+            for (size_t i = 0; keys[i]; i++)
+                snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+                         i ? ", " : "", keys[i]);
+            return fail(err, n, "%s: unknown key \"%s\" (allowed: %s)", where, k, allowed);
+        }
+    }
+    return 0;
+}
+
+static int get_string(json_t *obj, const char *key, char **out, const char *where, char *err, size_t n)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return fail(err, n, "%s.%s: must be a string", where, key);
+    free(*out);
+    *out = strdup(json_string_value(v));
+    return 0;
+}
+
+static int get_uint(json_t *obj, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+                    const char *where, char *err, size_t n)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)min ||
+        (uint64_t)json_integer_value(v) > max)
+        return fail(err, n, "%s.%s: must be an integer from %llu to %llu", where, key,
+                    (unsigned long long)min, (unsigned long long)max);
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* Splits a path pattern into segments. */
+static int parse_path(route *r, const char *path, const char *where, char *err, size_t n)
+{
+    if (path[0] != '/')
+        return fail(err, n, "%s.path: \"%s\" must start with /", where, path);
+    size_t cap = 1;
+    for (const char *p = path; *p; p++)
+        cap += *p == '/';
+    r->segs = calloc(cap, sizeof *r->segs);
+    const char *p = path + 1;
+    bool have_sub = false;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        route_seg *s = &r->segs[r->n_segs++];
+        if (len == 2 && strncmp(p, "**", 2) == 0) {
+            if (slash && slash[1])
+                return fail(err, n, "%s.path: \"**\" must be the last segment", where);
+            s->kind = SEG_REST;
+        } else if (len == 1 && *p == '*') {
+            s->kind = SEG_ANY;
+        } else if (len == 14 && strncmp(p, "{subscription}", 14) == 0) {
+            s->kind = SEG_SUBSCRIPTION;
+            have_sub = true;
+        } else if (len == 8 && strncmp(p, "{region}", 8) == 0) {
+            s->kind = SEG_REGION;
+        } else if (memchr(p, '{', len) || memchr(p, '*', len)) {
+            return fail(err, n, "%s.path: segment \"%.*s\" is not a literal, *, **, {subscription} or {region}",
+                        where, (int)len, p);
+        } else {
+            s->kind = SEG_LITERAL;
+            s->text = strndup(p, len);
+        }
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    if (!have_sub && r->subscription_header == NULL)
+        return fail(err, n, "%s: needs {subscription} in the path or a \"subscription_header\"", where);
+    return 0;
+}
+
+static int parse_routes(json_t *routes, daemon_config *c, char *err, size_t n)
+{
+    static const char *const keys[] = {"method", "path", "action", "region", "subscription_header",
+                                       "region_header", NULL};
+    if (!json_is_array(routes))
+        return fail(err, n, "routes: must be an array");
+    c->routes = calloc(json_array_size(routes) + 1, sizeof *c->routes);
+    size_t i;
+    json_t *o;
+    json_array_foreach(routes, i, o) {
+        char where[64];
+        snprintf(where, sizeof where, "routes[%zu]", i);
+        if (!json_is_object(o))
+            return fail(err, n, "%s: must be an object", where);
+        if (only_keys(o, keys, where, err, n) != 0)
+            return -1;
+        route *r = &c->routes[c->n_routes++];
+        char *path = NULL;
+        if (get_string(o, "method", &r->method, where, err, n) || get_string(o, "path", &path, where, err, n) ||
+            get_string(o, "action", &r->action, where, err, n) || get_string(o, "region", &r->region, where, err, n) ||
+            get_string(o, "subscription_header", &r->subscription_header, where, err, n) ||
+            get_string(o, "region_header", &r->region_header, where, err, n)) {
+            free(path);
+            return -1;
+        }
+        r->path = path;
+        if (r->method == NULL)
+            r->method = strdup("*");
+        if (path == NULL)
+            return fail(err, n, "%s: needs \"path\"", where);
+        if (r->action == NULL || cutoff_pattern_check(r->action, NULL) != 0 || strchr(r->action, '*'))
+            return fail(err, n, "%s.action: needs a catalog action name like \"storage.write\"", where);
+        if (parse_path(r, path, where, err, n) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
+{
+    static const char *const keys[] = {"database", "decision_listen", "admin_listen", "tokens_file",
+                                       "log_file", "log_decisions", "notice_base", "watch_ms",
+                                       "limits", "routes", NULL};
+    static const char *const limit_keys[] = {"max_body_bytes", "max_spool_bytes", "max_header_bytes",
+                                             "max_connections", "timeout_s", "threads", NULL};
+    set_defaults(out);
+    if (path == NULL)
+        return 0;
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        fail(err, err_len, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        config_free(out);
+        return -1;
+    }
+    int rc = -1;
+    char msg[400];
+    uint64_t v;
+    if (!json_is_object(root)) {
+        fail(msg, sizeof msg, "the configuration must be a JSON object");
+        goto done;
+    }
+    if (only_keys(root, keys, "config", msg, sizeof msg) ||
+        get_string(root, "database", &out->database, "config", msg, sizeof msg) ||
+        get_string(root, "decision_listen", &out->decision_listen, "config", msg, sizeof msg) ||
+        get_string(root, "admin_listen", &out->admin_listen, "config", msg, sizeof msg) ||
+        get_string(root, "tokens_file", &out->tokens_file, "config", msg, sizeof msg) ||
+        get_string(root, "log_file", &out->log_file, "config", msg, sizeof msg) ||
+        get_string(root, "notice_base", &out->notice_base, "config", msg, sizeof msg))
+        goto done;
+    json_t *ld = json_object_get(root, "log_decisions");
+    if (ld && !json_is_boolean(ld)) {
+        fail(msg, sizeof msg, "config.log_decisions: must be true or false");
+        goto done;
+    }
+    out->log_decisions = json_is_true(ld);
+    v = out->watch_ms;
+    if (get_uint(root, "watch_ms", 1, 60000, &v, "config", msg, sizeof msg))
+        goto done;
+    out->watch_ms = (unsigned)v;
+    json_t *lim = json_object_get(root, "limits");
+    if (lim) {
+        co__http_limits *l = &out->limits;
+        if (!json_is_object(lim)) {
+            fail(msg, sizeof msg, "config.limits: must be an object");
+            goto done;
+        }
+        uint64_t body = l->max_body_bytes, spool = l->max_spool_bytes, head = l->max_header_bytes,
+                 conns = l->max_connections, tmo = l->timeout_s, thr = l->threads;
+        if (only_keys(lim, limit_keys, "config.limits", msg, sizeof msg) ||
+            get_uint(lim, "max_body_bytes", 1024, 1ull << 32, &body, "limits", msg, sizeof msg) ||
+            get_uint(lim, "max_spool_bytes", 1024, 1ull << 40, &spool, "limits", msg, sizeof msg) ||
+            get_uint(lim, "max_header_bytes", 4096, 1 << 24, &head, "limits", msg, sizeof msg) ||
+            get_uint(lim, "max_connections", 1, 1 << 20, &conns, "limits", msg, sizeof msg) ||
+            get_uint(lim, "timeout_s", 1, 3600, &tmo, "limits", msg, sizeof msg) ||
+            get_uint(lim, "threads", 1, 256, &thr, "limits", msg, sizeof msg))
+            goto done;
+        *l = (co__http_limits){(size_t)body, spool, (size_t)head, (unsigned)conns, (unsigned)tmo,
+                               (unsigned)thr};
+    }
+    json_t *routes = json_object_get(root, "routes");
+    if (routes && parse_routes(routes, out, msg, sizeof msg) != 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc != 0) {
+        fail(err, err_len, "%s: %s", path, msg);
+        config_free(out);
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* Percent-decodes one segment into dst; returns false on a bad escape or
+ * a decoded '/' or NUL (which would smuggle a different path). */
+static bool decode_segment(const char *src, size_t len, char *dst)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = src[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return false;
+            char hex[3] = {src[i + 1], src[i + 2], 0};
+            char *end;
+            long v = strtol(hex, &end, 16);
+            if (*end || end != hex + 2 || v == 0 || v == '/')
+                return false;
+            c = (char)v;
+            i += 2;
+        }
+        dst[o++] = c;
+    }
+    dst[o] = '\0';
+    return true;
+}
+
+bool route_find(const daemon_config *c, const char *method, const char *path, char *scratch,
+                route_match *out)
+{
+    if (path == NULL || path[0] != '/')
+        return false;
+    size_t plen = strcspn(path, "?#");
+    for (size_t i = 0; i < c->n_routes; i++) {
+        const route *r = &c->routes[i];
+        if (strcmp(r->method, "*") != 0 && strcasecmp(r->method, method) != 0)
+            continue;
+        const char *p = path + 1, *end = path + plen;
+        char *w = scratch;
+        bool ok = true;
+        out->subscription = out->region = NULL;
+        size_t k = 0;
+        for (; k < r->n_segs && ok; k++) {
+            const route_seg *s = &r->segs[k];
+            if (s->kind == SEG_REST) {
+                p = end;
+                break;
+            }
+            if (p > end) {
+                ok = false;
+                break;
+            }
+            const char *slash = memchr(p, '/', (size_t)(end - p));
+            size_t len = slash ? (size_t)(slash - p) : (size_t)(end - p);
+            switch (s->kind) {
+            case SEG_LITERAL:
+                ok = strlen(s->text) == len && strncmp(s->text, p, len) == 0;
+                break;
+            case SEG_ANY:
+                ok = len > 0;
+                break;
+            case SEG_SUBSCRIPTION:
+            case SEG_REGION:
+                ok = len > 0 && decode_segment(p, len, w);
+                if (ok) {
+                    if (s->kind == SEG_SUBSCRIPTION)
+                        out->subscription = w;
+                    else
+                        out->region = w;
+                    w += strlen(w) + 1;
+                }
+                break;
+            case SEG_REST:
+                break;
+            }
+            p = slash ? slash + 1 : end + 1;
+        }
+        bool consumed = k < r->n_segs ? r->segs[k].kind == SEG_REST : p > end;
+        if (ok && consumed) {
+            out->route = r;
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.h - cutoffd's configuration: a JSON file, overridden by flags, and
+ * the gateway route rules that map an original method + path to the
+ * (subscription, action, region) to decide.
+ */
+#ifndef CUTOFFD_CONFIG_H
+#define CUTOFFD_CONFIG_H
+
+#include "http/http.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One path segment pattern: a literal, "*" (one segment), "**" (the rest,
+ * possibly empty; last only), or a capture "{subscription}" / "{region}". */
+typedef enum seg_kind { SEG_LITERAL, SEG_ANY, SEG_REST, SEG_SUBSCRIPTION, SEG_REGION } seg_kind;
+
+typedef struct route_seg {
+    seg_kind kind;
+    char *text; /* for literals */
+} route_seg;
+
+typedef struct route {
+    char *method;       /* "GET", ... or "*" */
+    char *path;         /* as written, for messages */
+    route_seg *segs;
+    size_t n_segs;
+    char *action;              /* catalog action to decide */
+    char *region;              /* fixed region, or NULL */
+    char *subscription_header; /* take the subscription from this header */
+    char *region_header;       /* take the region from this header */
+} route;
+
+typedef struct daemon_config {
+    char *database;
+    char *decision_listen;
+    char *admin_listen;
+    char *tokens_file;
+    char *log_file;     /* NULL or "-": standard error */
+    bool log_decisions; /* one log line per decision request too */
+    char *notice_base;  /* base URL of notices, for Link and problem bodies */
+    unsigned watch_ms;  /* how often to look for changes made by others */
+    co__http_limits limits;
+    route *routes;
+    size_t n_routes;
+} daemon_config;
+
+/* Loads path (NULL: defaults only). Returns 0, or -1 with a message in err
+ * that names the file and the JSON path. */
+int config_load(const char *path, daemon_config *out, char *err, size_t err_len);
+void config_free(daemon_config *c);
+
+/* The captures of a matched route. Strings point into `scratch`. */
+typedef struct route_match {
+    const route *route;
+    const char *subscription;
+    const char *region;
+} route_match;
+
+/* Finds the first route matching method and path (query stripped).
+ * scratch (>= strlen(path) + 1 bytes) holds the decoded captures. */
+bool route_find(const daemon_config *c, const char *method, const char *path, char *scratch,
+                route_match *out);
+
+#endif

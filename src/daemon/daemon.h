@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * daemon.h - what the parts of cutoffd share: the running daemon (config,
+ * engine, the writer's database handle, listeners), metrics, the log, and
+ * the entry points of the decision and admin handlers.
+ */
+#ifndef CUTOFFD_DAEMON_H
+#define CUTOFFD_DAEMON_H
+
+#include "cutoff.h"
+#include "daemon/config.h"
+#include "daemon/metrics.h"
+#include "daemon/tokens.h"
+#include "http/http.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef struct retired_config {
+    daemon_config *cfg;
+    struct retired_config *next;
+} retired_config;
+
+typedef struct cutoffd {
+    char *config_path;
+    /* Listeners, database and limits are read once at start. Routes, notice
+     * base and log settings are reloaded by SIGHUP: handlers read `live`
+     * once per request, and replaced configs are kept until exit. */
+    daemon_config cfg;
+    daemon_config *_Atomic live;
+    retired_config *retired_configs;
+
+    cutoff_engine *engine;
+    /* Writers (admin calls, the watcher, SIGHUP) take write_lock: it guards
+     * db, tree and the generations the current snapshot reflects. */
+    pthread_mutex_t write_lock;
+    cutoff_db *db;
+    cutoff_tree *tree;
+    uint64_t audit_seq; /* last audit record the snapshot reflects */
+    _Atomic int64_t snapshot_built_at; /* Unix seconds */
+    _Atomic bool ready;
+
+    /* Readers of the engine, one per HTTP thread, freed at exit. */
+    pthread_mutex_t readers_lock;
+    cutoff_reader **readers;
+    size_t n_readers, cap_readers;
+
+    token_table *_Atomic tokens; /* swapped on SIGHUP */
+    struct retired_tokens {
+        token_table *table;
+        struct retired_tokens *next;
+    } *retired_tokens; /* kept until exit: an admin call may still hold one */
+
+    co__http_server *decision, *admin;
+    pthread_t watcher;
+    _Atomic bool stopping;
+
+    metrics metrics;
+    FILE *log;
+    pthread_mutex_t log_lock;
+} cutoffd;
+
+static inline const daemon_config *daemon_live(cutoffd *d)
+{
+    return atomic_load_explicit(&d->live, memory_order_acquire);
+}
+
+/* ---- state.c ---- */
+/* Opens the database and publishes the first snapshot. */
+int daemon_state_open(cutoffd *d, char *err, size_t err_len);
+void daemon_state_close(cutoffd *d);
+/* Brings the published snapshot up to date with the database. Every change
+ * appends an audit record, so the records after audit_seq say what changed:
+ * nodes or catalog reload the tree, anything else recompiles only the
+ * actions on the current tree. force rebuilds even when nothing is new.
+ * Call with write_lock held. */
+int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag);
+/* Starts / stops the thread that notices changes made by other processes. */
+int daemon_watch_start(cutoffd *d);
+void daemon_watch_stop(cutoffd *d);
+/* This thread's engine reader (created on first use). */
+cutoff_reader *daemon_reader(cutoffd *d);
+/* The time decisions are made at when a request names none. */
+int64_t daemon_now(void);
+
+/* ---- decide.c ---- */
+void decision_handle(void *ctx, co__http_req *req);
+/* /healthz, /readyz, /metrics; true when req was one of them. */
+bool ops_handle(cutoffd *d, co__http_req *req);
+
+/* ---- admin.c ---- */
+void admin_handle(void *ctx, co__http_req *req);
+bool admin_spool(void *ctx, const char *method, const char *path);
+
+/* ---- log.c ---- */
+/* Writes one JSON line {ts, level, event, ...fields}; fields is consumed. */
+void daemon_log(cutoffd *d, const char *level, const char *event, json_t *fields);
+void daemon_log_request(void *ctx, const co__http_req *req, int status);
+
+#endif

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * decide.c - the decision listener: POST /v1/check, POST /v1/check/batch,
+ * GET /v1/authz for gateways, and the health and metrics endpoints.
+ *
+ * Every handler reads the current snapshot through this thread's engine
+ * reader and answers before leaving it, so the strings of the deciding
+ * action stay valid while the response is built. Anything malformed or
+ * unknown fails closed.
+ */
+#include "daemon/daemon.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PROBLEM_BASE "urn:cutoff:problem:"
+
+static const char *problem_title(cutoff_reason reason)
+{
+    switch (reason) {
+    case CUTOFF_REASON_SUSPENDED: return "Service suspended for this subscription";
+    case CUTOFF_REASON_READ_ONLY: return "Read-only: only reading and export are allowed";
+    case CUTOFF_REASON_NOT_ENTITLED: return "The subscription's plan does not include this action";
+    case CUTOFF_REASON_UNKNOWN_SUBSCRIPTION: return "Unknown subscription";
+    case CUTOFF_REASON_UNKNOWN_ACTION: return "Unknown action";
+    case CUTOFF_REASON_ALLOW: break;
+    }
+    return "Allowed";
+}
+
+/* The HTTP status a denial carries: the action's own (403 or 451). */
+static int deny_status(const cutoff_verdict *v)
+{
+    return v->by && v->by->status == 451 ? 451 : 403;
+}
+
+/* Where the customer reads the notice of an action. */
+static void notice_url(cutoffd *d, const cutoff_action_spec *a, char *buf, size_t n)
+{
+    if (a->notice.ref && a->notice.ref[0])
+        snprintf(buf, n, "%s", a->notice.ref);
+    else
+        snprintf(buf, n, "%s%s", daemon_live(d)->notice_base, a->id);
+}
+
+/* A verdict as a JSON object (decision, reason, and for denials by an
+ * action: its id, case, status, phase window and notice). */
+static json_t *verdict_json(cutoffd *d, const cutoff_verdict *v)
+{
+    json_t *o = json_pack("{s:s,s:s}", "decision", v->reason == CUTOFF_REASON_ALLOW ? "allow" : "deny",
+                          "reason", cutoff_reason_name(v->reason));
+    if (o == NULL || v->reason == CUTOFF_REASON_ALLOW)
+        return o;
+    json_object_set_new(o, "status", json_integer(deny_status(v)));
+    if (v->by) {
+        char since[32], until[32], url[512];
+        const cutoff_action_spec *a = v->by;
+        json_object_set_new(o, "action", json_string(a->id));
+        if (a->case_id)
+            json_object_set_new(o, "case", json_string(a->case_id));
+        json_object_set_new(o, "since", json_string(cutoff_time_format(v->since, since)));
+        json_object_set_new(o, "until", v->until == CUTOFF_TIME_NEVER ? json_null()
+                                                                      : json_string(cutoff_time_format(v->until, until)));
+        if (v->reason == CUTOFF_REASON_READ_ONLY && v->until != CUTOFF_TIME_NEVER)
+            json_object_set_new(o, "export_window_ends", json_string(until));
+        notice_url(d, a, url, sizeof url);
+        json_t *notice = json_pack("{s:s}", "url", url);
+        if (notice && a->notice.summary)
+            json_object_set_new(notice, "summary", json_string(a->notice.summary));
+        if (notice && a->notice.contact)
+            json_object_set_new(notice, "contact", json_string(a->notice.contact));
+        json_object_set_new(o, "notice", notice);
+    }
+    return o;
+}
+
+static void reply_json_value(co__http_req *req, int status, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL) {
+        co__http_reply_problem(req, 500, NULL, "Internal Server Error", "could not encode the answer", NULL, NULL);
+        return;
+    }
+    co__http_reply_json(req, status, text, NULL);
+    free(text);
+}
+
+static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
+{
+    metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
+    co__http_reply_problem(req, 400, PROBLEM_BASE "bad-request", "Bad Request", detail, NULL, NULL);
+}
+
+/* Reads one check request object. Returns NULL or an error message (in err). */
+static bool read_check(json_t *o, const char **sub, const char **act, const char **region, int64_t *at,
+                       char *err, size_t n)
+{
+    if (!json_is_object(o)) {
+        snprintf(err, n, "a check request must be a JSON object");
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        if (strcmp(key, "subscription") && strcmp(key, "action") && strcmp(key, "region") && strcmp(key, "at")) {
+            snprintf(err, n, "unknown key \"%.64s\" (allowed: subscription, action, region, at)", key);
+            return false;
+        }
+    }
+    *sub = json_string_value(json_object_get(o, "subscription"));
+    *act = json_string_value(json_object_get(o, "action"));
+    if (*sub == NULL || *act == NULL) {
+        snprintf(err, n, "\"subscription\" and \"action\" are required strings");
+        return false;
+    }
+    json_t *r = json_object_get(o, "region");
+    if (r && !json_is_null(r) && !json_is_string(r)) {
+        snprintf(err, n, "\"region\" must be a string or null");
+        return false;
+    }
+    *region = json_string_value(r);
+    json_t *t = json_object_get(o, "at");
+    *at = daemon_now();
+    if (json_is_integer(t)) {
+        *at = json_integer_value(t);
+    } else if (json_is_string(t)) {
+        cutoff_diag diag;
+        if (cutoff_time_parse(json_string_value(t), at, &diag) != 0) {
+            snprintf(err, n, "\"at\": %.200s", diag.message);
+            return false;
+        }
+    } else if (t && !json_is_null(t)) {
+        snprintf(err, n, "\"at\" must be RFC 3339, Unix seconds or null");
+        return false;
+    }
+    return true;
+}
+
+static void handle_check(cutoffd *d, co__http_req *req, bool batch)
+{
+    size_t len;
+    const char *body = co__http_body(req, &len);
+    json_error_t je;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    char err[300];
+    if (doc == NULL) {
+        snprintf(err, sizeof err, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        bad_request(d, req, err);
+        return;
+    }
+    json_t *requests = batch ? json_object_get(doc, "requests") : NULL;
+    if (batch && (!json_is_array(requests) || json_object_size(doc) != 1)) {
+        json_decref(doc);
+        bad_request(d, req, "a batch is {\"requests\": [ {subscription, action, region, at}, ... ]}");
+        return;
+    }
+    size_t n = batch ? json_array_size(requests) : 1;
+    cutoff_reader *reader = daemon_reader(d);
+    const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
+    if (snap == NULL) {
+        if (reader)
+            cutoff_reader_exit(reader);
+        json_decref(doc);
+        co__http_reply_problem(req, 503, NULL, "Service Unavailable", "no snapshot is published yet", NULL, NULL);
+        return;
+    }
+    json_t *results = json_array();
+    int outcome = CUTOFF_REASON_ALLOW;
+    for (size_t i = 0; i < n; i++) {
+        const char *sub, *act, *region;
+        int64_t at;
+        json_t *item = batch ? json_array_get(requests, i) : doc;
+        if (!read_check(item, &sub, &act, &region, &at, err, sizeof err)) {
+            cutoff_reader_exit(reader);
+            json_decref(results);
+            json_decref(doc);
+            if (batch) {
+                char where[360];
+                snprintf(where, sizeof where, "requests[%zu]: %s", i, err);
+                bad_request(d, req, where);
+            } else {
+                bad_request(d, req, err);
+            }
+            return;
+        }
+        cutoff_verdict v;
+        cutoff_check(snap, sub, act, region, at, &v);
+        outcome = (int)v.reason;
+        json_array_append_new(results, verdict_json(d, &v));
+    }
+    json_decref(doc);
+    json_t *answer = batch ? json_pack("{s:o}", "results", results) : json_incref(json_array_get(results, 0));
+    if (!batch)
+        json_decref(results);
+    reply_json_value(req, 200, answer);
+    cutoff_reader_exit(reader);
+    metrics_decision(&d->metrics, batch ? CUTOFF_REASON_ALLOW : outcome, co__http_elapsed_ns(req));
+}
+
+/* The first of two headers that is present. */
+static const char *either_header(co__http_req *req, const char *a, const char *b)
+{
+    const char *v = co__http_header(req, a);
+    return v ? v : co__http_header(req, b);
+}
+
+/* GET /v1/authz: decides the original request a gateway forwards. With
+ * for_nginx every denial is 403 (auth_request accepts only 2xx, 401 and
+ * 403) and the real status travels in Cutoff-Status. */
+static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
+{
+    const char *method = either_header(req, "X-Original-Method", "X-Forwarded-Method");
+    const char *uri = either_header(req, "X-Original-URI", "X-Forwarded-Uri");
+    if (method == NULL || uri == NULL) {
+        metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
+        co__http_reply_problem(req, 403, PROBLEM_BASE "bad-request", "Forbidden",
+                               "the gateway sent neither X-Original-Method/X-Original-URI nor "
+                               "X-Forwarded-Method/X-Forwarded-Uri; denying",
+                               "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
+                               (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "bad_request", NULL});
+        return;
+    }
+    size_t ulen = strlen(uri);
+    char *scratch = malloc(ulen + 1);
+    route_match m;
+    if (scratch == NULL || !route_find(daemon_live(d), method, uri, scratch, &m)) {
+        free(scratch);
+        metrics_decision(&d->metrics, OUTCOME_NO_ROUTE, co__http_elapsed_ns(req));
+        co__http_reply_problem(req, 403, PROBLEM_BASE "no-route", "Forbidden",
+                               "no route rule maps this method and path to a subscription and action; denying",
+                               "{\"decision\":\"deny\",\"reason\":\"no_route\"}",
+                               (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "no_route", NULL});
+        return;
+    }
+    const route *r = m.route;
+    const char *sub = r->subscription_header ? co__http_header(req, r->subscription_header) : m.subscription;
+    const char *region = r->region ? r->region : m.region;
+    if (r->region_header && co__http_header(req, r->region_header))
+        region = co__http_header(req, r->region_header);
+    cutoff_verdict v = {CUTOFF_REASON_UNKNOWN_SUBSCRIPTION, NULL, 0, CUTOFF_TIME_NEVER};
+    cutoff_reader *reader = daemon_reader(d);
+    const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
+    if (snap == NULL) {
+        if (reader)
+            cutoff_reader_exit(reader);
+        free(scratch);
+        co__http_reply_problem(req, for_nginx ? 403 : 503, NULL, "Service Unavailable",
+                               "no snapshot is published yet; denying", NULL, NULL);
+        return;
+    }
+    if (sub != NULL)
+        cutoff_check(snap, sub, r->action, region, daemon_now(), &v);
+    if (v.reason == CUTOFF_REASON_ALLOW) {
+        co__http_reply(req, 204, NULL, "", 0,
+                       (const char *const[]){"Cutoff-Decision", "allow", "Cutoff-Reason", "allow", NULL});
+    } else {
+        int status = deny_status(&v);
+        char status_text[8], link[600], url[520];
+        snprintf(status_text, sizeof status_text, "%d", status);
+        const char *headers[16];
+        size_t h = 0;
+        headers[h++] = "Cutoff-Decision", headers[h++] = "deny";
+        headers[h++] = "Cutoff-Reason", headers[h++] = cutoff_reason_name(v.reason);
+        headers[h++] = "Cutoff-Status", headers[h++] = status_text;
+        if (v.by) {
+            headers[h++] = "Cutoff-Action", headers[h++] = v.by->id;
+            if (v.by->case_id)
+                headers[h++] = "Cutoff-Case", headers[h++] = v.by->case_id;
+            notice_url(d, v.by, url, sizeof url);
+            if (status == 451) {
+                snprintf(link, sizeof link, "<%s>; rel=\"blocked-by\"", url);
+                headers[h++] = "Link", headers[h++] = link;
+            }
+        }
+        headers[h] = NULL;
+        json_t *extra = verdict_json(d, &v);
+        char *extra_text = extra ? json_dumps(extra, JSON_COMPACT) : NULL;
+        json_decref(extra);
+        char type[64];
+        snprintf(type, sizeof type, PROBLEM_BASE "%s", cutoff_reason_name(v.reason));
+        const char *detail = v.by && v.by->notice.summary ? v.by->notice.summary
+                                                          : "this request is denied by cutoff";
+        co__http_reply_problem(req, for_nginx ? 403 : status, type, problem_title(v.reason), detail, extra_text,
+                               headers);
+        free(extra_text);
+    }
+    cutoff_reader_exit(reader);
+    free(scratch);
+    metrics_decision(&d->metrics, (int)v.reason, co__http_elapsed_ns(req));
+}
+
+bool ops_handle(cutoffd *d, co__http_req *req)
+{
+    const char *path = co__http_path(req);
+    if (strcmp(path, "/healthz") == 0) {
+        co__http_set_label(req, NULL, "ops.healthz");
+        co__http_reply_json(req, 200, "{\"status\":\"ok\"}", NULL);
+        return true;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        co__http_set_label(req, NULL, "ops.readyz");
+        bool ready = atomic_load(&d->ready) && !atomic_load(&d->stopping);
+        co__http_reply_json(req, ready ? 200 : 503, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not ready\"}",
+                            NULL);
+        return true;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        co__http_set_label(req, NULL, "ops.metrics");
+        metrics_gauges g = {.snapshot_version = cutoff_engine_version(d->engine),
+                            .ready = atomic_load(&d->ready)};
+        cutoff_reader *reader = daemon_reader(d);
+        const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
+        if (snap) {
+            g.active_actions = cutoff_snapshot_action_count(snap);
+            g.subscriptions = cutoff_tree_count(cutoff_snapshot_tree(snap), CUTOFF_NODE_SUBSCRIPTION);
+            g.snapshot_age_s = daemon_now() - atomic_load(&d->snapshot_built_at);
+        }
+        if (reader)
+            cutoff_reader_exit(reader);
+        char *text = metrics_render(&d->metrics, &g);
+        if (text)
+            co__http_reply(req, 200, "text/plain; version=0.0.4", text, strlen(text), NULL);
+        cutoff_free(text);
+        return true;
+    }
+    return false;
+}
+
+void decision_handle(void *ctx, co__http_req *req)
+{
+    cutoffd *d = ctx;
+    const char *method = co__http_method(req), *path = co__http_path(req);
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    if (strcmp(path, "/v1/check") == 0 && post) {
+        co__http_set_label(req, NULL, "decision.check");
+        handle_check(d, req, false);
+    } else if (strcmp(path, "/v1/check/batch") == 0 && post) {
+        co__http_set_label(req, NULL, "decision.batch");
+        handle_check(d, req, true);
+    } else if ((strcmp(path, "/v1/authz") == 0 || strcmp(path, "/v1/authz/nginx") == 0)) {
+        co__http_set_label(req, NULL, "decision.authz");
+        handle_authz(d, req, path[9] == '/');
+    } else if (get && ops_handle(d, req)) {
+        /* answered */
+    } else if (strcmp(path, "/v1/check") == 0 || strcmp(path, "/v1/check/batch") == 0) {
+        co__http_reply_problem(req, 405, NULL, "Method Not Allowed", "use POST", NULL,
+                               (const char *const[]){"Allow", "POST", NULL});
+    } else {
+        co__http_reply_problem(req, 404, NULL, "Not Found",
+                               "the decision listener serves POST /v1/check, POST /v1/check/batch, "
+                               "GET /v1/authz, /healthz, /readyz, /metrics",
+                               NULL, NULL);
+    }
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * metrics.c - the Prometheus text exposition of cutoffd's counters.
+ */
+#include "daemon/metrics.h"
+
+#include "cutoff.h"
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Upper bounds of the latency buckets, in seconds and in nanoseconds. */
+static const char *const bucket_le[N_LATENCY_BUCKETS] = {
+    "0.00001", "0.000025", "0.00005", "0.0001", "0.00025", "0.0005",
+    "0.001",   "0.0025",   "0.005",   "0.01",   "0.1",     "1"};
+static const int64_t bucket_ns[N_LATENCY_BUCKETS] = {
+    10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 100000000,
+    1000000000};
+
+static const char *const admin_verbs[N_ADMIN_VERBS] = {
+    "other",          "catalog.load",  "catalog.show",    "nodes.import",  "nodes.show",
+    "case.open",      "case.evidence", "case.findings",   "case.close",    "case.show",
+    "case.list",      "action.propose","action.preview",  "action.approve","action.lift",
+    "action.show",    "action.list",   "audit.log",       "audit.verify",  "check.explain",
+    "tokens.reload",  NULL,            NULL,              NULL};
+static const char *const admin_results[N_ADMIN_RESULTS] = {"ok", "client_error", "forbidden",
+                                                           "server_error"};
+
+const char *metrics_outcome_name(int outcome)
+{
+    if (outcome == OUTCOME_NO_ROUTE)
+        return "no_route";
+    if (outcome == OUTCOME_BAD_REQUEST)
+        return "bad_request";
+    return cutoff_reason_name((cutoff_reason)outcome);
+}
+
+void metrics_decision(metrics *m, int outcome, int64_t latency_ns)
+{
+    atomic_fetch_add_explicit(&m->decisions[outcome], 1, memory_order_relaxed);
+    int b = 0;
+    while (b < N_LATENCY_BUCKETS && latency_ns > bucket_ns[b])
+        b++;
+    atomic_fetch_add_explicit(&m->latency[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->latency_sum_ns, (uint64_t)latency_ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->latency_count, 1, memory_order_relaxed);
+}
+
+void metrics_admin(metrics *m, const char *verb, int http_status)
+{
+    int v = 0;
+    for (int i = 1; i < N_ADMIN_VERBS && admin_verbs[i]; i++)
+        if (verb && strcmp(verb, admin_verbs[i]) == 0)
+            v = i;
+    int r = http_status < 400 ? 0 : http_status == 401 || http_status == 403 ? 2 : http_status < 500 ? 1 : 3;
+    atomic_fetch_add_explicit(&m->admin[v][r], 1, memory_order_relaxed);
+}
+
+char *metrics_render(metrics *m, const metrics_gauges *g)
+{
+    co__buf b;
+    co__buf_init(&b);
+    co__buf_puts(&b, "# HELP cutoff_decisions_total Decisions answered, by result and reason.\n"
+                     "# TYPE cutoff_decisions_total counter\n");
+    for (int o = 0; o < N_OUTCOMES; o++)
+        co__buf_printf(&b, "cutoff_decisions_total{result=\"%s\",reason=\"%s\"} %llu\n",
+                       o == CUTOFF_REASON_ALLOW ? "allow" : "deny", metrics_outcome_name(o),
+                       (unsigned long long)atomic_load(&m->decisions[o]));
+    co__buf_puts(&b, "# HELP cutoff_decision_duration_seconds Time from request to answer.\n"
+                     "# TYPE cutoff_decision_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int i = 0; i <= N_LATENCY_BUCKETS; i++) {
+        cum += atomic_load(&m->latency[i]);
+        co__buf_printf(&b, "cutoff_decision_duration_seconds_bucket{le=\"%s\"} %llu\n",
+                       i < N_LATENCY_BUCKETS ? bucket_le[i] : "+Inf", (unsigned long long)cum);
+    }
+    co__buf_printf(&b, "cutoff_decision_duration_seconds_sum %.9f\n",
+                   (double)atomic_load(&m->latency_sum_ns) / 1e9);
+    co__buf_printf(&b, "cutoff_decision_duration_seconds_count %llu\n",
+                   (unsigned long long)atomic_load(&m->latency_count));
+    co__buf_puts(&b, "# HELP cutoff_admin_calls_total Admin API calls, by verb and outcome.\n"
+                     "# TYPE cutoff_admin_calls_total counter\n");
+    for (int v = 0; v < N_ADMIN_VERBS && admin_verbs[v]; v++)
+        for (int r = 0; r < N_ADMIN_RESULTS; r++) {
+            uint64_t n = atomic_load(&m->admin[v][r]);
+            if (n)
+                co__buf_printf(&b, "cutoff_admin_calls_total{verb=\"%s\",outcome=\"%s\"} %llu\n",
+                               admin_verbs[v], admin_results[r], (unsigned long long)n);
+        }
+    co__buf_printf(&b,
+                   "# HELP cutoff_snapshot_version Publications of a new snapshot since start.\n"
+                   "# TYPE cutoff_snapshot_version gauge\ncutoff_snapshot_version %llu\n"
+                   "# HELP cutoff_snapshot_age_seconds Seconds since the current snapshot was built.\n"
+                   "# TYPE cutoff_snapshot_age_seconds gauge\ncutoff_snapshot_age_seconds %lld\n"
+                   "# HELP cutoff_active_actions Enforcement actions in the current snapshot.\n"
+                   "# TYPE cutoff_active_actions gauge\ncutoff_active_actions %llu\n"
+                   "# HELP cutoff_subscriptions Subscriptions in the current tree.\n"
+                   "# TYPE cutoff_subscriptions gauge\ncutoff_subscriptions %llu\n"
+                   "# HELP cutoff_ready 1 when a snapshot is published and decisions are served.\n"
+                   "# TYPE cutoff_ready gauge\ncutoff_ready %d\n"
+                   "# HELP cutoff_snapshot_reloads_total Snapshot rebuilds, and failed ones.\n"
+                   "# TYPE cutoff_snapshot_reloads_total counter\ncutoff_snapshot_reloads_total %llu\n"
+                   "# TYPE cutoff_snapshot_reload_failures_total counter\n"
+                   "cutoff_snapshot_reload_failures_total %llu\n",
+                   (unsigned long long)g->snapshot_version, (long long)g->snapshot_age_s,
+                   (unsigned long long)g->active_actions, (unsigned long long)g->subscriptions, g->ready,
+                   (unsigned long long)atomic_load(&m->reloads),
+                   (unsigned long long)atomic_load(&m->reload_failures));
+    return co__buf_take(&b);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * metrics.h - counters and histograms for GET /metrics (Prometheus text
+ * format 0.0.4). Updates are relaxed atomic adds, safe from any thread.
+ */
+#ifndef CUTOFFD_METRICS_H
+#define CUTOFFD_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decision outcomes: the six reasons of the engine, then the daemon's own. */
+enum { OUTCOME_NO_ROUTE = 6, OUTCOME_BAD_REQUEST = 7, N_OUTCOMES = 8 };
+#define N_LATENCY_BUCKETS 12
+#define N_ADMIN_VERBS 24
+#define N_ADMIN_RESULTS 4 /* ok, client_error, forbidden, server_error */
+
+typedef struct metrics {
+    _Atomic uint64_t decisions[N_OUTCOMES];
+    _Atomic uint64_t latency[N_LATENCY_BUCKETS + 1]; /* last: +Inf */
+    _Atomic uint64_t latency_sum_ns;
+    _Atomic uint64_t latency_count;
+    _Atomic uint64_t admin[N_ADMIN_VERBS][N_ADMIN_RESULTS];
+    _Atomic uint64_t reloads, reload_failures;
+} metrics;
+
+const char *metrics_outcome_name(int outcome);
+void metrics_decision(metrics *m, int outcome, int64_t latency_ns);
+/* verb is one of the admin verbs (unknown verbs count as "other"). */
+void metrics_admin(metrics *m, const char *verb, int http_status);
+
+typedef struct metrics_gauges {
+    uint64_t snapshot_version;
+    int64_t snapshot_age_s;
+    uint64_t active_actions;
+    uint64_t subscriptions;
+    int ready;
+} metrics_gauges;
+
+/* The whole exposition as a malloc'd string. */
+char *metrics_render(metrics *m, const metrics_gauges *g);
+
+#endif

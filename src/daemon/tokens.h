@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tokens.h - bearer tokens for the admin API. The tokens file holds only
+ * SHA-256 hashes of tokens, each with a principal and roles:
+ *
+ *     # sha256-of-token                                                 principal  roles
+ *     sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 alice investigator,enforcer
+ *
+ * A token is shown once, when it is made (`cutoff token create`), and is
+ * never stored. Lookups hash the presented token and compare in constant
+ * time against every entry.
+ */
+#ifndef CUTOFFD_TOKENS_H
+#define CUTOFFD_TOKENS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum {
+    ROLE_VIEWER = 1,       /* read cases, actions, nodes, catalog, audit */
+    ROLE_INVESTIGATOR = 2, /* open cases, add evidence and findings, propose, preview */
+    ROLE_ENFORCER = 4,     /* propose, preview and lift actions */
+    ROLE_APPROVER = 8,     /* approve actions (never one's own) */
+    ROLE_ADMIN = 16        /* everything, including catalog and node import */
+};
+
+typedef struct token_entry {
+    unsigned char hash[32];
+    char principal[129];
+    unsigned roles;
+} token_entry;
+
+typedef struct token_table {
+    token_entry *entries;
+    size_t n;
+} token_table;
+
+/* Loads a tokens file. -1 with a message naming the line on error. An
+ * absent path gives an empty table (no admin access). */
+int tokens_load(const char *path, token_table **out, char *err, size_t err_len);
+void tokens_free(token_table *t);
+/* The entry for a presented token, or NULL. */
+const token_entry *tokens_find(const token_table *t, const char *token);
+/* Parses "viewer,approver" into a role mask; -1 on an unknown role. */
+int tokens_parse_roles(const char *text, unsigned *out);
+/* "viewer,approver" for a mask, into buf. */
+const char *tokens_roles_text(unsigned roles, char *buf, size_t n);
+/* Whether roles grant what `need` asks (admin grants everything). */
+bool tokens_allows(unsigned roles, unsigned need);
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http.h - a thin layer over libmicrohttpd for cutoffd: one listener with
+ * limits, whole request bodies collected up to a cap, request ids, and
+ * small helpers to answer with JSON or an RFC 9457 problem. Handlers see a
+ * co__http_req and never touch MHD's upload protocol.
+ */
+#ifndef CUTOFF_HTTP_H
+#define CUTOFF_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct co__http_server co__http_server;
+typedef struct co__http_req co__http_req;
+
+typedef struct co__http_limits {
+    size_t max_body_bytes;   /* larger bodies get 413 */
+    uint64_t max_spool_bytes; /* the same for bodies spooled to a file */
+    size_t max_header_bytes; /* per connection buffer for the request head */
+    unsigned max_connections;
+    unsigned timeout_s; /* idle connection timeout */
+    unsigned threads;   /* polling threads (epoll), >= 1 */
+} co__http_limits;
+
+/* Handles one complete request: must answer with co__http_reply* exactly
+ * once. A body that streams (bulk import) is handled with body_fn. */
+typedef void (*co__http_handler)(void *ctx, co__http_req *req);
+/* Called after each answered request (for logs and metrics). */
+typedef void (*co__http_done_fn)(void *ctx, const co__http_req *req, int status);
+/* Whether a request's body should go to a temporary file rather than
+ * memory (large streamed uploads such as a bulk import). May be NULL. */
+typedef bool (*co__http_spool_fn)(void *ctx, const char *method, const char *path);
+
+typedef struct co__http_callbacks {
+    co__http_handler handle;
+    co__http_done_fn done;
+    co__http_spool_fn spool;
+    void *ctx;
+} co__http_callbacks;
+
+/* Starts a listener on host:port ("127.0.0.1:8080"; port 0 picks one).
+ * Returns NULL and fills err on failure. */
+co__http_server *co__http_start(const char *listen, const co__http_limits *limits,
+                                const co__http_callbacks *cb, char *err, size_t err_len);
+/* The port actually bound. */
+unsigned co__http_port(const co__http_server *s);
+/* Stops accepting new connections, waits up to drain_ms for open ones to
+ * finish, then stops. */
+void co__http_stop(co__http_server *s, unsigned drain_ms);
+
+/* ---- request ---- */
+const char *co__http_method(const co__http_req *r);
+const char *co__http_path(const co__http_req *r); /* without the query */
+const char *co__http_header(const co__http_req *r, const char *name);
+const char *co__http_query(const co__http_req *r, const char *name);
+const char *co__http_body(const co__http_req *r, size_t *len);
+/* The spooled body, rewound, and the temporary file's path (NULL unless
+ * spool said so). The file is removed when the request ends. */
+FILE *co__http_body_file(co__http_req *r);
+const char *co__http_body_path(co__http_req *r);
+const char *co__http_request_id(const co__http_req *r);
+/* Nanoseconds since the request began (monotonic). */
+int64_t co__http_elapsed_ns(const co__http_req *r);
+/* Free-form labels a handler sets for the log line (principal, verb). */
+void co__http_set_label(co__http_req *r, const char *principal, const char *verb);
+const char *co__http_principal(const co__http_req *r);
+const char *co__http_verb(const co__http_req *r);
+
+/* ---- response ----
+ * Extra headers come as a NULL-terminated list of name, value pairs. */
+void co__http_reply(co__http_req *r, int status, const char *content_type, const char *body,
+                    size_t len, const char *const *headers);
+void co__http_reply_json(co__http_req *r, int status, const char *json, const char *const *headers);
+/* An application/problem+json body: type is a URI reference (or NULL for
+ * about:blank), detail one human sentence. extra_json, when not NULL, is an
+ * object whose members are merged in. */
+void co__http_reply_problem(co__http_req *r, int status, const char *type, const char *title,
+                            const char *detail, const char *extra_json, const char *const *headers);
+
+#endif
