@@ -71,6 +71,12 @@ $(CLI): $(call obj,$(CLI_SRC)) $(LIB)
 $(DAEMON): $(call obj,$(DAEMON_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HTTP_LIBS) $(LIBS)
 
+# Daemon unit tests also link the daemon's objects (all but main).
+DAEMON_LIB_OBJS = $(filter-out %/main.o,$(call obj,$(DAEMON_SRC)))
+$(BUILD)/tests/test_daemon_%: $(BUILD)/obj/tests/unit/test_daemon_%.o $(DAEMON_LIB_OBJS) $(call obj,$(SUP_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HTTP_LIBS) $(LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(SUP_SRC)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)

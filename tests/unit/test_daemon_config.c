@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_daemon_config.c - cutoffd's configuration file, gateway route
+ * matching, and the hashed tokens file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "daemon/config.h"
+#include "daemon/tokens.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *write_temp(const char *text)
+{
+    char *path = strdup("/tmp/cutoffd-test.XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static const char *routes_doc =
+    "{\"routes\": ["
+    " {\"method\": \"GET\", \"path\": \"/storage/{subscription}/**\", \"action\": \"storage.read\", \"region\": \"eu-netherlands\"},"
+    " {\"method\": \"PUT\", \"path\": \"/storage/{subscription}/**\", \"action\": \"storage.write\"},"
+    " {\"path\": \"/r/{region}/{subscription}/*\", \"action\": \"ai.infer\"},"
+    " {\"path\": \"/security/**\", \"action\": \"security.scan\", \"subscription_header\": \"X-Sub\"}"
+    "]}";
+
+static void routes_match_and_capture(void **state)
+{
+    (void)state;
+    char *path = write_temp(routes_doc);
+    daemon_config c;
+    char err[512], scratch[256];
+    assert_int_equal(config_load(path, &c, err, sizeof err), 0);
+    assert_int_equal(c.n_routes, 4);
+    route_match m;
+
+    assert_true(route_find(&c, "GET", "/storage/sub-1/a/b.txt?x=1", scratch, &m));
+    assert_string_equal(m.route->action, "storage.read");
+    assert_string_equal(m.subscription, "sub-1");
+    assert_true(route_find(&c, "put", "/storage/sub-2/file", scratch, &m));
+    assert_string_equal(m.route->action, "storage.write");
+    assert_string_equal(m.subscription, "sub-2");
+    /* "**" may be empty, but the subscription segment may not. */
+    assert_true(route_find(&c, "GET", "/storage/sub-3", scratch, &m));
+    assert_false(route_find(&c, "GET", "/storage/", scratch, &m));
+    assert_false(route_find(&c, "DELETE", "/storage/sub-1/f", scratch, &m));
+    /* Captures are percent-decoded; an encoded slash is refused. */
+    assert_true(route_find(&c, "GET", "/storage/sub%2D4/f", scratch, &m));
+    assert_string_equal(m.subscription, "sub-4");
+    assert_false(route_find(&c, "GET", "/storage/sub%2F4/f", scratch, &m));
+    assert_false(route_find(&c, "GET", "/storage/sub%4/f", scratch, &m));
+    /* Region capture and a single-segment wildcard. */
+    assert_true(route_find(&c, "POST", "/r/eu-ireland/sub-5/model", scratch, &m));
+    assert_string_equal(m.region, "eu-ireland");
+    assert_string_equal(m.subscription, "sub-5");
+    assert_false(route_find(&c, "POST", "/r/eu-ireland/sub-5/model/extra", scratch, &m));
+    assert_false(route_find(&c, "POST", "/r/eu-ireland/sub-5", scratch, &m));
+    /* Header-based subscription. */
+    assert_true(route_find(&c, "DELETE", "/security/x/y", scratch, &m));
+    assert_string_equal(m.route->subscription_header, "X-Sub");
+    assert_null(m.subscription);
+    assert_false(route_find(&c, "GET", "/other", scratch, &m));
+    assert_false(route_find(&c, "GET", "relative", scratch, &m));
+    config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+/* Each bad configuration is refused with a message naming where. */
+static void bad_configs_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc, *says;
+    } cases[] = {
+        {"{\"routes\": [", "1:"},
+        {"[]", "must be a JSON object"},
+        {"{\"listen\": \"x\"}", "unknown key \"listen\""},
+        {"{\"routes\": [{\"path\": \"/a/{subscription}\"}]}", "routes[0].action"},
+        {"{\"routes\": [{\"path\": \"/a/b\", \"action\": \"a.b\"}]}", "needs {subscription}"},
+        {"{\"routes\": [{\"path\": \"a/{subscription}\", \"action\": \"a.b\"}]}", "must start with /"},
+        {"{\"routes\": [{\"path\": \"/**/{subscription}\", \"action\": \"a.b\"}]}", "last segment"},
+        {"{\"routes\": [{\"path\": \"/x{y}/{subscription}\", \"action\": \"a.b\"}]}", "is not a literal"},
+        {"{\"routes\": [{\"path\": \"/{subscription}\", \"action\": \"a.*\"}]}", "routes[0].action"},
+        {"{\"routes\": [{\"path\": \"/{subscription}\", \"action\": \"a.b\", \"verb\": 1}]}", "unknown key \"verb\""},
+        {"{\"limits\": {\"threads\": 0}}", "limits.threads"},
+        {"{\"limits\": {\"timeout\": 3}}", "unknown key \"timeout\""},
+        {"{\"watch_ms\": \"fast\"}", "watch_ms"},
+        {"{\"log_decisions\": 1}", "log_decisions"},
+        {"{\"database\": 7}", "database: must be a string"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = write_temp(cases[i].doc);
+        daemon_config c;
+        char err[512] = "";
+        int rc = config_load(path, &c, err, sizeof err);
+        if (rc == 0 || strstr(err, cases[i].says) == NULL || strstr(err, path) == NULL)
+            fail_msg("config %zu: rc %d, message \"%s\", wanted \"%s\"", i, rc, err, cases[i].says);
+        unlink(path);
+        free(path);
+    }
+}
+
+static void defaults_without_a_file(void **state)
+{
+    (void)state;
+    daemon_config c;
+    char err[64];
+    assert_int_equal(config_load(NULL, &c, err, sizeof err), 0);
+    assert_string_equal(c.admin_listen, "127.0.0.1:8081");
+    assert_int_equal(c.n_routes, 0);
+    assert_true(c.limits.max_body_bytes > 0);
+    config_free(&c);
+}
+
+static void hex_sha256(const char *token, char out[65])
+{
+    unsigned char h[32];
+    crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
+    sodium_bin2hex(out, 65, h, sizeof h);
+}
+
+static void tokens_hashed_and_checked(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    char a[65], b[65], text[512];
+    hex_sha256("secret-alice", a);
+    hex_sha256("secret-bob", b);
+    snprintf(text, sizeof text, "# comment\n\nsha256:%s alice investigator,enforcer\n  sha256:%s bob approver\n", a, b);
+    char *path = write_temp(text);
+    token_table *t;
+    char err[256];
+    assert_int_equal(tokens_load(path, &t, err, sizeof err), 0);
+    assert_int_equal(t->n, 2);
+    const token_entry *e = tokens_find(t, "secret-alice");
+    assert_non_null(e);
+    assert_string_equal(e->principal, "alice");
+    assert_true(tokens_allows(e->roles, ROLE_ENFORCER));
+    assert_false(tokens_allows(e->roles, ROLE_APPROVER));
+    e = tokens_find(t, "secret-bob");
+    assert_non_null(e);
+    assert_true(tokens_allows(e->roles, ROLE_APPROVER));
+    assert_null(tokens_find(t, "secret-carol"));
+    assert_null(tokens_find(t, ""));
+    assert_null(tokens_find(t, NULL));
+    tokens_free(t);
+    unlink(path);
+    free(path);
+
+    static const char *const bad[] = {"sha256:abc alice viewer\n", "md5:x alice viewer\n",
+                                      "sha256:%s alice wizard\n", "sha256:%s al/ice viewer\n",
+                                      "sha256:%s alice\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, bad[i], a);
+        path = write_temp(text);
+        err[0] = '\0';
+        if (tokens_load(path, &t, err, sizeof err) == 0 || strstr(err, ":1:") == NULL)
+            fail_msg("tokens case %zu accepted or unclear: \"%s\"", i, err);
+        unlink(path);
+        free(path);
+    }
+    unsigned roles;
+    assert_int_equal(tokens_parse_roles("viewer,admin", &roles), 0);
+    assert_true(tokens_allows(roles, ROLE_APPROVER)); /* admin grants all */
+    assert_int_equal(tokens_parse_roles("viewer,,", &roles), -1);
+    assert_int_equal(tokens_parse_roles("", &roles), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(routes_match_and_capture),
+        cmocka_unit_test(bad_configs_are_refused),
+        cmocka_unit_test(defaults_without_a_file),
+        cmocka_unit_test(tokens_hashed_and_checked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
