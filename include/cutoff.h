@@ -390,7 +390,7 @@ typedef struct cutoff_preview {
     /* Computed, not assumed: 1 when no subscription's decision changes for
      * any excepted action in any phase and region. */
     int excepted_unchanged;
-    uint64_t excepted_changes;
+    uint64_t excepted_changes; /* sum of `changed` over the excepted lines */
 } cutoff_preview;
 
 /* One changed subscription: its id and the catalog actions that change. */

@@ -289,8 +289,8 @@ int cutoff_preview_compute(const cutoff_snapshot *current, const cutoff_action_s
     cutoff_preview *p = &x->pub;
     p->n_phases = e->n_phases;
     p->phases = co__calloc(e->n_phases + 1, sizeof *p->phases);
-    p->n_lines = t->n_actions;
     p->lines = co__calloc(t->n_actions + 1, sizeof *p->lines);
+    p->n_lines = p->lines ? t->n_actions : 0;
     x->slot_mask = 63;
     x->slots = co__calloc(x->slot_mask + 1, sizeof *x->slots);
     if (!p->phases || !p->lines || !x->slots)

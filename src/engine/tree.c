@@ -529,10 +529,10 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
 
     /* The compiled tree takes over the catalog part of the prototype;
      * the builder gets a fresh copy so it stays usable. */
+    rc = CUTOFF_ENOMEM;
     t = co__calloc(1, sizeof *t);
     if (t == NULL)
         goto done;
-    rc = CUTOFF_ENOMEM;
     {
         cutoff_catalog_action *acts = co__calloc(b->proto->n_actions + 1, sizeof *acts);
         cutoff_plan_spec *plans = co__calloc(b->proto->n_plans + 1, sizeof *plans);
