@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cli.h - what the files of the operator CLI share: the invocation context
+ * (database path, actor, output format), the option parser every verb uses,
+ * the error and usage reporting that gives the exit status contract
+ * (0 success, 1 failure, 2 usage error, always one line on stderr), and the
+ * output helpers that turn the library's JSON texts into aligned tables.
+ * The CLI reaches the library only through include/cutoff.h.
+ */
+#ifndef CUTOFF_CLI_H
+#define CUTOFF_CLI_H
+
+#include "cutoff.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CLI_VERSION "0.1.0"
+
+/* Exit statuses, and one internal value: help was printed, stop with 0. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_DONE = -1 };
+
+/* One invocation. `verb` and `sub` name the command for messages and help
+ * ("case", "open"). */
+typedef struct cli {
+    const char *db_path;
+    const char *actor;
+    bool json;
+    const char *verb;
+    const char *sub;
+} cli;
+
+/* ---- options -------------------------------------------------------------
+ * An option a verb accepts: "--name VALUE" / "--name=VALUE" when value is
+ * set, a flag when flag is set. A table ends with a zero entry. The global
+ * options (--db, --actor, --json, --help) are accepted by every verb. */
+typedef struct cli_opt {
+    const char *name;
+    const char **value;
+    bool *flag;
+} cli_opt;
+
+/* Parses args (the words after the verb) into the option table and up to
+ * max_pos positional arguments, which options may precede or follow ("--"
+ * ends options; "-" is positional). Returns CLI_OK with *n_pos set, CLI_DONE
+ * after printing help, or CLI_USAGE after printing why. */
+int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, int max_pos,
+              int *n_pos);
+
+/* Finds the subcommand word of a verb group ("case open"): applies the
+ * global options before it and answers --help. Returns CLI_OK with
+ * *index set to the word's position, CLI_DONE after help, or CLI_USAGE
+ * when there is none (`choices` lists them for the message). */
+int cli_subcommand(cli *c, int argc, char **argv, const char *choices, int *index);
+
+/* ---- reporting ----------------------------------------------------------- */
+/* "cutoff: VERB: message (see 'cutoff help VERB')" on stderr; returns CLI_USAGE. */
+int cli_usage(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "cutoff: message" on stderr; returns CLI_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reports a failed library call: the diag message when there is one, else
+ * the error's text, after `what` when given and not already named in the
+ * message ("cutoff: WHAT: message"). Returns CLI_FAIL. */
+int cli_fail(int rc, const cutoff_diag *diag, const char *what);
+
+/* ---- inputs --------------------------------------------------------------- */
+/* The actor a change is recorded under (--actor, $CUTOFF_ACTOR or the
+ * login name): a usage error when there is none or it holds a control
+ * character. The database checks the rest (length, UTF-8). */
+int cli_check_actor(const cli *c);
+/* Opens the database (created when create is true). Reports failures. */
+int cli_open_db(const cli *c, bool create, cutoff_db **out);
+/* Reads a whole file ("-" is standard input) into a NUL-terminated malloc'd
+ * buffer. Reports failures. */
+int cli_read_file(const char *path, char **data, size_t *len);
+/* Parses a time option value (RFC 3339 or Unix seconds); usage error if bad. */
+int cli_parse_time(const cli *c, const char *option, const char *text, int64_t *out);
+/* Parses a non-negative integer option value; usage error if bad. */
+int cli_parse_count(const cli *c, const char *option, const char *text, uint64_t *out);
+/* The current time in Unix seconds. */
+int64_t cli_now(void);
+
+/* ---- output --------------------------------------------------------------- */
+/* Parses a JSON text the library returned; NULL after reporting on failure. */
+json_t *cli_json_load(const char *text);
+/* Prints a JSON value (indented, key order kept) and a newline to stdout. */
+void cli_json_print(const json_t *v);
+/* Prints a library JSON text, indented, to stdout. Returns CLI_OK/CLI_FAIL. */
+int cli_json_print_text(const char *text);
+
+/* A value as display text (malloc'd): strings as they are, numbers, "yes"
+ * and "no", "-" for null or missing, arrays of scalars joined by ", ",
+ * integers under time-like keys ("*_at", "time", "since", "until") as
+ * RFC 3339. */
+char *cli_json_text(const char *key, const json_t *v);
+
+/* An aligned table: add cells row by row, print once. */
+typedef struct cli_table {
+    size_t n_cols;
+    char **cells;
+    size_t n_cells, cap;
+} cli_table;
+
+void cli_table_init(cli_table *t, size_t n_cols);
+void cli_table_add(cli_table *t, const char *text);
+void cli_table_addf(cli_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds the display text of obj[key] (see cli_json_text). */
+void cli_table_add_json(cli_table *t, const json_t *obj, const char *key);
+/* Prints the rows, each after `indent`, columns separated by two spaces;
+ * columns listed in right_align (a string of '0'/'1' per column, or NULL)
+ * are right-aligned. */
+void cli_table_print(const cli_table *t, const char *indent, const char *right_align);
+void cli_table_free(cli_table *t);
+
+/* Prints an object as aligned "key  value" lines: the keys in `order`
+ * first (NULL-terminated, may be NULL), then the others; arrays of objects
+ * become indented tables and nested objects indented blocks. */
+void cli_print_object(const json_t *obj, const char *const *order, const char *indent);
+/* Prints an array of objects as a table with the given columns (keys) and
+ * headings; "(none)" for an empty array. */
+void cli_print_list(const json_t *arr, const char *const *keys, const char *const *headings,
+                    size_t n_cols, const char *indent);
+
+/* ---- help ----------------------------------------------------------------- */
+/* Prints the help of a verb (or of the whole tool when verb is NULL) to
+ * stdout. Returns 0, or -1 for an unknown verb. */
+int cli_help(const char *verb);
+
+/* ---- verbs ---------------------------------------------------------------- */
+/* Each runs the words after its verb and returns an exit status. */
+int cli_cmd_init(cli *c, int argc, char **argv);
+int cli_cmd_catalog(cli *c, int argc, char **argv);
+int cli_cmd_nodes(cli *c, int argc, char **argv);
+int cli_cmd_case(cli *c, int argc, char **argv);
+int cli_cmd_action(cli *c, int argc, char **argv);
+int cli_cmd_check(cli *c, int argc, char **argv);
+int cli_cmd_audit(cli *c, int argc, char **argv);
+
+/* check --batch FILE [--bench] (batch.c), after option parsing. */
+int cli_check_batch(const cli *c, const char *path, bool bench);
+
+#endif

@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_action.c - "cutoff action ...": the life of an enforcement action
+ * through the CLI. Propose a draft, preview its blast radius against the
+ * current state, approve it (a second person must), lift it, and read
+ * actions back. The preview is the library's (cutoff_db_action_preview,
+ * which the daemon serves too); this file only lays it out.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PREVIEW_DEFAULT_LIMIT 20
+/* A page of changed subscriptions is capped so that a typo in --limit does
+ * not ask for gigabytes. */
+#define PREVIEW_MAX_LIMIT 100000
+
+/* ---- shared pieces --------------------------------------------------------- */
+
+/* "+30d", "+12h", "+15m", "+3s" or "+0" for a relative phase offset. */
+static void format_offset(int64_t seconds, char buf[32])
+{
+    if (seconds == 0)
+        snprintf(buf, 32, "+0");
+    else if (seconds % 86400 == 0)
+        snprintf(buf, 32, "+%lldd", (long long)(seconds / 86400));
+    else if (seconds % 3600 == 0)
+        snprintf(buf, 32, "+%lldh", (long long)(seconds / 3600));
+    else if (seconds % 60 == 0)
+        snprintf(buf, 32, "+%lldm", (long long)(seconds / 60));
+    else
+        snprintf(buf, 32, "+%llds", (long long)seconds);
+}
+
+/* The start of phase i as text: RFC 3339 when it is known (absolute, or
+ * relative with an activation time), else the offset "after approval". */
+static void phase_start_text(const cutoff_action_spec *a, size_t i, int64_t activation,
+                             char buf[64])
+{
+    char t[32], off[32];
+    const cutoff_phase_spec *p = &a->phases[i];
+    if (!p->relative) {
+        snprintf(buf, 64, "%s", cutoff_time_format(p->at, t));
+    } else if (activation != 0 || a->activated_at != 0) {
+        format_offset(p->at, off);
+        snprintf(buf, 64, "%s (%s)", cutoff_time_format(cutoff_phase_start(a, i, activation), t),
+                 off);
+    } else {
+        format_offset(p->at, off);
+        snprintf(buf, 64, "%s after approval", off);
+    }
+}
+
+static char *join(const char *const *items, size_t n, const char *none)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(items[i]) + 2;
+    char *s = calloc(1, len + strlen(none));
+    if (s == NULL) return NULL;
+    if (n == 0) strcpy(s, none);
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(s, ", ");
+        strcat(s, items[i]);
+    }
+    return s;
+}
+
+/* Prints one labelled line with a joined list. */
+static void print_list_line(const char *label, const char *const *items, size_t n, const char *none)
+{
+    char *s = join(items, n, none);
+    printf("  %-8s %s\n", label, s ? s : "?");
+    free(s);
+}
+
+static void print_phases(const cutoff_action_spec *a, int64_t activation)
+{
+    cli_table t;
+    cli_table_init(&t, 3);
+    cli_table_add(&t, "PHASE");
+    cli_table_add(&t, "FROM");
+    cli_table_add(&t, "MODE");
+    for (size_t i = 0; i < a->n_phases; i++) {
+        char when[64];
+        phase_start_text(a, i, activation, when);
+        cli_table_addf(&t, "%zu", i + 1);
+        cli_table_add(&t, when);
+        cli_table_add(&t, cutoff_mode_name(a->phases[i].mode));
+    }
+    cli_table_print(&t, "  ", "1");
+    cli_table_free(&t);
+}
+
+static json_t *phases_json(const cutoff_action_spec *a, int64_t activation)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < a->n_phases; i++) {
+        char t[32];
+        int64_t start = cutoff_phase_start(a, i, activation);
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "at", cutoff_time_format(start, t),
+                                             "at_unix", (json_int_t)start, "mode",
+                                             cutoff_mode_name(a->phases[i].mode)));
+    }
+    return arr;
+}
+
+static int get_action(cutoff_db *db, const char *id, cutoff_action_spec **out)
+{
+    int err = cutoff_db_action_get(db, id, 0, out);
+    if (err == CUTOFF_ENOTFOUND) return cli_error("no enforcement action \"%s\"", id);
+    if (err != 0) return cli_fail(err, NULL, id);
+    return CLI_OK;
+}
+
+/* ---- propose ----------------------------------------------------------------- */
+
+static int action_propose(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the action FILE (JSON, '-' for standard input)");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+
+    char *text = NULL;
+    size_t len = 0;
+    cutoff_db *db = NULL;
+    if ((rc = cli_read_file(pos[0], &text, &len)) != CLI_OK) return rc;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    char id[CUTOFF_ID_MAX + 1];
+    int version = 0;
+    cutoff_diag diag = {0};
+    int err = cutoff_db_action_propose(db, c->actor, text, len, id, &version, &diag);
+    if (err != 0) {
+        rc = cli_fail(err, &diag, strcmp(pos[0], "-") == 0 ? "stdin" : pos[0]);
+        goto out;
+    }
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:i, s:s}", "id", id, "version", version, "state", "draft");
+        cli_json_print(o);
+        json_decref(o);
+    } else if (version > 1) {
+        printf("%s version %d\n", id, version);
+    } else {
+        printf("%s\n", id);
+    }
+    rc = CLI_OK;
+out:
+    cutoff_db_close(db);
+    free(text);
+    return rc;
+}
+
+/* ---- preview ------------------------------------------------------------------ */
+
+/* obj[key] when it is a string, else `fallback`. */
+static const char *jstr(const json_t *obj, const char *key, const char *fallback)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v ? v : fallback;
+}
+
+/* obj[key] as an unsigned count (0 when absent). */
+static unsigned long long jcount(const json_t *obj, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(obj, key));
+    return v > 0 ? (unsigned long long)v : 0;
+}
+
+/* Lays out the preview the library computed (JSON) for people; `a` is the
+ * previewed version, for what it says (scope, patterns, phase offsets). */
+static void preview_print_text(const cutoff_action_spec *a, const json_t *pv)
+{
+    int64_t activation = 0;
+    cutoff_time_parse(jstr(pv, "activation", "0"), &activation, NULL);
+
+    printf("Preview of %s version %d (%s, case %s)\n", a->id, a->version,
+           cutoff_action_state_name(a->state), a->case_id ? a->case_id : "-");
+    if (json_is_true(json_object_get(pv, "compared_without_this_action"))) {
+        printf("  this version is active: compared with the state without it\n");
+    } else {
+        char t[32];
+        printf("  if approved at %s, compared with the active actions now\n",
+               cutoff_time_format(activation, t));
+    }
+    print_list_line("scope", a->scope, a->n_scope, "-");
+    print_list_line("deny", a->deny, a->n_deny, "-");
+    print_list_line("except", a->except, a->n_except, "(nothing)");
+    print_list_line("regions", a->regions, a->n_regions, "* (every region)");
+    printf("  %-8s %d\n\n", "status", a->status);
+
+    printf("Phases\n");
+    print_phases(a, activation);
+    unsigned long long changed = jcount(pv, "subscriptions_changed");
+    printf("\nSubscriptions in scope: %llu; whose decisions change: %llu\n\n",
+           jcount(pv, "subscriptions_in_scope"), changed);
+
+    const json_t *phases = json_object_get(pv, "phases");
+    size_t n_phases = json_array_size(phases);
+    printf("Per catalog action: subscriptions whose decision changes\n");
+    cli_table tab;
+    cli_table_init(&tab, 4 + n_phases);
+    cli_table_add(&tab, "ACTION");
+    cli_table_add(&tab, "CLASS");
+    cli_table_add(&tab, "EFFECT");
+    cli_table_add(&tab, "ANY PHASE");
+    for (size_t k = 0; k < n_phases; k++)
+        cli_table_addf(&tab, "%zu:%s", k + 1, jstr(json_array_get(phases, k), "mode", "?"));
+    size_t i, n_excepted = 0;
+    json_t *line;
+    json_array_foreach(json_object_get(pv, "actions"), i, line) {
+        bool excepted = json_is_true(json_object_get(line, "excepted"));
+        n_excepted += excepted;
+        cli_table_add(&tab, jstr(line, "action", "?"));
+        cli_table_add(&tab, jstr(line, "class", "?"));
+        cli_table_add(&tab, excepted                                          ? "excepted"
+                            : json_is_true(json_object_get(line, "targeted")) ? "targeted"
+                                                                              : "-");
+        cli_table_addf(&tab, "%llu", jcount(line, "changed"));
+        const json_t *per_phase = json_object_get(line, "changed_in_phase");
+        for (size_t k = 0; k < n_phases; k++)
+            cli_table_addf(&tab, "%lld",
+                           (long long)json_integer_value(json_array_get(per_phase, k)));
+    }
+    char align[64] = "0001";
+    for (size_t k = 0; k < n_phases && 4 + k < sizeof align - 1; k++)
+        align[4 + k] = '1';
+    cli_table_print(&tab, "  ", align);
+    cli_table_free(&tab);
+
+    if (n_excepted == 0)
+        printf("\nNo catalog action is excepted.\n");
+    else if (json_is_true(json_object_get(pv, "excepted_unchanged")))
+        printf("\nNo decision on an excepted action changes (%zu excepted actions checked in every "
+               "phase and region).\n",
+               n_excepted);
+    else
+        printf("\nWARNING: %llu decisions on excepted actions change; see the changed "
+               "subscriptions below.\n",
+               jcount(pv, "excepted_changes"));
+
+    const json_t *changes = json_object_get(pv, "changes");
+    const json_t *page = json_object_get(changes, "subscriptions");
+    unsigned long long offset = jcount(changes, "offset"), n_page = json_array_size(page);
+    if (changed == 0) {
+        printf("\nNo subscription's decision changes.\n");
+        return;
+    }
+    if (n_page == 0) {
+        printf("\nChanged subscriptions: %llu (none from offset %llu)\n", changed, offset);
+        return;
+    }
+    printf("\nChanged subscriptions %llu-%llu of %llu\n", offset + 1, offset + n_page, changed);
+    cli_table_init(&tab, 2);
+    cli_table_add(&tab, "SUBSCRIPTION");
+    cli_table_add(&tab, "ACTIONS WHOSE DECISION CHANGES");
+    json_t *entry;
+    json_array_foreach(page, i, entry) {
+        cli_table_add(&tab, jstr(entry, "subscription", "?"));
+        cli_table_add_json(&tab, entry, "actions");
+    }
+    cli_table_print(&tab, "  ", NULL);
+    cli_table_free(&tab);
+    if (offset + n_page < changed)
+        printf("  ... %llu more (--offset %llu)\n", changed - offset - n_page, offset + n_page);
+}
+
+/* The preview itself is the library's (cutoff_db_action_preview, shared
+ * with the daemon): the latest draft as if approved at --at, or the active
+ * version against the state without it. The state compared with is the
+ * one in force now, whatever --at says. */
+static int action_preview(cli *c, int argc, char **argv)
+{
+    const char *at_text = NULL, *offset_text = NULL, *limit_text = NULL;
+    const cli_opt opts[] = {
+        {"at", &at_text, NULL}, {"offset", &offset_text, NULL}, {"limit", &limit_text, NULL}, {0}};
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the action ID");
+    int64_t now = cli_now(), activation = now;
+    uint64_t offset = 0, limit = PREVIEW_DEFAULT_LIMIT;
+    if (at_text && (rc = cli_parse_time(c, "--at", at_text, &activation)) != CLI_OK) return rc;
+    if (offset_text && (rc = cli_parse_count(c, "--offset", offset_text, &offset)) != CLI_OK)
+        return rc;
+    if (limit_text && (rc = cli_parse_count(c, "--limit", limit_text, &limit)) != CLI_OK) return rc;
+    if (limit > PREVIEW_MAX_LIMIT)
+        return cli_usage(c, "--limit %llu is more than %d rows a page", (unsigned long long)limit,
+                         PREVIEW_MAX_LIMIT);
+
+    cutoff_db *db = NULL;
+    cutoff_action_spec *action = NULL;
+    cutoff_snapshot *current = NULL;
+    char *text = NULL;
+    json_t *pv = NULL;
+    cutoff_diag diag = {0};
+    int err;
+
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    if ((rc = get_action(db, pos[0], &action)) != CLI_OK) goto out;
+    if ((err = cutoff_db_snapshot(db, NULL, now, &current, &diag)) != 0) {
+        rc = cli_fail(err, &diag, "building the current state");
+        goto out;
+    }
+    err = cutoff_db_action_preview(db, current, pos[0], activation, (size_t)offset, (size_t)limit,
+                                   &text, &diag);
+    if (err != 0) {
+        rc = cli_fail(err, &diag, pos[0]);
+        goto out;
+    }
+    if (c->json) {
+        rc = cli_json_print_text(text);
+        goto out;
+    }
+    if ((pv = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    preview_print_text(action, pv);
+    rc = CLI_OK;
+out:
+    json_decref(pv);
+    cutoff_free(text);
+    cutoff_snapshot_release(current);
+    cutoff_action_free(action);
+    cutoff_db_close(db);
+    return rc;
+}
+
+/* ---- approve and lift --------------------------------------------------------- */
+
+static int action_approve(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the action ID");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+
+    cutoff_db *db = NULL;
+    cutoff_action_spec *a = NULL;
+    cutoff_diag diag = {0};
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    int err = cutoff_db_action_approve(db, c->actor, pos[0], cli_now(), &diag);
+    if (err == CUTOFF_EPERM && diag.message[0] == '\0') {
+        rc = cli_error("%s: %s proposed it and cannot also approve it; a second person must",
+                       pos[0], c->actor);
+        goto out;
+    }
+    if (err != 0) {
+        rc = cli_fail(err, &diag, pos[0]);
+        goto out;
+    }
+    if ((rc = get_action(db, pos[0], &a)) != CLI_OK) goto out;
+    char t[32];
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:o}", "id", a->id, "version", a->version,
+                              "state", cutoff_action_state_name(a->state), "approved_by", c->actor,
+                              "activated_at", cutoff_time_format(a->activated_at, t), "phases",
+                              phases_json(a, a->activated_at));
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("%s version %d approved by %s; %s since %s\n", a->id, a->version, c->actor,
+               cutoff_action_state_name(a->state), cutoff_time_format(a->activated_at, t));
+        print_phases(a, a->activated_at);
+    }
+    rc = CLI_OK;
+out:
+    cutoff_action_free(a);
+    cutoff_db_close(db);
+    return rc;
+}
+
+static int action_lift(cli *c, int argc, char **argv)
+{
+    const char *reason = NULL;
+    const cli_opt opts[] = {{"reason", &reason, NULL}, {0}};
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the action ID");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+
+    cutoff_db *db = NULL;
+    cutoff_action_spec *before = NULL;
+    cutoff_diag diag = {0};
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    if ((rc = get_action(db, pos[0], &before)) != CLI_OK) goto out;
+    /* Lifting takes the active version when there is one, else withdraws
+     * the latest draft; find which, to say what happened. */
+    for (int v = before->version - 1; before->state == CUTOFF_STATE_DRAFT && v >= 1; v--) {
+        cutoff_action_spec *older = NULL;
+        if (cutoff_db_action_get(db, pos[0], v, &older) == 0 &&
+            older->state == CUTOFF_STATE_ACTIVE) {
+            cutoff_action_free(before);
+            before = older;
+            break;
+        }
+        cutoff_action_free(older);
+    }
+    int err = cutoff_db_action_lift(db, c->actor, pos[0], cli_now(), reason, &diag);
+    if (err != 0) {
+        rc = cli_fail(err, &diag, pos[0]);
+        goto out;
+    }
+    const char *what = before->state == CUTOFF_STATE_DRAFT ? "withdrawn" : "lifted";
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s?}", "id", before->id, "version",
+                              before->version, "result", what, "by", c->actor, "reason", reason);
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("%s version %d %s by %s%s%s\n", before->id, before->version, what, c->actor,
+               reason ? ": " : "", reason ? reason : "");
+    }
+    rc = CLI_OK;
+out:
+    cutoff_action_free(before);
+    cutoff_db_close(db);
+    return rc;
+}
+
+/* ---- list and show ---------------------------------------------------------- */
+
+static int action_list(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
+    if (rc != CLI_OK) return rc;
+    cutoff_db *db = NULL;
+    char *text = NULL;
+    json_t *arr = NULL;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    int err = cutoff_db_action_list(db, &text);
+    if (err != 0) {
+        rc = cli_fail(err, NULL, "listing actions");
+        goto out;
+    }
+    if (c->json) {
+        rc = cli_json_print_text(text);
+        goto out;
+    }
+    if ((arr = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    static const char *const keys[] = {"id",       "version",     "state",       "active_version",
+                                       "case",     "proposed_by", "approved_by", "activated_at",
+                                       "lifted_at"};
+    static const char *const heads[] = {"ACTION",      "VERSION",      "STATE",
+                                        "ACTIVE",      "CASE",         "PROPOSED BY",
+                                        "APPROVED BY", "ACTIVATED AT", "LIFTED AT"};
+    cli_print_list(arr, keys, heads, 9, "");
+    rc = CLI_OK;
+out:
+    json_decref(arr);
+    cutoff_free(text);
+    cutoff_db_close(db);
+    return rc;
+}
+
+/* "key  text" for a JSON value of obj, when it is present and not null. */
+static void print_field(const char *indent, const char *label, const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v)) return;
+    char *text = cli_json_text(key, v);
+    printf("%s%-9s %s\n", indent, label, text);
+    free(text);
+}
+
+/* Who did what to one version, on one line: "proposed by alice at T,
+ * approved by bob at T, lifted by bob at T (reason)". */
+static void print_version_events(const json_t *ver)
+{
+    static const struct {
+        const char *what, *by, *at;
+    } events[] = {{"proposed", "proposed_by", "proposed_at"},
+                  {"approved", "approved_by", "approved_at"},
+                  {"lifted", "lifted_by", "lifted_at"}};
+    const char *sep = "    ";
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+        const char *by = jstr(ver, events[i].by, NULL), *at = jstr(ver, events[i].at, NULL);
+        if (by == NULL && at == NULL) continue;
+        printf("%s%s by %s at %s", sep, events[i].what, by ? by : "-", at ? at : "-");
+        sep = ", ";
+    }
+    const char *reason = jstr(ver, "lift_reason", NULL);
+    if (reason) printf(" (%s)", reason);
+    printf("\n");
+}
+
+/* The history of an action: its current state, then every version with
+ * who did what and what the version says. */
+static void print_action_history(const json_t *obj)
+{
+    char *state = cli_json_text("state", json_object_get(obj, "state"));
+    char *active = cli_json_text("active_version", json_object_get(obj, "active_version"));
+    printf("%s  case %s, %s, active version %s\n", jstr(obj, "id", "?"), jstr(obj, "case", "-"),
+           state, active);
+    free(state);
+    free(active);
+    size_t i;
+    json_t *ver;
+    json_array_foreach(json_object_get(obj, "versions"), i, ver) {
+        const json_t *doc = json_object_get(ver, "action");
+        printf("\nversion %" JSON_INTEGER_FORMAT "  %s\n",
+               json_integer_value(json_object_get(ver, "version")), jstr(ver, "state", "?"));
+        print_version_events(ver);
+        print_field("    ", "scope", doc, "scope");
+        print_field("    ", "deny", doc, "deny");
+        print_field("    ", "except", doc, "except");
+        print_field("    ", "regions", doc, "regions");
+        /* Resolved phase times once active, else the phases as written. */
+        const json_t *phases = json_object_get(ver, "phases_at");
+        if (!json_is_array(phases)) phases = json_object_get(doc, "phases");
+        size_t k;
+        json_t *ph;
+        json_array_foreach(phases, k, ph) {
+            const char *at = jstr(ph, "at", "?");
+            printf("    %-9s %s from %s%s\n", k == 0 ? "phases" : "", jstr(ph, "mode", "?"), at,
+                   at[0] == '+' ? " after approval" : "");
+        }
+        print_field("    ", "status", doc, "status");
+        const json_t *notice = json_object_get(doc, "notice");
+        print_field("    ", "notice", notice, "summary");
+        print_field("    ", "terms", notice, "terms");
+        print_field("    ", "contact", notice, "contact");
+        print_field("    ", "ref", notice, "ref");
+    }
+}
+
+static int action_show(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the action ID");
+    cutoff_db *db = NULL;
+    char *text = NULL;
+    json_t *obj = NULL;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    int err = cutoff_db_action_show(db, pos[0], &text);
+    if (err == CUTOFF_ENOTFOUND) {
+        rc = cli_error("no enforcement action \"%s\"", pos[0]);
+        goto out;
+    }
+    if (err != 0) {
+        rc = cli_fail(err, NULL, pos[0]);
+        goto out;
+    }
+    if (c->json) {
+        rc = cli_json_print_text(text);
+        goto out;
+    }
+    if ((obj = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    print_action_history(obj);
+    rc = CLI_OK;
+out:
+    json_decref(obj);
+    cutoff_free(text);
+    cutoff_db_close(db);
+    return rc;
+}
+
+int cli_cmd_action(cli *c, int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(cli *, int, char **);
+    } subs[] = {{"propose", action_propose}, {"preview", action_preview},
+                {"approve", action_approve}, {"lift", action_lift},
+                {"list", action_list},       {"show", action_show}};
+    int i;
+    int rc = cli_subcommand(c, argc, argv, "propose, preview, approve, lift, list or show", &i);
+    if (rc != CLI_OK) return rc;
+    for (size_t s = 0; s < sizeof subs / sizeof subs[0]; s++) {
+        if (strcmp(subs[s].name, argv[i]) == 0) {
+            c->sub = argv[i];
+            return subs[s].run(c, argc - i - 1, argv + i + 1);
+        }
+    }
+    return cli_usage(c, "unknown subcommand \"%s\" (propose, preview, approve, lift, list or show)",
+                     argv[i]);
+}

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_case.c - "cutoff case ...": opening a review, recording evidence
+ * (hashes and metadata of business records; content only on request),
+ * findings, closing, and reading cases back.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Splits "a,b,c" into a malloc'd array of pointers into a malloc'd copy.
+ * Empty elements are a usage error. */
+static int split_scope(const cli *c, const char *text, char **copy_out, const char ***items,
+                       size_t *n_items)
+{
+    size_t n = 1;
+    for (const char *p = text; *p; p++)
+        n += *p == ',';
+    char *copy = strdup(text);
+    const char **list = calloc(n, sizeof *list);
+    if (copy == NULL || list == NULL) {
+        free(copy);
+        free(list);
+        return cli_error("out of memory");
+    }
+    size_t i = 0;
+    for (char *part = copy, *comma;; part = comma + 1) {
+        comma = strchr(part, ',');
+        if (comma) *comma = '\0';
+        if (part[0] == '\0') {
+            free(copy);
+            free(list);
+            return cli_usage(
+                c, "--scope \"%s\" has an empty node id; separate ids with single commas", text);
+        }
+        list[i++] = part;
+        if (!comma) break;
+    }
+    *copy_out = copy;
+    *items = list;
+    *n_items = i;
+    return CLI_OK;
+}
+
+static int print_id(const cli *c, const char *key, const char *id)
+{
+    if (c->json) {
+        json_t *o = json_pack("{s:s}", key, id);
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("%s\n", id);
+    }
+    return CLI_OK;
+}
+
+static int case_open(cli *c, int argc, char **argv)
+{
+    const char *title = NULL, *scope = NULL, *id = NULL;
+    const cli_opt opts[] = {
+        {"title", &title, NULL}, {"scope", &scope, NULL}, {"id", &id, NULL}, {0}};
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, opts, pos, 0, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (title == NULL) return cli_usage(c, "--title TEXT is required");
+    if (scope == NULL) return cli_usage(c, "--scope NODE[,NODE...] is required");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+
+    char *copy = NULL;
+    const char **items = NULL;
+    size_t n_items = 0;
+    cutoff_db *db = NULL;
+    if ((rc = split_scope(c, scope, &copy, &items, &n_items)) != CLI_OK) return rc;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    char id_out[CUTOFF_ID_MAX + 1];
+    cutoff_diag diag = {0};
+    int err = cutoff_db_case_open(db, c->actor, id, title, items, n_items, id_out, &diag);
+    if (err != 0) {
+        rc = cli_fail(err, &diag, "case open");
+        goto out;
+    }
+    rc = print_id(c, "id", id_out);
+out:
+    cutoff_db_close(db);
+    free(items);
+    free(copy);
+    return rc;
+}
+
+static int case_evidence(cli *c, int argc, char **argv)
+{
+    const char *type = NULL, *note = NULL;
+    bool keep = false;
+    const cli_opt opts[] = {
+        {"type", &type, NULL}, {"note", &note, NULL}, {"keep-content", NULL, &keep}, {0}};
+    char *pos[2];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, opts, pos, 2, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 2) return cli_usage(c, "give the CASE and the evidence FILE");
+    if (strcmp(pos[1], "-") == 0)
+        return cli_usage(c, "evidence must be a file (its name is recorded), not standard input");
+    if (type == NULL) return cli_usage(c, "--type MEDIA-TYPE is required (e.g. text/csv)");
+    if (strchr(type, '/') == NULL)
+        return cli_usage(c, "--type \"%s\" is not a media type like text/csv or application/pdf",
+                         type);
+    if (note == NULL) return cli_usage(c, "--note TEXT is required: say what the file is");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+
+    cutoff_db *db = NULL;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    char sha[65];
+    cutoff_diag diag = {0};
+    int err = cutoff_db_case_add_evidence(db, c->actor, pos[0], pos[1], type, note, keep ? 1 : 0,
+                                          sha, &diag);
+    cutoff_db_close(db);
+    if (err != 0) return cli_fail(err, &diag, pos[1]);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "case", pos[0], "file", pos[1], "sha256", sha,
+                              "content_kept", keep);
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("%s\n", sha);
+    }
+    return CLI_OK;
+}
+
+static int case_findings(cli *c, int argc, char **argv)
+{
+    const char *text = NULL, *file = NULL;
+    const cli_opt opts[] = {{"text", &text, NULL}, {"file", &file, NULL}, {0}};
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the CASE");
+    if ((text == NULL) == (file == NULL))
+        return cli_usage(c, "give the findings with exactly one of --text TEXT or --file FILE");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+
+    char *data = NULL;
+    size_t len = 0;
+    cutoff_db *db = NULL;
+    if (file != NULL) {
+        if ((rc = cli_read_file(file, &data, &len)) != CLI_OK) return rc;
+        if (strlen(data) != len) {
+            rc = cli_error("%s: findings must be text; the file contains a NUL byte", file);
+            goto out;
+        }
+        text = data;
+    }
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    cutoff_diag diag = {0};
+    int err = cutoff_db_case_set_findings(db, c->actor, pos[0], text, &diag);
+    if (err != 0) {
+        rc = cli_fail(err, &diag, pos[0]);
+        goto out;
+    }
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:i}", "case", pos[0], "bytes", (int)strlen(text));
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("findings of %s recorded (%zu bytes)\n", pos[0], strlen(text));
+    }
+    rc = CLI_OK;
+out:
+    cutoff_db_close(db);
+    free(data);
+    return rc;
+}
+
+static int case_close(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the CASE");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+    cutoff_db *db = NULL;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    cutoff_diag diag = {0};
+    int err = cutoff_db_case_close(db, c->actor, pos[0], &diag);
+    cutoff_db_close(db);
+    if (err != 0) return cli_fail(err, &diag, pos[0]);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s}", "case", pos[0], "status", "closed");
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("%s closed\n", pos[0]);
+    }
+    return CLI_OK;
+}
+
+static int case_show(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the CASE");
+    cutoff_db *db = NULL;
+    char *text = NULL;
+    json_t *obj = NULL;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    int err = cutoff_db_case_show(db, pos[0], &text);
+    if (err == CUTOFF_ENOTFOUND) {
+        rc = cli_error("no case \"%s\"", pos[0]);
+        goto out;
+    }
+    if (err != 0) {
+        rc = cli_fail(err, NULL, pos[0]);
+        goto out;
+    }
+    if (c->json) {
+        rc = cli_json_print_text(text);
+        goto out;
+    }
+    if ((obj = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    static const char *const order[] = {"id",        "title",     "status",    "scope",
+                                        "opened_by", "opened_at", "closed_by", "closed_at",
+                                        "findings",  NULL};
+    cli_print_object(obj, order, "");
+    rc = CLI_OK;
+out:
+    json_decref(obj);
+    cutoff_free(text);
+    cutoff_db_close(db);
+    return rc;
+}
+
+static int case_list(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
+    if (rc != CLI_OK) return rc;
+    cutoff_db *db = NULL;
+    char *text = NULL;
+    json_t *arr = NULL;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    int err = cutoff_db_case_list(db, &text);
+    if (err != 0) {
+        rc = cli_fail(err, NULL, "listing cases");
+        goto out;
+    }
+    if (c->json) {
+        rc = cli_json_print_text(text);
+        goto out;
+    }
+    if ((arr = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    static const char *const keys[] = {"id", "status", "opened_at", "opened_by", "scope", "title"};
+    static const char *const heads[] = {"CASE", "STATUS", "OPENED", "BY", "SCOPE", "TITLE"};
+    cli_print_list(arr, keys, heads, 6, "");
+    rc = CLI_OK;
+out:
+    json_decref(arr);
+    cutoff_free(text);
+    cutoff_db_close(db);
+    return rc;
+}
+
+int cli_cmd_case(cli *c, int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(cli *, int, char **);
+    } subs[] = {{"open", case_open},   {"evidence", case_evidence}, {"findings", case_findings},
+                {"close", case_close}, {"show", case_show},         {"list", case_list}};
+    int i;
+    int rc = cli_subcommand(c, argc, argv, "open, evidence, findings, close, show or list", &i);
+    if (rc != CLI_OK) return rc;
+    for (size_t s = 0; s < sizeof subs / sizeof subs[0]; s++) {
+        if (strcmp(subs[s].name, argv[i]) == 0) {
+            c->sub = argv[i];
+            return subs[s].run(c, argc - i - 1, argv + i + 1);
+        }
+    }
+    return cli_usage(c, "unknown subcommand \"%s\" (open, evidence, findings, close, show or list)",
+                     argv[i]);
+}

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_catalog.c - "cutoff init" and "cutoff catalog load|show": creating
+ * the database and managing the catalog of services, actions, regions and
+ * plans that every decision is made against.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cli_cmd_init(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
+    if (rc != CLI_OK) return rc;
+    /* An initialised database is left as it is (migrated if older); only a
+     * missing or uninitialised one gets the schema. */
+    cutoff_db *db = NULL;
+    cutoff_diag diag = {0};
+    int err = cutoff_db_open(c->db_path, 0, &db, &diag);
+    bool created = err == CUTOFF_ENOTINIT;
+    if (created) {
+        rc = cli_open_db(c, true, &db);
+    } else if (err != 0) {
+        rc = strstr(diag.message, c->db_path) ? cli_fail(err, &diag, NULL)
+                                              : cli_fail(err, &diag, c->db_path);
+    }
+    if (rc != CLI_OK) return rc;
+    cutoff_db_close(db);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:i, s:b}", "database", c->db_path, "schema",
+                              cutoff_db_schema_version(), "created", created);
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("%s %s (schema %d)\n", created ? "initialised" : "already initialised:", c->db_path,
+               cutoff_db_schema_version());
+    }
+    return CLI_OK;
+}
+
+/* Number of distinct services (the part of the action names before '.'). */
+static size_t count_services(const cutoff_catalog_spec *cat)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cat->n_actions; i++) {
+        const char *name = cat->actions[i].name;
+        size_t len = strcspn(name, ".");
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen =
+                strncmp(cat->actions[j].name, name, len) == 0 && cat->actions[j].name[len] == '.';
+        n += !seen;
+    }
+    return n;
+}
+
+static const char *class_name(cutoff_action_class cls)
+{
+    return cls == CUTOFF_CLASS_READ ? "read" : "write";
+}
+
+static int catalog_load(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the catalog FILE ('-' for standard input)");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+
+    char *text = NULL;
+    size_t len = 0;
+    cutoff_db *db = NULL;
+    cutoff_catalog_spec *cat = NULL;
+    cutoff_diag diag = {0};
+    if ((rc = cli_read_file(pos[0], &text, &len)) != CLI_OK) goto out;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    int err = cutoff_db_catalog_load(db, c->actor, text, len, &diag);
+    if (err != 0) {
+        rc = cli_fail(err, &diag, pos[0]);
+        goto out;
+    }
+    if ((err = cutoff_db_catalog_get(db, &cat)) != 0) {
+        rc = cli_fail(err, NULL, "reading the catalog back");
+        goto out;
+    }
+    if (c->json) {
+        json_t *o = json_pack("{s:i, s:i, s:i, s:i}", "services", (int)count_services(cat),
+                              "actions", (int)cat->n_actions, "regions", (int)cat->n_regions,
+                              "plans", (int)cat->n_plans);
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("catalog loaded: %zu services, %zu actions, %zu regions, %zu plans\n",
+               count_services(cat), cat->n_actions, cat->n_regions, cat->n_plans);
+    }
+    rc = CLI_OK;
+out:
+    cutoff_catalog_free(cat);
+    cutoff_db_close(db);
+    free(text);
+    return rc;
+}
+
+static void print_catalog(const cutoff_catalog_spec *cat)
+{
+    cli_table t;
+    printf("Services and actions\n");
+    cli_table_init(&t, 3);
+    cli_table_add(&t, "SERVICE");
+    cli_table_add(&t, "ACTION");
+    cli_table_add(&t, "CLASS");
+    for (size_t i = 0; i < cat->n_actions; i++) {
+        const char *name = cat->actions[i].name;
+        int len = (int)strcspn(name, ".");
+        /* The service is named once, on its first action. */
+        bool first = i == 0 || strncmp(cat->actions[i - 1].name, name, (size_t)len) != 0 ||
+                     cat->actions[i - 1].name[len] != '.';
+        cli_table_addf(&t, "%.*s", first ? len : 0, name);
+        cli_table_add(&t, name);
+        cli_table_add(&t, class_name(cat->actions[i].cls));
+    }
+    cli_table_print(&t, "  ", NULL);
+    cli_table_free(&t);
+
+    printf("\nRegions\n  ");
+    for (size_t i = 0; i < cat->n_regions; i++)
+        printf("%s%s", i ? ", " : "", cat->regions[i]);
+    printf("%s\n\nPlans\n", cat->n_regions ? "" : "(none)");
+    cli_table_init(&t, 2);
+    cli_table_add(&t, "PLAN");
+    cli_table_add(&t, "SERVICES");
+    for (size_t i = 0; i < cat->n_plans; i++) {
+        cli_table_add(&t, cat->plans[i].name);
+        size_t width = 0;
+        for (size_t j = 0; j < cat->plans[i].n_services; j++)
+            width += strlen(cat->plans[i].services[j]) + 2;
+        char *joined = calloc(1, width + 1);
+        if (joined == NULL) {
+            cli_table_add(&t, "?");
+            continue;
+        }
+        for (size_t j = 0; j < cat->plans[i].n_services; j++) {
+            if (j) strcat(joined, ", ");
+            strcat(joined, cat->plans[i].services[j]);
+        }
+        cli_table_add(&t, joined);
+        free(joined);
+    }
+    if (cat->n_plans)
+        cli_table_print(&t, "  ", NULL);
+    else
+        printf("  (none)\n");
+    cli_table_free(&t);
+}
+
+static int catalog_show(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
+    if (rc != CLI_OK) return rc;
+    cutoff_db *db = NULL;
+    cutoff_catalog_spec *cat = NULL;
+    char *json = NULL;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    int err = cutoff_db_catalog_get(db, &cat);
+    if (err == CUTOFF_ENOTFOUND) {
+        rc = cli_error("no catalog loaded yet (run 'cutoff catalog load FILE')");
+        goto out;
+    }
+    if (err != 0) {
+        rc = cli_fail(err, NULL, "reading the catalog");
+        goto out;
+    }
+    if (c->json) {
+        if ((err = cutoff_catalog_to_json(cat, &json)) != 0) {
+            rc = cli_fail(err, NULL, "formatting the catalog");
+            goto out;
+        }
+        rc = cli_json_print_text(json);
+        goto out;
+    }
+    print_catalog(cat);
+    rc = CLI_OK;
+out:
+    cutoff_free(json);
+    cutoff_catalog_free(cat);
+    cutoff_db_close(db);
+    return rc;
+}
+
+int cli_cmd_catalog(cli *c, int argc, char **argv)
+{
+    int i;
+    int rc = cli_subcommand(c, argc, argv, "load FILE or show", &i);
+    if (rc != CLI_OK) return rc;
+    c->sub = argv[i];
+    if (strcmp(argv[i], "load") == 0) return catalog_load(c, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "show") == 0) return catalog_show(c, argc - i - 1, argv + i + 1);
+    c->sub = NULL;
+    return cli_usage(c, "unknown subcommand \"%s\" (load or show)", argv[i]);
+}

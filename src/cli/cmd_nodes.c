@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_nodes.c - "cutoff nodes import|show": bulk import of the customer
+ * tree from JSON Lines (all or nothing, with the bad line named) and a
+ * look at one node. Large imports show progress on a terminal.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Inputs at least this large (or pipes, whose size is unknown) get a
+ * progress line when standard error is a terminal. */
+#define PROGRESS_MIN_BYTES (8u << 20)
+
+typedef struct progress {
+    const char *source;
+    double last;  /* monotonic seconds of the last update */
+    bool printed; /* a progress line is on the terminal */
+} progress;
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void show_progress(void *ctx, uint64_t done)
+{
+    progress *p = ctx;
+    double now = monotonic_seconds();
+    if (now - p->last < 0.2) return;
+    p->last = now;
+    p->printed = true;
+    fprintf(stderr, "\rcutoff: importing %s: %llu lines", p->source, (unsigned long long)done);
+    fflush(stderr);
+}
+
+static void clear_progress(progress *p)
+{
+    if (p->printed) fputs("\r\033[K", stderr);
+    p->printed = false;
+}
+
+/* Reports an import error as "SOURCE:LINE: what" (the compiler's form,
+ * which editors jump to), whatever form the library's message takes. */
+static int import_error(int rc, const cutoff_diag *diag, const char *source)
+{
+    const char *msg = diag->message[0] ? diag->message : cutoff_strerror(rc);
+    size_t src_len = strlen(source);
+    if (strncmp(msg, source, src_len) == 0 && msg[src_len] == ':') return cli_error("%s", msg);
+    if (diag->line > 0) {
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "line %zu: ", diag->line);
+        if (strncmp(msg, prefix, strlen(prefix)) == 0) msg += strlen(prefix);
+        return cli_error("%s:%zu: %s", source, diag->line, msg);
+    }
+    return cli_error("%s: %s", source, msg);
+}
+
+static int nodes_import(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the node FILE (JSON Lines, '-' for standard input)");
+    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+
+    bool is_stdin = strcmp(pos[0], "-") == 0;
+    const char *source = is_stdin ? "stdin" : pos[0];
+    cutoff_db *db = NULL;
+    FILE *in = is_stdin ? stdin : fopen(pos[0], "r");
+    if (in == NULL) return cli_error("%s: %s", source, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = cli_error("%s: is a directory, not a file", source);
+        goto out;
+    }
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+
+    progress prog = {source, monotonic_seconds(), false};
+    bool large = fstat(fileno(in), &st) != 0 || !S_ISREG(st.st_mode) ||
+                 (uint64_t)st.st_size >= PROGRESS_MIN_BYTES;
+    bool show = large && isatty(STDERR_FILENO);
+    cutoff_import_stats stats = {0};
+    cutoff_diag diag = {0};
+    int err = cutoff_db_nodes_import(db, c->actor, in, source, show ? show_progress : NULL,
+                                     show ? &prog : NULL, &stats, &diag);
+    clear_progress(&prog);
+    if (err != 0) {
+        rc = import_error(err, &diag, source);
+        goto out;
+    }
+    if (c->json) {
+        json_t *o =
+            json_pack("{s:s, s:I, s:I, s:I, s:I}", "source", source, "lines",
+                      (json_int_t)stats.lines, "inserted", (json_int_t)stats.inserted, "updated",
+                      (json_int_t)stats.updated, "unchanged", (json_int_t)stats.unchanged);
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("imported %s: %llu lines, %llu new, %llu updated, %llu unchanged\n", source,
+               (unsigned long long)stats.lines, (unsigned long long)stats.inserted,
+               (unsigned long long)stats.updated, (unsigned long long)stats.unchanged);
+    }
+    rc = CLI_OK;
+out:
+    cutoff_db_close(db);
+    if (!is_stdin) fclose(in);
+    return rc;
+}
+
+static int nodes_show(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK) return rc;
+    if (n_pos != 1) return cli_usage(c, "give the node ID");
+
+    cutoff_db *db = NULL;
+    char *text = NULL;
+    json_t *node = NULL;
+    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    int err = cutoff_db_node_show(db, pos[0], &text);
+    if (err == CUTOFF_ENOTFOUND) {
+        rc = cli_error("no node \"%s\" in the tree", pos[0]);
+        goto out;
+    }
+    if (err != 0) {
+        rc = cli_fail(err, NULL, pos[0]);
+        goto out;
+    }
+    if (c->json) {
+        rc = cli_json_print_text(text);
+        goto out;
+    }
+    if ((node = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    static const char *const order[] = {
+        "id", "kind", "name", "parent", "plan", "effective_plan", "plan_from", "ancestors", NULL};
+    cli_print_object(node, order, "");
+    rc = CLI_OK;
+out:
+    json_decref(node);
+    cutoff_free(text);
+    cutoff_db_close(db);
+    return rc;
+}
+
+int cli_cmd_nodes(cli *c, int argc, char **argv)
+{
+    int i;
+    int rc = cli_subcommand(c, argc, argv, "import FILE or show ID", &i);
+    if (rc != CLI_OK) return rc;
+    c->sub = argv[i];
+    if (strcmp(argv[i], "import") == 0) return nodes_import(c, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "show") == 0) return nodes_show(c, argc - i - 1, argv + i + 1);
+    c->sub = NULL;
+    return cli_usage(c, "unknown subcommand \"%s\" (import or show)", argv[i]);
+}

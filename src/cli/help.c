@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * help.c - the help texts of the CLI: one for the whole tool and one per
+ * verb group, printed by "cutoff help [VERB]", "cutoff --help" and
+ * "cutoff VERB --help". They are the short form of docs/cutoff.1; keep the
+ * two in step.
+ */
+#include "cli/cli.h"
+
+#include <string.h>
+
+static const char overview[] =
+    "usage: cutoff [--db PATH] [--actor NAME] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "Disable exactly what must stop, for exactly the customer unit that must\n"
+    "stop, and prove it. Every change is recorded in a hash-chained audit log.\n"
+    "\n"
+    "Setting up:\n"
+    "  init                          create the database\n"
+    "  catalog load FILE | show      services, actions, regions and plans\n"
+    "  nodes import FILE | show ID   the customer tree (JSON Lines)\n"
+    "\n"
+    "Reviewing and acting:\n"
+    "  case open | evidence | findings | close | show | list\n"
+    "  action propose | preview | approve | lift | list | show\n"
+    "\n"
+    "Deciding and proving:\n"
+    "  check SUBSCRIPTION ACTION     allow or deny, and why\n"
+    "  check --batch FILE [--bench]  decide many requests\n"
+    "  audit verify | log            the tamper-evident record of changes\n"
+    "\n"
+    "Global options (also accepted after the command):\n"
+    "  --db PATH       the database (default $CUTOFF_DB, else ./cutoff.db)\n"
+    "  --actor NAME    who makes the change (default $CUTOFF_ACTOR, else the login name)\n"
+    "  --json          machine-readable output\n"
+    "  -h, --help      this text; 'cutoff help COMMAND' for one command\n"
+    "  -V, --version   the version\n"
+    "\n"
+    "Exit status: 0 success (a deny from 'check' is a success too), 1 failure,\n"
+    "2 usage error. Failures print one line on standard error.\n"
+    "Times are RFC 3339 (2025-09-25T12:00:00Z) or Unix seconds.\n";
+
+static const char help_init[] =
+    "usage: cutoff init\n"
+    "\n"
+    "Creates the database (SQLite, WAL mode) with its schema, or migrates an\n"
+    "older one. Running it on an initialised database changes nothing.\n";
+
+static const char help_catalog[] =
+    "usage: cutoff catalog load FILE\n"
+    "       cutoff catalog show\n"
+    "\n"
+    "load   replaces the catalog with the JSON document FILE ('-' for standard\n"
+    "       input): services with their actions and classes (read or write),\n"
+    "       regions and plans. Refused when a node's plan or an active action\n"
+    "       would name something that no longer exists.\n"
+    "show   prints the catalog (--json: the canonical document).\n";
+
+static const char help_nodes[] =
+    "usage: cutoff nodes import FILE\n"
+    "       cutoff nodes show ID\n"
+    "\n"
+    "import reads node lines (JSON Lines) from FILE ('-' for standard input):\n"
+    "         "
+    "{\"id\":\"unit-8200\",\"kind\":\"unit\",\"parent\":\"imod\",\"plan\":\"enterprise\"}\n"
+    "       kind is tenant, unit or subscription; parent is null for tenants.\n"
+    "       A node that exists is updated (or moved). Every line is checked\n"
+    "       before anything is written; on the first bad line nothing is\n"
+    "       imported and the message names the line. Prints the counts; shows\n"
+    "       progress on standard error for large inputs when it is a terminal.\n"
+    "show   prints a node: kind, parent, plan and where it comes from,\n"
+    "       ancestors, what lies below, and the actions that cover it.\n";
+
+static const char help_case[] =
+    "usage: cutoff case open --title TEXT --scope NODE[,NODE...] [--id ID]\n"
+    "       cutoff case evidence CASE FILE --type MEDIA-TYPE --note TEXT [--keep-content]\n"
+    "       cutoff case findings CASE (--text TEXT | --file FILE)\n"
+    "       cutoff case close CASE\n"
+    "       cutoff case show CASE\n"
+    "       cutoff case list\n"
+    "\n"
+    "A case is a review of business records, never of customer content.\n"
+    "open      opens a case and prints its id (assigned unless --id is given).\n"
+    "evidence  records FILE's SHA-256, size, media type and note, and prints the\n"
+    "          hash. The content itself is kept only with --keep-content.\n"
+    "findings  sets the findings text (--file '-' reads standard input).\n"
+    "close     closes the case; its actions stay as they are.\n"
+    "show      prints a case with its evidence and actions; list prints all cases.\n";
+
+static const char help_action[] =
+    "usage: cutoff action propose FILE\n"
+    "       cutoff action preview ID [--at TIME] [--offset N] [--limit N]\n"
+    "       cutoff action approve ID\n"
+    "       cutoff action lift ID [--reason TEXT]\n"
+    "       cutoff action list\n"
+    "       cutoff action show ID\n"
+    "\n"
+    "propose  reads an enforcement action (JSON, '-' for standard input) and\n"
+    "         stores it as a draft; prints its id, and its version when it\n"
+    "         revises an existing action.\n"
+    "preview  the blast radius of the latest draft (or, when there is none, of\n"
+    "         the active version) against the current state: per phase and per\n"
+    "         catalog action how many subscriptions change, which actions are\n"
+    "         targeted or excepted, whether any decision on an excepted action\n"
+    "         changes, and a page of the changed subscriptions (--offset, --limit,\n"
+    "         default 0 and 20). --at sets the approval time assumed for relative\n"
+    "         phases and the state compared with (default now).\n"
+    "approve  approves the latest draft; it becomes active now and its phases say\n"
+    "         when it bites. Refused for the person who proposed it.\n"
+    "lift     lifts the active version (or withdraws a draft).\n"
+    "list     all actions (latest version of each); show: one with its history.\n";
+
+static const char help_check[] =
+    "usage: cutoff check SUBSCRIPTION ACTION [--region REGION] [--at TIME] [--explain]\n"
+    "       cutoff check --batch FILE [--bench]\n"
+    "\n"
+    "Decides one request against the active actions and prints 'allow', or\n"
+    "'deny REASON ACTION-ID' followed, for a denial by an action, by its phase\n"
+    "window, case, status and notice (for not_entitled: the plan). REASON is\n"
+    "unknown_subscription, unknown_action, not_entitled, suspended or\n"
+    "read_only. --at defaults to now; --region names the request's region\n"
+    "(none by default). --explain lists every action whose scope covers the\n"
+    "subscription and which one decides.\n"
+    "The exit status is 0 for allow and for deny: a decision is not an error.\n"
+    "\n"
+    "--batch reads lines 'SUBSCRIPTION<TAB>ACTION<TAB>REGION<TAB>TIME' (REGION '-'\n"
+    "for none, TIME RFC 3339 or Unix seconds; FILE '-' for standard input) and\n"
+    "prints one line per request, in order: 'allow|deny<TAB>REASON<TAB>ACTION-ID|-'.\n"
+    "All lines are checked first: a malformed line is an error naming it, and\n"
+    "nothing is printed. With --bench it prints instead one line\n"
+    "  decisions_per_s=N allows=N denies=N p50_ns=N p99_ns=N\n"
+    "from repeated passes over the file on one thread after a warm-up, timing\n"
+    "only the decisions (allows and denies count one pass).\n";
+
+static const char help_audit[] =
+    "usage: cutoff audit verify\n"
+    "       cutoff audit log [--after SEQ] [--limit N]\n"
+    "\n"
+    "verify  walks the hash chain of the audit log and prints how many records\n"
+    "        verify and the head hash; exit 1 naming the first record that does\n"
+    "        not (an edit, a deletion or a reordering).\n"
+    "log     prints records after sequence number SEQ (default 0), at most N\n"
+    "        (default all).\n";
+
+static const struct {
+    const char *verb;
+    const char *text;
+} texts[] = {
+    {"init", help_init},     {"catalog", help_catalog}, {"nodes", help_nodes}, {"case", help_case},
+    {"action", help_action}, {"check", help_check},     {"audit", help_audit},
+};
+
+int cli_help(const char *verb)
+{
+    if (verb == NULL) {
+        fputs(overview, stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        if (strcmp(texts[i].verb, verb) == 0) {
+            fputs(texts[i].text, stdout);
+            return 0;
+        }
+    }
+    return -1;
+}
