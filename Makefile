@@ -52,7 +52,7 @@ BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .PHONY: all deps run test check bench fuzz clean format
-all: $(LIB) $(CLI) $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
+all: $(LIB) $(CLI) $(DAEMON) $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 deps:
 	@bash scripts/install-deps.sh

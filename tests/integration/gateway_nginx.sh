@@ -59,7 +59,7 @@ ALICE=$(token); BOB=$(token); VIEWER=$(token)
 hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 cat >"$WORK/tokens" <<EOF
 # test tokens
-sha256:$(hash "$ALICE") alice investigator,enforcer
+sha256:$(hash "$ALICE") alice investigator,enforcer,approver
 sha256:$(hash "$BOB") bob approver
 sha256:$(hash "$VIEWER") auditor viewer
 EOF
@@ -74,8 +74,13 @@ if wait_for "$DEC" && wait_for "$ADM"; then ok "cutoffd listens on 127.0.0.1:$DE
 else not_ok "cutoffd listens" "$(tail -5 "$WORK/cutoffd.log")"; finish; exit 1; fi
 
 # ---- nginx: the gateway, the storage service (WebDAV), the security service ------
+# nginx workers may run as another user (nobody) than the master.
+chmod 755 "$WORK"
 mkdir -p "$WORK/nginx/logs" "$WORK/data"
-chmod 777 "$WORK/data" # nginx workers may run as nobody
+for d in body proxy fastcgi uwsgi scgi; do mkdir -p "$WORK/nginx/$d"; done
+chmod 755 "$WORK/nginx"
+chmod 777 "$WORK/data" "$WORK/nginx/body" "$WORK/nginx/proxy" "$WORK/nginx/fastcgi" "$WORK/nginx/uwsgi" \
+    "$WORK/nginx/scgi"
 sed -e "s|127.0.0.1:8080|127.0.0.1:$DEC|" -e "s|127.0.0.1:9001|127.0.0.1:$DAV|" \
     -e "s|127.0.0.1:9002|127.0.0.1:$SEC|" -e "s|127.0.0.1:8000|127.0.0.1:$GW|" \
     "$ROOT/examples/gateway/nginx-cutoff.conf" >"$WORK/nginx/gateway.conf"
