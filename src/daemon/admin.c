@@ -16,6 +16,7 @@
  *   POST /v1/actions/{id}/approve        approver (never the proposer: four eyes)
  *   POST /v1/actions/{id}/lift           enforcer, approver
  *   GET  /v1/explain?subscription=&action=&region=&at= viewer
+ *   POST /v1/check, POST /v1/check/batch  any role (as on the decision listener)
  *   GET  /v1/audit?after=&limit=         viewer        GET /v1/audit/verify      viewer
  *
  * Every call runs under the write lock with the daemon's database handle;
@@ -507,6 +508,12 @@ static void dispatch(admin_call *c)
         return action_change(c, c->parts[1], strcmp(c->parts[2], "approve") == 0);
     if (get && is(c, 1, "explain", NULL))
         return explain(c);
+    if (post && (is(c, 1, "check", NULL) || is(c, 2, "check", "batch"))) {
+        /* The same decisions as the decision listener, for any principal:
+         * lets an operator's tools use one URL. */
+        co__http_set_label(c->req, NULL, c->n_parts == 1 ? "check" : "check.batch");
+        return decision_check(c->d, c->req, c->n_parts == 2);
+    }
     if (get && is(c, 1, "audit", NULL))
         return audit(c, false);
     if (get && is(c, 2, "audit", "verify"))

@@ -87,6 +87,8 @@ int64_t daemon_now(void);
 
 /* ---- decide.c ---- */
 void decision_handle(void *ctx, co__http_req *req);
+/* POST /v1/check (batch: /v1/check/batch), on either listener. */
+void decision_check(cutoffd *d, co__http_req *req, bool batch);
 /* /healthz, /readyz, /metrics; true when req was one of them. */
 bool ops_handle(cutoffd *d, co__http_req *req);
 

@@ -137,7 +137,7 @@ static bool read_check(json_t *o, const char **sub, const char **act, const char
     return true;
 }
 
-static void handle_check(cutoffd *d, co__http_req *req, bool batch)
+void decision_check(cutoffd *d, co__http_req *req, bool batch)
 {
     size_t len;
     const char *body = co__http_body(req, &len);
@@ -335,10 +335,10 @@ void decision_handle(void *ctx, co__http_req *req)
     bool post = strcmp(method, "POST") == 0;
     if (strcmp(path, "/v1/check") == 0 && post) {
         co__http_set_label(req, NULL, "decision.check");
-        handle_check(d, req, false);
+        decision_check(d, req, false);
     } else if (strcmp(path, "/v1/check/batch") == 0 && post) {
         co__http_set_label(req, NULL, "decision.batch");
-        handle_check(d, req, true);
+        decision_check(d, req, true);
     } else if ((strcmp(path, "/v1/authz") == 0 || strcmp(path, "/v1/authz/nginx") == 0)) {
         co__http_set_label(req, NULL, "decision.authz");
         handle_authz(d, req, path[9] == '/');

@@ -23,7 +23,7 @@ static const char *const admin_verbs[N_ADMIN_VERBS] = {
     "case.open",      "case.evidence", "case.findings",   "case.close",    "case.show",
     "case.list",      "action.propose","action.preview",  "action.approve","action.lift",
     "action.show",    "action.list",   "audit.log",       "audit.verify",  "check.explain",
-    "tokens.reload",  NULL,            NULL,              NULL};
+    "tokens.reload",  "check",         "check.batch",     "whoami"};
 static const char *const admin_results[N_ADMIN_RESULTS] = {"ok", "client_error", "forbidden",
                                                            "server_error"};
 
