@@ -2,7 +2,8 @@
 # cutoff - build, run, test, benchmark.
 #
 #   make            build the library, the CLI and the tests (build/)
-#   make run        install what is missing, build, walk the reference case
+#   make run        install what is missing, build, walk the reference case, then
+#                   serve it with cutoffd on 127.0.0.1 (Ctrl-C stops)
 #   make test       install what is missing, build, run every test, then all
 #                   of them again under AddressSanitizer + UBSan (build/san/)
 #   make bench      the benchmarks of BENCHMARKS.md (minutes; BENCH_SCALE=small for a quick look)
@@ -90,8 +91,9 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(SUP_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 run: deps
-	@$(MAKE) --no-print-directory $(CLI)
+	@$(MAKE) --no-print-directory $(CLI) $(DAEMON)
 	@bash examples/reference-case/run.sh $(CLI)
+	@bash examples/reference-case/serve.sh $(BUILD)
 
 # Unit and integration tests of one build (BUILD), without the sanitiser pass.
 check: all
