@@ -3,6 +3,9 @@
 # Installs the Debian packages cutoff needs to build, test and benchmark.
 # Idempotent: it installs only what is missing, and refreshes the package
 # lists only when a package cannot be found.
+#
+#   bash scripts/install-deps.sh          what build, test and bench need
+#   bash scripts/install-deps.sh fuzz     that, plus clang and libFuzzer (make fuzz)
 set -euo pipefail
 
 packages=(
@@ -16,6 +19,13 @@ packages=(
   nginx
   wrk hyperfine curl
 )
+
+for group in "$@"; do
+  case $group in
+    fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown group '$group' (known: fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

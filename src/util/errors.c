@@ -75,6 +75,32 @@ void co__diag_clear(cutoff_diag *diag)
     diag->message[0] = '\0';
 }
 
+/* Length of the valid UTF-8 character at s (1 for ASCII), or 0 when the
+ * bytes there are not valid UTF-8. */
+static size_t utf8_char_len(const unsigned char *s)
+{
+    size_t n;
+    unsigned cp, min;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2, cp = s[0] & 0x1fu, min = 0x80;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3, cp = s[0] & 0x0fu, min = 0x800;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4, cp = s[0] & 0x07u, min = 0x10000;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
+}
+
+/* Bytes that are not valid UTF-8 are escaped too, and a character is never
+ * cut in two, so the result is valid UTF-8 (messages end up in JSON). */
 const char *co__quote(const char *s, char *buf, size_t size)
 {
     size_t o = 0;
@@ -84,12 +110,20 @@ const char *co__quote(const char *s, char *buf, size_t size)
         snprintf(buf, size, "(null)");
         return buf;
     }
-    for (; *s && o + 5 < size; s++) {
+    while (*s && o + 5 < size) {
         unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+        size_t n = utf8_char_len((const unsigned char *)s);
+        if (n > 1) {
+            memcpy(buf + o, s, n); /* n <= 4 fits: o + 5 < size */
+            o += n;
+            s += n;
+            continue;
+        }
+        if (n == 0 || c < 0x20 || c == 0x7f || c == '"' || c == '\\')
             o += (size_t)snprintf(buf + o, size - o, c == '"' ? "\\\"" : c == '\\' ? "\\\\" : "\\x%02x", c);
         else
             buf[o++] = (char)c;
+        s++;
     }
     if (*s && o + 4 <= size) {
         memcpy(buf + o, "...", 3);

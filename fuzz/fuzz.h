@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fuzz.h - the entry points of the fuzz drivers. Each driver feeds one
+ * input to a parser and checks what must hold whatever the input: a
+ * success reads back the same through the writer, a failure is a proper
+ * error code with a one-line, valid UTF-8 message. libFuzzer calls them
+ * through LLVMFuzzerTestOneInput; the unit test test_fuzz_replay includes
+ * the drivers with CUTOFF_FUZZ_REPLAY defined and calls them on every file
+ * of the committed corpus.
+ */
+#ifndef CUTOFF_FUZZ_H
+#define CUTOFF_FUZZ_H
+
+#include "cutoff.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Each returns the result code of the parser under test, with its
+ * message in diag when it failed. */
+int co__fuzz_catalog(const uint8_t *data, size_t size, cutoff_diag *diag);
+int co__fuzz_action(const uint8_t *data, size_t size, cutoff_diag *diag);
+int co__fuzz_node_line(const uint8_t *data, size_t size, cutoff_diag *diag);
+int co__fuzz_time(const uint8_t *data, size_t size, cutoff_diag *diag);
+
+/* A broken invariant: aborts under libFuzzer (so the input is saved),
+ * fails the test in the replay. */
+void co__fuzz_fail(const char *what, const char *file, int line);
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            co__fuzz_fail(#cond, __FILE__, __LINE__);                                              \
+    } while (0)
+
+/* Checks a failed call: a known negative code, diag->code equal to it and
+ * a non-empty one-line message in valid UTF-8. */
+void co__fuzz_check_failure(int rc, const cutoff_diag *diag);
+
+#ifndef CUTOFF_FUZZ_REPLAY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#endif
+
+#endif
