@@ -166,7 +166,6 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
         return;
     }
     json_t *results = json_array();
-    int outcome = CUTOFF_REASON_ALLOW;
     for (size_t i = 0; i < n; i++) {
         const char *sub, *act, *region;
         int64_t at;
@@ -186,7 +185,7 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
         }
         cutoff_verdict v;
         cutoff_check(snap, sub, act, region, at, &v);
-        outcome = (int)v.reason;
+        metrics_outcome(&d->metrics, (int)v.reason);
         json_array_append_new(results, verdict_json(d, &v));
     }
     json_decref(doc);
@@ -195,7 +194,7 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
         json_decref(results);
     reply_json_value(req, 200, answer);
     cutoff_reader_exit(reader);
-    metrics_decision(&d->metrics, batch ? CUTOFF_REASON_ALLOW : outcome, co__http_elapsed_ns(req));
+    metrics_latency(&d->metrics, co__http_elapsed_ns(req));
 }
 
 /* The first of two headers that is present. */

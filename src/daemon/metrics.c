@@ -36,9 +36,19 @@ const char *metrics_outcome_name(int outcome)
     return cutoff_reason_name((cutoff_reason)outcome);
 }
 
-void metrics_decision(metrics *m, int outcome, int64_t latency_ns)
+void metrics_outcome(metrics *m, int outcome)
 {
     atomic_fetch_add_explicit(&m->decisions[outcome], 1, memory_order_relaxed);
+}
+
+void metrics_decision(metrics *m, int outcome, int64_t latency_ns)
+{
+    metrics_outcome(m, outcome);
+    metrics_latency(m, latency_ns);
+}
+
+void metrics_latency(metrics *m, int64_t latency_ns)
+{
     int b = 0;
     while (b < N_LATENCY_BUCKETS && latency_ns > bucket_ns[b])
         b++;
@@ -67,7 +77,7 @@ char *metrics_render(metrics *m, const metrics_gauges *g)
         co__buf_printf(&b, "cutoff_decisions_total{result=\"%s\",reason=\"%s\"} %llu\n",
                        o == CUTOFF_REASON_ALLOW ? "allow" : "deny", metrics_outcome_name(o),
                        (unsigned long long)atomic_load(&m->decisions[o]));
-    co__buf_puts(&b, "# HELP cutoff_decision_duration_seconds Time from request to answer.\n"
+    co__buf_puts(&b, "# HELP cutoff_decision_duration_seconds Time from a decision request's arrival to its answer.\n"
                      "# TYPE cutoff_decision_duration_seconds histogram\n");
     uint64_t cum = 0;
     for (int i = 0; i <= N_LATENCY_BUCKETS; i++) {

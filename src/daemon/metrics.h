@@ -26,6 +26,11 @@ typedef struct metrics {
 } metrics;
 
 const char *metrics_outcome_name(int outcome);
+/* One decision's outcome (a batch counts each of its decisions). */
+void metrics_outcome(metrics *m, int outcome);
+/* One decision request's time from arrival to answer. */
+void metrics_latency(metrics *m, int64_t latency_ns);
+/* Both, for a request that carries one decision. */
 void metrics_decision(metrics *m, int outcome, int64_t latency_ns);
 /* verb is one of the admin verbs (unknown verbs count as "other"). */
 void metrics_admin(metrics *m, const char *verb, int http_status);
