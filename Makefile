@@ -12,6 +12,7 @@
 
 PKGS      := sqlite3 jansson libsodium libxxhash
 HTTP_PKGS := libmicrohttpd
+CLI_PKGS  := libcurl
 TEST_PKGS := cmocka
 
 SANITIZE ?=
@@ -32,6 +33,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 HTTP_LIBS  = $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
+CLI_LIBS   = $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 LIBS       = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC   := $(wildcard src/util/*.c src/engine/*.c src/format/*.c src/store/*.c \
@@ -66,8 +68,10 @@ $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# libcurl (the CLI's --server mode) goes into the CLI only.
+$(call obj,$(CLI_SRC)): PKG_CFLAGS += $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
 $(CLI): $(call obj,$(CLI_SRC)) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(LIBS)
 
 $(DAEMON): $(call obj,$(DAEMON_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HTTP_LIBS) $(LIBS)

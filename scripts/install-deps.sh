@@ -16,6 +16,7 @@ packages=(
   libxxhash-dev
   libcmocka-dev
   libmicrohttpd-dev
+  libcurl4-openssl-dev
   nginx
   wrk hyperfine curl
 )

@@ -8,7 +8,8 @@
  * per line. Every line is validated before any decision is printed: a bad
  * line is an error naming it and the output stays empty. Decisions are
  * made by name with cutoff_check, as a gateway that receives string ids
- * would make them.
+ * would make them; through a server, the requests go in chunks to
+ * POST /v1/check/batch and the decisions print as the chunks come back.
  *
  * --bench measures the decisions only: a warm-up pass, then a throughput
  * figure from whole passes timed as a block (no timer per call), then a
@@ -16,19 +17,15 @@
  * cheapest clock there is (the invariant TSC where the CPU has one,
  * calibrated against CLOCK_MONOTONIC; else CLOCK_MONOTONIC itself). Each
  * measurement repeats passes until at least a second of work is done.
+ * It measures the in-process engine, so it works on a local database only.
  */
-#include "cli/cli.h"
+#include "cli/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-typedef struct request {
-    const char *subscription;
-    const char *action;
-    const char *region; /* NULL when the line says "-" */
-    int64_t t;
-} request;
+typedef cli_request request;
 
 /* ---- validation ----------------------------------------------------------- */
 
@@ -55,7 +52,8 @@ static int parse_line(char *line, size_t len, request *r, char *why, size_t why_
     char q[72];
     char *field[4];
     size_t n = 0;
-    if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
+    if (len > 0 && line[len - 1] == '\r')
+        line[--len] = '\0';
     if (len == 0) {
         snprintf(why, why_size, "empty line; expected subscription<TAB>action<TAB>region<TAB>time");
         return -1;
@@ -117,9 +115,11 @@ static int parse_requests(const char *name, char *data, size_t len, request **ou
     size_t lines = 0;
     for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))) != NULL; p++)
         lines++;
-    if (len > 0 && data[len - 1] != '\n') lines++; /* a last line without its newline */
+    if (len > 0 && data[len - 1] != '\n')
+        lines++; /* a last line without its newline */
     request *reqs = malloc((lines ? lines : 1) * sizeof *reqs);
-    if (reqs == NULL) return cli_error("out of memory for %zu requests", lines);
+    if (reqs == NULL)
+        return cli_error("out of memory for %zu requests", lines);
     char *p = data, *end = data + len;
     for (size_t i = 0; i < lines; i++) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -139,27 +139,30 @@ static int parse_requests(const char *name, char *data, size_t len, request **ou
 
 /* ---- decisions -------------------------------------------------------------- */
 
-static int print_decisions(const cutoff_snapshot *snap, const request *reqs, size_t n)
+/* Output lines collect in one buffer, written when full and at the end. */
+typedef struct printer {
+    char out[1 << 16];
+    size_t used;
+} printer;
+
+static int flush_printer(printer *p)
 {
-    static char out[1 << 16];
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        cutoff_verdict v;
-        const request *r = &reqs[i];
-        cutoff_check(snap, r->subscription, r->action, r->region, r->t, &v);
-        const char *reason = cutoff_reason_name(v.reason);
-        const char *by = v.by && v.by->id ? v.by->id : "-";
-        size_t need = strlen(reason) + strlen(by) + 16;
-        if (used + need > sizeof out) {
-            if (fwrite(out, 1, used, stdout) != used)
-                return cli_error("cannot write the decisions");
-            used = 0;
-        }
-        used += (size_t)snprintf(out + used, sizeof out - used, "%s\t%s\t%s\n",
-                                 v.reason == CUTOFF_REASON_ALLOW ? "allow" : "deny", reason, by);
-    }
-    if (used > 0 && fwrite(out, 1, used, stdout) != used)
+    if (p->used > 0 && fwrite(p->out, 1, p->used, stdout) != p->used)
         return cli_error("cannot write the decisions");
+    p->used = 0;
+    return CLI_OK;
+}
+
+static int print_decision(void *ctx, bool allow, const char *reason, const char *by)
+{
+    printer *p = ctx;
+    if (by == NULL)
+        by = "-";
+    size_t need = strlen(reason) + strlen(by) + 16;
+    if (p->used + need > sizeof p->out && flush_printer(p) != CLI_OK)
+        return CLI_FAIL;
+    p->used += (size_t)snprintf(p->out + p->used, sizeof p->out - p->used, "%s\t%s\t%s\n",
+                                allow ? "allow" : "deny", reason, by);
     return CLI_OK;
 }
 
@@ -194,9 +197,11 @@ static bool tsc_usable(void)
     FILE *f = fopen("/proc/cpuinfo", "r");
     char line[4096];
     bool constant = false, nonstop = false;
-    if (f == NULL) return false;
+    if (f == NULL)
+        return false;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "flags", 5) != 0) continue;
+        if (strncmp(line, "flags", 5) != 0)
+            continue;
         constant = strstr(line, " constant_tsc") != NULL;
         nonstop = strstr(line, " nonstop_tsc") != NULL;
         break;
@@ -245,14 +250,16 @@ static void calibrate(clock_cal *k)
             t1 = tsc_stop();
         } while (n1 - n0 < 50000000u);
         k->ticks_per_ns = (double)(t1 - t0) / (double)(n1 - n0);
-        if (!(k->ticks_per_ns > 0.01)) k->tsc = false, k->ticks_per_ns = 1.0;
+        if (!(k->ticks_per_ns > 0.01))
+            k->tsc = false, k->ticks_per_ns = 1.0;
     }
     /* The cost of reading the clock twice is not the decision's: the
      * smallest of many empty measurements is subtracted from each sample. */
     k->overhead = UINT64_MAX;
     for (int i = 0; i < 100000; i++) {
         uint64_t a = clk_start(k), b = clk_stop(k);
-        if (b - a < k->overhead) k->overhead = b - a;
+        if (b - a < k->overhead)
+            k->overhead = b - a;
     }
 }
 
@@ -265,14 +272,16 @@ static void calibrate(clock_cal *k)
 
 static size_t hist_index(uint64_t v)
 {
-    if (v < HIST_LINEAR) return (size_t)v;
+    if (v < HIST_LINEAR)
+        return (size_t)v;
     unsigned e = 63u - (unsigned)__builtin_clzll(v); /* >= 13 */
     return HIST_LINEAR + (e - 13u) * HIST_SUB + (size_t)((v >> (e - 8u)) & (HIST_SUB - 1));
 }
 
 static uint64_t hist_value(size_t i)
 {
-    if (i < HIST_LINEAR) return i;
+    if (i < HIST_LINEAR)
+        return i;
     size_t k = i - HIST_LINEAR;
     unsigned e = 13u + (unsigned)(k / HIST_SUB);
     return (uint64_t)(HIST_SUB + k % HIST_SUB) << (e - 8u);
@@ -282,10 +291,12 @@ static uint64_t hist_value(size_t i)
 static uint64_t hist_quantile(const uint64_t *hist, uint64_t total, double fraction)
 {
     uint64_t want = (uint64_t)((double)total * fraction + 0.999999), seen = 0;
-    if (want == 0) want = 1;
+    if (want == 0)
+        want = 1;
     for (size_t i = 0; i < HIST_SIZE; i++) {
         seen += hist[i];
-        if (seen >= want) return hist_value(i);
+        if (seen >= want)
+            return hist_value(i);
     }
     return hist_value(HIST_SIZE - 1);
 }
@@ -336,7 +347,8 @@ static int bench(const cutoff_snapshot *snap, const request *reqs, size_t n)
     clock_cal k;
     calibrate(&k);
     uint64_t *hist = calloc(HIST_SIZE, sizeof *hist);
-    if (hist == NULL) return cli_error("out of memory");
+    if (hist == NULL)
+        return cli_error("out of memory");
     uint64_t samples = 0;
     t0 = monotonic_ns();
     do {
@@ -362,7 +374,7 @@ static int bench(const cutoff_snapshot *snap, const request *reqs, size_t n)
 
 /* ---- entry ----------------------------------------------------------------------- */
 
-int cli_check_batch(const cli *c, const char *path, bool bench_mode)
+int cli_check_batch(cli *c, const char *path, bool bench_mode)
 {
     const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
     char *data = NULL;
@@ -371,25 +383,54 @@ int cli_check_batch(const cli *c, const char *path, bool bench_mode)
     size_t n = 0;
     cutoff_db *db = NULL;
     cutoff_snapshot *snap = NULL;
+    cli_backend *b = NULL;
+    printer *out = NULL;
     cutoff_diag diag = {0};
     int rc;
 
-    if ((rc = cli_read_file(path, &data, &len)) != CLI_OK) return rc;
-    if ((rc = parse_requests(name, data, len, &reqs, &n)) != CLI_OK) goto out;
-    if (bench_mode && n == 0) {
-        rc = cli_error("%s: no requests to measure", name);
+    if ((rc = cli_resolve(c)) != CLI_OK)
+        return rc;
+    if (bench_mode && c->server)
+        return cli_usage(c,
+                         "--bench measures the in-process engine on a local database; it "
+                         "does not work through the server %s (give --db PATH)",
+                         c->server);
+    if ((rc = cli_read_file(path, &data, &len)) != CLI_OK)
+        return rc;
+    if ((rc = parse_requests(name, data, len, &reqs, &n)) != CLI_OK)
+        goto out;
+    if (bench_mode) {
+        if (n == 0) {
+            rc = cli_error("%s: no requests to measure", name);
+            goto out;
+        }
+        if ((rc = cli_open_db(c, false, "--bench", &db)) != CLI_OK)
+            goto out;
+        int err = cutoff_db_snapshot(db, NULL, cli_now(), &snap, &diag);
+        if (err != 0) {
+            rc = cli_fail(err, &diag, "building the current state");
+            goto out;
+        }
+        cutoff_db_close(db);
+        db = NULL;
+        rc = bench(snap, reqs, n);
         goto out;
     }
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
-    int err = cutoff_db_snapshot(db, NULL, cli_now(), &snap, &diag);
+    if ((out = calloc(1, sizeof *out)) == NULL) {
+        rc = cli_error("out of memory");
+        goto out;
+    }
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        goto out;
+    int err = b->ops->check_batch(b, reqs, n, print_decision, out, &diag);
     if (err != 0) {
-        rc = cli_fail(err, &diag, "building the current state");
+        rc = cli_fail(err, &diag, NULL);
         goto out;
     }
-    cutoff_db_close(db);
-    db = NULL;
-    rc = bench_mode ? bench(snap, reqs, n) : print_decisions(snap, reqs, n);
+    rc = flush_printer(out);
 out:
+    cli_backend_close(b);
+    free(out);
     cutoff_snapshot_release(snap);
     cutoff_db_close(db);
     free(reqs);

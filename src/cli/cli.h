@@ -20,23 +20,47 @@
 
 #define CLI_VERSION "0.1.0"
 
-/* Exit statuses, and one internal value: help was printed, stop with 0. */
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_DONE = -1 };
+/* Exit statuses, and two internal values: help was printed, stop with 0;
+ * a failure was already reported, stop with 1 (see backend.h). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_DONE = -1, CLI_REPORTED = 100 };
 
-/* One invocation. `verb` and `sub` name the command for messages and help
- * ("case", "open"). */
+/* One invocation. The options as given (NULL when absent) are resolved
+ * with the environment by cli_resolve into the mode and its settings.
+ * `verb` and `sub` name the command for messages and help ("case",
+ * "open"). */
 typedef struct cli {
-    const char *db_path;
-    const char *actor;
+    const char *db_opt;         /* --db */
+    const char *actor_opt;      /* --actor */
+    const char *server_opt;     /* --server */
+    const char *token_file_opt; /* --token-file */
     bool json;
     const char *verb;
     const char *sub;
+
+    /* Set by cli_resolve. */
+    bool resolved;
+    const char *server;  /* base URL of cutoffd: server mode; NULL: local */
+    const char *db_path; /* local mode: the database */
+    const char *actor;   /* local mode: who makes changes (NULL if unknown) */
 } cli;
+
+/* Decides the mode: --server URL, else (unless --db is given) $CUTOFF_SERVER,
+ * selects the server; otherwise the local database (--db, $CUTOFF_DB,
+ * ./cutoff.db) with the actor from --actor, $CUTOFF_ACTOR or the login
+ * name. Usage errors: --db with --server, --actor with a server (the server
+ * records changes under the token's principal), --token-file without one.
+ * Idempotent. */
+int cli_resolve(cli *c);
+
+/* The field of the global option `--NAME` (name_len bytes of name), or
+ * NULL when NAME is not one; --json is a flag and handled apart. */
+const char **cli_global_option(cli *c, const char *name, size_t name_len);
 
 /* ---- options -------------------------------------------------------------
  * An option a verb accepts: "--name VALUE" / "--name=VALUE" when value is
  * set, a flag when flag is set. A table ends with a zero entry. The global
- * options (--db, --actor, --json, --help) are accepted by every verb. */
+ * options (--db, --actor, --server, --token-file, --json, --help) are
+ * accepted by every verb. */
 typedef struct cli_opt {
     const char *name;
     const char **value;
@@ -61,18 +85,22 @@ int cli_subcommand(cli *c, int argc, char **argv, const char *choices, int *inde
 int cli_usage(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "cutoff: message" on stderr; returns CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Reports a failed library call: the diag message when there is one, else
- * the error's text, after `what` when given and not already named in the
- * message ("cutoff: WHAT: message"). Returns CLI_FAIL. */
+/* Reports a failed library or backend call: the diag message when there is
+ * one, else the error's text, after `what` when given and not already named
+ * in the message ("cutoff: WHAT: message"). Prints nothing for
+ * CLI_REPORTED (the backend has said why). Returns CLI_FAIL. */
 int cli_fail(int rc, const cutoff_diag *diag, const char *what);
 
 /* ---- inputs --------------------------------------------------------------- */
-/* The actor a change is recorded under (--actor, $CUTOFF_ACTOR or the
- * login name): a usage error when there is none or it holds a control
- * character. The database checks the rest (length, UTF-8). */
-int cli_check_actor(const cli *c);
-/* Opens the database (created when create is true). Reports failures. */
-int cli_open_db(const cli *c, bool create, cutoff_db **out);
+/* Before a change: resolves the mode, and locally checks the actor a
+ * change is recorded under (a usage error when there is none or it holds a
+ * control character; the database checks the rest). With a server the
+ * token's principal is the actor and this only resolves. */
+int cli_check_actor(cli *c);
+/* Opens the local database (created when create is true); a usage error in
+ * server mode, naming what (`what`, e.g. "init") works only locally.
+ * Reports failures. */
+int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out);
 /* Reads a whole file ("-" is standard input) into a NUL-terminated malloc'd
  * buffer. Reports failures. */
 int cli_read_file(const char *path, char **data, size_t *len);
@@ -139,7 +167,9 @@ int cli_cmd_action(cli *c, int argc, char **argv);
 int cli_cmd_check(cli *c, int argc, char **argv);
 int cli_cmd_audit(cli *c, int argc, char **argv);
 
+int cli_cmd_token(cli *c, int argc, char **argv);
+
 /* check --batch FILE [--bench] (batch.c), after option parsing. */
-int cli_check_batch(const cli *c, const char *path, bool bench);
+int cli_check_batch(cli *c, const char *path, bool bench);
 
 #endif

@@ -4,9 +4,11 @@
  * through the CLI. Propose a draft, preview its blast radius against the
  * current state, approve it (a second person must), lift it, and read
  * actions back. The preview is the library's (cutoff_db_action_preview,
- * which the daemon serves too); this file only lays it out.
+ * which the daemon serves too); this file only lays it out. Everything here
+ * reads the JSON a backend answers (backend.h), so it works the same on a
+ * local database and through a server.
  */
-#include "cli/cli.h"
+#include "cli/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +60,13 @@ static char *join(const char *const *items, size_t n, const char *none)
     for (size_t i = 0; i < n; i++)
         len += strlen(items[i]) + 2;
     char *s = calloc(1, len + strlen(none));
-    if (s == NULL) return NULL;
-    if (n == 0) strcpy(s, none);
+    if (s == NULL)
+        return NULL;
+    if (n == 0)
+        strcpy(s, none);
     for (size_t i = 0; i < n; i++) {
-        if (i) strcat(s, ", ");
+        if (i)
+            strcat(s, ", ");
         strcat(s, items[i]);
     }
     return s;
@@ -106,56 +111,6 @@ static json_t *phases_json(const cutoff_action_spec *a, int64_t activation)
     return arr;
 }
 
-static int get_action(cutoff_db *db, const char *id, cutoff_action_spec **out)
-{
-    int err = cutoff_db_action_get(db, id, 0, out);
-    if (err == CUTOFF_ENOTFOUND) return cli_error("no enforcement action \"%s\"", id);
-    if (err != 0) return cli_fail(err, NULL, id);
-    return CLI_OK;
-}
-
-/* ---- propose ----------------------------------------------------------------- */
-
-static int action_propose(cli *c, int argc, char **argv)
-{
-    char *pos[1];
-    int n_pos;
-    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the action FILE (JSON, '-' for standard input)");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
-
-    char *text = NULL;
-    size_t len = 0;
-    cutoff_db *db = NULL;
-    if ((rc = cli_read_file(pos[0], &text, &len)) != CLI_OK) return rc;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
-    char id[CUTOFF_ID_MAX + 1];
-    int version = 0;
-    cutoff_diag diag = {0};
-    int err = cutoff_db_action_propose(db, c->actor, text, len, id, &version, &diag);
-    if (err != 0) {
-        rc = cli_fail(err, &diag, strcmp(pos[0], "-") == 0 ? "stdin" : pos[0]);
-        goto out;
-    }
-    if (c->json) {
-        json_t *o = json_pack("{s:s, s:i, s:s}", "id", id, "version", version, "state", "draft");
-        cli_json_print(o);
-        json_decref(o);
-    } else if (version > 1) {
-        printf("%s version %d\n", id, version);
-    } else {
-        printf("%s\n", id);
-    }
-    rc = CLI_OK;
-out:
-    cutoff_db_close(db);
-    free(text);
-    return rc;
-}
-
-/* ---- preview ------------------------------------------------------------------ */
-
 /* obj[key] when it is a string, else `fallback`. */
 static const char *jstr(const json_t *obj, const char *key, const char *fallback)
 {
@@ -169,6 +124,111 @@ static unsigned long long jcount(const json_t *obj, const char *key)
     json_int_t v = json_integer_value(json_object_get(obj, key));
     return v > 0 ? (unsigned long long)v : 0;
 }
+
+/* Reads an action's history (action_show); reports failures. */
+static int show_action(cli_backend *b, const char *id, json_t **out)
+{
+    char *text = NULL;
+    cutoff_diag diag = {0};
+    int err = b->ops->action_show(b, id, &text, &diag);
+    if (err == CUTOFF_ENOTFOUND)
+        return cli_error("no enforcement action \"%s\"", id);
+    if (err != 0)
+        return cli_fail(err, &diag, id);
+    *out = cli_json_load(text);
+    free(text);
+    return *out ? CLI_OK : CLI_FAIL;
+}
+
+/* The entry of `version` in an action's history (NULL when absent). */
+static const json_t *history_version(const json_t *shown, json_int_t version)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (json_object_get(shown, "versions"), i, v) {
+        if (json_integer_value(json_object_get(v, "version")) == version)
+            return v;
+    }
+    return NULL;
+}
+
+/* One version of an action from its history, as the library's structure
+ * (the document as proposed plus state, version and activation time), for
+ * the layouts that resolve phase times. Reports failures. */
+static int version_spec(const json_t *shown, json_int_t version, cutoff_action_spec **out)
+{
+    const json_t *ver = history_version(shown, version);
+    const json_t *doc = json_object_get(ver, "action");
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    cutoff_diag diag = {0};
+    int err = text ? cutoff_action_parse(text, strlen(text), out, &diag) : CUTOFF_EPARSE;
+    free(text);
+    if (err != 0)
+        return cli_error("version %lld of %s cannot be read back: %s", (long long)version,
+                         jstr(shown, "id", "?"),
+                         diag.message[0] ? diag.message : cutoff_strerror(err));
+    cutoff_action_spec *a = *out;
+    const char *state = jstr(ver, "state", "draft");
+    for (int st = CUTOFF_STATE_DRAFT; st <= CUTOFF_STATE_SUPERSEDED; st++)
+        if (strcmp(state, cutoff_action_state_name((cutoff_action_state)st)) == 0)
+            a->state = (cutoff_action_state)st;
+    a->version = (int)version;
+    const char *activated = jstr(ver, "activated_at", NULL);
+    if (activated)
+        cutoff_time_parse(activated, &a->activated_at, NULL);
+    return CLI_OK;
+}
+
+/* ---- propose ----------------------------------------------------------------- */
+
+static int action_propose(cli *c, int argc, char **argv)
+{
+    char *pos[1];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the action FILE (JSON, '-' for standard input)");
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
+
+    char *text = NULL, *answer = NULL;
+    size_t len = 0;
+    cli_backend *b = NULL;
+    json_t *proposed = NULL;
+    if ((rc = cli_read_file(pos[0], &text, &len)) != CLI_OK)
+        return rc;
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        goto out;
+    cutoff_diag diag = {0};
+    int err = b->ops->action_propose(b, text, len, &answer, &diag);
+    if (err != 0) {
+        rc = cli_fail(err, &diag, strcmp(pos[0], "-") == 0 ? "stdin" : pos[0]);
+        goto out;
+    }
+    if ((proposed = cli_json_load(answer)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    const char *id = jstr(proposed, "id", "?");
+    json_int_t version = json_integer_value(json_object_get(proposed, "version"));
+    if (c->json)
+        cli_json_print(proposed);
+    else if (version > 1)
+        printf("%s version %lld\n", id, (long long)version);
+    else
+        printf("%s\n", id);
+    rc = CLI_OK;
+out:
+    json_decref(proposed);
+    free(answer);
+    cli_backend_close(b);
+    free(text);
+    return rc;
+}
+
+/* ---- preview ------------------------------------------------------------------ */
 
 /* Lays out the preview the library computed (JSON) for people; `a` is the
  * previewed version, for what it says (scope, patterns, phase offsets). */
@@ -211,7 +271,7 @@ static void preview_print_text(const cutoff_action_spec *a, const json_t *pv)
         cli_table_addf(&tab, "%zu:%s", k + 1, jstr(json_array_get(phases, k), "mode", "?"));
     size_t i, n_excepted = 0;
     json_t *line;
-    json_array_foreach(json_object_get(pv, "actions"), i, line) {
+    json_array_foreach (json_object_get(pv, "actions"), i, line) {
         bool excepted = json_is_true(json_object_get(line, "excepted"));
         n_excepted += excepted;
         cli_table_add(&tab, jstr(line, "action", "?"));
@@ -258,7 +318,7 @@ static void preview_print_text(const cutoff_action_spec *a, const json_t *pv)
     cli_table_add(&tab, "SUBSCRIPTION");
     cli_table_add(&tab, "ACTIONS WHOSE DECISION CHANGES");
     json_t *entry;
-    json_array_foreach(page, i, entry) {
+    json_array_foreach (page, i, entry) {
         cli_table_add(&tab, jstr(entry, "subscription", "?"));
         cli_table_add_json(&tab, entry, "actions");
     }
@@ -280,34 +340,41 @@ static int action_preview(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the action ID");
-    int64_t now = cli_now(), activation = now;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the action ID");
+    int64_t activation = 0;
     uint64_t offset = 0, limit = PREVIEW_DEFAULT_LIMIT;
-    if (at_text && (rc = cli_parse_time(c, "--at", at_text, &activation)) != CLI_OK) return rc;
+    if (at_text && (rc = cli_parse_time(c, "--at", at_text, &activation)) != CLI_OK)
+        return rc;
     if (offset_text && (rc = cli_parse_count(c, "--offset", offset_text, &offset)) != CLI_OK)
         return rc;
-    if (limit_text && (rc = cli_parse_count(c, "--limit", limit_text, &limit)) != CLI_OK) return rc;
+    if (limit_text && (rc = cli_parse_count(c, "--limit", limit_text, &limit)) != CLI_OK)
+        return rc;
     if (limit > PREVIEW_MAX_LIMIT)
         return cli_usage(c, "--limit %llu is more than %d rows a page", (unsigned long long)limit,
                          PREVIEW_MAX_LIMIT);
 
-    cutoff_db *db = NULL;
-    cutoff_action_spec *action = NULL;
-    cutoff_snapshot *current = NULL;
-    char *text = NULL;
-    json_t *pv = NULL;
-    cutoff_diag diag = {0};
-    int err;
+    if ((rc = cli_resolve(c)) != CLI_OK)
+        return rc;
+    if (at_text && c->server)
+        return cli_usage(c,
+                         "--at works on a local database only: the server %s previews as if "
+                         "approved now",
+                         c->server);
 
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
-    if ((rc = get_action(db, pos[0], &action)) != CLI_OK) goto out;
-    if ((err = cutoff_db_snapshot(db, NULL, now, &current, &diag)) != 0) {
-        rc = cli_fail(err, &diag, "building the current state");
+    cli_backend *b = NULL;
+    cutoff_action_spec *action = NULL;
+    char *text = NULL;
+    json_t *shown = NULL, *pv = NULL;
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
         goto out;
-    }
-    err = cutoff_db_action_preview(db, current, pos[0], activation, (size_t)offset, (size_t)limit,
-                                   &text, &diag);
+    if ((rc = show_action(b, pos[0], &shown)) != CLI_OK)
+        goto out;
+    int err =
+        b->ops->action_preview(b, pos[0], at_text ? activation : 0, offset, limit, &text, &diag);
     if (err != 0) {
         rc = cli_fail(err, &diag, pos[0]);
         goto out;
@@ -320,14 +387,22 @@ static int action_preview(cli *c, int argc, char **argv)
         rc = CLI_FAIL;
         goto out;
     }
+    /* The version the preview is of: the latest draft, else the active one. */
+    json_t *version = json_object_get(pv, "version");
+    if ((rc = version_spec(shown,
+                           json_is_integer(version)
+                               ? json_integer_value(version)
+                               : json_integer_value(json_object_get(shown, "latest_version")),
+                           &action)) != CLI_OK)
+        goto out;
     preview_print_text(action, pv);
     rc = CLI_OK;
 out:
     json_decref(pv);
-    cutoff_free(text);
-    cutoff_snapshot_release(current);
+    json_decref(shown);
+    free(text);
     cutoff_action_free(action);
-    cutoff_db_close(db);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -338,42 +413,58 @@ static int action_approve(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the action ID");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the action ID");
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
 
-    cutoff_db *db = NULL;
+    cli_backend *b = NULL;
     cutoff_action_spec *a = NULL;
+    char *text = NULL;
+    json_t *shown = NULL;
     cutoff_diag diag = {0};
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    int err = cutoff_db_action_approve(db, c->actor, pos[0], cli_now(), &diag);
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    int err = b->ops->action_approve(b, pos[0], &text, &diag);
     if (err == CUTOFF_EPERM && diag.message[0] == '\0') {
         rc = cli_error("%s: %s proposed it and cannot also approve it; a second person must",
-                       pos[0], c->actor);
+                       pos[0], c->actor ? c->actor : "the approver");
         goto out;
     }
     if (err != 0) {
         rc = cli_fail(err, &diag, pos[0]);
         goto out;
     }
-    if ((rc = get_action(db, pos[0], &a)) != CLI_OK) goto out;
+    if ((shown = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    /* The approved version was the latest draft, and is still the latest. */
+    json_int_t version = json_integer_value(json_object_get(shown, "latest_version"));
+    if ((rc = version_spec(shown, version, &a)) != CLI_OK)
+        goto out;
+    const char *approver = jstr(history_version(shown, version), "approved_by", "-");
     char t[32];
     if (c->json) {
         json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:o}", "id", a->id, "version", a->version,
-                              "state", cutoff_action_state_name(a->state), "approved_by", c->actor,
+                              "state", cutoff_action_state_name(a->state), "approved_by", approver,
                               "activated_at", cutoff_time_format(a->activated_at, t), "phases",
                               phases_json(a, a->activated_at));
         cli_json_print(o);
         json_decref(o);
     } else {
-        printf("%s version %d approved by %s; %s since %s\n", a->id, a->version, c->actor,
+        printf("%s version %d approved by %s; %s since %s\n", a->id, a->version, approver,
                cutoff_action_state_name(a->state), cutoff_time_format(a->activated_at, t));
         print_phases(a, a->activated_at);
     }
     rc = CLI_OK;
 out:
+    json_decref(shown);
+    free(text);
     cutoff_action_free(a);
-    cutoff_db_close(db);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -384,46 +475,56 @@ static int action_lift(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the action ID");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the action ID");
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
 
-    cutoff_db *db = NULL;
-    cutoff_action_spec *before = NULL;
+    cli_backend *b = NULL;
+    json_t *before = NULL, *after = NULL;
+    char *text = NULL;
     cutoff_diag diag = {0};
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    if ((rc = get_action(db, pos[0], &before)) != CLI_OK) goto out;
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    if ((rc = show_action(b, pos[0], &before)) != CLI_OK)
+        goto out;
     /* Lifting takes the active version when there is one, else withdraws
      * the latest draft; find which, to say what happened. */
-    for (int v = before->version - 1; before->state == CUTOFF_STATE_DRAFT && v >= 1; v--) {
-        cutoff_action_spec *older = NULL;
-        if (cutoff_db_action_get(db, pos[0], v, &older) == 0 &&
-            older->state == CUTOFF_STATE_ACTIVE) {
-            cutoff_action_free(before);
-            before = older;
-            break;
-        }
-        cutoff_action_free(older);
-    }
-    int err = cutoff_db_action_lift(db, c->actor, pos[0], cli_now(), reason, &diag);
+    json_int_t version = json_integer_value(json_object_get(before, "latest_version"));
+    const json_t *active = json_object_get(before, "active_version");
+    bool draft = strcmp(jstr(history_version(before, version), "state", "?"), "draft") == 0;
+    bool withdrawn = draft && !json_is_integer(active);
+    if (draft && json_is_integer(active))
+        version = json_integer_value(active);
+    int err = b->ops->action_lift(b, pos[0], reason, &text, &diag);
     if (err != 0) {
         rc = cli_fail(err, &diag, pos[0]);
         goto out;
     }
-    const char *what = before->state == CUTOFF_STATE_DRAFT ? "withdrawn" : "lifted";
+    if ((after = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    const char *what = withdrawn ? "withdrawn" : "lifted";
+    const char *by = jstr(history_version(after, version), "lifted_by", c->actor ? c->actor : "-");
+    const char *id = jstr(before, "id", pos[0]);
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s?}", "id", before->id, "version",
-                              before->version, "result", what, "by", c->actor, "reason", reason);
+        json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s?}", "id", id, "version", (int)version,
+                              "result", what, "by", by, "reason", reason);
         cli_json_print(o);
         json_decref(o);
     } else {
-        printf("%s version %d %s by %s%s%s\n", before->id, before->version, what, c->actor,
+        printf("%s version %lld %s by %s%s%s\n", id, (long long)version, what, by,
                reason ? ": " : "", reason ? reason : "");
     }
     rc = CLI_OK;
 out:
-    cutoff_action_free(before);
-    cutoff_db_close(db);
+    json_decref(after);
+    json_decref(before);
+    free(text);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -434,14 +535,17 @@ static int action_list(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
-    if (rc != CLI_OK) return rc;
-    cutoff_db *db = NULL;
+    if (rc != CLI_OK)
+        return rc;
+    cli_backend *b = NULL;
     char *text = NULL;
     json_t *arr = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    int err = cutoff_db_action_list(db, &text);
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    int err = b->ops->action_list(b, &text, &diag);
     if (err != 0) {
-        rc = cli_fail(err, NULL, "listing actions");
+        rc = cli_fail(err, &diag, "listing actions");
         goto out;
     }
     if (c->json) {
@@ -462,8 +566,8 @@ static int action_list(cli *c, int argc, char **argv)
     rc = CLI_OK;
 out:
     json_decref(arr);
-    cutoff_free(text);
-    cutoff_db_close(db);
+    free(text);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -471,7 +575,8 @@ out:
 static void print_field(const char *indent, const char *label, const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);
-    if (v == NULL || json_is_null(v)) return;
+    if (v == NULL || json_is_null(v))
+        return;
     char *text = cli_json_text(key, v);
     printf("%s%-9s %s\n", indent, label, text);
     free(text);
@@ -489,12 +594,14 @@ static void print_version_events(const json_t *ver)
     const char *sep = "    ";
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
         const char *by = jstr(ver, events[i].by, NULL), *at = jstr(ver, events[i].at, NULL);
-        if (by == NULL && at == NULL) continue;
+        if (by == NULL && at == NULL)
+            continue;
         printf("%s%s by %s at %s", sep, events[i].what, by ? by : "-", at ? at : "-");
         sep = ", ";
     }
     const char *reason = jstr(ver, "lift_reason", NULL);
-    if (reason) printf(" (%s)", reason);
+    if (reason)
+        printf(" (%s)", reason);
     printf("\n");
 }
 
@@ -510,7 +617,7 @@ static void print_action_history(const json_t *obj)
     free(active);
     size_t i;
     json_t *ver;
-    json_array_foreach(json_object_get(obj, "versions"), i, ver) {
+    json_array_foreach (json_object_get(obj, "versions"), i, ver) {
         const json_t *doc = json_object_get(ver, "action");
         printf("\nversion %" JSON_INTEGER_FORMAT "  %s\n",
                json_integer_value(json_object_get(ver, "version")), jstr(ver, "state", "?"));
@@ -521,10 +628,11 @@ static void print_action_history(const json_t *obj)
         print_field("    ", "regions", doc, "regions");
         /* Resolved phase times once active, else the phases as written. */
         const json_t *phases = json_object_get(ver, "phases_at");
-        if (!json_is_array(phases)) phases = json_object_get(doc, "phases");
+        if (!json_is_array(phases))
+            phases = json_object_get(doc, "phases");
         size_t k;
         json_t *ph;
-        json_array_foreach(phases, k, ph) {
+        json_array_foreach (phases, k, ph) {
             const char *at = jstr(ph, "at", "?");
             printf("    %-9s %s from %s%s\n", k == 0 ? "phases" : "", jstr(ph, "mode", "?"), at,
                    at[0] == '+' ? " after approval" : "");
@@ -543,19 +651,23 @@ static int action_show(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the action ID");
-    cutoff_db *db = NULL;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the action ID");
+    cli_backend *b = NULL;
     char *text = NULL;
     json_t *obj = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    int err = cutoff_db_action_show(db, pos[0], &text);
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    int err = b->ops->action_show(b, pos[0], &text, &diag);
     if (err == CUTOFF_ENOTFOUND) {
         rc = cli_error("no enforcement action \"%s\"", pos[0]);
         goto out;
     }
     if (err != 0) {
-        rc = cli_fail(err, NULL, pos[0]);
+        rc = cli_fail(err, &diag, pos[0]);
         goto out;
     }
     if (c->json) {
@@ -570,8 +682,8 @@ static int action_show(cli *c, int argc, char **argv)
     rc = CLI_OK;
 out:
     json_decref(obj);
-    cutoff_free(text);
-    cutoff_db_close(db);
+    free(text);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -585,7 +697,8 @@ int cli_cmd_action(cli *c, int argc, char **argv)
                 {"list", action_list},       {"show", action_show}};
     int i;
     int rc = cli_subcommand(c, argc, argv, "propose, preview, approve, lift, list or show", &i);
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
     for (size_t s = 0; s < sizeof subs / sizeof subs[0]; s++) {
         if (strcmp(subs[s].name, argv[i]) == 0) {
             c->sub = argv[i];

@@ -4,7 +4,9 @@
  * audit log (an edit, deletion or reordering anywhere makes verify fail and
  * name the first record that does not hold) and reading the records.
  */
-#include "cli/cli.h"
+#include "cli/backend.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -13,35 +15,40 @@ static int audit_verify(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
-    if (rc != CLI_OK) return rc;
-    cutoff_db *db = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    cutoff_audit_report report;
-    memset(&report, 0, sizeof report);
-    int err = cutoff_db_audit_verify(db, &report);
-    cutoff_db_close(db);
-    if (err != 0 && err != CUTOFF_ETAMPER) return cli_fail(err, NULL, "audit verify");
-    bool ok = err == 0;
-    if (c->json) {
-        json_t *o = json_pack("{s:b, s:I, s:s}", "verified", ok, "records",
-                              (json_int_t)report.records, "head", report.head_hex);
-        if (!ok) {
-            json_object_set_new(o, "first_bad", json_integer((json_int_t)report.first_bad));
-            json_object_set_new(o, "problem", json_string(report.problem));
-        }
-        cli_json_print(o);
-        json_decref(o);
-    } else if (ok) {
-        printf("audit log verifies: %llu records, head %s\n", (unsigned long long)report.records,
-               report.head_hex[0] ? report.head_hex : "(empty log)");
+    if (rc != CLI_OK)
+        return rc;
+    cli_backend *b = NULL;
+    char *text = NULL;
+    json_t *report = NULL;
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    int err = b->ops->audit_verify(b, &text, &diag);
+    cli_backend_close(b);
+    if (err != 0)
+        return cli_fail(err, &diag, "audit verify");
+    if ((report = cli_json_load(text)) == NULL) {
+        free(text);
+        return CLI_FAIL;
     }
-    if (!ok)
-        return cli_error("audit log does not verify at record %llu: %s (%llu records before it "
-                         "verify)",
-                         (unsigned long long)report.first_bad,
-                         report.problem[0] ? report.problem : "hash mismatch",
-                         (unsigned long long)report.records);
-    return CLI_OK;
+    bool ok = json_is_true(json_object_get(report, "verified"));
+    json_int_t records = json_integer_value(json_object_get(report, "records"));
+    const char *head = json_string_value(json_object_get(report, "head"));
+    if (c->json)
+        cli_json_print(report);
+    else if (ok)
+        printf("audit log verifies: %lld records, head %s\n", (long long)records,
+               head && head[0] ? head : "(empty log)");
+    if (!ok) {
+        const char *problem = json_string_value(json_object_get(report, "problem"));
+        rc = cli_error("audit log does not verify at record %lld: %s (%lld records before it "
+                       "verify)",
+                       (long long)json_integer_value(json_object_get(report, "first_bad")),
+                       problem && problem[0] ? problem : "hash mismatch", (long long)records);
+    }
+    json_decref(report);
+    free(text);
+    return rc;
 }
 
 static int audit_log(cli *c, int argc, char **argv)
@@ -51,18 +58,23 @@ static int audit_log(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, opts, pos, 0, &n_pos);
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
     uint64_t after = 0, limit = 0;
-    if (after_text && (rc = cli_parse_count(c, "--after", after_text, &after)) != CLI_OK) return rc;
-    if (limit_text && (rc = cli_parse_count(c, "--limit", limit_text, &limit)) != CLI_OK) return rc;
+    if (after_text && (rc = cli_parse_count(c, "--after", after_text, &after)) != CLI_OK)
+        return rc;
+    if (limit_text && (rc = cli_parse_count(c, "--limit", limit_text, &limit)) != CLI_OK)
+        return rc;
 
-    cutoff_db *db = NULL;
+    cli_backend *b = NULL;
     char *text = NULL;
     json_t *arr = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    int err = cutoff_db_audit_list(db, after, (size_t)limit, &text);
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    int err = b->ops->audit_log(b, after, limit, &text, &diag);
     if (err != 0) {
-        rc = cli_fail(err, NULL, "audit log");
+        rc = cli_fail(err, &diag, "audit log");
         goto out;
     }
     if (c->json) {
@@ -79,8 +91,8 @@ static int audit_log(cli *c, int argc, char **argv)
     rc = CLI_OK;
 out:
     json_decref(arr);
-    cutoff_free(text);
-    cutoff_db_close(db);
+    free(text);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -88,10 +100,13 @@ int cli_cmd_audit(cli *c, int argc, char **argv)
 {
     int i;
     int rc = cli_subcommand(c, argc, argv, "verify or log", &i);
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
     c->sub = argv[i];
-    if (strcmp(argv[i], "verify") == 0) return audit_verify(c, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "log") == 0) return audit_log(c, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "verify") == 0)
+        return audit_verify(c, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "log") == 0)
+        return audit_log(c, argc - i - 1, argv + i + 1);
     c->sub = NULL;
     return cli_usage(c, "unknown subcommand \"%s\" (verify or log)", argv[i]);
 }

@@ -4,7 +4,7 @@
  * (hashes and metadata of business records; content only on request),
  * findings, closing, and reading cases back.
  */
-#include "cli/cli.h"
+#include "cli/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +27,8 @@ static int split_scope(const cli *c, const char *text, char **copy_out, const ch
     size_t i = 0;
     for (char *part = copy, *comma;; part = comma + 1) {
         comma = strchr(part, ',');
-        if (comma) *comma = '\0';
+        if (comma)
+            *comma = '\0';
         if (part[0] == '\0') {
             free(copy);
             free(list);
@@ -35,7 +36,8 @@ static int split_scope(const cli *c, const char *text, char **copy_out, const ch
                 c, "--scope \"%s\" has an empty node id; separate ids with single commas", text);
         }
         list[i++] = part;
-        if (!comma) break;
+        if (!comma)
+            break;
     }
     *copy_out = copy;
     *items = list;
@@ -63,27 +65,39 @@ static int case_open(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, opts, pos, 0, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (title == NULL) return cli_usage(c, "--title TEXT is required");
-    if (scope == NULL) return cli_usage(c, "--scope NODE[,NODE...] is required");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
+    if (title == NULL)
+        return cli_usage(c, "--title TEXT is required");
+    if (scope == NULL)
+        return cli_usage(c, "--scope NODE[,NODE...] is required");
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
 
-    char *copy = NULL;
+    char *copy = NULL, *answer = NULL;
     const char **items = NULL;
     size_t n_items = 0;
-    cutoff_db *db = NULL;
-    if ((rc = split_scope(c, scope, &copy, &items, &n_items)) != CLI_OK) return rc;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
-    char id_out[CUTOFF_ID_MAX + 1];
+    cli_backend *b = NULL;
+    json_t *opened = NULL;
+    if ((rc = split_scope(c, scope, &copy, &items, &n_items)) != CLI_OK)
+        return rc;
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        goto out;
     cutoff_diag diag = {0};
-    int err = cutoff_db_case_open(db, c->actor, id, title, items, n_items, id_out, &diag);
+    int err = b->ops->case_open(b, id, title, items, n_items, &answer, &diag);
     if (err != 0) {
         rc = cli_fail(err, &diag, "case open");
         goto out;
     }
-    rc = print_id(c, "id", id_out);
+    if ((opened = cli_json_load(answer)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    rc = print_id(c, "id", json_string_value(json_object_get(opened, "id")));
 out:
-    cutoff_db_close(db);
+    json_decref(opened);
+    free(answer);
+    cli_backend_close(b);
     free(items);
     free(copy);
     return rc;
@@ -98,33 +112,47 @@ static int case_evidence(cli *c, int argc, char **argv)
     char *pos[2];
     int n_pos;
     int rc = cli_parse(c, argc, argv, opts, pos, 2, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 2) return cli_usage(c, "give the CASE and the evidence FILE");
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 2)
+        return cli_usage(c, "give the CASE and the evidence FILE");
     if (strcmp(pos[1], "-") == 0)
         return cli_usage(c, "evidence must be a file (its name is recorded), not standard input");
-    if (type == NULL) return cli_usage(c, "--type MEDIA-TYPE is required (e.g. text/csv)");
+    if (type == NULL)
+        return cli_usage(c, "--type MEDIA-TYPE is required (e.g. text/csv)");
     if (strchr(type, '/') == NULL)
         return cli_usage(c, "--type \"%s\" is not a media type like text/csv or application/pdf",
                          type);
-    if (note == NULL) return cli_usage(c, "--note TEXT is required: say what the file is");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+    if (note == NULL)
+        return cli_usage(c, "--note TEXT is required: say what the file is");
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
 
-    cutoff_db *db = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    char sha[65];
+    cli_backend *b = NULL;
+    char *answer = NULL;
+    json_t *added = NULL;
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
     cutoff_diag diag = {0};
-    int err = cutoff_db_case_add_evidence(db, c->actor, pos[0], pos[1], type, note, keep ? 1 : 0,
-                                          sha, &diag);
-    cutoff_db_close(db);
-    if (err != 0) return cli_fail(err, &diag, pos[1]);
+    int err = b->ops->case_evidence(b, pos[0], pos[1], type, note, keep, &answer, &diag);
+    cli_backend_close(b);
+    if (err != 0)
+        return cli_fail(err, &diag, pos[1]);
+    if ((added = cli_json_load(answer)) == NULL) {
+        free(answer);
+        return CLI_FAIL;
+    }
+    const char *sha = json_string_value(json_object_get(added, "sha256"));
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "case", pos[0], "file", pos[1], "sha256", sha,
-                              "content_kept", keep);
+        json_t *o = json_pack("{s:s, s:s, s:s?, s:b}", "case", pos[0], "file", pos[1], "sha256",
+                              sha, "content_kept", keep);
         cli_json_print(o);
         json_decref(o);
     } else {
-        printf("%s\n", sha);
+        printf("%s\n", sha ? sha : "-");
     }
+    json_decref(added);
+    free(answer);
     return CLI_OK;
 }
 
@@ -135,26 +163,31 @@ static int case_findings(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the CASE");
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the CASE");
     if ((text == NULL) == (file == NULL))
         return cli_usage(c, "give the findings with exactly one of --text TEXT or --file FILE");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
 
     char *data = NULL;
     size_t len = 0;
-    cutoff_db *db = NULL;
+    cli_backend *b = NULL;
     if (file != NULL) {
-        if ((rc = cli_read_file(file, &data, &len)) != CLI_OK) return rc;
+        if ((rc = cli_read_file(file, &data, &len)) != CLI_OK)
+            return rc;
         if (strlen(data) != len) {
             rc = cli_error("%s: findings must be text; the file contains a NUL byte", file);
             goto out;
         }
         text = data;
     }
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        goto out;
     cutoff_diag diag = {0};
-    int err = cutoff_db_case_set_findings(db, c->actor, pos[0], text, &diag);
+    int err = b->ops->case_findings(b, pos[0], text, &diag);
     if (err != 0) {
         rc = cli_fail(err, &diag, pos[0]);
         goto out;
@@ -168,7 +201,7 @@ static int case_findings(cli *c, int argc, char **argv)
     }
     rc = CLI_OK;
 out:
-    cutoff_db_close(db);
+    cli_backend_close(b);
     free(data);
     return rc;
 }
@@ -178,15 +211,20 @@ static int case_close(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the CASE");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
-    cutoff_db *db = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the CASE");
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
+    cli_backend *b = NULL;
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
     cutoff_diag diag = {0};
-    int err = cutoff_db_case_close(db, c->actor, pos[0], &diag);
-    cutoff_db_close(db);
-    if (err != 0) return cli_fail(err, &diag, pos[0]);
+    int err = b->ops->case_close(b, pos[0], &diag);
+    cli_backend_close(b);
+    if (err != 0)
+        return cli_fail(err, &diag, pos[0]);
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s}", "case", pos[0], "status", "closed");
         cli_json_print(o);
@@ -202,19 +240,23 @@ static int case_show(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the CASE");
-    cutoff_db *db = NULL;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the CASE");
+    cli_backend *b = NULL;
     char *text = NULL;
     json_t *obj = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    int err = cutoff_db_case_show(db, pos[0], &text);
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    int err = b->ops->case_show(b, pos[0], &text, &diag);
     if (err == CUTOFF_ENOTFOUND) {
         rc = cli_error("no case \"%s\"", pos[0]);
         goto out;
     }
     if (err != 0) {
-        rc = cli_fail(err, NULL, pos[0]);
+        rc = cli_fail(err, &diag, pos[0]);
         goto out;
     }
     if (c->json) {
@@ -232,8 +274,8 @@ static int case_show(cli *c, int argc, char **argv)
     rc = CLI_OK;
 out:
     json_decref(obj);
-    cutoff_free(text);
-    cutoff_db_close(db);
+    free(text);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -242,14 +284,17 @@ static int case_list(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
-    if (rc != CLI_OK) return rc;
-    cutoff_db *db = NULL;
+    if (rc != CLI_OK)
+        return rc;
+    cli_backend *b = NULL;
     char *text = NULL;
     json_t *arr = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) return rc;
-    int err = cutoff_db_case_list(db, &text);
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    int err = b->ops->case_list(b, &text, &diag);
     if (err != 0) {
-        rc = cli_fail(err, NULL, "listing cases");
+        rc = cli_fail(err, &diag, "listing cases");
         goto out;
     }
     if (c->json) {
@@ -266,8 +311,8 @@ static int case_list(cli *c, int argc, char **argv)
     rc = CLI_OK;
 out:
     json_decref(arr);
-    cutoff_free(text);
-    cutoff_db_close(db);
+    free(text);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -280,7 +325,8 @@ int cli_cmd_case(cli *c, int argc, char **argv)
                 {"close", case_close}, {"show", case_show},         {"list", case_list}};
     int i;
     int rc = cli_subcommand(c, argc, argv, "open, evidence, findings, close, show or list", &i);
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
     for (size_t s = 0; s < sizeof subs / sizeof subs[0]; s++) {
         if (strcmp(subs[s].name, argv[i]) == 0) {
             c->sub = argv[i];

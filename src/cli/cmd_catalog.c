@@ -2,9 +2,11 @@
 /*
  * cmd_catalog.c - "cutoff init" and "cutoff catalog load|show": creating
  * the database and managing the catalog of services, actions, regions and
- * plans that every decision is made against.
+ * plans that every decision is made against (locally or through a server:
+ * both answer the canonical catalog document, parsed back here to lay it
+ * out).
  */
-#include "cli/cli.h"
+#include "cli/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,13 @@ int cli_cmd_init(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK || (rc = cli_resolve(c)) != CLI_OK)
+        return rc;
+    if (c->server != NULL)
+        return cli_usage(c,
+                         "init works on a local database only, not through the server %s; "
+                         "run it where cutoffd's database is (or give --db PATH)",
+                         c->server);
     /* An initialised database is left as it is (migrated if older); only a
      * missing or uninitialised one gets the schema. */
     cutoff_db *db = NULL;
@@ -22,12 +30,13 @@ int cli_cmd_init(cli *c, int argc, char **argv)
     int err = cutoff_db_open(c->db_path, 0, &db, &diag);
     bool created = err == CUTOFF_ENOTINIT;
     if (created) {
-        rc = cli_open_db(c, true, &db);
+        rc = cli_open_db(c, true, "init", &db);
     } else if (err != 0) {
         rc = strstr(diag.message, c->db_path) ? cli_fail(err, &diag, NULL)
                                               : cli_fail(err, &diag, c->db_path);
     }
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
     cutoff_db_close(db);
     if (c->json) {
         json_t *o = json_pack("{s:s, s:i, s:b}", "database", c->db_path, "schema",
@@ -62,31 +71,42 @@ static const char *class_name(cutoff_action_class cls)
     return cls == CUTOFF_CLASS_READ ? "read" : "write";
 }
 
+/* Parses the catalog document a backend answered. */
+static int parse_catalog(const char *json, cutoff_catalog_spec **out)
+{
+    cutoff_diag diag = {0};
+    int err = cutoff_catalog_parse(json, strlen(json), out, &diag);
+    return err == 0 ? CLI_OK : cli_fail(err, &diag, "reading the catalog back");
+}
+
 static int catalog_load(cli *c, int argc, char **argv)
 {
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the catalog FILE ('-' for standard input)");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the catalog FILE ('-' for standard input)");
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
 
-    char *text = NULL;
+    char *text = NULL, *loaded = NULL;
     size_t len = 0;
-    cutoff_db *db = NULL;
+    cli_backend *b = NULL;
     cutoff_catalog_spec *cat = NULL;
     cutoff_diag diag = {0};
-    if ((rc = cli_read_file(pos[0], &text, &len)) != CLI_OK) goto out;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
-    int err = cutoff_db_catalog_load(db, c->actor, text, len, &diag);
+    if ((rc = cli_read_file(pos[0], &text, &len)) != CLI_OK)
+        goto out;
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        goto out;
+    int err = b->ops->catalog_load(b, text, len, &loaded, &diag);
     if (err != 0) {
         rc = cli_fail(err, &diag, pos[0]);
         goto out;
     }
-    if ((err = cutoff_db_catalog_get(db, &cat)) != 0) {
-        rc = cli_fail(err, NULL, "reading the catalog back");
+    if ((rc = parse_catalog(loaded, &cat)) != CLI_OK)
         goto out;
-    }
     if (c->json) {
         json_t *o = json_pack("{s:i, s:i, s:i, s:i}", "services", (int)count_services(cat),
                               "actions", (int)cat->n_actions, "regions", (int)cat->n_regions,
@@ -100,7 +120,8 @@ static int catalog_load(cli *c, int argc, char **argv)
     rc = CLI_OK;
 out:
     cutoff_catalog_free(cat);
-    cutoff_db_close(db);
+    cli_backend_close(b);
+    free(loaded);
     free(text);
     return rc;
 }
@@ -144,7 +165,8 @@ static void print_catalog(const cutoff_catalog_spec *cat)
             continue;
         }
         for (size_t j = 0; j < cat->plans[i].n_services; j++) {
-            if (j) strcat(joined, ", ");
+            if (j)
+                strcat(joined, ", ");
             strcat(joined, cat->plans[i].services[j]);
         }
         cli_table_add(&t, joined);
@@ -162,34 +184,35 @@ static int catalog_show(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
-    if (rc != CLI_OK) return rc;
-    cutoff_db *db = NULL;
+    if (rc != CLI_OK)
+        return rc;
+    cli_backend *b = NULL;
     cutoff_catalog_spec *cat = NULL;
     char *json = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
-    int err = cutoff_db_catalog_get(db, &cat);
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        goto out;
+    int err = b->ops->catalog_get(b, &json, &diag);
     if (err == CUTOFF_ENOTFOUND) {
         rc = cli_error("no catalog loaded yet (run 'cutoff catalog load FILE')");
         goto out;
     }
     if (err != 0) {
-        rc = cli_fail(err, NULL, "reading the catalog");
+        rc = cli_fail(err, &diag, "reading the catalog");
         goto out;
     }
     if (c->json) {
-        if ((err = cutoff_catalog_to_json(cat, &json)) != 0) {
-            rc = cli_fail(err, NULL, "formatting the catalog");
-            goto out;
-        }
         rc = cli_json_print_text(json);
         goto out;
     }
+    if ((rc = parse_catalog(json, &cat)) != CLI_OK)
+        goto out;
     print_catalog(cat);
     rc = CLI_OK;
 out:
-    cutoff_free(json);
+    free(json);
     cutoff_catalog_free(cat);
-    cutoff_db_close(db);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -197,10 +220,13 @@ int cli_cmd_catalog(cli *c, int argc, char **argv)
 {
     int i;
     int rc = cli_subcommand(c, argc, argv, "load FILE or show", &i);
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
     c->sub = argv[i];
-    if (strcmp(argv[i], "load") == 0) return catalog_load(c, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "show") == 0) return catalog_show(c, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "load") == 0)
+        return catalog_load(c, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "show") == 0)
+        return catalog_show(c, argc - i - 1, argv + i + 1);
     c->sub = NULL;
     return cli_usage(c, "unknown subcommand \"%s\" (load or show)", argv[i]);
 }

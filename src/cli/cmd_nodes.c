@@ -2,9 +2,10 @@
 /*
  * cmd_nodes.c - "cutoff nodes import|show": bulk import of the customer
  * tree from JSON Lines (all or nothing, with the bad line named) and a
- * look at one node. Large imports show progress on a terminal.
+ * look at one node. Large imports show progress on a terminal. Through a
+ * server, the file is streamed as the request body.
  */
-#include "cli/cli.h"
+#include "cli/backend.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -30,20 +31,22 @@ static double monotonic_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void show_progress(void *ctx, uint64_t done)
+static void show_progress(void *ctx, uint64_t done, const char *unit)
 {
     progress *p = ctx;
     double now = monotonic_seconds();
-    if (now - p->last < 0.2) return;
+    if (now - p->last < 0.2)
+        return;
     p->last = now;
     p->printed = true;
-    fprintf(stderr, "\rcutoff: importing %s: %llu lines", p->source, (unsigned long long)done);
+    fprintf(stderr, "\rcutoff: importing %s: %llu %s", p->source, (unsigned long long)done, unit);
     fflush(stderr);
 }
 
 static void clear_progress(progress *p)
 {
-    if (p->printed) fputs("\r\033[K", stderr);
+    if (p->printed)
+        fputs("\r\033[K", stderr);
     p->printed = false;
 }
 
@@ -53,11 +56,13 @@ static int import_error(int rc, const cutoff_diag *diag, const char *source)
 {
     const char *msg = diag->message[0] ? diag->message : cutoff_strerror(rc);
     size_t src_len = strlen(source);
-    if (strncmp(msg, source, src_len) == 0 && msg[src_len] == ':') return cli_error("%s", msg);
+    if (strncmp(msg, source, src_len) == 0 && msg[src_len] == ':')
+        return cli_error("%s", msg);
     if (diag->line > 0) {
         char prefix[48];
         snprintf(prefix, sizeof prefix, "line %zu: ", diag->line);
-        if (strncmp(msg, prefix, strlen(prefix)) == 0) msg += strlen(prefix);
+        if (strncmp(msg, prefix, strlen(prefix)) == 0)
+            msg += strlen(prefix);
         return cli_error("%s:%zu: %s", source, diag->line, msg);
     }
     return cli_error("%s: %s", source, msg);
@@ -68,51 +73,69 @@ static int nodes_import(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the node FILE (JSON Lines, '-' for standard input)");
-    if ((rc = cli_check_actor(c)) != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the node FILE (JSON Lines, '-' for standard input)");
+    if ((rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
 
     bool is_stdin = strcmp(pos[0], "-") == 0;
     const char *source = is_stdin ? "stdin" : pos[0];
-    cutoff_db *db = NULL;
+    cli_backend *b = NULL;
+    char *answer = NULL;
+    json_t *st = NULL;
     FILE *in = is_stdin ? stdin : fopen(pos[0], "r");
-    if (in == NULL) return cli_error("%s: %s", source, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (in == NULL)
+        return cli_error("%s: %s", source, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(in), &sb) == 0 && S_ISDIR(sb.st_mode)) {
         rc = cli_error("%s: is a directory, not a file", source);
         goto out;
     }
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        goto out;
 
     progress prog = {source, monotonic_seconds(), false};
-    bool large = fstat(fileno(in), &st) != 0 || !S_ISREG(st.st_mode) ||
-                 (uint64_t)st.st_size >= PROGRESS_MIN_BYTES;
+    bool large = fstat(fileno(in), &sb) != 0 || !S_ISREG(sb.st_mode) ||
+                 (uint64_t)sb.st_size >= PROGRESS_MIN_BYTES;
     bool show = large && isatty(STDERR_FILENO);
-    cutoff_import_stats stats = {0};
     cutoff_diag diag = {0};
-    int err = cutoff_db_nodes_import(db, c->actor, in, source, show ? show_progress : NULL,
-                                     show ? &prog : NULL, &stats, &diag);
+    int err = b->ops->nodes_import(b, in, source, show ? show_progress : NULL, show ? &prog : NULL,
+                                   &answer, &diag);
     clear_progress(&prog);
+    if (err == CLI_REPORTED) {
+        rc = CLI_FAIL;
+        goto out;
+    }
     if (err != 0) {
         rc = import_error(err, &diag, source);
         goto out;
     }
+    if ((st = cli_json_load(answer)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    json_int_t lines = json_integer_value(json_object_get(st, "lines"));
+    json_int_t inserted = json_integer_value(json_object_get(st, "inserted"));
+    json_int_t updated = json_integer_value(json_object_get(st, "updated"));
+    json_int_t unchanged = json_integer_value(json_object_get(st, "unchanged"));
     if (c->json) {
-        json_t *o =
-            json_pack("{s:s, s:I, s:I, s:I, s:I}", "source", source, "lines",
-                      (json_int_t)stats.lines, "inserted", (json_int_t)stats.inserted, "updated",
-                      (json_int_t)stats.updated, "unchanged", (json_int_t)stats.unchanged);
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "source", source, "lines", lines,
+                              "inserted", inserted, "updated", updated, "unchanged", unchanged);
         cli_json_print(o);
         json_decref(o);
     } else {
-        printf("imported %s: %llu lines, %llu new, %llu updated, %llu unchanged\n", source,
-               (unsigned long long)stats.lines, (unsigned long long)stats.inserted,
-               (unsigned long long)stats.updated, (unsigned long long)stats.unchanged);
+        printf("imported %s: %lld lines, %lld new, %lld updated, %lld unchanged\n", source,
+               (long long)lines, (long long)inserted, (long long)updated, (long long)unchanged);
     }
     rc = CLI_OK;
 out:
-    cutoff_db_close(db);
-    if (!is_stdin) fclose(in);
+    json_decref(st);
+    free(answer);
+    cli_backend_close(b);
+    if (!is_stdin)
+        fclose(in);
     return rc;
 }
 
@@ -121,20 +144,24 @@ static int nodes_show(cli *c, int argc, char **argv)
     char *pos[1];
     int n_pos;
     int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
-    if (rc != CLI_OK) return rc;
-    if (n_pos != 1) return cli_usage(c, "give the node ID");
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 1)
+        return cli_usage(c, "give the node ID");
 
-    cutoff_db *db = NULL;
+    cli_backend *b = NULL;
     char *text = NULL;
     json_t *node = NULL;
-    if ((rc = cli_open_db(c, false, &db)) != CLI_OK) goto out;
-    int err = cutoff_db_node_show(db, pos[0], &text);
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        goto out;
+    int err = b->ops->node_show(b, pos[0], &text, &diag);
     if (err == CUTOFF_ENOTFOUND) {
         rc = cli_error("no node \"%s\" in the tree", pos[0]);
         goto out;
     }
     if (err != 0) {
-        rc = cli_fail(err, NULL, pos[0]);
+        rc = cli_fail(err, &diag, pos[0]);
         goto out;
     }
     if (c->json) {
@@ -151,8 +178,8 @@ static int nodes_show(cli *c, int argc, char **argv)
     rc = CLI_OK;
 out:
     json_decref(node);
-    cutoff_free(text);
-    cutoff_db_close(db);
+    free(text);
+    cli_backend_close(b);
     return rc;
 }
 
@@ -160,10 +187,13 @@ int cli_cmd_nodes(cli *c, int argc, char **argv)
 {
     int i;
     int rc = cli_subcommand(c, argc, argv, "import FILE or show ID", &i);
-    if (rc != CLI_OK) return rc;
+    if (rc != CLI_OK)
+        return rc;
     c->sub = argv[i];
-    if (strcmp(argv[i], "import") == 0) return nodes_import(c, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "show") == 0) return nodes_show(c, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "import") == 0)
+        return nodes_import(c, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "show") == 0)
+        return nodes_show(c, argc - i - 1, argv + i + 1);
     c->sub = NULL;
     return cli_usage(c, "unknown subcommand \"%s\" (import or show)", argv[i]);
 }

@@ -11,6 +11,7 @@
 
 static const char overview[] =
     "usage: cutoff [--db PATH] [--actor NAME] [--json] COMMAND [ARGS]\n"
+    "       cutoff --server URL [--token-file FILE] [--json] COMMAND [ARGS]\n"
     "\n"
     "Disable exactly what must stop, for exactly the customer unit that must\n"
     "stop, and prove it. Every change is recorded in a hash-chained audit log.\n"
@@ -29,12 +30,23 @@ static const char overview[] =
     "  check --batch FILE [--bench]  decide many requests\n"
     "  audit verify | log            the tamper-evident record of changes\n"
     "\n"
+    "Access to cutoffd's admin API:\n"
+    "  token create | list | revoke  bearer tokens in cutoffd's tokens file\n"
+    "\n"
     "Global options (also accepted after the command):\n"
-    "  --db PATH       the database (default $CUTOFF_DB, else ./cutoff.db)\n"
-    "  --actor NAME    who makes the change (default $CUTOFF_ACTOR, else the login name)\n"
-    "  --json          machine-readable output\n"
-    "  -h, --help      this text; 'cutoff help COMMAND' for one command\n"
-    "  -V, --version   the version\n"
+    "  --db PATH          the database (default $CUTOFF_DB, else ./cutoff.db)\n"
+    "  --actor NAME       who makes the change (default $CUTOFF_ACTOR, else the\n"
+    "                     login name); not with a server, which uses the token's\n"
+    "                     principal\n"
+    "  --server URL       work through cutoffd's admin API at URL (default\n"
+    "                     $CUTOFF_SERVER unless --db is given), e.g.\n"
+    "                     http://127.0.0.1:8081; every command but init, token and\n"
+    "                     check --bench works the same way there\n"
+    "  --token-file FILE  the bearer token for --server (default $CUTOFF_TOKEN_FILE,\n"
+    "                     else the token in $CUTOFF_TOKEN); never on the command line\n"
+    "  --json             machine-readable output\n"
+    "  -h, --help         this text; 'cutoff help COMMAND' for one command\n"
+    "  -V, --version      the version\n"
     "\n"
     "Exit status: 0 success (a deny from 'check' is a success too), 1 failure,\n"
     "2 usage error. Failures print one line on standard error.\n"
@@ -44,7 +56,8 @@ static const char help_init[] =
     "usage: cutoff init\n"
     "\n"
     "Creates the database (SQLite, WAL mode) with its schema, or migrates an\n"
-    "older one. Running it on an initialised database changes nothing.\n";
+    "older one. Running it on an initialised database changes nothing. It works\n"
+    "on a local database only, never through --server.\n";
 
 static const char help_catalog[] =
     "usage: cutoff catalog load FILE\n"
@@ -68,6 +81,7 @@ static const char help_nodes[] =
     "       before anything is written; on the first bad line nothing is\n"
     "       imported and the message names the line. Prints the counts; shows\n"
     "       progress on standard error for large inputs when it is a terminal.\n"
+    "       With --server the file is streamed to cutoffd (admin role).\n"
     "show   prints a node: kind, parent, plan and where it comes from,\n"
     "       ancestors, what lies below, and the actions that cover it.\n";
 
@@ -82,7 +96,8 @@ static const char help_case[] =
     "A case is a review of business records, never of customer content.\n"
     "open      opens a case and prints its id (assigned unless --id is given).\n"
     "evidence  records FILE's SHA-256, size, media type and note, and prints the\n"
-    "          hash. The content itself is kept only with --keep-content.\n"
+    "          hash. The content itself is kept only with --keep-content. With\n"
+    "          --server the file is uploaded and hashed by cutoffd.\n"
     "findings  sets the findings text (--file '-' reads standard input).\n"
     "close     closes the case; its actions stay as they are.\n"
     "show      prints a case with its evidence and actions; list prints all cases.\n";
@@ -104,9 +119,11 @@ static const char help_action[] =
     "         targeted or excepted, whether any decision on an excepted action\n"
     "         changes, and a page of the changed subscriptions (--offset, --limit,\n"
     "         default 0 and 20). --at sets the approval time assumed for relative\n"
-    "         phases and the state compared with (default now).\n"
+    "         phases and the state compared with (default now; local only: a\n"
+    "         server previews as of now).\n"
     "approve  approves the latest draft; it becomes active now and its phases say\n"
-    "         when it bites. Refused for the person who proposed it.\n"
+    "         when it bites. Refused for the person who proposed it (with\n"
+    "         --server: for the principal whose token proposed it).\n"
     "lift     lifts the active version (or withdraws a draft).\n"
     "list     all actions (latest version of each); show: one with its history.\n";
 
@@ -130,7 +147,12 @@ static const char help_check[] =
     "nothing is printed. With --bench it prints instead one line\n"
     "  decisions_per_s=N allows=N denies=N p50_ns=N p99_ns=N\n"
     "from repeated passes over the file on one thread after a warm-up, timing\n"
-    "only the decisions (allows and denies count one pass).\n";
+    "only the decisions (allows and denies count one pass).\n"
+    "\n"
+    "With --server a single check is answered by cutoffd's explanation of the\n"
+    "decision, and --batch sends the requests in chunks to POST /v1/check/batch;\n"
+    "the output is the same. --bench measures the engine in this process and\n"
+    "works on a local database only.\n";
 
 static const char help_audit[] =
     "usage: cutoff audit verify\n"
@@ -142,12 +164,33 @@ static const char help_audit[] =
     "log     prints records after sequence number SEQ (default 0), at most N\n"
     "        (default all).\n";
 
+static const char help_token[] =
+    "usage: cutoff token create --principal NAME --roles ROLE[,ROLE...] --tokens-file FILE\n"
+    "       cutoff token list --tokens-file FILE\n"
+    "       cutoff token revoke --principal NAME --tokens-file FILE\n"
+    "\n"
+    "Manages FILE, cutoffd's file of bearer tokens for the admin API. It holds\n"
+    "only SHA-256 hashes, one 'sha256:HEX PRINCIPAL ROLES' a line. cutoffd\n"
+    "reads it at start and again on SIGHUP. Roles: viewer, investigator,\n"
+    "enforcer, approver, admin.\n"
+    "create  makes a random token (cutoff_ and 32 random bytes, URL-safe base64),\n"
+    "        appends its hash to FILE (created mode 0600; a file that group or\n"
+    "        others may write is refused) and prints the token once on standard\n"
+    "        output (--json: principal, roles, token). It is stored nowhere.\n"
+    "list    prints each principal, its roles and the first 12 hex digits of its\n"
+    "        token's hash; never a token.\n"
+    "revoke  removes every token of the principal (the file is rewritten through\n"
+    "        a temporary file and a rename).\n"
+    "A client passes its token with --token-file FILE, $CUTOFF_TOKEN_FILE or\n"
+    "$CUTOFF_TOKEN, never on the command line.\n";
+
 static const struct {
     const char *verb;
     const char *text;
 } texts[] = {
-    {"init", help_init},     {"catalog", help_catalog}, {"nodes", help_nodes}, {"case", help_case},
-    {"action", help_action}, {"check", help_check},     {"audit", help_audit},
+    {"init", help_init},   {"catalog", help_catalog}, {"nodes", help_nodes},
+    {"case", help_case},   {"action", help_action},   {"check", help_check},
+    {"audit", help_audit}, {"token", help_token},
 };
 
 int cli_help(const char *verb)

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * main.c - the entry of the operator CLI: global options, the defaults for
- * the database and the actor, and dispatch to the verb groups. The exit
- * status contract lives here too: 0 success, 1 failure, 2 usage error, and
- * output that could not be written is a failure, never a silent success.
+ * main.c - the entry of the operator CLI: global options and dispatch to
+ * the verb groups. Which database or server a verb works with, and as
+ * whom, is settled later by cli_resolve (output.c), since global options
+ * may also follow the verb. The exit status contract lives here too:
+ * 0 success, 1 failure, 2 usage error, and output that could not be
+ * written is a failure, never a silent success.
  */
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef int (*verb_fn)(cli *c, int argc, char **argv);
 
@@ -21,24 +21,8 @@ static const struct verb {
 } verbs[] = {
     {"init", cli_cmd_init},   {"catalog", cli_cmd_catalog}, {"nodes", cli_cmd_nodes},
     {"case", cli_cmd_case},   {"action", cli_cmd_action},   {"check", cli_cmd_check},
-    {"audit", cli_cmd_audit},
+    {"audit", cli_cmd_audit}, {"token", cli_cmd_token},
 };
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && v[0] ? v : NULL;
-}
-
-/* The login name: the password entry of the effective user, else what
- * getlogin() says; NULL when neither knows. */
-static const char *login_name(void)
-{
-    struct passwd *pw = getpwuid(geteuid());
-    if (pw != NULL && pw->pw_name && pw->pw_name[0]) return pw->pw_name;
-    const char *l = getlogin();
-    return l && l[0] ? l : NULL;
-}
 
 static int print_version(void)
 {
@@ -50,32 +34,33 @@ static int print_version(void)
 static int run(int argc, char **argv)
 {
     cli c = {0};
-    c.db_path = env("CUTOFF_DB") ? env("CUTOFF_DB") : "cutoff.db";
-    c.actor = env("CUTOFF_ACTOR") ? env("CUTOFF_ACTOR") : login_name();
 
     /* Global options come before the verb (verbs accept them too). */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *arg = argv[i];
-        const char **value = NULL;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             cli_help(NULL);
             return CLI_DONE;
         }
-        if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) return print_version();
+        if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0)
+            return print_version();
         if (strcmp(arg, "--json") == 0) {
             c.json = true;
             continue;
         }
-        if (arg[1] != '-') return cli_usage(NULL, "unknown option \"%s\"", arg);
+        if (arg[1] != '-')
+            return cli_usage(NULL, "unknown option \"%s\"", arg);
         const char *name = arg + 2;
         size_t name_len = strcspn(name, "=");
-        if (name_len == 2 && strncmp(name, "db", 2) == 0)
-            value = &c.db_path;
-        else if (name_len == 5 && strncmp(name, "actor", 5) == 0)
-            value = &c.actor;
-        else
+        const char **value = cli_global_option(&c, name, name_len);
+        if (value == NULL) {
+            if (name_len == 5 && strncmp(name, "token", 5) == 0)
+                return cli_usage(NULL, "a token is never given on the command line (it would "
+                                       "show in process lists and shell history): use "
+                                       "--token-file FILE, $CUTOFF_TOKEN_FILE or $CUTOFF_TOKEN");
             return cli_usage(NULL, "unknown option \"%s\"", arg);
+        }
         const char *v = name[name_len] == '=' ? name + name_len + 1 : NULL;
         if (v == NULL) {
             if (i + 1 >= argc)
@@ -86,16 +71,19 @@ static int run(int argc, char **argv)
             return cli_usage(NULL, "option --%.*s needs a non-empty value", (int)name_len, name);
         *value = v;
     }
-    if (i >= argc) return cli_usage(NULL, "no command given");
+    if (i >= argc)
+        return cli_usage(NULL, "no command given");
 
     const char *verb = argv[i];
     if (strcmp(verb, "help") == 0) {
-        if (i + 2 < argc) return cli_usage(NULL, "help takes at most one command name");
+        if (i + 2 < argc)
+            return cli_usage(NULL, "help takes at most one command name");
         if (cli_help(i + 1 < argc ? argv[i + 1] : NULL) != 0)
             return cli_usage(NULL, "no help for unknown command \"%s\"", argv[i + 1]);
         return CLI_OK;
     }
-    if (strcmp(verb, "version") == 0) return print_version();
+    if (strcmp(verb, "version") == 0)
+        return print_version();
     for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
         if (strcmp(verbs[v].name, verb) == 0) {
             c.verb = verbs[v].name;
@@ -108,10 +96,14 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     int status = run(argc, argv);
-    if (status == CLI_DONE) status = CLI_OK;
+    if (status == CLI_DONE)
+        status = CLI_OK;
+    if (status == CLI_REPORTED)
+        status = CLI_FAIL;
     /* A full disk or a closed pipe must not look like success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        if (status == CLI_OK) status = cli_error("cannot write the output: %s", strerror(errno));
+        if (status == CLI_OK)
+            status = cli_error("cannot write the output: %s", strerror(errno));
     }
     return status;
 }

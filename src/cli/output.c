@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -66,20 +68,39 @@ int cli_error(const char *fmt, ...)
     va_end(ap);
     /* One line, whatever the message carries. */
     for (char *p = msg; *p; p++)
-        if (*p == '\n' || *p == '\r') *p = ' ';
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
     fprintf(stderr, "cutoff: %s\n", msg);
     return CLI_FAIL;
 }
 
 int cli_fail(int rc, const cutoff_diag *diag, const char *what)
 {
+    if (rc == CLI_REPORTED)
+        return CLI_FAIL;
     const char *msg = diag != NULL && diag->message[0] ? diag->message : cutoff_strerror(rc);
     /* The library's message often names the object already; say it once. */
-    if (what != NULL && what[0] && strstr(msg, what) == NULL) return cli_error("%s: %s", what, msg);
+    if (what != NULL && what[0] && strstr(msg, what) == NULL)
+        return cli_error("%s: %s", what, msg);
     return cli_error("%s", msg);
 }
 
 /* ---- options ------------------------------------------------------------- */
+
+const char **cli_global_option(cli *c, const char *name, size_t name_len)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } globals[] = {{"db", offsetof(cli, db_opt)},
+                   {"actor", offsetof(cli, actor_opt)},
+                   {"server", offsetof(cli, server_opt)},
+                   {"token-file", offsetof(cli, token_file_opt)}};
+    for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++)
+        if (strlen(globals[i].name) == name_len && strncmp(globals[i].name, name, name_len) == 0)
+            return (const char **)(void *)((char *)c + globals[i].offset);
+    return NULL;
+}
 
 int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, int max_pos,
               int *n_pos)
@@ -89,7 +110,8 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, in
     for (int i = 0; i < argc; i++) {
         char *arg = argv[i];
         if (only_positional || arg[0] != '-' || arg[1] == '\0') {
-            if (n >= max_pos) return cli_usage(c, "unexpected argument \"%s\"", arg);
+            if (n >= max_pos)
+                return cli_usage(c, "unexpected argument \"%s\"", arg);
             pos[n++] = arg;
             continue;
         }
@@ -101,18 +123,15 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, in
             cli_help(c->verb);
             return CLI_DONE;
         }
-        if (arg[1] != '-') return cli_usage(c, "unknown option \"%s\"", arg);
+        if (arg[1] != '-')
+            return cli_usage(c, "unknown option \"%s\"", arg);
 
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
-        const char **value = NULL;
+        const char **value = cli_global_option(c, name, name_len);
         bool *flag = NULL;
-        if (name_len == 2 && strncmp(name, "db", 2) == 0)
-            value = &c->db_path;
-        else if (name_len == 5 && strncmp(name, "actor", 5) == 0)
-            value = &c->actor;
-        else if (name_len == 4 && strncmp(name, "json", 4) == 0)
+        if (name_len == 4 && strncmp(name, "json", 4) == 0)
             flag = &c->json;
         for (const cli_opt *o = opts; !value && !flag && o && o->name; o++) {
             if (strlen(o->name) == name_len && strncmp(o->name, name, name_len) == 0) {
@@ -120,6 +139,10 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, in
                 flag = o->flag;
             }
         }
+        if (value == NULL && flag == NULL && name_len == 5 && strncmp(name, "token", 5) == 0)
+            return cli_usage(c, "a token is never given on the command line (it would show in "
+                                "process lists and shell history): use --token-file FILE, "
+                                "$CUTOFF_TOKEN_FILE or $CUTOFF_TOKEN");
         if (value == NULL && flag == NULL)
             return cli_usage(c, "unknown option \"--%.*s\"", (int)name_len, name);
         if (flag != NULL) {
@@ -159,16 +182,14 @@ int cli_subcommand(cli *c, int argc, char **argv, const char *choices, int *inde
             c->json = true;
             continue;
         }
-        const char **value = NULL;
         size_t name_len = strcspn(arg, "=");
-        if (name_len == 4 && strncmp(arg, "--db", 4) == 0)
-            value = &c->db_path;
-        else if (name_len == 7 && strncmp(arg, "--actor", 7) == 0)
-            value = &c->actor;
-        else
+        const char **value =
+            strncmp(arg, "--", 2) == 0 ? cli_global_option(c, arg + 2, name_len - 2) : NULL;
+        if (value == NULL)
             return cli_usage(c, "unknown option \"%s\" before the subcommand (%s)", arg, choices);
         const char *v = arg[name_len] == '=' ? arg + name_len + 1 : NULL;
-        if (v == NULL && i + 1 < argc) v = argv[++i];
+        if (v == NULL && i + 1 < argc)
+            v = argv[++i];
         if (v == NULL || v[0] == '\0')
             return cli_usage(c, "option %.*s needs a non-empty value", (int)name_len, arg);
         *value = v;
@@ -188,9 +209,11 @@ int cli_parse_count(const cli *c, const char *option, const char *text, uint64_t
 {
     char *end;
     errno = 0;
-    if (text[0] < '0' || text[0] > '9') goto bad;
+    if (text[0] < '0' || text[0] > '9')
+        goto bad;
     unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0') goto bad;
+    if (errno != 0 || *end != '\0')
+        goto bad;
     *out = v;
     return CLI_OK;
 bad:
@@ -204,8 +227,56 @@ int64_t cli_now(void)
 
 /* ---- inputs -------------------------------------------------------------- */
 
-int cli_check_actor(const cli *c)
+static const char *env(const char *name)
 {
+    const char *v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+/* The login name: the password entry of the effective user, else what
+ * getlogin() says; NULL when neither knows. */
+static const char *login_name(void)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw != NULL && pw->pw_name && pw->pw_name[0])
+        return pw->pw_name;
+    const char *l = getlogin();
+    return l && l[0] ? l : NULL;
+}
+
+int cli_resolve(cli *c)
+{
+    if (c->resolved)
+        return CLI_OK;
+    /* An option given beats the environment: --db selects the local
+     * database even when $CUTOFF_SERVER is set. */
+    if (c->server_opt && c->db_opt)
+        return cli_usage(c, "--db and --server exclude each other: a command works either on a "
+                            "local database or through a server");
+    c->server = c->server_opt ? c->server_opt : c->db_opt ? NULL : env("CUTOFF_SERVER");
+    if (c->server != NULL) {
+        if (c->actor_opt)
+            return cli_usage(c,
+                             "--actor cannot be used with --server (%s): the server records "
+                             "every change under the principal of the token",
+                             c->server);
+    } else {
+        if (c->token_file_opt)
+            return cli_usage(c, "--token-file goes with --server URL (or $CUTOFF_SERVER)");
+        c->db_path = c->db_opt ? c->db_opt : env("CUTOFF_DB") ? env("CUTOFF_DB") : "cutoff.db";
+        c->actor = c->actor_opt          ? c->actor_opt
+                   : env("CUTOFF_ACTOR") ? env("CUTOFF_ACTOR")
+                                         : login_name();
+    }
+    c->resolved = true;
+    return CLI_OK;
+}
+
+int cli_check_actor(cli *c)
+{
+    int rc = cli_resolve(c);
+    if (rc != CLI_OK || c->server != NULL)
+        return rc;
     if (c->actor == NULL || c->actor[0] == '\0')
         return cli_usage(c, "cannot tell who you are: pass --actor NAME or set CUTOFF_ACTOR");
     for (const char *p = c->actor; *p; p++)
@@ -214,10 +285,19 @@ int cli_check_actor(const cli *c)
     return CLI_OK;
 }
 
-int cli_open_db(const cli *c, bool create, cutoff_db **out)
+int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out)
 {
+    *out = NULL;
+    int rc = cli_resolve(c);
+    if (rc != CLI_OK)
+        return rc;
+    if (c->server != NULL)
+        return cli_usage(c,
+                         "%s works on a local database only, not through the server %s; "
+                         "give --db PATH to use one",
+                         what, c->server);
     cutoff_diag diag = {0};
-    int rc = cutoff_db_open(c->db_path, create ? CUTOFF_DB_CREATE : 0, out, &diag);
+    rc = cutoff_db_open(c->db_path, create ? CUTOFF_DB_CREATE : 0, out, &diag);
     if (rc != 0) {
         *out = NULL;
         /* The library's message may already name the file; avoid saying it twice. */
@@ -237,7 +317,8 @@ int cli_read_file(const char *path, char **data, size_t *len)
     size_t n = 0, cap = 0;
     int rc = CLI_FAIL;
 
-    if (f == NULL) return cli_error("%s: %s", name, strerror(errno));
+    if (f == NULL)
+        return cli_error("%s: %s", name, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         cli_error("%s: is a directory, not a file", name);
@@ -250,9 +331,11 @@ int cli_read_file(const char *path, char **data, size_t *len)
         size_t want = cap - n - 1;
         size_t got = fread(buf + n, 1, want, f);
         n += got;
-        if (got < want) break; /* end of file or an error */
-        int ch = fgetc(f);     /* the buffer is full: is there more? */
-        if (ch == EOF) break;
+        if (got < want)
+            break;         /* end of file or an error */
+        int ch = fgetc(f); /* the buffer is full: is there more? */
+        if (ch == EOF)
+            break;
         cap *= 2;
         buf = xrealloc(buf, cap);
         buf[n++] = (char)ch;
@@ -267,7 +350,8 @@ int cli_read_file(const char *path, char **data, size_t *len)
     buf = NULL;
     rc = CLI_OK;
 out:
-    if (!is_stdin) fclose(f);
+    if (!is_stdin)
+        fclose(f);
     free(buf);
     return rc;
 }
@@ -279,8 +363,7 @@ json_t *cli_json_load(const char *text)
     json_error_t err;
     json_t *v = json_loads(text ? text : "", 0, &err);
     if (v == NULL)
-        cli_error("the library returned JSON that does not parse (%s at line %d)", err.text,
-                  err.line);
+        cli_error("a JSON answer does not parse (%s at line %d)", err.text, err.line);
     return v;
 }
 
@@ -293,7 +376,8 @@ void cli_json_print(const json_t *v)
 int cli_json_print_text(const char *text)
 {
     json_t *v = cli_json_load(text);
-    if (v == NULL) return CLI_FAIL;
+    if (v == NULL)
+        return CLI_FAIL;
     cli_json_print(v);
     json_decref(v);
     return CLI_OK;
@@ -301,7 +385,8 @@ int cli_json_print_text(const char *text)
 
 static bool time_like(const char *key)
 {
-    if (key == NULL) return false;
+    if (key == NULL)
+        return false;
     size_t n = strlen(key);
     return (n >= 3 && strcmp(key + n - 3, "_at") == 0) || strcmp(key, "time") == 0 ||
            strcmp(key, "at") == 0 || strcmp(key, "since") == 0 || strcmp(key, "until") == 0;
@@ -315,11 +400,14 @@ static bool scalar(const json_t *v)
 char *cli_json_text(const char *key, const json_t *v)
 {
     char buf[64];
-    if (v == NULL || json_is_null(v)) return xstrdup("-");
-    if (json_is_string(v)) return xstrdup(json_string_value(v));
+    if (v == NULL || json_is_null(v))
+        return xstrdup("-");
+    if (json_is_string(v))
+        return xstrdup(json_string_value(v));
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
-        if (time_like(key) && i != 0) return xstrdup(cutoff_time_format((int64_t)i, buf));
+        if (time_like(key) && i != 0)
+            return xstrdup(cutoff_time_format((int64_t)i, buf));
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, i);
         return xstrdup(buf);
     }
@@ -327,10 +415,12 @@ char *cli_json_text(const char *key, const json_t *v)
         snprintf(buf, sizeof buf, "%g", json_real_value(v));
         return xstrdup(buf);
     }
-    if (json_is_boolean(v)) return xstrdup(json_is_true(v) ? "yes" : "no");
+    if (json_is_boolean(v))
+        return xstrdup(json_is_true(v) ? "yes" : "no");
     if (json_is_array(v)) {
         size_t n = json_array_size(v);
-        if (n == 0) return xstrdup("-");
+        if (n == 0)
+            return xstrdup("-");
         bool all_scalar = true;
         for (size_t i = 0; i < n; i++)
             all_scalar = all_scalar && scalar(json_array_get(v, i));
@@ -376,7 +466,8 @@ static void table_take(cli_table *t, char *text)
     }
     /* A cell is one line of the table; line breaks inside become spaces. */
     for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
     t->cells[t->n_cells++] = text;
 }
 
@@ -420,7 +511,8 @@ void cli_table_print(const cli_table *t, const char *indent, const char *right_a
     memset(width, 0, cols * sizeof *width);
     for (size_t i = 0; i < t->n_cells; i++) {
         size_t w = text_width(t->cells[i]);
-        if (w > width[i % cols]) width[i % cols] = w;
+        if (w > width[i % cols])
+            width[i % cols] = w;
     }
     for (size_t r = 0; r < rows; r++) {
         fputs(indent ? indent : "", stdout);
@@ -429,10 +521,13 @@ void cli_table_print(const cli_table *t, const char *indent, const char *right_a
             size_t pad = width[col] - text_width(cell);
             bool right = right_align && strlen(right_align) > col && right_align[col] == '1';
             bool last = col + 1 == cols || r * cols + col + 1 == t->n_cells;
-            if (col > 0) fputs("  ", stdout);
-            if (right) printf("%*s", (int)pad, "");
+            if (col > 0)
+                fputs("  ", stdout);
+            if (right)
+                printf("%*s", (int)pad, "");
             fputs(cell, stdout);
-            if (!right && !last) printf("%*s", (int)pad, "");
+            if (!right && !last)
+                printf("%*s", (int)pad, "");
         }
         fputc('\n', stdout);
     }
@@ -453,7 +548,8 @@ static char *label(const char *key)
 {
     char *s = xstrdup(key);
     for (char *p = s; *p; p++)
-        if (*p == '_') *p = ' ';
+        if (*p == '_')
+            *p = ' ';
     return s;
 }
 
@@ -470,15 +566,17 @@ static void print_object_array(const json_t *arr, const char *indent)
     size_t n_keys = 0;
     size_t i;
     json_t *el;
-    json_array_foreach(arr, i, el) {
+    json_array_foreach (arr, i, el) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)el, k, v) {
-            if (!scalar(v) && !(json_is_array(v) && !array_of_objects(v))) continue;
+        json_object_foreach ((json_t *)el, k, v) {
+            if (!scalar(v) && !(json_is_array(v) && !array_of_objects(v)))
+                continue;
             bool seen = false;
             for (size_t j = 0; j < n_keys; j++)
                 seen = seen || strcmp(keys[j], k) == 0;
-            if (!seen && n_keys < sizeof keys / sizeof keys[0]) keys[n_keys++] = k;
+            if (!seen && n_keys < sizeof keys / sizeof keys[0])
+                keys[n_keys++] = k;
         }
     }
     if (n_keys == 0) {
@@ -493,7 +591,7 @@ static void print_object_array(const json_t *arr, const char *indent)
             *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
         table_take(&t, l);
     }
-    json_array_foreach(arr, i, el) {
+    json_array_foreach (arr, i, el) {
         for (size_t j = 0; j < n_keys; j++)
             cli_table_add_json(&t, el, keys[j]);
     }
@@ -532,18 +630,21 @@ void cli_print_object(const json_t *obj, const char *const *order, const char *i
     size_t width = 0;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
-        if (text_width(k) > width) width = text_width(k);
+    json_object_foreach ((json_t *)obj, k, v) {
+        if (text_width(k) > width)
+            width = text_width(k);
     }
     for (size_t i = 0; order && order[i]; i++) {
         json_t *val = json_object_get(obj, order[i]);
-        if (val != NULL) print_entry(order[i], val, width, indent);
+        if (val != NULL)
+            print_entry(order[i], val, width, indent);
     }
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach ((json_t *)obj, k, v) {
         bool ordered = false;
         for (size_t i = 0; order && order[i]; i++)
             ordered = ordered || strcmp(order[i], k) == 0;
-        if (!ordered) print_entry(k, v, width, indent);
+        if (!ordered)
+            print_entry(k, v, width, indent);
     }
 }
 
@@ -560,7 +661,7 @@ void cli_print_list(const json_t *arr, const char *const *keys, const char *cons
         cli_table_add(&t, headings[j]);
     size_t i;
     json_t *el;
-    json_array_foreach(arr, i, el) {
+    json_array_foreach (arr, i, el) {
         for (size_t j = 0; j < n_cols; j++)
             cli_table_add_json(&t, el, keys[j]);
     }

@@ -416,7 +416,8 @@ static void explain(admin_call *c)
                                "except_pattern", e->except_pattern ? json_string(e->except_pattern) : json_null(),
                                "region_match", e->region_match, "mode", cutoff_mode_name(e->mode), "effect",
                                cutoff_reason_name(e->effect), "decides", e->decides);
-        if (en && e->mode != CUTOFF_MODE_OFF)
+        /* since is absent only before the action's first phase */
+        if (en && !(e->mode == CUTOFF_MODE_OFF && e->since == 0))
             json_object_set_new(en, "since", json_string(cutoff_time_format(e->since, t1)));
         if (en)
             json_object_set_new(en, "until", e->until == CUTOFF_TIME_NEVER ? json_null()
@@ -432,6 +433,32 @@ static void explain(admin_call *c)
                           x->verdict.by ? json_string(x->verdict.by->id) : json_null(), "plan",
                           x->plan ? json_string(x->plan) : json_null(), "entitled", x->entitled, "path", path,
                           "entries", entries);
+    /* What a single check shows (cutoff check --server): where the plan
+     * comes from, and for a denial by an action its phase window, version,
+     * status and notice. */
+    const cutoff_action_spec *by = x->verdict.by;
+    if (o)
+        json_object_set_new(o, "plan_from", x->plan_from ? json_string(x->plan_from) : json_null());
+    if (o && by) {
+        const cutoff_notice_spec *n = &by->notice;
+        json_t *notice = json_object();
+        if (n->summary)
+            json_object_set_new(notice, "summary", json_string(n->summary));
+        if (n->terms)
+            json_object_set_new(notice, "terms", json_string(n->terms));
+        if (n->contact)
+            json_object_set_new(notice, "contact", json_string(n->contact));
+        if (n->ref)
+            json_object_set_new(notice, "ref", json_string(n->ref));
+        json_object_set_new(o, "case", by->case_id ? json_string(by->case_id) : json_null());
+        json_object_set_new(o, "version", json_integer(by->version));
+        json_object_set_new(o, "status", json_integer(by->status));
+        json_object_set_new(o, "since", json_string(cutoff_time_format(x->verdict.since, t1)));
+        json_object_set_new(o, "until", x->verdict.until == CUTOFF_TIME_NEVER
+                                            ? json_null()
+                                            : json_string(cutoff_time_format(x->verdict.until, t2)));
+        json_object_set_new(o, "notice", notice);
+    }
     cutoff_explanation_free(x);
     cutoff_snapshot_release(snap);
     audit_read(c);

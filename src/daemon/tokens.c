@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokens.c - loading the hashed tokens file and checking bearer tokens.
+ * The file's grammar is shared with the CLI's "cutoff token" verbs
+ * (util/tokens.c); this file keeps the table and the lookups.
  */
 #include "daemon/tokens.h"
 
@@ -11,37 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const role_names[] = {"viewer", "investigator", "enforcer", "approver", "admin"};
-
 int tokens_parse_roles(const char *text, unsigned *out)
 {
-    unsigned roles = 0;
-    const char *p = text;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        bool known = false;
-        for (unsigned i = 0; i < 5; i++)
-            if (strlen(role_names[i]) == len && strncmp(role_names[i], p, len) == 0) {
-                roles |= 1u << i;
-                known = true;
-            }
-        if (!known)
-            return -1;
-        p += len + (p[len] == ',');
-    }
-    if (roles == 0)
-        return -1;
-    *out = roles;
-    return 0;
+    return co__roles_parse(text, out);
 }
 
 const char *tokens_roles_text(unsigned roles, char *buf, size_t n)
 {
-    buf[0] = '\0';
-    for (unsigned i = 0; i < 5; i++)
-        if (roles & (1u << i))
-            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? "," : "", role_names[i]);
-    return buf;
+    return co__roles_text(roles, buf, n);
 }
 
 bool tokens_allows(unsigned roles, unsigned need)
@@ -81,32 +60,22 @@ int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
     int rc = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
-        char *p = line + strspn(line, " \t");
-        if (*p == '#' || *p == '\n' || *p == '\0')
+        co__token_line entry;
+        char why[256];
+        int kind = co__token_line_parse(line, &entry, why, sizeof why);
+        if (kind == 0)
             continue;
-        char hash[128], principal[256], roles[256], extra[8];
-        int n = sscanf(p, "%127s %255s %255s %7s", hash, principal, roles, extra);
+        if (kind < 0) {
+            snprintf(err, err_len, "%s:%zu: %s", path, lineno, why);
+            rc = -1;
+            break;
+        }
         token_entry e;
         memset(&e, 0, sizeof e);
-        size_t bin_len = 0;
-        if (n != 3 || strncmp(hash, "sha256:", 7) != 0 || strlen(hash) != 7 + 64 ||
-            sodium_hex2bin(e.hash, sizeof e.hash, hash + 7, 64, NULL, &bin_len, NULL) != 0 ||
-            bin_len != 32) {
-            snprintf(err, err_len, "%s:%zu: expected \"sha256:<64 hex digits> PRINCIPAL ROLE[,ROLE]\"", path, lineno);
-            rc = -1;
-            break;
-        }
-        if (!cutoff_id_valid(principal)) {
-            snprintf(err, err_len, "%s:%zu: principal \"%.64s\" is not 1-128 of [A-Za-z0-9._:-]", path, lineno, principal);
-            rc = -1;
-            break;
-        }
-        if (tokens_parse_roles(roles, &e.roles) != 0) {
-            snprintf(err, err_len, "%s:%zu: roles \"%.64s\": use viewer, investigator, enforcer, approver, admin", path, lineno, roles);
-            rc = -1;
-            break;
-        }
-        memcpy(e.principal, principal, strlen(principal) + 1); /* an id: at most 128 bytes */
+        memcpy(e.hash, entry.hash, sizeof e.hash);
+        memcpy(e.principal, entry.principal, sizeof e.principal);
+        e.roles = entry.roles;
+        sodium_memzero(&entry, sizeof entry);
         if (t->n == cap) {
             cap = cap ? cap * 2 : 8;
             token_entry *ne = realloc(t->entries, cap * sizeof *ne);

@@ -13,15 +13,18 @@
 #ifndef CUTOFFD_TOKENS_H
 #define CUTOFFD_TOKENS_H
 
+#include "util/tokens.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The roles (the file's grammar is shared with the CLI: util/tokens.h). */
 enum {
-    ROLE_VIEWER = 1,       /* read cases, actions, nodes, catalog, audit */
-    ROLE_INVESTIGATOR = 2, /* open cases, add evidence and findings, propose, preview */
-    ROLE_ENFORCER = 4,     /* propose, preview and lift actions */
-    ROLE_APPROVER = 8,     /* approve actions (never one's own) */
-    ROLE_ADMIN = 16        /* everything, including catalog and node import */
+    ROLE_VIEWER = CO__ROLE_VIEWER,             /* read cases, actions, nodes, catalog, audit */
+    ROLE_INVESTIGATOR = CO__ROLE_INVESTIGATOR, /* open cases, evidence, findings, propose, preview */
+    ROLE_ENFORCER = CO__ROLE_ENFORCER,         /* propose, preview and lift actions */
+    ROLE_APPROVER = CO__ROLE_APPROVER,         /* approve actions (never one's own) */
+    ROLE_ADMIN = CO__ROLE_ADMIN                /* everything, including catalog and node import */
 };
 
 typedef struct token_entry {

@@ -15,6 +15,8 @@ CUTOFF="$ROOT/$CUTOFF_BUILD/cutoff"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cutoff-it.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export CUTOFF_DB="$WORK/cutoff.db"
+# A server or token in the caller's environment would send the CLI elsewhere.
+unset CUTOFF_SERVER CUTOFF_TOKEN CUTOFF_TOKEN_FILE
 _n=0 _bad=0
 # Output of the last run_cutoff: $OUT, $ERR, $STATUS.
 OUT= ERR= STATUS=0

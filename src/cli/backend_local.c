@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * backend_local.c - the CLI's backend on a local database: each operation
+ * is the cutoff_db_* call the verb needs, answered with the JSON text that
+ * cutoffd's admin API answers for the same call (backend_remote.c), so the
+ * verbs lay out one format whichever way they work.
+ */
+#include "cli/backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct local {
+    cli_backend base;
+    cutoff_db *db;
+    const char *actor;
+} local;
+
+static local *L(cli_backend *b)
+{
+    return (local *)b;
+}
+
+char *cli_own_text(char *library_text)
+{
+    if (library_text == NULL)
+        return NULL;
+    char *copy = strdup(library_text);
+    cutoff_free(library_text);
+    if (copy == NULL) {
+        fputs("cutoff: out of memory\n", stderr);
+        exit(CLI_FAIL);
+    }
+    return copy;
+}
+
+/* A JSON value as a malloc'd compact text (consumes v). */
+static int dump(json_t *v, char **out)
+{
+    *out = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(v);
+    return *out ? 0 : CUTOFF_ENOMEM;
+}
+
+/* Keeps a library JSON text as the answer, or passes on its error. Call
+ * it after the library call, not around it: argument evaluation order
+ * would leave library_text unset. */
+static int answer(int rc, char *library_text, char **out)
+{
+    *out = rc == 0 ? cli_own_text(library_text) : NULL;
+    if (rc != 0)
+        cutoff_free(library_text);
+    return rc;
+}
+
+/* Says that building the current state failed, before the library's why. */
+static int state_failed(int rc, cutoff_diag *diag)
+{
+    char why[sizeof diag->message];
+    snprintf(why, sizeof why, "%s", diag->message[0] ? diag->message : cutoff_strerror(rc));
+    snprintf(diag->message, sizeof diag->message, "building the current state: %.480s", why);
+    return rc;
+}
+
+/* ---- catalog and nodes ---------------------------------------------------- */
+
+static int catalog_get(cli_backend *b, char **out, cutoff_diag *diag)
+{
+    (void)diag;
+    cutoff_catalog_spec *cat = NULL;
+    char *json = NULL;
+    int rc = cutoff_db_catalog_get(L(b)->db, &cat);
+    if (rc == 0)
+        rc = cutoff_catalog_to_json(cat, &json);
+    cutoff_catalog_free(cat);
+    return answer(rc, json, out);
+}
+
+static int catalog_load(cli_backend *b, const char *text, size_t len, char **out, cutoff_diag *diag)
+{
+    int rc = cutoff_db_catalog_load(L(b)->db, L(b)->actor, text, len, diag);
+    return rc != 0 ? rc : catalog_get(b, out, NULL);
+}
+
+/* Adapts the library's progress callback (lines) to the CLI's. */
+typedef struct line_progress {
+    cli_progress_fn fn;
+    void *ctx;
+} line_progress;
+
+static void lines_done(void *ctx, uint64_t done)
+{
+    line_progress *p = ctx;
+    p->fn(p->ctx, done, "lines");
+}
+
+static int nodes_import(cli_backend *b, FILE *in, const char *source, cli_progress_fn progress,
+                        void *progress_ctx, char **out, cutoff_diag *diag)
+{
+    cutoff_import_stats st = {0};
+    line_progress lp = {progress, progress_ctx};
+    int rc = cutoff_db_nodes_import(L(b)->db, L(b)->actor, in, source, progress ? lines_done : NULL,
+                                    progress ? &lp : NULL, &st, diag);
+    if (rc != 0)
+        return rc;
+    return dump(json_pack("{s:I, s:I, s:I, s:I}", "lines", (json_int_t)st.lines, "inserted",
+                          (json_int_t)st.inserted, "updated", (json_int_t)st.updated, "unchanged",
+                          (json_int_t)st.unchanged),
+                out);
+}
+
+static int node_show(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
+{
+    (void)diag;
+    char *json = NULL;
+    int rc = cutoff_db_node_show(L(b)->db, id, &json);
+    return answer(rc, json, out);
+}
+
+/* ---- cases ------------------------------------------------------------------ */
+
+static int case_open(cli_backend *b, const char *id, const char *title, const char *const *scope,
+                     size_t n_scope, char **out, cutoff_diag *diag)
+{
+    char id_out[CUTOFF_ID_MAX + 1];
+    int rc = cutoff_db_case_open(L(b)->db, L(b)->actor, id, title, scope, n_scope, id_out, diag);
+    if (rc != 0)
+        return rc;
+    return dump(json_pack("{s:s}", "id", id_out), out);
+}
+
+static int case_evidence(cli_backend *b, const char *case_id, const char *path,
+                         const char *media_type, const char *note, bool keep, char **out,
+                         cutoff_diag *diag)
+{
+    char sha[65];
+    int rc = cutoff_db_case_add_evidence(L(b)->db, L(b)->actor, case_id, path, media_type, note,
+                                         keep ? 1 : 0, sha, diag);
+    if (rc != 0)
+        return rc;
+    return dump(json_pack("{s:s, s:s}", "case", case_id, "sha256", sha), out);
+}
+
+static int case_findings(cli_backend *b, const char *case_id, const char *text, cutoff_diag *diag)
+{
+    return cutoff_db_case_set_findings(L(b)->db, L(b)->actor, case_id, text, diag);
+}
+
+static int case_close(cli_backend *b, const char *case_id, cutoff_diag *diag)
+{
+    return cutoff_db_case_close(L(b)->db, L(b)->actor, case_id, diag);
+}
+
+static int case_show(cli_backend *b, const char *case_id, char **out, cutoff_diag *diag)
+{
+    (void)diag;
+    char *json = NULL;
+    int rc = cutoff_db_case_show(L(b)->db, case_id, &json);
+    return answer(rc, json, out);
+}
+
+static int case_list(cli_backend *b, char **out, cutoff_diag *diag)
+{
+    (void)diag;
+    char *json = NULL;
+    int rc = cutoff_db_case_list(L(b)->db, &json);
+    return answer(rc, json, out);
+}
+
+/* ---- actions ---------------------------------------------------------------- */
+
+static int action_propose(cli_backend *b, const char *text, size_t len, char **out,
+                          cutoff_diag *diag)
+{
+    char id[CUTOFF_ID_MAX + 1];
+    int version = 0;
+    int rc = cutoff_db_action_propose(L(b)->db, L(b)->actor, text, len, id, &version, diag);
+    if (rc != 0)
+        return rc;
+    return dump(json_pack("{s:s, s:i, s:s}", "id", id, "version", version, "state", "draft"), out);
+}
+
+/* The state compared with is the one in force now, whatever the assumed
+ * activation time. */
+static int action_preview(cli_backend *b, const char *id, int64_t activation, uint64_t offset,
+                          uint64_t limit, char **out, cutoff_diag *diag)
+{
+    int64_t now = cli_now();
+    cutoff_snapshot *current = NULL;
+    char *json = NULL;
+    int rc = cutoff_db_snapshot(L(b)->db, NULL, now, &current, diag);
+    if (rc != 0)
+        return state_failed(rc, diag);
+    rc = cutoff_db_action_preview(L(b)->db, current, id, activation ? activation : now,
+                                  (size_t)offset, (size_t)limit, &json, diag);
+    cutoff_snapshot_release(current);
+    return answer(rc, json, out);
+}
+
+static int action_show(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
+{
+    (void)diag;
+    char *json = NULL;
+    int rc = cutoff_db_action_show(L(b)->db, id, &json);
+    return answer(rc, json, out);
+}
+
+static int action_approve(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
+{
+    int rc = cutoff_db_action_approve(L(b)->db, L(b)->actor, id, cli_now(), diag);
+    return rc != 0 ? rc : action_show(b, id, out, NULL);
+}
+
+static int action_lift(cli_backend *b, const char *id, const char *reason, char **out,
+                       cutoff_diag *diag)
+{
+    int rc = cutoff_db_action_lift(L(b)->db, L(b)->actor, id, cli_now(), reason, diag);
+    return rc != 0 ? rc : action_show(b, id, out, NULL);
+}
+
+static int action_list(cli_backend *b, char **out, cutoff_diag *diag)
+{
+    (void)diag;
+    char *json = NULL;
+    int rc = cutoff_db_action_list(L(b)->db, &json);
+    return answer(rc, json, out);
+}
+
+/* ---- decisions --------------------------------------------------------------- */
+
+static json_t *time_or_null(int64_t t)
+{
+    char buf[32];
+    return t == CUTOFF_TIME_NEVER ? json_null() : json_string(cutoff_time_format(t, buf));
+}
+
+static json_t *string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* The decision as "check --json" prints it. Key order matters: the remote
+ * backend builds the same object from the server's explanation. */
+static json_t *verdict_json(const cutoff_verdict *v, const cli_request *r)
+{
+    char buf[32];
+    json_t *o = json_object();
+    json_object_set_new(o, "decision",
+                        json_string(v->reason == CUTOFF_REASON_ALLOW ? "allow" : "deny"));
+    json_object_set_new(o, "reason", json_string(cutoff_reason_name(v->reason)));
+    json_object_set_new(o, "subscription", json_string(r->subscription));
+    json_object_set_new(o, "action", json_string(r->action));
+    json_object_set_new(o, "region", string_or_null(r->region));
+    json_object_set_new(o, "at", json_string(cutoff_time_format(r->t, buf)));
+    const cutoff_action_spec *by = v->by;
+    json_object_set_new(o, "enforcement_action", by ? json_string(by->id) : json_null());
+    if (by != NULL) {
+        json_object_set_new(o, "case", string_or_null(by->case_id));
+        json_object_set_new(o, "version", json_integer(by->version));
+        json_object_set_new(o, "status", json_integer(by->status));
+        json_object_set_new(o, "since", json_string(cutoff_time_format(v->since, buf)));
+        json_object_set_new(o, "until", time_or_null(v->until));
+        json_t *notice = json_object();
+        const cutoff_notice_spec *n = &by->notice;
+        if (n->summary)
+            json_object_set_new(notice, "summary", json_string(n->summary));
+        if (n->terms)
+            json_object_set_new(notice, "terms", json_string(n->terms));
+        if (n->contact)
+            json_object_set_new(notice, "contact", json_string(n->contact));
+        if (n->ref)
+            json_object_set_new(notice, "ref", json_string(n->ref));
+        json_object_set_new(o, "notice", notice);
+    }
+    return o;
+}
+
+static json_t *explanation_json(const cutoff_explanation *e)
+{
+    json_t *o = json_object();
+    json_t *path = json_array();
+    for (size_t i = 0; i < e->n_path; i++)
+        json_array_append_new(path, json_string(e->path[i]));
+    json_object_set_new(o, "path", path);
+    json_object_set_new(o, "plan", string_or_null(e->plan));
+    json_object_set_new(o, "plan_from", string_or_null(e->plan_from));
+    json_object_set_new(o, "entitled", json_boolean(e->entitled));
+    json_t *entries = json_array();
+    for (size_t i = 0; i < e->n_entries; i++) {
+        const cutoff_explain_entry *x = &e->entries[i];
+        char buf[32];
+        json_t *en = json_object();
+        json_object_set_new(en, "action", json_string(x->action ? x->action->id : ""));
+        json_object_set_new(en, "scope_node", json_string(x->scope_node ? x->scope_node : ""));
+        json_object_set_new(en, "deny_pattern", string_or_null(x->deny_pattern));
+        json_object_set_new(en, "except_pattern", string_or_null(x->except_pattern));
+        json_object_set_new(en, "region_match", json_boolean(x->region_match));
+        json_object_set_new(en, "mode", json_string(cutoff_mode_name(x->mode)));
+        /* null before the action's first phase has begun */
+        json_object_set_new(en, "since",
+                            x->mode == CUTOFF_MODE_OFF && x->since == 0
+                                ? json_null()
+                                : json_string(cutoff_time_format(x->since, buf)));
+        json_object_set_new(en, "until", time_or_null(x->until));
+        json_object_set_new(en, "effect", json_string(cutoff_reason_name(x->effect)));
+        json_object_set_new(en, "decides", json_boolean(x->decides));
+        json_array_append_new(entries, en);
+    }
+    json_object_set_new(o, "actions", entries);
+    return o;
+}
+
+static int check(cli_backend *b, const cli_request *r, char **out, cutoff_diag *diag)
+{
+    cutoff_snapshot *snap = NULL;
+    cutoff_explanation *ex = NULL;
+    int rc = cutoff_db_snapshot(L(b)->db, NULL, cli_now(), &snap, diag);
+    if (rc != 0)
+        return state_failed(rc, diag);
+    cutoff_verdict v;
+    cutoff_check(snap, r->subscription, r->action, r->region, r->t, &v);
+    if ((rc = cutoff_explain(snap, r->subscription, r->action, r->region, r->t, &ex)) == 0) {
+        json_t *o = verdict_json(&v, r);
+        json_object_set_new(o, "explanation", explanation_json(ex));
+        rc = dump(o, out);
+    }
+    cutoff_explanation_free(ex);
+    cutoff_snapshot_release(snap);
+    return rc;
+}
+
+static int check_batch(cli_backend *b, const cli_request *reqs, size_t n, cli_decision_fn emit,
+                       void *emit_ctx, cutoff_diag *diag)
+{
+    cutoff_snapshot *snap = NULL;
+    int rc = cutoff_db_snapshot(L(b)->db, NULL, cli_now(), &snap, diag);
+    if (rc != 0)
+        return state_failed(rc, diag);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cutoff_verdict v;
+        const cli_request *r = &reqs[i];
+        cutoff_check(snap, r->subscription, r->action, r->region, r->t, &v);
+        if (emit(emit_ctx, v.reason == CUTOFF_REASON_ALLOW, cutoff_reason_name(v.reason),
+                 v.by ? v.by->id : NULL) != CLI_OK)
+            rc = CLI_REPORTED;
+    }
+    cutoff_snapshot_release(snap);
+    return rc;
+}
+
+/* ---- audit -------------------------------------------------------------------- */
+
+static int audit_log(cli_backend *b, uint64_t after, uint64_t limit, char **out, cutoff_diag *diag)
+{
+    (void)diag;
+    char *json = NULL;
+    int rc = cutoff_db_audit_list(L(b)->db, after, (size_t)limit, &json);
+    return answer(rc, json, out);
+}
+
+static int audit_verify(cli_backend *b, char **out, cutoff_diag *diag)
+{
+    (void)diag;
+    cutoff_audit_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rc = cutoff_db_audit_verify(L(b)->db, &rep);
+    if (rc != 0 && rc != CUTOFF_ETAMPER)
+        return rc;
+    json_t *o = json_pack("{s:b, s:I, s:s}", "verified", rc == 0, "records",
+                          (json_int_t)rep.records, "head", rep.head_hex);
+    if (o != NULL && rc != 0) {
+        json_object_set_new(o, "first_bad", json_integer((json_int_t)rep.first_bad));
+        json_object_set_new(o, "problem", json_string(rep.problem));
+    }
+    return dump(o, out);
+}
+
+/* ---- the table ------------------------------------------------------------------ */
+
+static void local_close(cli_backend *b)
+{
+    cutoff_db_close(L(b)->db);
+    free(b);
+}
+
+static const cli_backend_ops local_ops = {
+    .catalog_load = catalog_load,
+    .catalog_get = catalog_get,
+    .nodes_import = nodes_import,
+    .node_show = node_show,
+    .case_open = case_open,
+    .case_evidence = case_evidence,
+    .case_findings = case_findings,
+    .case_close = case_close,
+    .case_show = case_show,
+    .case_list = case_list,
+    .action_propose = action_propose,
+    .action_preview = action_preview,
+    .action_approve = action_approve,
+    .action_lift = action_lift,
+    .action_show = action_show,
+    .action_list = action_list,
+    .check = check,
+    .check_batch = check_batch,
+    .audit_log = audit_log,
+    .audit_verify = audit_verify,
+    .close = local_close,
+};
+
+int cli_local_open(cli *c, cli_backend **out)
+{
+    local *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return cli_error("out of memory");
+    int rc = cli_open_db(c, false, "this command", &l->db);
+    if (rc != CLI_OK) {
+        free(l);
+        return rc;
+    }
+    l->base.ops = &local_ops;
+    l->base.c = c;
+    l->actor = c->actor;
+    *out = &l->base;
+    return CLI_OK;
+}
+
+int cli_backend_open(cli *c, cli_backend **out)
+{
+    *out = NULL;
+    int rc = cli_resolve(c);
+    if (rc != CLI_OK)
+        return rc;
+    return c->server ? cli_remote_open(c, out) : cli_local_open(c, out);
+}
+
+void cli_backend_close(cli_backend *b)
+{
+    if (b != NULL)
+        b->ops->close(b);
+}
