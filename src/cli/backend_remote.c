@@ -418,6 +418,8 @@ static int case_evidence(cli_backend *b, const char *case_id, const char *path,
     text t = {.p = api_path(r, "cases", case_id, "evidence", NULL)};
     t.len = strlen(t.p);
     t.cap = t.len + 1;
+    const char *slash = strrchr(path, '/');
+    query_add(&t, r, "name", slash ? slash + 1 : path); /* the record keeps the file's name */
     query_add(&t, r, "type", media_type);
     query_add(&t, r, "note", note);
     if (keep)

@@ -109,8 +109,9 @@ char *metrics_render(metrics *m, const metrics_gauges *g)
                    "# TYPE cutoff_subscriptions gauge\ncutoff_subscriptions %llu\n"
                    "# HELP cutoff_ready 1 when a snapshot is published and decisions are served.\n"
                    "# TYPE cutoff_ready gauge\ncutoff_ready %d\n"
-                   "# HELP cutoff_snapshot_reloads_total Snapshot rebuilds, and failed ones.\n"
+                   "# HELP cutoff_snapshot_reloads_total Snapshot rebuilds.\n"
                    "# TYPE cutoff_snapshot_reloads_total counter\ncutoff_snapshot_reloads_total %llu\n"
+                   "# HELP cutoff_snapshot_reload_failures_total Snapshot rebuilds that failed.\n"
                    "# TYPE cutoff_snapshot_reload_failures_total counter\n"
                    "cutoff_snapshot_reload_failures_total %llu\n",
                    (unsigned long long)g->snapshot_version, (long long)g->snapshot_age_s,

@@ -95,7 +95,12 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
     if (tree_changed) {
         cutoff_tree *tree;
         if ((rc = cutoff_db_load_tree(d->db, &tree, diag)) != 0) {
-            atomic_fetch_add(&d->metrics.reload_failures, 1);
+            /* No catalog yet: not ready, and nothing to retry until the
+             * audit log says something changed. */
+            if (rc == CUTOFF_ENOTFOUND && d->tree == NULL)
+                d->audit_seq = last_seq;
+            else
+                atomic_fetch_add(&d->metrics.reload_failures, 1);
             return rc;
         }
         cutoff_tree_release(d->tree);
@@ -126,6 +131,12 @@ int daemon_state_open(cutoffd *d, char *err, size_t err_len)
     pthread_mutex_lock(&d->write_lock);
     rc = daemon_refresh_locked(d, true, &diag);
     pthread_mutex_unlock(&d->write_lock);
+    if (rc == CUTOFF_ENOTFOUND) {
+        /* An empty database: serve (fail closed, /readyz 503) until a
+         * catalog and nodes arrive through the admin API or the CLI. */
+        daemon_log(d, "warn", "not_ready", json_pack("{s:s}", "why", diag.message));
+        return 0;
+    }
     if (rc != 0) {
         snprintf(err, err_len, "%s: %s", d->cfg.database, diag.message[0] ? diag.message : cutoff_strerror(rc));
         return -1;

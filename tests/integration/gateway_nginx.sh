@@ -25,7 +25,10 @@ pick_port() {
     done
     echo 0
 }
-GW=$(pick_port); DAV=$(pick_port); SEC=$(pick_port); DEC=$(pick_port); ADM=$(pick_port)
+# cutoffd binds port 0 and reports what the kernel picked; nginx needs ports
+# in its configuration, so they are picked here (and picked again if taken
+# by the time nginx starts).
+GW=$(pick_port); DAV=$(pick_port); SEC=$(pick_port)
 CUTOFFD_PID=
 cleanup() {
     [ -f "$WORK/nginx/nginx.pid" ] && kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null
@@ -66,11 +69,13 @@ EOF
 
 # ---- cutoffd --------------------------------------------------------------------
 sed -e "s|\"cutoff.db\"|\"$CUTOFF_DB\"|" -e "s|\"tokens\"|\"$WORK/tokens\"|" \
-    -e "s|127.0.0.1:8080|127.0.0.1:$DEC|" -e "s|127.0.0.1:8081|127.0.0.1:$ADM|" \
+    -e "s|127.0.0.1:8080|127.0.0.1:0|" -e "s|127.0.0.1:8081|127.0.0.1:0|" \
     "$ROOT/examples/gateway/cutoffd.json" >"$WORK/cutoffd.json"
-"$CUTOFFD" --config "$WORK/cutoffd.json" --log "$WORK/cutoffd.log" &
+"$CUTOFFD" --config "$WORK/cutoffd.json" --log "$WORK/cutoffd.log" --port-file "$WORK/ports" &
 CUTOFFD_PID=$!
-if wait_for "$DEC" && wait_for "$ADM"; then ok "cutoffd listens on 127.0.0.1:$DEC and :$ADM"
+for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
+read -r DEC ADM <"$WORK/ports" 2>/dev/null || DEC=
+if [ -n "$DEC" ] && wait_for "$DEC" && wait_for "$ADM"; then ok "cutoffd listens on 127.0.0.1:$DEC and :$ADM"
 else not_ok "cutoffd listens" "$(tail -5 "$WORK/cutoffd.log")"; finish; exit 1; fi
 
 # ---- nginx: the gateway, the storage service (WebDAV), the security service ------
@@ -81,6 +86,7 @@ for d in body proxy fastcgi uwsgi scgi; do mkdir -p "$WORK/nginx/$d"; done
 chmod 755 "$WORK/nginx"
 chmod 777 "$WORK/data" "$WORK/nginx/body" "$WORK/nginx/proxy" "$WORK/nginx/fastcgi" "$WORK/nginx/uwsgi" \
     "$WORK/nginx/scgi"
+write_nginx_conf() {
 sed -e "s|127.0.0.1:8080|127.0.0.1:$DEC|" -e "s|127.0.0.1:9001|127.0.0.1:$DAV|" \
     -e "s|127.0.0.1:9002|127.0.0.1:$SEC|" -e "s|127.0.0.1:8000|127.0.0.1:$GW|" \
     "$ROOT/examples/gateway/nginx-cutoff.conf" >"$WORK/nginx/gateway.conf"
@@ -112,8 +118,18 @@ http {
     }
 }
 EOF
-if "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" 2>"$WORK/nginx.err" &&
-    wait_for "$GW"; then ok "nginx gateway listens on 127.0.0.1:$GW"
+}
+started=
+for _ in 1 2 3 4 5; do
+    write_nginx_conf
+    if "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" \
+        2>"$WORK/nginx.err" && wait_for "$GW"; then
+        started=1
+        break
+    fi
+    GW=$(pick_port); DAV=$(pick_port); SEC=$(pick_port) # taken meanwhile: again
+done
+if [ -n "$started" ]; then ok "nginx gateway listens on 127.0.0.1:$GW"
 else not_ok "nginx starts" "$(cat "$WORK/nginx.err")"; finish; exit 1; fi
 
 # ---- helpers --------------------------------------------------------------------
