@@ -18,7 +18,7 @@ packages=(
   libmicrohttpd-dev
   libcurl4-openssl-dev
   nginx
-  wrk hyperfine curl
+  wrk hyperfine curl jq
 )
 
 for group in "$@"; do

@@ -123,6 +123,45 @@ static json_t *body_json(admin_call *c)
     return o;
 }
 
+/* A body must have exactly the shape it is documented with: only the
+ * allowed keys, each of the given JSON type (a string type list like "ssa"
+ * for string, string, array); required keys are marked with a leading '!'
+ * in their name. Answers 400 naming the first fault and the shape. */
+static bool body_shape(admin_call *c, json_t *o, const char *const *keys, const char *types, const char *shape)
+{
+    char detail[400];
+    const char *k;
+    json_t *v;
+    if (!json_is_object(o)) {
+        snprintf(detail, sizeof detail, "the body must be a JSON object: %s", shape);
+        goto bad;
+    }
+    json_object_foreach(o, k, v) {
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i] + (keys[i][0] == '!'), k) != 0)
+            i++;
+        if (keys[i] == NULL) {
+            snprintf(detail, sizeof detail, "unknown key \"%.64s\"; the body is %s", k, shape);
+            goto bad;
+        }
+        bool typed = types[i] == 's' ? json_is_string(v) : types[i] == 'a' ? json_is_array(v) : true;
+        if (!typed) {
+            snprintf(detail, sizeof detail, "\"%s\" must be %s; the body is %s", k,
+                     types[i] == 's' ? "a string" : "an array", shape);
+            goto bad;
+        }
+    }
+    for (size_t i = 0; keys[i]; i++)
+        if (keys[i][0] == '!' && json_object_get(o, keys[i] + 1) == NULL) {
+            snprintf(detail, sizeof detail, "\"%s\" is missing; the body is %s", keys[i] + 1, shape);
+            goto bad;
+        }
+    return true;
+bad:
+    co__http_reply_problem(c->req, 400, NULL, "Bad Request", detail, NULL, NULL);
+    return false;
+}
+
 static void audit_read(admin_call *c)
 {
     json_t *p = json_pack("{s:s}", "request_id", co__http_request_id(c->req));
@@ -243,8 +282,13 @@ static void case_open(admin_call *c)
     if (!require(c, ROLE_INVESTIGATOR))
         return;
     json_t *o = body_json(c);
+    static const char *const keys[] = {"!title", "!scope", "id", NULL};
     if (o == NULL)
         return;
+    if (!body_shape(c, o, keys, "sas", "{\"title\": TEXT, \"scope\": [NODE, ...], \"id\": optional}")) {
+        json_decref(o);
+        return;
+    }
     json_t *scope = json_object_get(o, "scope");
     const char *title = json_string_value(json_object_get(o, "title"));
     const char *id = json_string_value(json_object_get(o, "id"));
@@ -323,14 +367,14 @@ static void case_change(admin_call *c, const char *case_id, const char *what)
     int rc;
     if (findings) {
         json_t *o = body_json(c);
+        static const char *const keys[] = {"!findings", NULL};
         if (o == NULL)
             return;
-        const char *text = json_string_value(json_object_get(o, "findings"));
-        if (text == NULL) {
+        if (!body_shape(c, o, keys, "s", "{\"findings\": TEXT}")) {
             json_decref(o);
-            co__http_reply_problem(c->req, 400, NULL, "Bad Request", "findings are {\"findings\": TEXT}", NULL, NULL);
             return;
         }
+        const char *text = json_string_value(json_object_get(o, "findings"));
         rc = cutoff_db_case_set_findings(c->d->db, c->who->principal, case_id, text, &diag);
         json_decref(o);
     } else {
@@ -390,8 +434,13 @@ static void action_change(admin_call *c, const char *id, bool approve)
     size_t len;
     co__http_body(c->req, &len);
     if (!approve && len > 0) {
+        static const char *const keys[] = {"reason", NULL};
         if ((o = body_json(c)) == NULL)
             return;
+        if (!body_shape(c, o, keys, "s", "{\"reason\": TEXT} or empty")) {
+            json_decref(o);
+            return;
+        }
         reason = json_string_value(json_object_get(o, "reason"));
     }
     cutoff_diag diag = {0};

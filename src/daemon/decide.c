@@ -237,7 +237,18 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
     const char *region = r->region ? r->region : m.region;
     if (r->region_header && co__http_header(req, r->region_header))
         region = co__http_header(req, r->region_header);
-    cutoff_verdict v = {CUTOFF_REASON_UNKNOWN_SUBSCRIPTION, NULL, 0, CUTOFF_TIME_NEVER};
+    if (sub == NULL) {
+        char detail[400];
+        snprintf(detail, sizeof detail, "route %.100s %.120s takes the subscription from the %.40s header, "
+                 "which the request lacks; denying", r->method, r->path, r->subscription_header);
+        free(scratch);
+        metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
+        co__http_reply_problem(req, 403, PROBLEM_BASE "bad-request", "Forbidden", detail,
+                               "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
+                               (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "bad_request", NULL});
+        return;
+    }
+    cutoff_verdict v;
     cutoff_reader *reader = daemon_reader(d);
     const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
     if (snap == NULL) {
@@ -248,8 +259,7 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
                                "no snapshot is published yet; denying", NULL, NULL);
         return;
     }
-    if (sub != NULL)
-        cutoff_check(snap, sub, r->action, region, daemon_now(), &v);
+    cutoff_check(snap, sub, r->action, region, daemon_now(), &v);
     if (v.reason == CUTOFF_REASON_ALLOW) {
         co__http_reply(req, 204, NULL, "", 0,
                        (const char *const[]){"Cutoff-Decision", "allow", "Cutoff-Reason", "allow", NULL});

@@ -43,7 +43,9 @@ void daemon_log_request(void *ctx, const co__http_req *req, int status)
     bool admin = verb != NULL && strncmp(verb, "decision.", 9) != 0 && strncmp(verb, "ops.", 4) != 0;
     if (admin)
         metrics_admin(&d->metrics, verb, status);
-    if (!admin && status < 500 && !daemon_live(d)->log_decisions)
+    /* Probes and scrapes come every few seconds and say nothing new. */
+    bool ops = verb != NULL && strncmp(verb, "ops.", 4) == 0;
+    if (!admin && (ops || status < 500) && !daemon_live(d)->log_decisions)
         return;
     json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", co__http_request_id(req), "method",
                           co__http_method(req), "path", co__http_path(req), "status", status, "ms",
@@ -52,5 +54,5 @@ void daemon_log_request(void *ctx, const co__http_req *req, int status)
         json_object_set_new(f, "verb", json_string(verb));
     if (f && co__http_principal(req))
         json_object_set_new(f, "principal", json_string(co__http_principal(req)));
-    daemon_log(d, status >= 500 ? "error" : "info", "request", f);
+    daemon_log(d, status >= 500 && !ops ? "error" : "info", "request", f);
 }

@@ -84,13 +84,14 @@ static int scan_changes(cutoffd *d, bool *tree_changed, uint64_t *last_seq, bool
 
 int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
 {
-    bool tree_changed = d->tree == NULL, any = false;
+    bool tree_changed = false, any = false;
     uint64_t last_seq = d->audit_seq;
     int rc = scan_changes(d, &tree_changed, &last_seq, &any);
     if (rc != 0)
         return co__diag(diag, rc, "cannot read the audit log: %s", cutoff_strerror(rc));
-    if (!any && !force && !tree_changed)
+    if (!any && !force)
         return 0;
+    tree_changed |= d->tree == NULL;
     atomic_fetch_add(&d->metrics.reloads, 1);
     if (tree_changed) {
         cutoff_tree *tree;
@@ -171,9 +172,11 @@ static void *watch_loop(void *arg)
         int rc = daemon_refresh_locked(d, false, &diag);
         pthread_mutex_unlock(&d->write_lock);
         if (rc != 0 && !failing) {
-            /* Keep serving the last good snapshot; say so once. */
+            /* Keep serving the last good snapshot (or none, on a database
+             * without a catalog); say so once. */
             json_t *f = json_pack("{s:s}", "error", diag.message[0] ? diag.message : cutoff_strerror(rc));
-            daemon_log(d, "error", "refresh_failed", f);
+            bool empty = rc == CUTOFF_ENOTFOUND && !atomic_load(&d->ready);
+            daemon_log(d, empty ? "warn" : "error", empty ? "not_ready" : "refresh_failed", f);
         }
         failing = rc != 0;
     }

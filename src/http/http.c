@@ -241,7 +241,7 @@ co__http_server *co__http_start(const char *listen, const co__http_limits *limit
         MHD_OPTION_THREAD_POOL_SIZE, limits->threads ? limits->threads : 1,
         MHD_OPTION_CONNECTION_LIMIT, limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         limits->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits->max_header_bytes,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, err_len, "cannot listen on %s (address in use or not allowed?)", listen);
