@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * db.c - the database handle (open, schema version check and migration,
+ * close), the helpers every operation of the layer shares, the catalog
+ * (load with its stranding checks, get) and the audit log API (verify,
+ * list, append).
+ */
+#include "audit/audit.h"
+#include "db/db_int.h"
+#include "util/util.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ===================================================================== */
+/* Handle                                                                 */
+/* ===================================================================== */
+
+int cutoff_db_schema_version(void)
+{
+    return CO__STORE_SCHEMA_VERSION;
+}
+
+/* Opens the store, then settles its schema: an empty store is created
+ * (with CUTOFF_DB_CREATE), an older one migrated, a newer one refused. */
+int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *diag)
+{
+    co__diag_clear(diag);
+    int rc = 0, version = 0;
+    cutoff_db *db = NULL;
+    if (path == NULL || *path == '\0' || out == NULL)
+        return co__diag(diag, CUTOFF_EINVAL, "no database path given");
+    if (sodium_init() < 0)
+        return co__diag(diag, CUTOFF_EIO, "the hashing library could not start");
+    db = co__calloc(1, sizeof *db);
+    if (db == NULL)
+        return CUTOFF_ENOMEM;
+    const co__store_ops *ops = &co__sqlite_store_ops;
+    if ((rc = ops->open(path, (flags & CUTOFF_DB_CREATE) != 0, &db->store, diag)) != 0)
+        goto out;
+    if ((rc = ops->schema_version(db->store, &version)) != 0) {
+        rc = co__db_store_fail(db, rc, diag, "reading the schema version");
+        goto out;
+    }
+    if (version > CO__STORE_SCHEMA_VERSION) {
+        rc = co__diag(diag, CUTOFF_EVERSION,
+                      "database \"%s\" has schema version %d, newer than this program's %d; "
+                      "use a newer cutoff",
+                      path, version, CO__STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    if (version < CO__STORE_SCHEMA_VERSION && (rc = ops->migrate(db->store, diag)) != 0)
+        goto out;
+    *out = db;
+    return 0;
+out:
+    cutoff_db_close(db);
+    return rc;
+}
+
+void cutoff_db_close(cutoff_db *db)
+{
+    if (db == NULL)
+        return;
+    if (db->store)
+        db->store->ops->close(db->store);
+    co__free(db);
+}
+
+/* ===================================================================== */
+/* Shared helpers                                                         */
+/* ===================================================================== */
+
+int co__db_store_fail(cutoff_db *db, int rc, cutoff_diag *diag, const char *what)
+{
+    if (rc == 0 || diag == NULL || (diag->code == rc && diag->message[0] != '\0'))
+        return rc;
+    if (rc == CUTOFF_ENOMEM)
+        return co__diag(diag, rc, "out of memory while %s", what);
+    return co__diag(diag, rc, "database error while %s: %s", what,
+                    STORE_OPS(db)->errmsg(db->store));
+}
+
+int co__db_begin(cutoff_db *db, cutoff_diag *diag)
+{
+    int rc = STORE_OPS(db)->begin(db->store);
+    return rc ? co__db_store_fail(db, rc, diag, "starting a transaction") : 0;
+}
+
+int co__db_begin_read(cutoff_db *db, cutoff_diag *diag)
+{
+    int rc = STORE_OPS(db)->begin_read(db->store);
+    return rc ? co__db_store_fail(db, rc, diag, "starting a read") : 0;
+}
+
+int co__db_end(cutoff_db *db, int rc, cutoff_diag *diag)
+{
+    if (rc == 0) {
+        rc = STORE_OPS(db)->commit(db->store);
+        if (rc == 0)
+            return 0;
+        co__db_store_fail(db, rc, diag, "committing");
+    }
+    STORE_OPS(db)->rollback(db->store);
+    return rc;
+}
+
+int64_t co__db_wall_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int co__db_audit(cutoff_db *db, int64_t time, const char *actor, const char *verb,
+                 const char *object, json_t *payload)
+{
+    char *text = NULL;
+    int rc = co__db_json_take(payload ? payload : json_object(), &text);
+    if (rc == 0)
+        rc = co__audit_append(db->store, time, actor, verb, object, text);
+    co__free(text);
+    return rc;
+}
+
+/* Valid UTF-8 (jansson refuses to make a string of anything else). */
+static bool utf8_valid(const char *s)
+{
+    json_t *j = json_string(s);
+    bool ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
+int co__db_check_actor(const char *actor, cutoff_diag *diag)
+{
+    if (actor == NULL || *actor == '\0')
+        return co__diag(diag, CUTOFF_EINVAL,
+                        "no actor given: every change is recorded with who made it");
+    size_t n = strlen(actor);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)actor[i] < 0x20 || actor[i] == 0x7f)
+            return co__diag(diag, CUTOFF_EINVAL, "actor name contains a control character");
+    if (n > 256 || !utf8_valid(actor))
+        return co__diag(diag, CUTOFF_EINVAL, "actor name must be 1-256 bytes of UTF-8");
+    return 0;
+}
+
+int co__db_check_text(const char *text, size_t max, bool optional, const char *what,
+                      cutoff_diag *diag)
+{
+    if (text == NULL || *text == '\0') {
+        if (optional)
+            return 0;
+        return co__diag(diag, CUTOFF_EINVAL, "%s is empty", what);
+    }
+    if (strlen(text) > max)
+        return co__diag(diag, CUTOFF_ELIMIT, "%s is longer than %zu bytes", what, max);
+    if (!utf8_valid(text))
+        return co__diag(diag, CUTOFF_EINVAL, "%s is not valid UTF-8", what);
+    return 0;
+}
+
+int co__db_json_take(json_t *v, char **out)
+{
+    if (v == NULL)
+        return CUTOFF_ENOMEM;
+    int rc = 0;
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+    char *text = n ? co__malloc(n + 1) : NULL;
+    if (text == NULL || json_dumpb(v, text, n, JSON_COMPACT) != n) {
+        co__free(text);
+        rc = CUTOFF_ENOMEM;
+    } else {
+        text[n] = '\0';
+        *out = text;
+    }
+    json_decref(v);
+    return rc;
+}
+
+json_t *co__db_json_time(int64_t t)
+{
+    char buf[32];
+    return t ? json_string(cutoff_time_format(t, buf)) : json_null();
+}
+
+json_t *co__db_json_str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+void co__db_set(json_t *obj, const char *key, json_t *v, bool *ok)
+{
+    if (obj == NULL) {
+        json_decref(v);
+        *ok = false;
+    } else if (v == NULL || json_object_set_new(obj, key, v) != 0) {
+        *ok = false; /* set_new has dropped v's reference either way */
+    }
+}
+
+void co__db_sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, p, n);
+    sodium_bin2hex(out, 65, digest, sizeof digest);
+}
+
+int co__db_catalog(cutoff_db *db, cutoff_catalog_spec **out, cutoff_diag *diag)
+{
+    char *json = NULL;
+    int rc = STORE_OPS(db)->catalog_get(db->store, &json);
+    if (rc == CUTOFF_ENOTFOUND)
+        return co__diag(diag, rc, "no catalog is loaded; run 'cutoff catalog load FILE' first");
+    if (rc != 0)
+        return co__db_store_fail(db, rc, diag, "reading the catalog");
+    rc = cutoff_catalog_parse(json, strlen(json), out, diag);
+    if (rc != 0 && rc != CUTOFF_ENOMEM)
+        rc = co__diag(diag, CUTOFF_ESTORE, "the stored catalog does not parse: %s",
+                      diag ? diag->message : "");
+    co__free(json);
+    return rc;
+}
+
+int co__db_action_spec(const co__action_row *row, cutoff_action_spec **out)
+{
+    cutoff_action_spec *a = NULL;
+    int rc = cutoff_action_parse(row->doc, strlen(row->doc), &a, NULL);
+    if (rc != 0)
+        return rc == CUTOFF_ENOMEM ? rc : CUTOFF_ESTORE;
+    a->state = (cutoff_action_state)row->state;
+    a->version = row->version;
+    a->activated_at = row->activated_at;
+    *out = a;
+    return 0;
+}
+
+/* ===================================================================== */
+/* Catalog                                                                */
+/* ===================================================================== */
+
+static bool catalog_has_plan(const cutoff_catalog_spec *c, const char *plan)
+{
+    for (size_t i = 0; i < c->n_plans; i++)
+        if (strcmp(c->plans[i].name, plan) == 0)
+            return true;
+    return false;
+}
+
+static bool catalog_matches(const cutoff_catalog_spec *c, const char *pattern)
+{
+    for (size_t i = 0; i < c->n_actions; i++)
+        if (cutoff_pattern_match(pattern, c->actions[i].name))
+            return true;
+    return false;
+}
+
+typedef struct strand_check {
+    const cutoff_catalog_spec *catalog;
+    cutoff_diag *diag;
+} strand_check;
+
+static int check_plan_use(void *ctx, const char *plan, const char *node)
+{
+    strand_check *c = ctx;
+    if (catalog_has_plan(c->catalog, plan))
+        return 0;
+    return co__diag(c->diag, CUTOFF_ESTATE,
+                    "the new catalog has no plan \"%s\", which node \"%s\" uses; "
+                    "keep the plan or move the nodes to another plan first",
+                    plan, node);
+}
+
+static int check_active_action(void *ctx, const co__action_row *row)
+{
+    strand_check *c = ctx;
+    cutoff_action_spec *a = NULL;
+    int rc = co__db_action_spec(row, &a);
+    if (rc != 0)
+        return rc;
+    for (size_t pass = 0; pass < 2 && rc == 0; pass++) {
+        const char *const *pats = pass ? a->except : a->deny;
+        size_t n = pass ? a->n_except : a->n_deny;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if (!catalog_matches(c->catalog, pats[i]))
+                rc = co__diag(c->diag, CUTOFF_ESTATE,
+                              "active action %s v%d %s \"%s\", which matches no action of the new "
+                              "catalog; lift the action first or keep those actions",
+                              row->id, row->version, pass ? "excepts" : "denies", pats[i]);
+    }
+    cutoff_action_free(a);
+    return rc;
+}
+
+/* Parses and validates the catalog exactly as the engine will compile it,
+ * then refuses it if it would strand a node's plan or an active action,
+ * and stores its canonical form with the audit record in one transaction. */
+int cutoff_db_catalog_load(cutoff_db *db, const char *actor, const char *json, size_t len,
+                           cutoff_diag *diag)
+{
+    co__diag_clear(diag);
+    cutoff_catalog_spec *cat = NULL;
+    cutoff_tree_builder *probe = NULL;
+    char *canon = NULL;
+    int rc = co__db_check_actor(actor, diag);
+    if (rc != 0)
+        return rc;
+    if (json == NULL)
+        return co__diag(diag, CUTOFF_EINVAL, "no catalog text given");
+    if ((rc = cutoff_catalog_parse(json, len, &cat, diag)) != 0)
+        return rc;
+    if ((rc = cutoff_tree_builder_new(cat, &probe, diag)) != 0)
+        goto out;
+    if ((rc = cutoff_catalog_to_json(cat, &canon)) != 0)
+        goto out;
+    if ((rc = co__db_begin(db, diag)) != 0)
+        goto out;
+    strand_check check = {.catalog = cat, .diag = diag};
+    rc = STORE_OPS(db)->node_plan_uses(db->store, check_plan_use, &check);
+    if (rc == 0) {
+        co__action_filter active = {.state = CUTOFF_STATE_ACTIVE};
+        rc = STORE_OPS(db)->action_iter(db->store, &active, check_active_action, &check);
+    }
+    int64_t now = co__db_wall_now();
+    if (rc == 0)
+        rc = STORE_OPS(db)->catalog_put(db->store, canon, actor, now);
+    if (rc == 0) {
+        char sha[65];
+        co__db_sha256_hex(canon, strlen(canon), sha);
+        rc = co__db_audit(db, now, actor, "catalog.load", "catalog",
+                          json_pack("{s:I,s:I,s:I,s:s}", "actions", (json_int_t)cat->n_actions,
+                                    "regions", (json_int_t)cat->n_regions, "plans",
+                                    (json_int_t)cat->n_plans, "sha256", sha));
+    }
+    rc = co__db_end(db, co__db_store_fail(db, rc, diag, "loading the catalog"), diag);
+out:
+    co__free(canon);
+    cutoff_tree_builder_free(probe);
+    cutoff_catalog_free(cat);
+    return rc;
+}
+
+int cutoff_db_catalog_get(cutoff_db *db, cutoff_catalog_spec **out)
+{
+    return co__db_catalog(db, out, NULL);
+}
+
+/* ===================================================================== */
+/* Audit log                                                              */
+/* ===================================================================== */
+
+int cutoff_db_audit_verify(cutoff_db *db, cutoff_audit_report *report)
+{
+    cutoff_audit_report scratch;
+    return co__audit_verify(db->store, report ? report : &scratch);
+}
+
+typedef struct audit_listing {
+    json_t *array;
+} audit_listing;
+
+static int list_record(void *ctx, const co__audit_row *r)
+{
+    audit_listing *l = ctx;
+    bool ok = true;
+    json_t *payload = json_loads(r->payload, JSON_DECODE_ANY, NULL);
+    if (payload == NULL) /* kept visible as text, verify reports it */
+        payload = json_string(r->payload);
+    json_t *o = json_object();
+    co__db_set(o, "seq", json_integer((json_int_t)r->seq), &ok);
+    co__db_set(o, "time", co__db_json_time(r->time), &ok);
+    co__db_set(o, "actor", co__db_json_str(r->actor), &ok);
+    co__db_set(o, "verb", co__db_json_str(r->verb), &ok);
+    co__db_set(o, "object", co__db_json_str(r->object), &ok);
+    co__db_set(o, "payload", payload, &ok);
+    co__db_set(o, "prev_hash", co__db_json_str(r->prev_hash), &ok);
+    co__db_set(o, "hash", co__db_json_str(r->hash), &ok);
+    if (!ok) {
+        json_decref(o);
+        return CUTOFF_ENOMEM;
+    }
+    return json_array_append_new(l->array, o) == 0 ? 0 : CUTOFF_ENOMEM;
+}
+
+int cutoff_db_audit_list(cutoff_db *db, uint64_t after_seq, size_t limit, char **json_out)
+{
+    audit_listing l = {.array = json_array()};
+    if (l.array == NULL)
+        return CUTOFF_ENOMEM;
+    int rc = STORE_OPS(db)->audit_iter(db->store, after_seq, limit, list_record, &l);
+    if (rc != 0) {
+        json_decref(l.array);
+        return rc;
+    }
+    return co__db_json_take(l.array, json_out);
+}
+
+/* A record of the caller's own: the verb is an id ("admin.login"), the
+ * object any short text, the payload any JSON text (stored as given). */
+int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb, const char *object,
+                           const char *payload_json)
+{
+    int rc = co__db_check_actor(actor, NULL);
+    if (rc != 0)
+        return rc;
+    if (!cutoff_id_valid(verb) || co__db_check_text(object, 512, false, "object", NULL) != 0)
+        return CUTOFF_EINVAL;
+    if (payload_json == NULL)
+        payload_json = "{}";
+    json_t *check = json_loads(payload_json, JSON_DECODE_ANY, NULL);
+    if (check == NULL)
+        return CUTOFF_EPARSE;
+    json_decref(check);
+    if ((rc = co__db_begin(db, NULL)) != 0)
+        return rc;
+    rc = co__audit_append(db->store, co__db_wall_now(), actor, verb, object, payload_json);
+    return co__db_end(db, rc, NULL);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * db_int.h - what the files of the database layer (src/db) share: the
+ * handle, the one-transaction-per-change helpers, the audit helper that
+ * puts a change and its record in the same transaction, input checks for
+ * free text, and small JSON helpers for the texts the layer returns.
+ */
+#ifndef CUTOFF_DB_INT_H
+#define CUTOFF_DB_INT_H
+
+#include "cutoff.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cutoff_db {
+    co__store *store;
+};
+
+/* The store's operations of a handle. */
+#define STORE_OPS(db) ((db)->store->ops)
+
+/* The actor written into audit records for changes the system makes by
+ * itself (actions expiring). */
+#define CO__DB_SYSTEM_ACTOR "cutoff"
+
+/* ---- transactions --------------------------------------------------------
+ * Every change: rc = co__db_begin(); ... checks, writes, co__db_audit() ...;
+ * return co__db_end(db, rc, diag). end commits when rc is 0 and rolls back
+ * otherwise, so a failed call leaves nothing behind. */
+int co__db_begin(cutoff_db *db, cutoff_diag *diag);
+/* The same for a consistent read of several rows (end commits it). */
+int co__db_begin_read(cutoff_db *db, cutoff_diag *diag);
+int co__db_end(cutoff_db *db, int rc, cutoff_diag *diag);
+
+/* Fills diag for a store failure ("database error while WHAT: ...") unless
+ * diag already holds a message for rc. Returns rc. */
+int co__db_store_fail(cutoff_db *db, int rc, cutoff_diag *diag, const char *what);
+
+/* Appends the audit record of a change inside the current transaction.
+ * Takes the reference to payload (a JSON object; NULL: {}). */
+int co__db_audit(cutoff_db *db, int64_t time, const char *actor, const char *verb,
+                 const char *object, json_t *payload);
+
+/* The wall clock, for records of calls that are not given a time. */
+int64_t co__db_wall_now(void);
+
+/* ---- input checks -------------------------------------------------------- */
+/* An actor: 1..256 bytes of UTF-8 without control characters. */
+int co__db_check_actor(const char *actor, cutoff_diag *diag);
+/* Free text (titles, notes, reasons): valid UTF-8 of at most max bytes,
+ * NULL allowed when optional. `what` names it in the message. */
+int co__db_check_text(const char *text, size_t max, bool optional, const char *what,
+                      cutoff_diag *diag);
+
+/* ---- JSON ---------------------------------------------------------------- */
+/* Dumps v compactly into a string released with cutoff_free, and drops the
+ * reference to v. CUTOFF_ENOMEM when v is NULL (a failed build). */
+int co__db_json_take(json_t *v, char **out);
+/* A time as RFC 3339 text, or JSON null for 0 (not set). */
+json_t *co__db_json_time(int64_t t);
+/* A string or JSON null. */
+json_t *co__db_json_str(const char *s);
+/* Sets obj[key] = v, taking the reference; a NULL v marks *ok false. */
+void co__db_set(json_t *obj, const char *key, json_t *v, bool *ok);
+
+/* ---- shared lookups ------------------------------------------------------ */
+/* The current catalog, parsed. CUTOFF_ENOTFOUND with a message telling to
+ * load one. */
+int co__db_catalog(cutoff_db *db, cutoff_catalog_spec **out, cutoff_diag *diag);
+/* An action version row as a spec with its lifecycle fields set. */
+int co__db_action_spec(const co__action_row *row, cutoff_action_spec **out);
+/* The SHA-256 of a buffer as 64 hex digits. */
+void co__db_sha256_hex(const void *p, size_t n, char out[65]);
+
+#endif

@@ -1,0 +1,1021 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sqlite.c - the SQLite backend of the store interface (store.h), the
+ * embedded default. The file is kept in WAL mode with synchronous=FULL (a
+ * committed change survives a power cut; readers never wait for the
+ * writer), foreign keys on and a busy timeout so that concurrent CLI runs
+ * queue instead of failing. The schema carries its version in
+ * PRAGMA user_version and grows by an ordered list of migrations, applied
+ * together in one transaction. Every statement is prepared once per
+ * connection and reused, which is what makes bulk node writes fast.
+ */
+#include "store/store.h"
+#include "util/util.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+/* How long a writer waits for another writer's lock: a bulk import of
+ * ten million nodes holds it for about half a minute. */
+#define BUSY_TIMEOUT_MS 60000
+/* Page cache per connection (KiB): the tree's nodes are read and written in
+ * bulk, and SQLite allocates the cache only as it fills. A large batch of
+ * node writes gets more, until its transaction ends. */
+#define CACHE_KIB 262144
+#define BULK_CACHE_KIB 1048576
+#define BULK_ROWS 100000
+
+/* ===================================================================== */
+/* Schema                                                                 */
+/* ===================================================================== */
+
+/* migrations[v] takes a store from schema version v to v + 1. Never edit a
+ * released entry; append a new one. */
+static const char *const migrations[CO__STORE_SCHEMA_VERSION] = {
+    /* 0 -> 1: the first schema. Nodes are keyed by id alone: no foreign
+     * key and no index on parent. The database layer validates the whole
+     * tree before it commits, and either would cost a B-tree operation on
+     * every one of millions of rows in a bulk import (an index on parent
+     * more than doubles its cost). */
+    "CREATE TABLE nodes("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 3),"
+    "  parent TEXT,"
+    "  name TEXT,"
+    "  plan TEXT"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE catalog("
+    "  one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  json TEXT NOT NULL,"
+    "  loaded_by TEXT NOT NULL,"
+    "  loaded_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE cases("
+    "  id TEXT NOT NULL UNIQUE,"
+    "  title TEXT NOT NULL,"
+    "  scope TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),"
+    "  findings TEXT,"
+    "  opened_by TEXT NOT NULL,"
+    "  opened_at INTEGER NOT NULL,"
+    "  closed_by TEXT,"
+    "  closed_at INTEGER,"
+    "  updated_by TEXT,"
+    "  updated_at INTEGER"
+    ");"
+    "CREATE TABLE evidence("
+    "  case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  n INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  media_type TEXT NOT NULL,"
+    "  file TEXT,"
+    "  note TEXT,"
+    "  added_by TEXT NOT NULL,"
+    "  added_at INTEGER NOT NULL,"
+    "  content BLOB,"
+    "  PRIMARY KEY (case_id, n)"
+    ");"
+    "CREATE TABLE actions("
+    "  id TEXT NOT NULL,"
+    "  version INTEGER NOT NULL CHECK (version >= 1),"
+    "  case_id TEXT NOT NULL REFERENCES cases(id),"
+    "  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),"
+    "  doc TEXT NOT NULL,"
+    "  proposed_by TEXT NOT NULL,"
+    "  proposed_at INTEGER NOT NULL,"
+    "  approved_by TEXT,"
+    "  approved_at INTEGER,"
+    "  activated_at INTEGER,"
+    "  lifted_by TEXT,"
+    "  lifted_at INTEGER,"
+    "  lift_reason TEXT,"
+    "  PRIMARY KEY (id, version)"
+    ");"
+    "CREATE INDEX actions_by_state ON actions(state);"
+    "CREATE TABLE audit("
+    "  seq INTEGER PRIMARY KEY,"
+    "  time INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  verb TEXT NOT NULL,"
+    "  object TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  prev_hash TEXT NOT NULL,"
+    "  hash TEXT NOT NULL"
+    ");"
+    /* The log is append-only through this program; the hash chain is what
+     * catches changes made around it. */
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+};
+
+/* ===================================================================== */
+/* Statements                                                             */
+/* ===================================================================== */
+
+#define ACTION_COLS                                                                                \
+    "id, version, case_id, state, doc, proposed_by, proposed_at, approved_by, approved_at, "       \
+    "activated_at, lifted_by, lifted_at, lift_reason"
+#define CASE_COLS                                                                                  \
+    "id, title, scope, status, findings, opened_by, opened_at, closed_by, closed_at, updated_by, " \
+    "updated_at"
+#define AUDIT_COLS "seq, time, actor, verb, object, payload, prev_hash, hash"
+
+enum stmt_id {
+    ST_NODE_GET,
+    ST_NODE_ITER,
+    ST_NODE_COUNT,
+    ST_NODE_PLAN_USES,
+    ST_NODE_PUT,
+    ST_CATALOG_GET,
+    ST_CATALOG_PUT,
+    ST_CASE_GET,
+    ST_CASE_PUT,
+    ST_CASE_ITER,
+    ST_CASE_COUNT,
+    ST_EVIDENCE_NEXT,
+    ST_EVIDENCE_ADD,
+    ST_EVIDENCE_ITER,
+    ST_ACTION_GET,
+    ST_ACTION_GET_LATEST,
+    ST_ACTION_PUT,
+    ST_ACTION_ITER,
+    ST_ACTION_COUNT_IDS,
+    ST_AUDIT_LAST,
+    ST_AUDIT_PUT,
+    ST_AUDIT_ITER,
+    ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_NODE_GET] = "SELECT id, kind, parent, name, plan FROM nodes WHERE id = ?1",
+    [ST_NODE_ITER] = "SELECT id, kind, parent, name, plan FROM nodes ORDER BY id",
+    [ST_NODE_COUNT] = "SELECT count(*) FROM nodes",
+    [ST_NODE_PLAN_USES] = "SELECT plan, min(id) FROM nodes WHERE plan IS NOT NULL GROUP BY plan",
+    [ST_NODE_PUT] = "INSERT INTO nodes(id, kind, parent, name, plan) VALUES (?1, ?2, ?3, ?4, ?5)"
+                    " ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, parent = excluded.parent,"
+                    " name = excluded.name, plan = excluded.plan",
+    [ST_CATALOG_GET] = "SELECT json FROM catalog WHERE one = 1",
+    [ST_CATALOG_PUT] = "INSERT INTO catalog(one, json, loaded_by, loaded_at) VALUES (1, ?1, ?2, ?3)"
+                       " ON CONFLICT(one) DO UPDATE SET json = excluded.json,"
+                       " loaded_by = excluded.loaded_by, loaded_at = excluded.loaded_at",
+    [ST_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE id = ?1",
+    [ST_CASE_PUT] =
+        "INSERT INTO cases(" CASE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT(id) DO UPDATE SET title = excluded.title, scope = excluded.scope,"
+        " status = excluded.status, findings = excluded.findings,"
+        " opened_by = excluded.opened_by, opened_at = excluded.opened_at,"
+        " closed_by = excluded.closed_by, closed_at = excluded.closed_at,"
+        " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+    [ST_CASE_ITER] = "SELECT " CASE_COLS " FROM cases ORDER BY rowid",
+    [ST_CASE_COUNT] = "SELECT count(*) FROM cases",
+    [ST_EVIDENCE_NEXT] = "SELECT coalesce(max(n), 0) + 1 FROM evidence WHERE case_id = ?1",
+    [ST_EVIDENCE_ADD] =
+        "INSERT INTO evidence(case_id, n, sha256, size, media_type, file, note,"
+        " added_by, added_at, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_EVIDENCE_ITER] =
+        "SELECT case_id, n, sha256, size, media_type, file, note, added_by, added_at,"
+        " content IS NOT NULL FROM evidence WHERE case_id = ?1 ORDER BY n",
+    [ST_ACTION_GET] = "SELECT " ACTION_COLS " FROM actions WHERE id = ?1 AND version = ?2",
+    [ST_ACTION_GET_LATEST] = "SELECT " ACTION_COLS " FROM actions WHERE id = ?1"
+                             " ORDER BY version DESC LIMIT 1",
+    [ST_ACTION_PUT] = "INSERT INTO actions(" ACTION_COLS ")"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                      " ON CONFLICT(id, version) DO UPDATE SET case_id = excluded.case_id,"
+                      " state = excluded.state, doc = excluded.doc,"
+                      " proposed_by = excluded.proposed_by, proposed_at = excluded.proposed_at,"
+                      " approved_by = excluded.approved_by, approved_at = excluded.approved_at,"
+                      " activated_at = excluded.activated_at, lifted_by = excluded.lifted_by,"
+                      " lifted_at = excluded.lifted_at, lift_reason = excluded.lift_reason",
+    /* The action tables stay small (one row per version), so one statement
+     * with optional filters serves every listing. */
+    [ST_ACTION_ITER] = "SELECT " ACTION_COLS " FROM actions AS a"
+                       " WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR case_id = ?2)"
+                       " AND (?3 < 0 OR state = ?3)"
+                       " AND (?4 = 0 OR version = (SELECT max(version) FROM actions AS b"
+                       "                           WHERE b.id = a.id))"
+                       " ORDER BY id, version",
+    [ST_ACTION_COUNT_IDS] = "SELECT count(DISTINCT id) FROM actions",
+    [ST_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit ORDER BY seq DESC LIMIT 1",
+    [ST_AUDIT_PUT] = "INSERT INTO audit(" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_AUDIT_ITER] = "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+};
+
+typedef struct sqlite_store {
+    co__store base;
+    sqlite3 *db;
+    sqlite3_stmt *stmts[ST__COUNT];
+    bool bulk_cache; /* the cache was enlarged for the current transaction */
+} sqlite_store;
+
+static sqlite_store *as_sqlite(co__store *s)
+{
+    return (sqlite_store *)(void *)s;
+}
+
+/* Maps an SQLite result code to the library's. */
+static int fail(int sqlite_rc)
+{
+    switch (sqlite_rc & 0xff) {
+    case SQLITE_NOMEM: return CUTOFF_ENOMEM;
+    case SQLITE_IOERR: return CUTOFF_EIO;
+    default: return CUTOFF_ESTORE;
+    }
+}
+
+/* The prepared statement for id, prepared on first use. */
+static int prepare(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
+{
+    if (s->stmts[id] == NULL) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->stmts[id], NULL);
+        if (rc != SQLITE_OK)
+            return fail(rc);
+    }
+    *out = s->stmts[id];
+    return 0;
+}
+
+/* Makes a statement ready for its next use. */
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *text)
+{
+    return text ? sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int bind_time(sqlite3_stmt *st, int i, int64_t t)
+{
+    return t ? sqlite3_bind_int64(st, i, t) : sqlite3_bind_null(st, i);
+}
+
+/* A text column, borrowed until the next step (NULL for SQL NULL). */
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    return (char *)sqlite3_column_text(st, i);
+}
+
+/* A text column copied for the caller. */
+static int col_dup(sqlite3_stmt *st, int i, char **out)
+{
+    const char *t = col_text(st, i);
+    if (t == NULL) {
+        *out = NULL;
+        return 0;
+    }
+    *out = co__strndup(t, (size_t)sqlite3_column_bytes(st, i));
+    return *out ? 0 : CUTOFF_ENOMEM;
+}
+
+/* Runs a statement that returns no rows. */
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    done(st);
+    return rc == SQLITE_DONE ? 0 : fail(rc);
+}
+
+/* Runs a statement returning one integer. */
+static int step_int(sqlite3_stmt *st, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = fail(rc);
+    }
+    done(st);
+    return rc;
+}
+
+static int exec(sqlite_store *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : fail(rc);
+}
+
+/* ===================================================================== */
+/* Connection, schema, transactions                                       */
+/* ===================================================================== */
+
+static int read_user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void sq_close(co__store *base)
+{
+    sqlite_store *s = as_sqlite(base);
+    if (s == NULL)
+        return;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
+    sqlite3_close(s->db);
+    co__free(s);
+}
+
+static int sq_open(const char *path, bool create, co__store **out, cutoff_diag *diag)
+{
+    char q[300];
+    int rc = 0, version = 0;
+    sqlite_store *s = co__calloc(1, sizeof *s);
+    if (s == NULL)
+        return CUTOFF_ENOMEM;
+    s->base.ops = &co__sqlite_store_ops;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int src = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (src == SQLITE_CANTOPEN && !create) {
+        rc = co__diag(diag, CUTOFF_ENOTINIT,
+                      "database \"%s\" does not exist; run 'cutoff init' to create it",
+                      co__quote(path, q, sizeof q));
+        goto out;
+    }
+    if (src != SQLITE_OK) {
+        rc = co__diag(diag, src == SQLITE_NOMEM ? CUTOFF_ENOMEM : CUTOFF_ESTORE,
+                      "cannot open database \"%s\": %s", co__quote(path, q, sizeof q),
+                      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 0);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* Read before writing anything, so that a file that is not a database,
+     * or not ours, is left exactly as it was. */
+    src = read_user_version(s->db, &version);
+    if (src != SQLITE_OK) {
+        rc = co__diag(diag, CUTOFF_ESTORE, "cannot read database \"%s\": %s",
+                      co__quote(path, q, sizeof q), sqlite3_errmsg(s->db));
+        goto out;
+    }
+    if (version == 0 && !create) {
+        rc =
+            co__diag(diag, CUTOFF_ENOTINIT, "database \"%s\" is not initialised; run 'cutoff init'",
+                     co__quote(path, q, sizeof q));
+        goto out;
+    }
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+             " PRAGMA temp_store = MEMORY; PRAGMA cache_size = -%d;",
+             CACHE_KIB);
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = co__diag(diag, CUTOFF_ESTORE, "cannot set up database \"%s\": %s",
+                      co__quote(path, q, sizeof q), sqlite3_errmsg(s->db));
+        goto out;
+    }
+    *out = &s->base;
+    return 0;
+out:
+    sq_close(&s->base);
+    return rc;
+}
+
+static int sq_schema_version(co__store *base, int *out)
+{
+    int rc = read_user_version(as_sqlite(base)->db, out);
+    return rc == SQLITE_OK ? 0 : fail(rc);
+}
+
+/* Applies every migration the store lacks, in one transaction; a store
+ * newer than this program is left alone. */
+static int sq_migrate(co__store *base, cutoff_diag *diag)
+{
+    sqlite_store *s = as_sqlite(base);
+    int rc = 0, version = 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return co__diag(diag, CUTOFF_ESTORE, "cannot migrate the database: %s",
+                        sqlite3_errmsg(s->db));
+    if (read_user_version(s->db, &version) != SQLITE_OK) {
+        rc = co__diag(diag, CUTOFF_ESTORE, "cannot read the schema version: %s",
+                      sqlite3_errmsg(s->db));
+        goto out;
+    }
+    if (version > CO__STORE_SCHEMA_VERSION) {
+        rc = co__diag(diag, CUTOFF_EVERSION,
+                      "the database has schema version %d; this program knows up to %d", version,
+                      CO__STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    for (int v = version; v < CO__STORE_SCHEMA_VERSION; v++) {
+        if (sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+            rc = co__diag(diag, CUTOFF_ESTORE, "migration to schema version %d failed: %s", v + 1,
+                          sqlite3_errmsg(s->db));
+            goto out;
+        }
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", CO__STORE_SCHEMA_VERSION);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc =
+            co__diag(diag, CUTOFF_ESTORE, "cannot commit the migration: %s", sqlite3_errmsg(s->db));
+        goto out;
+    }
+    return 0;
+out:
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int sq_begin(co__store *base)
+{
+    return exec(as_sqlite(base), "BEGIN IMMEDIATE");
+}
+
+static int sq_begin_read(co__store *base)
+{
+    return exec(as_sqlite(base), "BEGIN DEFERRED");
+}
+
+/* Gives back the cache a bulk write took, once its pages are clean
+ * (shrinking it earlier would spill them to the log mid-transaction). */
+static void end_bulk(sqlite_store *s)
+{
+    if (s->bulk_cache) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", CACHE_KIB);
+        sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        s->bulk_cache = false;
+    }
+}
+
+static int sq_commit(co__store *base)
+{
+    sqlite_store *s = as_sqlite(base);
+    int rc = exec(s, "COMMIT");
+    if (rc == 0)
+        end_bulk(s);
+    return rc;
+}
+
+static void sq_rollback(co__store *base)
+{
+    sqlite_store *s = as_sqlite(base);
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    end_bulk(s);
+}
+
+static const char *sq_errmsg(co__store *base)
+{
+    return sqlite3_errmsg(as_sqlite(base)->db);
+}
+
+/* ===================================================================== */
+/* Nodes                                                                  */
+/* ===================================================================== */
+
+static void node_from_row(sqlite3_stmt *st, cutoff_node_spec *n)
+{
+    n->id = col_text(st, 0);
+    n->kind = (cutoff_node_kind)sqlite3_column_int(st, 1);
+    n->parent = col_text(st, 2);
+    n->name = col_text(st, 3);
+    n->plan = col_text(st, 4);
+}
+
+static int sq_node_get(co__store *base, const char *id, cutoff_node_spec *out, char **strings)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_NODE_GET, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, id);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        /* One block holds the four strings the spec points at. */
+        size_t len[5] = {0}, total = 0;
+        for (int i = 0; i < 5; i++) {
+            len[i] = col_text(st, i) ? (size_t)sqlite3_column_bytes(st, i) + 1 : 0;
+            total += len[i];
+        }
+        char *block = co__malloc(total);
+        if (block == NULL) {
+            rc = CUTOFF_ENOMEM;
+        } else {
+            const char *p[5];
+            char *w = block;
+            for (int i = 0; i < 5; i++) {
+                p[i] = NULL;
+                if (i != 1 && len[i]) {
+                    memcpy(w, col_text(st, i), len[i]);
+                    p[i] = w;
+                    w += len[i];
+                }
+            }
+            *out = (cutoff_node_spec){.id = p[0],
+                                      .kind = (cutoff_node_kind)sqlite3_column_int(st, 1),
+                                      .parent = p[2],
+                                      .name = p[3],
+                                      .plan = p[4]};
+            *strings = block;
+        }
+    } else {
+        rc = src == SQLITE_DONE ? CUTOFF_ENOTFOUND : fail(src);
+    }
+    done(st);
+    return rc;
+}
+
+static int iterate_nodes(sqlite3_stmt *st, co__node_fn fn, void *ctx)
+{
+    int rc = 0, src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        cutoff_node_spec n;
+        node_from_row(st, &n);
+        if ((rc = fn(ctx, &n)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+static int sq_node_iter(co__store *base, co__node_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_NODE_ITER, &st);
+    return rc ? rc : iterate_nodes(st, fn, ctx);
+}
+
+static int sq_node_count(co__store *base, uint64_t *out)
+{
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    int rc = prepare(as_sqlite(base), ST_NODE_COUNT, &st);
+    if (rc == 0 && (rc = step_int(st, &n)) == 0)
+        *out = (uint64_t)n;
+    return rc;
+}
+
+static int sq_node_plan_uses(co__store *base, co__plan_use_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_NODE_PLAN_USES, &st), src;
+    if (rc != 0)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn(ctx, col_text(st, 0), col_text(st, 1))) != 0)
+            break;
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+/* A large batch gets a bigger page cache for the rest of its transaction,
+ * so that its pages are written to the log once, at commit. */
+static int sq_node_write_begin(co__store *base, uint64_t rows, uint64_t existing)
+{
+    sqlite_store *s = as_sqlite(base);
+    (void)existing;
+    if (rows < BULK_ROWS || s->bulk_cache)
+        return 0;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", BULK_CACHE_KIB);
+    int rc = exec(s, sql);
+    s->bulk_cache = rc == 0;
+    return rc;
+}
+
+static int sq_node_put(co__store *base, const cutoff_node_spec *n)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_NODE_PUT, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, n->id);
+    sqlite3_bind_int(st, 2, (int)n->kind);
+    bind_text(st, 3, n->parent);
+    bind_text(st, 4, n->name);
+    bind_text(st, 5, n->plan);
+    /* No clear_bindings per row: every parameter is bound every time. */
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? 0 : fail(src);
+}
+
+static int sq_node_write_end(co__store *base)
+{
+    (void)base;
+    return 0;
+}
+
+/* ===================================================================== */
+/* Catalog                                                                */
+/* ===================================================================== */
+
+static int sq_catalog_get(co__store *base, char **json_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CATALOG_GET, &st);
+    if (rc != 0)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        rc = col_dup(st, 0, json_out);
+    else
+        rc = src == SQLITE_DONE ? CUTOFF_ENOTFOUND : fail(src);
+    done(st);
+    return rc;
+}
+
+static int sq_catalog_put(co__store *base, const char *json, const char *actor, int64_t time)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CATALOG_PUT, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, json);
+    bind_text(st, 2, actor);
+    sqlite3_bind_int64(st, 3, time);
+    return step_done(st);
+}
+
+/* ===================================================================== */
+/* Cases and evidence                                                     */
+/* ===================================================================== */
+
+static void case_from_row(sqlite3_stmt *st, co__case_row *r)
+{
+    r->id = col_text(st, 0);
+    r->title = col_text(st, 1);
+    r->scope_json = col_text(st, 2);
+    r->open = strcmp(col_text(st, 3), "open") == 0;
+    r->findings = col_text(st, 4);
+    r->opened_by = col_text(st, 5);
+    r->opened_at = sqlite3_column_int64(st, 6);
+    r->closed_by = col_text(st, 7);
+    r->closed_at = sqlite3_column_int64(st, 8);
+    r->updated_by = col_text(st, 9);
+    r->updated_at = sqlite3_column_int64(st, 10);
+}
+
+static int sq_case_get(co__store *base, const char *id, co__case_row *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CASE_GET, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, id);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        co__case_row r;
+        case_from_row(st, &r);
+        *out = r;
+        out->id = out->title = out->scope_json = out->findings = NULL;
+        out->opened_by = out->closed_by = out->updated_by = NULL;
+        if (col_dup(st, 0, &out->id) || col_dup(st, 1, &out->title) ||
+            col_dup(st, 2, &out->scope_json) || col_dup(st, 4, &out->findings) ||
+            col_dup(st, 5, &out->opened_by) || col_dup(st, 7, &out->closed_by) ||
+            col_dup(st, 9, &out->updated_by)) {
+            co__case_row_clear(out);
+            rc = CUTOFF_ENOMEM;
+        }
+    } else {
+        rc = src == SQLITE_DONE ? CUTOFF_ENOTFOUND : fail(src);
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_case_put(co__store *base, const co__case_row *r)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CASE_PUT, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, r->id);
+    bind_text(st, 2, r->title);
+    bind_text(st, 3, r->scope_json);
+    bind_text(st, 4, r->open ? "open" : "closed");
+    bind_text(st, 5, r->findings);
+    bind_text(st, 6, r->opened_by);
+    sqlite3_bind_int64(st, 7, r->opened_at);
+    bind_text(st, 8, r->closed_by);
+    bind_time(st, 9, r->closed_at);
+    bind_text(st, 10, r->updated_by);
+    bind_time(st, 11, r->updated_at);
+    return step_done(st);
+}
+
+static int sq_case_iter(co__store *base, co__case_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CASE_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__case_row r;
+        case_from_row(st, &r);
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+static int sq_case_count(co__store *base, uint64_t *out)
+{
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    int rc = prepare(as_sqlite(base), ST_CASE_COUNT, &st);
+    if (rc == 0 && (rc = step_int(st, &n)) == 0)
+        *out = (uint64_t)n;
+    return rc;
+}
+
+static int sq_evidence_add(co__store *base, const co__evidence_row *r, int64_t *n_out)
+{
+    sqlite_store *s = as_sqlite(base);
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    int rc = prepare(s, ST_EVIDENCE_NEXT, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, r->case_id);
+    if ((rc = step_int(st, &n)) != 0)
+        return rc;
+    if ((rc = prepare(s, ST_EVIDENCE_ADD, &st)) != 0)
+        return rc;
+    bind_text(st, 1, r->case_id);
+    sqlite3_bind_int64(st, 2, n);
+    bind_text(st, 3, r->sha256_hex);
+    sqlite3_bind_int64(st, 4, r->size);
+    bind_text(st, 5, r->media_type);
+    bind_text(st, 6, r->file);
+    bind_text(st, 7, r->note);
+    bind_text(st, 8, r->added_by);
+    sqlite3_bind_int64(st, 9, r->added_at);
+    if (r->content)
+        sqlite3_bind_blob64(st, 10, r->content, r->content_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 10);
+    if ((rc = step_done(st)) == 0)
+        *n_out = n;
+    return rc;
+}
+
+static int sq_evidence_iter(co__store *base, const char *case_id, co__evidence_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_EVIDENCE_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, case_id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__evidence_row r = {
+            .case_id = col_text(st, 0),
+            .n = sqlite3_column_int64(st, 1),
+            .sha256_hex = col_text(st, 2),
+            .size = sqlite3_column_int64(st, 3),
+            .media_type = col_text(st, 4),
+            .file = col_text(st, 5),
+            .note = col_text(st, 6),
+            .added_by = col_text(st, 7),
+            .added_at = sqlite3_column_int64(st, 8),
+            .content_kept = sqlite3_column_int(st, 9) != 0,
+        };
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+/* ===================================================================== */
+/* Actions                                                                */
+/* ===================================================================== */
+
+static void action_from_row(sqlite3_stmt *st, co__action_row *r)
+{
+    r->id = col_text(st, 0);
+    r->version = sqlite3_column_int(st, 1);
+    r->case_id = col_text(st, 2);
+    r->state = sqlite3_column_int(st, 3);
+    r->doc = col_text(st, 4);
+    r->proposed_by = col_text(st, 5);
+    r->proposed_at = sqlite3_column_int64(st, 6);
+    r->approved_by = col_text(st, 7);
+    r->approved_at = sqlite3_column_int64(st, 8);
+    r->activated_at = sqlite3_column_int64(st, 9);
+    r->lifted_by = col_text(st, 10);
+    r->lifted_at = sqlite3_column_int64(st, 11);
+    r->lift_reason = col_text(st, 12);
+}
+
+static int sq_action_get(co__store *base, const char *id, int version, co__action_row *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), version ? ST_ACTION_GET : ST_ACTION_GET_LATEST, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, id);
+    if (version)
+        sqlite3_bind_int(st, 2, version);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        action_from_row(st, out);
+        out->id = out->case_id = out->doc = out->proposed_by = NULL;
+        out->approved_by = out->lifted_by = out->lift_reason = NULL;
+        if (col_dup(st, 0, &out->id) || col_dup(st, 2, &out->case_id) ||
+            col_dup(st, 4, &out->doc) || col_dup(st, 5, &out->proposed_by) ||
+            col_dup(st, 7, &out->approved_by) || col_dup(st, 10, &out->lifted_by) ||
+            col_dup(st, 12, &out->lift_reason)) {
+            co__action_row_clear(out);
+            rc = CUTOFF_ENOMEM;
+        }
+    } else {
+        rc = src == SQLITE_DONE ? CUTOFF_ENOTFOUND : fail(src);
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_action_put(co__store *base, const co__action_row *r)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_ACTION_PUT, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, r->id);
+    sqlite3_bind_int(st, 2, r->version);
+    bind_text(st, 3, r->case_id);
+    sqlite3_bind_int(st, 4, r->state);
+    bind_text(st, 5, r->doc);
+    bind_text(st, 6, r->proposed_by);
+    sqlite3_bind_int64(st, 7, r->proposed_at);
+    bind_text(st, 8, r->approved_by);
+    bind_time(st, 9, r->approved_at);
+    bind_time(st, 10, r->activated_at);
+    bind_text(st, 11, r->lifted_by);
+    bind_time(st, 12, r->lifted_at);
+    bind_text(st, 13, r->lift_reason);
+    return step_done(st);
+}
+
+static int sq_action_iter(co__store *base, const co__action_filter *f, co__action_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_ACTION_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, f ? f->id : NULL);
+    bind_text(st, 2, f ? f->case_id : NULL);
+    sqlite3_bind_int(st, 3, f ? f->state : -1);
+    sqlite3_bind_int(st, 4, f && f->latest_only);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__action_row r;
+        action_from_row(st, &r);
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+static int sq_action_count_ids(co__store *base, uint64_t *out)
+{
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    int rc = prepare(as_sqlite(base), ST_ACTION_COUNT_IDS, &st);
+    if (rc == 0 && (rc = step_int(st, &n)) == 0)
+        *out = (uint64_t)n;
+    return rc;
+}
+
+/* ===================================================================== */
+/* Audit                                                                  */
+/* ===================================================================== */
+
+static void audit_from_row(sqlite3_stmt *st, co__audit_row *r)
+{
+    r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    r->time = sqlite3_column_int64(st, 1);
+    r->actor = col_text(st, 2);
+    r->verb = col_text(st, 3);
+    r->object = col_text(st, 4);
+    r->payload = col_text(st, 5);
+    r->prev_hash = col_text(st, 6);
+    r->hash = col_text(st, 7);
+}
+
+static int sq_audit_last(co__store *base, co__audit_row *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_AUDIT_LAST, &st);
+    if (rc != 0)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        audit_from_row(st, out);
+        out->actor = out->verb = out->object = out->payload = out->prev_hash = out->hash = NULL;
+        if (col_dup(st, 2, &out->actor) || col_dup(st, 3, &out->verb) ||
+            col_dup(st, 4, &out->object) || col_dup(st, 5, &out->payload) ||
+            col_dup(st, 6, &out->prev_hash) || col_dup(st, 7, &out->hash)) {
+            co__audit_row_clear(out);
+            rc = CUTOFF_ENOMEM;
+        }
+    } else {
+        rc = src == SQLITE_DONE ? CUTOFF_ENOTFOUND : fail(src);
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_audit_put(co__store *base, const co__audit_row *r)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_AUDIT_PUT, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (int64_t)r->seq);
+    sqlite3_bind_int64(st, 2, r->time);
+    bind_text(st, 3, r->actor);
+    bind_text(st, 4, r->verb);
+    bind_text(st, 5, r->object);
+    bind_text(st, 6, r->payload);
+    bind_text(st, 7, r->prev_hash);
+    bind_text(st, 8, r->hash);
+    return step_done(st);
+}
+
+static int sq_audit_iter(co__store *base, uint64_t after, size_t limit, co__audit_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_AUDIT_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, after > INT64_MAX ? INT64_MAX : (int64_t)after);
+    sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__audit_row r;
+        audit_from_row(st, &r);
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+const co__store_ops co__sqlite_store_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .migrate = sq_migrate,
+    .begin = sq_begin,
+    .begin_read = sq_begin_read,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .errmsg = sq_errmsg,
+    .node_get = sq_node_get,
+    .node_iter = sq_node_iter,
+    .node_count = sq_node_count,
+    .node_plan_uses = sq_node_plan_uses,
+    .node_write_begin = sq_node_write_begin,
+    .node_put = sq_node_put,
+    .node_write_end = sq_node_write_end,
+    .catalog_get = sq_catalog_get,
+    .catalog_put = sq_catalog_put,
+    .case_get = sq_case_get,
+    .case_put = sq_case_put,
+    .case_iter = sq_case_iter,
+    .case_count = sq_case_count,
+    .evidence_add = sq_evidence_add,
+    .evidence_iter = sq_evidence_iter,
+    .action_get = sq_action_get,
+    .action_put = sq_action_put,
+    .action_iter = sq_action_iter,
+    .action_count_ids = sq_action_count_ids,
+    .audit_last = sq_audit_last,
+    .audit_put = sq_audit_put,
+    .audit_iter = sq_audit_iter,
+};

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store.h - the storage backend interface. The database layer (src/db)
+ * keeps every rule of the workflow; a backend only stores and returns rows:
+ * nodes, the catalog text, cases, evidence, action versions and audit
+ * records, inside transactions the database layer opens and closes. A
+ * backend is a table of function pointers (co__store_ops) and a handle
+ * whose first member points at that table, so another backend (PostgreSQL,
+ * src/store/pg.c) can be added without touching the callers. SQLite
+ * (src/store/sqlite.c) is the embedded default.
+ *
+ * Conventions for every operation: 0 or a negative CUTOFF_E* code
+ * (CUTOFF_ESTORE for the backend's own failures, with its message in diag
+ * where a diag is taken, CUTOFF_ENOTFOUND for a missing row).
+ * Strings in rows handed to callbacks are borrowed and valid only during
+ * the call; a callback returning nonzero stops the iteration and that value
+ * is returned. Rows filled by *_get are owned by the caller and released
+ * with the matching co__*_row_clear. Times are Unix seconds; 0 means "not
+ * set". Writes are only allowed between begin and commit/rollback.
+ */
+#ifndef CUTOFF_STORE_H
+#define CUTOFF_STORE_H
+
+#include "cutoff.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The schema version every backend writes; migrations bring older stores
+ * up to it. */
+#define CO__STORE_SCHEMA_VERSION 1
+
+typedef struct co__store co__store;
+typedef struct co__store_ops co__store_ops;
+
+/* Every backend handle starts with this. */
+struct co__store {
+    const co__store_ops *ops;
+};
+
+/* ---- rows --------------------------------------------------------------- */
+
+typedef struct co__case_row {
+    char *id;
+    char *title;
+    char *scope_json; /* JSON array of node ids */
+    bool open;
+    char *findings; /* NULL when none */
+    char *opened_by;
+    int64_t opened_at;
+    char *closed_by;
+    int64_t closed_at;
+    char *updated_by; /* who changed it last (findings, close) */
+    int64_t updated_at;
+} co__case_row;
+
+typedef struct co__evidence_row {
+    char *case_id;
+    int64_t n; /* 1, 2, ... within the case; assigned by evidence_add */
+    char *sha256_hex;
+    int64_t size;
+    char *media_type;
+    char *file; /* base name of the file it was read from */
+    char *note;
+    char *added_by;
+    int64_t added_at;
+    const void *content; /* NULL unless kept (never loaded by evidence_iter) */
+    size_t content_len;
+    bool content_kept; /* set by evidence_iter */
+} co__evidence_row;
+
+typedef struct co__action_row {
+    char *id;
+    int version;
+    char *case_id;
+    int state; /* cutoff_action_state */
+    char *doc; /* the action document (input format, with its id) */
+    char *proposed_by;
+    int64_t proposed_at;
+    char *approved_by;
+    int64_t approved_at;
+    int64_t activated_at;
+    char *lifted_by;
+    int64_t lifted_at;
+    char *lift_reason;
+} co__action_row;
+
+/* Selects action versions: every field is optional (NULL / -1 / false). */
+typedef struct co__action_filter {
+    const char *id;
+    const char *case_id;
+    int state;        /* -1: any */
+    bool latest_only; /* only the highest version of each id */
+} co__action_filter;
+
+typedef struct co__audit_row {
+    uint64_t seq;
+    int64_t time;
+    char *actor;
+    char *verb;
+    char *object;
+    char *payload;   /* JSON text */
+    char *prev_hash; /* 64 hex digits */
+    char *hash;
+} co__audit_row;
+
+typedef int (*co__node_fn)(void *ctx, const cutoff_node_spec *node);
+typedef int (*co__plan_use_fn)(void *ctx, const char *plan, const char *example_node);
+typedef int (*co__case_fn)(void *ctx, const co__case_row *row);
+typedef int (*co__evidence_fn)(void *ctx, const co__evidence_row *row);
+typedef int (*co__action_fn)(void *ctx, const co__action_row *row);
+typedef int (*co__audit_fn)(void *ctx, const co__audit_row *row);
+
+/* ---- the interface ------------------------------------------------------ */
+
+struct co__store_ops {
+    const char *name;
+
+    /* Connects to `location` (a file path for SQLite). With create, a
+     * missing store is created empty (schema version 0); without it a
+     * missing or empty one is CUTOFF_ENOTINIT and nothing is written.
+     * Nothing is migrated here. */
+    int (*open)(const char *location, bool create, co__store **out, cutoff_diag *diag);
+    void (*close)(co__store *s);
+
+    /* The schema version the store holds (0: empty). */
+    int (*schema_version)(co__store *s, int *out);
+    /* Brings the schema from its version up to CO__STORE_SCHEMA_VERSION in
+     * one transaction of its own. */
+    int (*migrate)(co__store *s, cutoff_diag *diag);
+
+    /* A write transaction: begin takes the write lock at once, so the reads
+     * made inside see what the commit will be based on. */
+    int (*begin)(co__store *s);
+    /* A read transaction: the reads until commit (or rollback) see one
+     * consistent state of the store. */
+    int (*begin_read)(co__store *s);
+    int (*commit)(co__store *s);
+    void (*rollback)(co__store *s);
+    /* The backend's last error message (for diagnostics). */
+    const char *(*errmsg)(co__store *s);
+
+    /* ---- nodes: (id, kind, parent, name, plan) ---- */
+    int (*node_get)(co__store *s, const char *id, cutoff_node_spec *out, char **strings);
+    /* Every node in byte-wise ascending order of id. */
+    int (*node_iter)(co__store *s, co__node_fn fn, void *ctx);
+    int (*node_count)(co__store *s, uint64_t *out);
+    /* Each plan some node names, with one node naming it. */
+    int (*node_plan_uses)(co__store *s, co__plan_use_fn fn, void *ctx);
+    /* Bulk writing: node_put inserts or replaces one node. node_write_begin
+     * says how many rows will follow and how many the store holds already
+     * (hints: the backend may reorganise indexes for large batches) and
+     * node_write_end finishes the batch. Rows written in ascending id
+     * order are fastest. */
+    int (*node_write_begin)(co__store *s, uint64_t rows, uint64_t existing);
+    int (*node_put)(co__store *s, const cutoff_node_spec *node);
+    int (*node_write_end)(co__store *s);
+
+    /* ---- the catalog: one canonical JSON text ---- */
+    int (*catalog_get)(co__store *s, char **json_out); /* co__free; ENOTFOUND */
+    int (*catalog_put)(co__store *s, const char *json, const char *actor, int64_t time);
+
+    /* ---- cases and evidence ---- */
+    int (*case_get)(co__store *s, const char *id, co__case_row *out);
+    /* Inserts a case or replaces the one with the same id (keeping its
+     * place in the listing order). */
+    int (*case_put)(co__store *s, const co__case_row *row);
+    /* Every case in the order they were opened. */
+    int (*case_iter)(co__store *s, co__case_fn fn, void *ctx);
+    int (*case_count)(co__store *s, uint64_t *out);
+    /* Adds evidence to a case; assigns and returns row->n. */
+    int (*evidence_add)(co__store *s, const co__evidence_row *row, int64_t *n_out);
+    /* The evidence of a case in order of n (content is not loaded). */
+    int (*evidence_iter)(co__store *s, const char *case_id, co__evidence_fn fn, void *ctx);
+
+    /* ---- enforcement action versions, keyed (id, version) ---- */
+    /* version 0: the highest version. */
+    int (*action_get)(co__store *s, const char *id, int version, co__action_row *out);
+    /* Inserts a version or replaces the row with the same (id, version). */
+    int (*action_put)(co__store *s, const co__action_row *row);
+    /* Versions matching the filter, ascending by (id, version). */
+    int (*action_iter)(co__store *s, const co__action_filter *f, co__action_fn fn, void *ctx);
+    /* Number of distinct action ids. */
+    int (*action_count_ids)(co__store *s, uint64_t *out);
+
+    /* ---- audit log ---- */
+    /* The record with the highest seq; ENOTFOUND when the log is empty. */
+    int (*audit_last)(co__store *s, co__audit_row *out);
+    int (*audit_put)(co__store *s, const co__audit_row *row);
+    /* Records with seq > after, ascending by seq, at most limit (0: all). */
+    int (*audit_iter)(co__store *s, uint64_t after, size_t limit, co__audit_fn fn, void *ctx);
+};
+
+/* The SQLite backend. */
+extern const co__store_ops co__sqlite_store_ops;
+
+/* Release what a *_get filled in (the row itself is the caller's). */
+void co__case_row_clear(co__case_row *row);
+void co__action_row_clear(co__action_row *row);
+void co__audit_row_clear(co__audit_row *row);
+
+#endif
