@@ -38,6 +38,8 @@ for build in "$@"; do
         CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$out" 2>&1
         status=$?
         grep -E '^not ok|^#' "$out" | head -40
+        # A crash or sanitizer report says more than the TAP lines do.
+        [ "$status" -ne 0 ] && ! grep -q '^not ok' "$out" && tail -15 "$out" | sed 's/^/#   /'
         count "$out" "$name" "$status"
     done
     for s in tests/integration/*.sh; do

@@ -344,7 +344,7 @@ int cutoff_preview_compute(const cutoff_snapshot *current, const cutoff_action_s
     return 0;
 fail:
     co__free(list);
-    cutoff_preview_free(&x->pub);
+    cutoff_preview_free((cutoff_preview *)x); /* pub is x's first member; x may be NULL */
     return rc;
 }
 
