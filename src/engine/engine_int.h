@@ -21,6 +21,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <string.h>
 
 #define CO_NONE UINT32_MAX
 
@@ -98,6 +99,34 @@ const co__rec *co__tree_find(const cutoff_tree *t, const char *id, size_t len);
 /* The position of an id, or CO_NONE. */
 uint32_t co__tree_pos(const cutoff_tree *t, const char *id);
 
+/* n bytes of a and b are equal. Ids are short, and a library memcmp call
+ * costs more than comparing them word by word here. */
+static inline bool co__same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        for (; n > 8; a += 8, b += 8, n -= 8) {
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8); /* the last 8 bytes, overlapping */
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t u, v, w, z;
+        memcpy(&u, a, 4), memcpy(&v, b, 4);
+        memcpy(&w, a + n - 4, 4), memcpy(&z, b + n - 4, 4);
+        return u == v && w == z;
+    }
+    for (; n > 0; n--)
+        if (*a++ != *b++)
+            return false;
+    return true;
+}
+
 static inline bool co__bit(const uint64_t *bits, uint32_t i)
 {
     return (bits[i >> 6] >> (i & 63)) & 1;
@@ -154,6 +183,9 @@ static inline uint32_t co__group_of(const cutoff_snapshot *s, uint32_t pos)
  * `act`, region index `region` (CO_NONE: none named; CO_UNKNOWN_REGION: a
  * name not in the catalog, given as region_name). */
 #define CO_UNKNOWN_REGION (UINT32_MAX - 1)
+/* A region named by the request but not looked up yet: most actions apply
+ * to every region, so the lookup is made only when one does not. */
+#define CO_REGION_UNRESOLVED (UINT32_MAX - 2)
 void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act,
                 uint32_t region, const char *region_name, int64_t t, cutoff_verdict *out);
 

@@ -374,8 +374,17 @@ decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, ui
      * read-only one decides unless a suspend follows. */
     for (uint32_t m = s->group_start[group]; m < s->group_start[group + 1]; m++) {
         const co__enforcement *e = &s->actions[s->group_members[m]];
-        if (!co__bit(e->denied, act) || !co__region_applies(e, region, region_name))
+        if (!co__bit(e->denied, act))
             continue;
+        if (e->regions != NULL) {
+            if (region == CO_REGION_UNRESOLVED && region_name != NULL) {
+                region = co__name_map_find(&tree->region_map, region_name, strlen(region_name));
+                if (region == CO_NONE)
+                    region = CO_UNKNOWN_REGION;
+            }
+            if (!co__region_applies(e, region, region_name))
+                continue;
+        }
         int k = co__phase_at(e, t);
         if (k < 0 || e->modes[k] == CUTOFF_MODE_OFF)
             continue;
@@ -414,13 +423,7 @@ void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char
         return;
     }
     uint32_t group = s->n_bp ? co__group_of(s, r->pos) : 0;
-    uint32_t reg = CO_NONE;
-    if (region != NULL && group != 0) {
-        reg = co__name_map_find(&tree->region_map, region, strlen(region));
-        if (reg == CO_NONE)
-            reg = CO_UNKNOWN_REGION;
-    }
-    decide(s, r->plan, group, act, reg, region, t, out);
+    decide(s, r->plan, group, act, region ? CO_REGION_UNRESOLVED : CO_NONE, region, t, out);
 }
 
 void cutoff_check_handles(const cutoff_snapshot *s, cutoff_sub_handle sub, cutoff_act_handle act,

@@ -52,7 +52,7 @@ uint32_t co__name_map_find(const co__name_map *m, const char *name, size_t len)
         if (v == 0)
             return CO_NONE;
         const char *cand = m->names[v - 1];
-        if (strncmp(cand, name, len) == 0 && cand[len] == '\0')
+        if (co__same_bytes(cand, name, len) && cand[len] == '\0')
             return v - 1;
         h = (h + 1) & m->mask;
     }
@@ -649,7 +649,7 @@ const co__rec *co__tree_find(const cutoff_tree *t, const char *id, size_t len)
         if ((v >> 32) != tag)
             continue;
         const co__rec *r = co__tree_rec(t, (uint32_t)v);
-        if (r->len == len && memcmp(r->id, id, len) == 0)
+        if (r->len == len && co__same_bytes(r->id, id, len))
             return r;
     }
 }
