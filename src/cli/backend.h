@@ -19,12 +19,8 @@
 #include "cli/cli.h"
 
 /* One request of "check --batch" (strings borrowed from the file's buffer). */
-typedef struct cli_request {
-    const char *subscription;
-    const char *action;
-    const char *region; /* NULL: the request names none */
-    int64_t t;
-} cli_request;
+/* A decision request (subscription, action, region or NULL, time). */
+typedef cutoff_request cli_request;
 
 /* Receives the decisions of a batch in order; by is NULL when no
  * enforcement action decides. Returns CLI_OK to go on. */

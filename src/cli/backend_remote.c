@@ -535,7 +535,7 @@ static json_t *check_from_explain(const json_t *x, const cli_request *r)
     json_object_set_new(o, "subscription", json_string(r->subscription));
     json_object_set_new(o, "action", json_string(r->action));
     json_object_set_new(o, "region", r->region ? json_string(r->region) : json_null());
-    json_object_set_new(o, "at", json_string(cutoff_time_format(r->t, buf)));
+    json_object_set_new(o, "at", json_string(cutoff_time_format(r->at, buf)));
     json_t *by = json_object_get(x, "action");
     json_object_set_new(o, "enforcement_action", field(x, "action"));
     if (json_is_string(by)) {
@@ -575,7 +575,7 @@ static int check(cli_backend *b, const cli_request *req, char **out, cutoff_diag
     t.len = strlen(t.p);
     t.cap = t.len + 1;
     char at[32];
-    snprintf(at, sizeof at, "%lld", (long long)req->t);
+    snprintf(at, sizeof at, "%lld", (long long)req->at);
     query_add(&t, r, "subscription", req->subscription);
     query_add(&t, r, "action", req->action);
     if (req->region)
@@ -605,7 +605,7 @@ static int check_chunk(remote *r, const cli_request *reqs, size_t from, size_t t
         json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:I}", "subscription",
                                               q->subscription, "action", q->action, "region",
                                               q->region ? json_string(q->region) : json_null(),
-                                              "at", (json_int_t)q->t));
+                                              "at", (json_int_t)q->at));
     }
     char *answer = NULL;
     int rc = request_json(r, "POST", api_path(r, "check", "batch", NULL),

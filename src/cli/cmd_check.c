@@ -136,7 +136,7 @@ int cli_cmd_check(cli *c, int argc, char **argv)
     if (n_pos != 2)
         return cli_usage(c, "give the SUBSCRIPTION and the ACTION (e.g. storage.write)");
     cli_request req = {pos[0], pos[1], region, cli_now()};
-    if (at_text && (rc = cli_parse_time(c, "--at", at_text, &req.t)) != CLI_OK)
+    if (at_text && (rc = cli_parse_time(c, "--at", at_text, &req.at)) != CLI_OK)
         return rc;
     if (region != NULL && strcmp(region, "-") == 0)
         req.region = NULL;

@@ -94,8 +94,9 @@ static inline const char *co__tree_id(const cutoff_tree *t, uint32_t pos)
     return co__tree_rec(t, t->nodes[pos].rec)->id;
 }
 
-/* The record of an id, or NULL. */
+/* The record of an id, or NULL; _hashed when co__hash(id, len) is known. */
 const co__rec *co__tree_find(const cutoff_tree *t, const char *id, size_t len);
+const co__rec *co__tree_find_hashed(const cutoff_tree *t, const char *id, size_t len, uint64_t h);
 /* The position of an id, or CO_NONE. */
 uint32_t co__tree_pos(const cutoff_tree *t, const char *id);
 

@@ -405,11 +405,12 @@ void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_
     decide(s, plan, group, act, region, region_name, t, out);
 }
 
-void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char *action, const char *region,
-                  int64_t t, cutoff_verdict *out)
+/* cutoff_check once the subscription's record is found (or not). */
+static inline __attribute__((always_inline)) void
+check_found(const cutoff_snapshot *s, const co__rec *r, const char *action, const char *region, int64_t t,
+            cutoff_verdict *out)
 {
     const cutoff_tree *tree = s->tree;
-    const co__rec *r = co__tree_find(tree, subscription, strlen(subscription));
     out->by = NULL;
     out->since = 0;
     out->until = CUTOFF_TIME_NEVER;
@@ -424,6 +425,43 @@ void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char
     }
     uint32_t group = s->n_bp ? co__group_of(s, r->pos) : 0;
     decide(s, r->plan, group, act, region ? CO_REGION_UNRESOLVED : CO_NONE, region, t, out);
+}
+
+void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char *action, const char *region,
+                  int64_t t, cutoff_verdict *out)
+{
+    check_found(s, co__tree_find(s->tree, subscription, strlen(subscription)), action, region, t, out);
+}
+
+/* Requests go in windows: first every id of the window is hashed and its
+ * hash slot prefetched, then each slot is read and the record it points at
+ * prefetched, then the window is decided. The cache misses of a window
+ * overlap instead of following one another. */
+#define CHECK_WINDOW 16
+
+void cutoff_check_many(const cutoff_snapshot *s, const cutoff_request *requests, size_t n,
+                       cutoff_verdict *out)
+{
+    const cutoff_tree *t = s->tree;
+    uint64_t hash[CHECK_WINDOW];
+    size_t len[CHECK_WINDOW];
+    for (size_t base = 0; base < n; base += CHECK_WINDOW) {
+        size_t m = n - base < CHECK_WINDOW ? n - base : CHECK_WINDOW;
+        const cutoff_request *q = requests + base;
+        for (size_t i = 0; i < m; i++) {
+            len[i] = strlen(q[i].subscription);
+            hash[i] = co__hash(q[i].subscription, len[i]);
+            __builtin_prefetch(&t->slots[hash[i] & t->slot_mask]);
+        }
+        for (size_t i = 0; i < m; i++) {
+            uint64_t v = t->slots[hash[i] & t->slot_mask];
+            if (v != 0)
+                __builtin_prefetch(t->recs + (uint32_t)v);
+        }
+        for (size_t i = 0; i < m; i++)
+            check_found(s, co__tree_find_hashed(t, q[i].subscription, len[i], hash[i]), q[i].action,
+                        q[i].region, q[i].at, &out[base + i]);
+    }
 }
 
 void cutoff_check_handles(const cutoff_snapshot *s, cutoff_sub_handle sub, cutoff_act_handle act,

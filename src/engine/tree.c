@@ -640,7 +640,11 @@ done:
 
 const co__rec *co__tree_find(const cutoff_tree *t, const char *id, size_t len)
 {
-    uint64_t h = co__hash(id, len);
+    return co__tree_find_hashed(t, id, len, co__hash(id, len));
+}
+
+const co__rec *co__tree_find_hashed(const cutoff_tree *t, const char *id, size_t len, uint64_t h)
+{
     uint64_t tag = h >> 32;
     for (uint64_t slot = h & t->slot_mask;; slot = (slot + 1) & t->slot_mask) {
         uint64_t v = t->slots[slot];

@@ -427,8 +427,33 @@ static void count_coverage(diff_ctx *c, const scenario_query *q, const ref_verdi
     cov->contested += denying > 1;
 }
 
+/* cutoff_check_many over all the scenario's requests must give exactly
+ * what cutoff_check gives one by one (and so what the reference gives). */
+static void check_many_matches(diff_ctx *c)
+{
+    size_t n = c->sc.n_queries;
+    cutoff_request *reqs = calloc(n + 1, sizeof *reqs);
+    cutoff_verdict *many = calloc(n + 1, sizeof *many);
+    assert_non_null(reqs);
+    assert_non_null(many);
+    for (size_t i = 0; i < n; i++) {
+        const scenario_query *q = &c->sc.queries[i];
+        reqs[i] = (cutoff_request){q->subscription, q->action, q->region, q->t};
+    }
+    cutoff_check_many(c->snap, reqs, n, many);
+    for (size_t i = 0; i < n; i++) {
+        const scenario_query *q = &c->sc.queries[i];
+        ref_verdict want;
+        ref_check(&c->world, q->subscription, q->action, q->region, q->t, &want);
+        compare_verdict(c, "cutoff_check_many", q, &want, &many[i]);
+    }
+    free(reqs);
+    free(many);
+}
+
 static void decide_all(diff_ctx *c, coverage *cov)
 {
+    check_many_matches(c);
     for (size_t i = 0; i < c->sc.n_queries; i++) {
         const scenario_query *q = &c->sc.queries[i];
         ref_verdict want;
