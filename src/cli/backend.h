@@ -98,6 +98,17 @@ struct cli_backend {
 /* Opens the backend the invocation asks for (see cli_resolve): the local
  * database, or the server with the token. Reports failures. */
 int cli_backend_open(cli *c, cli_backend **out);
+
+/* A backend call that fetches one JSON text; id is NULL for lists. */
+typedef int (*cli_fetch_fn)(cli_backend *b, const char *id, char **out, cutoff_diag *diag);
+
+/* The common part of the show and list verbs: opens the backend, fetches,
+ * and with --json prints the text as it is (*doc is then NULL); otherwise
+ * hands the parsed document to the caller in *doc to lay out for people.
+ * `missing` is the message when the fetch says CUTOFF_ENOTFOUND (a format
+ * with one %s for id); `doing` names the work in other failures. */
+int cli_fetch(cli *c, cli_fetch_fn fetch, const char *id, const char *missing, const char *doing,
+              json_t **doc);
 void cli_backend_close(cli_backend *b);
 
 /* The two implementations (backend_local.c, backend_remote.c). */

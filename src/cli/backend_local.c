@@ -437,6 +437,30 @@ int cli_backend_open(cli *c, cli_backend **out)
     return c->server ? cli_remote_open(c, out) : cli_local_open(c, out);
 }
 
+int cli_fetch(cli *c, cli_fetch_fn fetch, const char *id, const char *missing, const char *doing,
+              json_t **doc)
+{
+    cli_backend *b = NULL;
+    char *text = NULL;
+    cutoff_diag diag = {0};
+    *doc = NULL;
+    int rc = cli_backend_open(c, &b);
+    if (rc != CLI_OK)
+        return rc;
+    int err = fetch(b, id, &text, &diag);
+    if (err == CUTOFF_ENOTFOUND && missing)
+        rc = cli_error(missing, id ? id : "");
+    else if (err != 0)
+        rc = cli_fail(err, &diag, id ? id : doing);
+    else if (c->json)
+        rc = cli_json_print_text(text);
+    else if ((*doc = cli_json_load(text)) == NULL)
+        rc = CLI_FAIL;
+    free(text);
+    cli_backend_close(b);
+    return rc;
+}
+
 void cli_backend_close(cli_backend *b)
 {
     if (b != NULL)

@@ -530,6 +530,12 @@ out:
 
 /* ---- list and show ---------------------------------------------------------- */
 
+static int fetch_action_list(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
+{
+    (void)id;
+    return b->ops->action_list(b, out, diag);
+}
+
 static int action_list(cli *c, int argc, char **argv)
 {
     char *pos[1];
@@ -537,25 +543,10 @@ static int action_list(cli *c, int argc, char **argv)
     int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
     if (rc != CLI_OK)
         return rc;
-    cli_backend *b = NULL;
-    char *text = NULL;
-    json_t *arr = NULL;
-    cutoff_diag diag = {0};
-    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+    json_t *arr;
+    rc = cli_fetch(c, fetch_action_list, NULL, NULL, "listing actions", &arr);
+    if (rc != CLI_OK || arr == NULL)
         return rc;
-    int err = b->ops->action_list(b, &text, &diag);
-    if (err != 0) {
-        rc = cli_fail(err, &diag, "listing actions");
-        goto out;
-    }
-    if (c->json) {
-        rc = cli_json_print_text(text);
-        goto out;
-    }
-    if ((arr = cli_json_load(text)) == NULL) {
-        rc = CLI_FAIL;
-        goto out;
-    }
     static const char *const keys[] = {"id",       "version",     "state",       "active_version",
                                        "case",     "proposed_by", "approved_by", "activated_at",
                                        "lifted_at"};
@@ -563,12 +554,8 @@ static int action_list(cli *c, int argc, char **argv)
                                         "ACTIVE",      "CASE",         "PROPOSED BY",
                                         "APPROVED BY", "ACTIVATED AT", "LIFTED AT"};
     cli_print_list(arr, keys, heads, 9, "");
-    rc = CLI_OK;
-out:
     json_decref(arr);
-    free(text);
-    cli_backend_close(b);
-    return rc;
+    return CLI_OK;
 }
 
 /* "key  text" for a JSON value of obj, when it is present and not null. */
@@ -646,6 +633,11 @@ static void print_action_history(const json_t *obj)
     }
 }
 
+static int fetch_action(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
+{
+    return b->ops->action_show(b, id, out, diag);
+}
+
 static int action_show(cli *c, int argc, char **argv)
 {
     char *pos[1];
@@ -655,36 +647,13 @@ static int action_show(cli *c, int argc, char **argv)
         return rc;
     if (n_pos != 1)
         return cli_usage(c, "give the action ID");
-    cli_backend *b = NULL;
-    char *text = NULL;
-    json_t *obj = NULL;
-    cutoff_diag diag = {0};
-    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+    json_t *obj;
+    rc = cli_fetch(c, fetch_action, pos[0], "no enforcement action \"%s\"", "reading the action", &obj);
+    if (rc != CLI_OK || obj == NULL)
         return rc;
-    int err = b->ops->action_show(b, pos[0], &text, &diag);
-    if (err == CUTOFF_ENOTFOUND) {
-        rc = cli_error("no enforcement action \"%s\"", pos[0]);
-        goto out;
-    }
-    if (err != 0) {
-        rc = cli_fail(err, &diag, pos[0]);
-        goto out;
-    }
-    if (c->json) {
-        rc = cli_json_print_text(text);
-        goto out;
-    }
-    if ((obj = cli_json_load(text)) == NULL) {
-        rc = CLI_FAIL;
-        goto out;
-    }
     print_action_history(obj);
-    rc = CLI_OK;
-out:
     json_decref(obj);
-    free(text);
-    cli_backend_close(b);
-    return rc;
+    return CLI_OK;
 }
 
 int cli_cmd_action(cli *c, int argc, char **argv)

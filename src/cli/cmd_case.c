@@ -235,6 +235,11 @@ static int case_close(cli *c, int argc, char **argv)
     return CLI_OK;
 }
 
+static int fetch_case(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
+{
+    return b->ops->case_show(b, id, out, diag);
+}
+
 static int case_show(cli *c, int argc, char **argv)
 {
     char *pos[1];
@@ -244,39 +249,22 @@ static int case_show(cli *c, int argc, char **argv)
         return rc;
     if (n_pos != 1)
         return cli_usage(c, "give the CASE");
-    cli_backend *b = NULL;
-    char *text = NULL;
-    json_t *obj = NULL;
-    cutoff_diag diag = {0};
-    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+    json_t *obj;
+    rc = cli_fetch(c, fetch_case, pos[0], "no case \"%s\"", "reading the case", &obj);
+    if (rc != CLI_OK || obj == NULL)
         return rc;
-    int err = b->ops->case_show(b, pos[0], &text, &diag);
-    if (err == CUTOFF_ENOTFOUND) {
-        rc = cli_error("no case \"%s\"", pos[0]);
-        goto out;
-    }
-    if (err != 0) {
-        rc = cli_fail(err, &diag, pos[0]);
-        goto out;
-    }
-    if (c->json) {
-        rc = cli_json_print_text(text);
-        goto out;
-    }
-    if ((obj = cli_json_load(text)) == NULL) {
-        rc = CLI_FAIL;
-        goto out;
-    }
     static const char *const order[] = {"id",        "title",     "status",    "scope",
                                         "opened_by", "opened_at", "closed_by", "closed_at",
                                         "findings",  NULL};
     cli_print_object(obj, order, "");
-    rc = CLI_OK;
-out:
     json_decref(obj);
-    free(text);
-    cli_backend_close(b);
-    return rc;
+    return CLI_OK;
+}
+
+static int fetch_case_list(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
+{
+    (void)id;
+    return b->ops->case_list(b, out, diag);
 }
 
 static int case_list(cli *c, int argc, char **argv)
@@ -286,34 +274,15 @@ static int case_list(cli *c, int argc, char **argv)
     int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
     if (rc != CLI_OK)
         return rc;
-    cli_backend *b = NULL;
-    char *text = NULL;
-    json_t *arr = NULL;
-    cutoff_diag diag = {0};
-    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+    json_t *arr;
+    rc = cli_fetch(c, fetch_case_list, NULL, NULL, "listing cases", &arr);
+    if (rc != CLI_OK || arr == NULL)
         return rc;
-    int err = b->ops->case_list(b, &text, &diag);
-    if (err != 0) {
-        rc = cli_fail(err, &diag, "listing cases");
-        goto out;
-    }
-    if (c->json) {
-        rc = cli_json_print_text(text);
-        goto out;
-    }
-    if ((arr = cli_json_load(text)) == NULL) {
-        rc = CLI_FAIL;
-        goto out;
-    }
     static const char *const keys[] = {"id", "status", "opened_at", "opened_by", "scope", "title"};
     static const char *const heads[] = {"CASE", "STATUS", "OPENED", "BY", "SCOPE", "TITLE"};
     cli_print_list(arr, keys, heads, 6, "");
-    rc = CLI_OK;
-out:
     json_decref(arr);
-    free(text);
-    cli_backend_close(b);
-    return rc;
+    return CLI_OK;
 }
 
 int cli_cmd_case(cli *c, int argc, char **argv)

@@ -139,6 +139,11 @@ out:
     return rc;
 }
 
+static int fetch_node(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
+{
+    return b->ops->node_show(b, id, out, diag);
+}
+
 static int nodes_show(cli *c, int argc, char **argv)
 {
     char *pos[1];
@@ -148,39 +153,15 @@ static int nodes_show(cli *c, int argc, char **argv)
         return rc;
     if (n_pos != 1)
         return cli_usage(c, "give the node ID");
-
-    cli_backend *b = NULL;
-    char *text = NULL;
-    json_t *node = NULL;
-    cutoff_diag diag = {0};
-    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
-        goto out;
-    int err = b->ops->node_show(b, pos[0], &text, &diag);
-    if (err == CUTOFF_ENOTFOUND) {
-        rc = cli_error("no node \"%s\" in the tree", pos[0]);
-        goto out;
-    }
-    if (err != 0) {
-        rc = cli_fail(err, &diag, pos[0]);
-        goto out;
-    }
-    if (c->json) {
-        rc = cli_json_print_text(text);
-        goto out;
-    }
-    if ((node = cli_json_load(text)) == NULL) {
-        rc = CLI_FAIL;
-        goto out;
-    }
+    json_t *node;
+    rc = cli_fetch(c, fetch_node, pos[0], "no node \"%s\" in the tree", "reading the node", &node);
+    if (rc != CLI_OK || node == NULL)
+        return rc;
     static const char *const order[] = {
         "id", "kind", "name", "parent", "plan", "effective_plan", "plan_from", "ancestors", NULL};
     cli_print_object(node, order, "");
-    rc = CLI_OK;
-out:
     json_decref(node);
-    free(text);
-    cli_backend_close(b);
-    return rc;
+    return CLI_OK;
 }
 
 int cli_cmd_nodes(cli *c, int argc, char **argv)
