@@ -12,9 +12,12 @@
 #include "store/store.h"
 #include "util/util.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* How long a writer waits for another writer's lock: a bulk import of
  * ten million nodes holds it for about half a minute. */
@@ -332,6 +335,28 @@ static void sq_close(co__store *base)
     co__free(s);
 }
 
+/* Why SQLite could not open path: only a path that does not exist is
+ * "not initialised"; a directory or a file this user may not open says so,
+ * since running init would not help. */
+static int cannot_open(const char *path, bool create, cutoff_diag *diag)
+{
+    char q[300];
+    struct stat sb;
+    co__quote(path, q, sizeof q);
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT && !create)
+            return co__diag(diag, CUTOFF_ENOTINIT,
+                            "database \"%s\" does not exist; run 'cutoff init' to create it", q);
+        return co__diag(diag, CUTOFF_ESTORE, "cannot open database \"%s\": %s", q, strerror(errno));
+    }
+    if (S_ISDIR(sb.st_mode))
+        return co__diag(diag, CUTOFF_ESTORE,
+                        "cannot open database \"%s\": it is a directory; give a file path", q);
+    if (access(path, R_OK | W_OK) != 0)
+        return co__diag(diag, CUTOFF_ESTORE, "cannot open database \"%s\": %s", q, strerror(errno));
+    return co__diag(diag, CUTOFF_ESTORE, "cannot open database \"%s\"", q);
+}
+
 static int sq_open(const char *path, bool create, co__store **out, cutoff_diag *diag)
 {
     char q[300];
@@ -342,10 +367,8 @@ static int sq_open(const char *path, bool create, co__store **out, cutoff_diag *
     s->base.ops = &co__sqlite_store_ops;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     int src = sqlite3_open_v2(path, &s->db, flags, NULL);
-    if (src == SQLITE_CANTOPEN && !create) {
-        rc = co__diag(diag, CUTOFF_ENOTINIT,
-                      "database \"%s\" does not exist; run 'cutoff init' to create it",
-                      co__quote(path, q, sizeof q));
+    if (src == SQLITE_CANTOPEN) {
+        rc = cannot_open(path, create, diag);
         goto out;
     }
     if (src != SQLITE_OK) {

@@ -304,6 +304,12 @@ static void test_open_needs_init(void **state)
     assert_contains(d.message, "cutoff init");
     assert_int_equal(stat(missing, &sb), -1); /* not created */
 
+    /* a directory is no database, and init would not make it one */
+    assert_int_equal(cutoff_db_open(f->dir, 0, &db, &d), CUTOFF_ESTORE);
+    assert_contains(d.message, "directory");
+    assert_int_equal(cutoff_db_open(f->dir, CUTOFF_DB_CREATE, &db, &d), CUTOFF_ESTORE);
+    assert_contains(d.message, "directory");
+
     snprintf(empty, sizeof empty, "%s/empty.db", f->dir);
     FILE *e = fopen(empty, "w");
     assert_non_null(e);
