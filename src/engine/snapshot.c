@@ -433,34 +433,38 @@ void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char
     check_found(s, co__tree_find(s->tree, subscription, strlen(subscription)), action, region, t, out);
 }
 
-/* Requests go in windows: first every id of the window is hashed and its
- * hash slot prefetched, then each slot is read and the record it points at
- * prefetched, then the window is decided. The cache misses of a window
- * overlap instead of following one another. */
-#define CHECK_WINDOW 16
+/* A software pipeline: request i is hashed and its hash slot prefetched,
+ * PIPE_DISTANCE requests later its slot is read and the record it points
+ * at prefetched, and PIPE_DISTANCE requests after that it is decided. The
+ * cache misses of neighbouring requests overlap instead of following one
+ * another. */
+#define PIPE_DISTANCE 8
+#define PIPE_RING (4 * PIPE_DISTANCE) /* a power of two above 2 * distance */
 
 void cutoff_check_many(const cutoff_snapshot *s, const cutoff_request *requests, size_t n,
                        cutoff_verdict *out)
 {
     const cutoff_tree *t = s->tree;
-    uint64_t hash[CHECK_WINDOW];
-    size_t len[CHECK_WINDOW];
-    for (size_t base = 0; base < n; base += CHECK_WINDOW) {
-        size_t m = n - base < CHECK_WINDOW ? n - base : CHECK_WINDOW;
-        const cutoff_request *q = requests + base;
-        for (size_t i = 0; i < m; i++) {
-            len[i] = strlen(q[i].subscription);
-            hash[i] = co__hash(q[i].subscription, len[i]);
-            __builtin_prefetch(&t->slots[hash[i] & t->slot_mask]);
+    uint64_t hash[PIPE_RING];
+    size_t len[PIPE_RING];
+    for (size_t i = 0; i < n + 2 * PIPE_DISTANCE; i++) {
+        if (i < n) {
+            size_t k = i % PIPE_RING;
+            len[k] = strlen(requests[i].subscription);
+            hash[k] = co__hash(requests[i].subscription, len[k]);
+            __builtin_prefetch(&t->slots[hash[k] & t->slot_mask]);
         }
-        for (size_t i = 0; i < m; i++) {
-            uint64_t v = t->slots[hash[i] & t->slot_mask];
+        if (i >= PIPE_DISTANCE && i - PIPE_DISTANCE < n) {
+            uint64_t v = t->slots[hash[(i - PIPE_DISTANCE) % PIPE_RING] & t->slot_mask];
             if (v != 0)
                 __builtin_prefetch(t->recs + (uint32_t)v);
         }
-        for (size_t i = 0; i < m; i++)
-            check_found(s, co__tree_find_hashed(t, q[i].subscription, len[i], hash[i]), q[i].action,
-                        q[i].region, q[i].at, &out[base + i]);
+        if (i >= 2 * PIPE_DISTANCE) {
+            size_t j = i - 2 * PIPE_DISTANCE, k = j % PIPE_RING;
+            const cutoff_request *q = &requests[j];
+            check_found(s, co__tree_find_hashed(t, q->subscription, len[k], hash[k]), q->action,
+                        q->region, q->at, &out[j]);
+        }
     }
 }
 
