@@ -53,7 +53,14 @@ sed -e "s|\"cutoff.db\"|\"$CUTOFF_DB\"|" -e "s|\"tokens\"|\"$dir/tokens\"|" \
 rm -f "$dir/ports"
 "$cutoffd" --config "$dir/cutoffd.json" --log "$dir/cutoffd.log" --port-file "$dir/ports" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM
+# Ctrl-C reaches cutoffd too (same process group); either way it drains and
+# exits, and so does this script.
+stop() {
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 for _ in $(seq 100); do
     [ -s "$dir/ports" ] && break
     kill -0 $pid 2>/dev/null || { echo "serve.sh: cutoffd did not start:" >&2; tail -3 "$dir/cutoffd.log" >&2; exit 1; }
