@@ -556,11 +556,14 @@ CUTOFF_EXPORT int cutoff_db_case_open(cutoff_db *db, const char *actor, const ch
                                       const char *title, const char *const *scope,
                                       size_t n_scope, char id_out[CUTOFF_ID_MAX + 1],
                                       cutoff_diag *diag);
-/* Records evidence from a file: SHA-256, size, media type, note, actor. The
- * file's content is stored only when keep_content is 1. */
+/* Records evidence from a file: SHA-256, size, media type, note, actor, and
+ * the file's name (`name`, or the base name of path when NULL: an upload
+ * spooled to a temporary file keeps the uploader's name). The file's content
+ * is stored only when keep_content is 1. */
 CUTOFF_EXPORT int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor,
                                               const char *case_id, const char *path,
-                                              const char *media_type, const char *note,
+                                              const char *name, const char *media_type,
+                                              const char *note,
                                               int keep_content, char sha256_hex_out[65],
                                               cutoff_diag *diag);
 CUTOFF_EXPORT int cutoff_db_case_set_findings(cutoff_db *db, const char *actor,

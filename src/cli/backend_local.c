@@ -134,7 +134,7 @@ static int case_evidence(cli_backend *b, const char *case_id, const char *path,
                          cutoff_diag *diag)
 {
     char sha[65];
-    int rc = cutoff_db_case_add_evidence(L(b)->db, L(b)->actor, case_id, path, media_type, note,
+    int rc = cutoff_db_case_add_evidence(L(b)->db, L(b)->actor, case_id, path, NULL, media_type, note,
                                          keep ? 1 : 0, sha, diag);
     if (rc != 0)
         return rc;

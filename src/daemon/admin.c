@@ -28,7 +28,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct admin_call {
     cutoffd *d;
@@ -327,31 +326,17 @@ static void case_evidence(admin_call *c, const char *case_id)
                                NULL, NULL);
         return;
     }
-    /* The database records the file's base name: give the spooled body
-     * the uploader's name (?name=) through a link in a private directory. */
+    /* The body was spooled to a temporary file; the record keeps the
+     * uploader's name for it (?name=, a base name). */
     const char *name = co__http_query(c->req, "name");
     const char *base = name ? strrchr(name, '/') : NULL;
     base = base ? base + 1 : name;
-    if (base == NULL || *base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+    if (base == NULL || *base == '\0')
         base = "evidence";
-    const char *spooled = co__http_body_path(c->req);
-    const char *cut = strrchr(spooled, '/');
-    char dir[128], path[600];
-    snprintf(dir, sizeof dir, "%.*s/cutoffd-evidence.XXXXXX", cut ? (int)(cut - spooled) : 1,
-             cut ? spooled : ".");
-    if (mkdtemp(dir) == NULL)
-        return reply_error(c, CUTOFF_EIO, NULL, "adding evidence");
-    snprintf(path, sizeof path, "%s/%.255s", dir, base);
-    if (link(spooled, path) != 0) {
-        rmdir(dir);
-        return reply_error(c, CUTOFF_EIO, NULL, "adding evidence");
-    }
     char sha[65];
     cutoff_diag diag = {0};
-    int rc = cutoff_db_case_add_evidence(c->d->db, c->who->principal, case_id, path, type, note ? note : "",
-                                         keep && strcmp(keep, "1") == 0, sha, &diag);
-    unlink(path);
-    rmdir(dir);
+    int rc = cutoff_db_case_add_evidence(c->d->db, c->who->principal, case_id, co__http_body_path(c->req), base,
+                                         type, note ? note : "", keep && strcmp(keep, "1") == 0, sha, &diag);
     if (rc != 0)
         return reply_error(c, rc, &diag, "adding evidence");
     reply_ok(c, json_pack("{s:s,s:s}", "case", case_id, "sha256", sha));

@@ -221,7 +221,8 @@ out:
 }
 
 int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor, const char *case_id,
-                                const char *path, const char *media_type, const char *note,
+                                const char *path, const char *name, const char *media_type,
+                                const char *note,
                                 int keep_content, char sha256_hex_out[65], cutoff_diag *diag)
 {
     co__diag_clear(diag);
@@ -243,7 +244,7 @@ int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor, const char *ca
         return co__diag(diag, CUTOFF_EINVAL,
                         "media type \"%s\" is not of the form type/subtype (e.g. text/csv)",
                         co__quote(media_type, q, sizeof q));
-    const char *file = base_name(path);
+    const char *file = name ? name : base_name(path);
     if (co__db_check_text(file, 1024, false, "evidence file name", diag) != 0)
         return CUTOFF_EINVAL;
     if ((rc = hash_file(path, keep_content ? &content : NULL, sha, &size, diag)) != 0)

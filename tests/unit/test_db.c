@@ -729,12 +729,12 @@ static void test_case_workflow(void **state)
     FILE *ev = fopen(path, "w");
     fputs("abc", ev);
     fclose(ev);
-    assert_int_equal(cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", path, "text/plain",
+    assert_int_equal(cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", path, NULL, "text/plain",
                                                  "billing export", 0, sha, &d),
                      0);
     assert_string_equal(sha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert_int_equal(
-        cutoff_db_case_add_evidence(f->db, "bob", "CASE-1", path, NULL, NULL, 1, sha, &d), 0);
+        cutoff_db_case_add_evidence(f->db, "bob", "CASE-1", path, NULL, NULL, NULL, 1, sha, &d), 0);
     assert_int_equal(count_rows(f->path, "SELECT count(*) FROM evidence WHERE content IS NULL"), 1);
     assert_int_equal(
         count_rows(f->path, "SELECT count(*) FROM evidence WHERE content = CAST('abc' AS BLOB)"),
@@ -744,14 +744,14 @@ static void test_case_workflow(void **state)
     char missing[160];
     snprintf(missing, sizeof missing, "%s/nope.bin", f->dir);
     assert_int_equal(
-        cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", missing, NULL, NULL, 0, sha, &d),
+        cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", missing, NULL, NULL, NULL, 0, sha, &d),
         CUTOFF_EIO);
     assert_contains(d.message, "nope.bin");
     assert_int_equal(
-        cutoff_db_case_add_evidence(f->db, "alice", "CASE-9", path, NULL, NULL, 0, sha, &d),
+        cutoff_db_case_add_evidence(f->db, "alice", "CASE-9", path, NULL, NULL, NULL, 0, sha, &d),
         CUTOFF_ENOTFOUND);
     assert_int_equal(
-        cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", path, "not a type", NULL, 0, sha, &d),
+        cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", path, NULL, "not a type", NULL, 0, sha, &d),
         CUTOFF_EINVAL);
     after = dump(f->path);
     assert_string_equal(before, after);
@@ -767,7 +767,7 @@ static void test_case_workflow(void **state)
     assert_int_equal(cutoff_db_case_set_findings(f->db, "carol", "CASE-7", "late", &d),
                      CUTOFF_ESTATE);
     assert_int_equal(
-        cutoff_db_case_add_evidence(f->db, "carol", "CASE-7", path, NULL, NULL, 0, sha, &d),
+        cutoff_db_case_add_evidence(f->db, "carol", "CASE-7", path, NULL, NULL, NULL, 0, sha, &d),
         CUTOFF_ESTATE);
     after = dump(f->path);
     assert_string_equal(before, after);
