@@ -80,6 +80,17 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, in
  * when there is none (`choices` lists them for the message). */
 int cli_subcommand(cli *c, int argc, char **argv, const char *choices, int *index);
 
+/* A verb's subcommands, by name. */
+typedef struct cli_sub {
+    const char *name;
+    int (*run)(cli *c, int argc, char **argv);
+} cli_sub;
+
+/* Finds the subcommand word (as cli_subcommand) and runs it with the words
+ * after it; an unknown word is a usage error listing `choices`. */
+int cli_run_subcommand(cli *c, int argc, char **argv, const cli_sub *subs, size_t n,
+                       const char *choices);
+
 /* ---- reporting ----------------------------------------------------------- */
 /* "cutoff: VERB: message (see 'cutoff help VERB')" on stderr; returns CLI_USAGE. */
 int cli_usage(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -658,22 +658,7 @@ static int action_show(cli *c, int argc, char **argv)
 
 int cli_cmd_action(cli *c, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(cli *, int, char **);
-    } subs[] = {{"propose", action_propose}, {"preview", action_preview},
-                {"approve", action_approve}, {"lift", action_lift},
-                {"list", action_list},       {"show", action_show}};
-    int i;
-    int rc = cli_subcommand(c, argc, argv, "propose, preview, approve, lift, list or show", &i);
-    if (rc != CLI_OK)
-        return rc;
-    for (size_t s = 0; s < sizeof subs / sizeof subs[0]; s++) {
-        if (strcmp(subs[s].name, argv[i]) == 0) {
-            c->sub = argv[i];
-            return subs[s].run(c, argc - i - 1, argv + i + 1);
-        }
-    }
-    return cli_usage(c, "unknown subcommand \"%s\" (propose, preview, approve, lift, list or show)",
-                     argv[i]);
+    static const cli_sub subs[] = {{"propose", action_propose}, {"preview", action_preview}, {"approve", action_approve}, {"lift", action_lift}, {"list", action_list}, {"show", action_show}};
+    return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
+                              "propose, preview, approve, lift, list or show");
 }

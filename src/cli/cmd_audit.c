@@ -98,15 +98,7 @@ out:
 
 int cli_cmd_audit(cli *c, int argc, char **argv)
 {
-    int i;
-    int rc = cli_subcommand(c, argc, argv, "verify or log", &i);
-    if (rc != CLI_OK)
-        return rc;
-    c->sub = argv[i];
-    if (strcmp(argv[i], "verify") == 0)
-        return audit_verify(c, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "log") == 0)
-        return audit_log(c, argc - i - 1, argv + i + 1);
-    c->sub = NULL;
-    return cli_usage(c, "unknown subcommand \"%s\" (verify or log)", argv[i]);
+    static const cli_sub subs[] = {{"verify", audit_verify}, {"log", audit_log}};
+    return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
+                              "verify or log");
 }

@@ -287,21 +287,7 @@ static int case_list(cli *c, int argc, char **argv)
 
 int cli_cmd_case(cli *c, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(cli *, int, char **);
-    } subs[] = {{"open", case_open},   {"evidence", case_evidence}, {"findings", case_findings},
-                {"close", case_close}, {"show", case_show},         {"list", case_list}};
-    int i;
-    int rc = cli_subcommand(c, argc, argv, "open, evidence, findings, close, show or list", &i);
-    if (rc != CLI_OK)
-        return rc;
-    for (size_t s = 0; s < sizeof subs / sizeof subs[0]; s++) {
-        if (strcmp(subs[s].name, argv[i]) == 0) {
-            c->sub = argv[i];
-            return subs[s].run(c, argc - i - 1, argv + i + 1);
-        }
-    }
-    return cli_usage(c, "unknown subcommand \"%s\" (open, evidence, findings, close, show or list)",
-                     argv[i]);
+    static const cli_sub subs[] = {{"open", case_open}, {"evidence", case_evidence}, {"findings", case_findings}, {"close", case_close}, {"show", case_show}, {"list", case_list}};
+    return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
+                              "open, evidence, findings, close, show or list");
 }

@@ -218,15 +218,7 @@ out:
 
 int cli_cmd_catalog(cli *c, int argc, char **argv)
 {
-    int i;
-    int rc = cli_subcommand(c, argc, argv, "load FILE or show", &i);
-    if (rc != CLI_OK)
-        return rc;
-    c->sub = argv[i];
-    if (strcmp(argv[i], "load") == 0)
-        return catalog_load(c, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "show") == 0)
-        return catalog_show(c, argc - i - 1, argv + i + 1);
-    c->sub = NULL;
-    return cli_usage(c, "unknown subcommand \"%s\" (load or show)", argv[i]);
+    static const cli_sub subs[] = {{"load", catalog_load}, {"show", catalog_show}};
+    return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
+                              "load FILE or show");
 }

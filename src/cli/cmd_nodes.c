@@ -166,15 +166,7 @@ static int nodes_show(cli *c, int argc, char **argv)
 
 int cli_cmd_nodes(cli *c, int argc, char **argv)
 {
-    int i;
-    int rc = cli_subcommand(c, argc, argv, "import FILE or show ID", &i);
-    if (rc != CLI_OK)
-        return rc;
-    c->sub = argv[i];
-    if (strcmp(argv[i], "import") == 0)
-        return nodes_import(c, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "show") == 0)
-        return nodes_show(c, argc - i - 1, argv + i + 1);
-    c->sub = NULL;
-    return cli_usage(c, "unknown subcommand \"%s\" (import or show)", argv[i]);
+    static const cli_sub subs[] = {{"import", nodes_import}, {"show", nodes_show}};
+    return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
+                              "import FILE or show ID");
 }

@@ -440,17 +440,7 @@ out:
 
 int cli_cmd_token(cli *c, int argc, char **argv)
 {
-    int i;
-    int rc = cli_subcommand(c, argc, argv, "create, list or revoke", &i);
-    if (rc != CLI_OK)
-        return rc;
-    c->sub = argv[i];
-    if (strcmp(argv[i], "create") == 0)
-        return token_create(c, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "list") == 0)
-        return token_list(c, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "revoke") == 0)
-        return token_revoke(c, argc - i - 1, argv + i + 1);
-    c->sub = NULL;
-    return cli_usage(c, "unknown subcommand \"%s\" (create, list or revoke)", argv[i]);
+    static const cli_sub subs[] = {{"create", token_create}, {"list", token_list}, {"revoke", token_revoke}};
+    return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
+                              "create, list or revoke");
 }

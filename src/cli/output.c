@@ -197,6 +197,21 @@ int cli_subcommand(cli *c, int argc, char **argv, const char *choices, int *inde
     return cli_usage(c, "say what to do: %s", choices);
 }
 
+int cli_run_subcommand(cli *c, int argc, char **argv, const cli_sub *subs, size_t n,
+                       const char *choices)
+{
+    int i;
+    int rc = cli_subcommand(c, argc, argv, choices, &i);
+    if (rc != CLI_OK)
+        return rc;
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(subs[k].name, argv[i]) == 0) {
+            c->sub = argv[i];
+            return subs[k].run(c, argc - i - 1, argv + i + 1);
+        }
+    return cli_usage(c, "unknown subcommand \"%s\" (%s)", argv[i], choices);
+}
+
 int cli_parse_time(const cli *c, const char *option, const char *text, int64_t *out)
 {
     cutoff_diag diag = {0};
