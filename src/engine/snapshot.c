@@ -153,11 +153,10 @@ static int build_segments(cutoff_snapshot *s)
     for (uint32_t i = 0; i < s->n_actions; i++)
         nb += 2 * (size_t)s->actions[i].n_ranges;
     uint32_t *bp = co__malloc((nb + 1) * sizeof *bp);
-    uint8_t *cover = co__calloc(s->n_actions + 1, 1);
     co__buf members; /* uint32 indices of every group, back to back */
     co__buf_init(&members);
     uint32_t *starts = NULL;
-    if (!bp || !cover)
+    if (!bp)
         goto done;
     nb = 0;
     for (uint32_t i = 0; i < s->n_actions; i++)
@@ -236,7 +235,6 @@ static int build_segments(cutoff_snapshot *s)
     rc = 0;
 done:
     co__free(bp);
-    co__free(cover);
     co__free(starts);
     co__buf_free(&members);
     return rc;

@@ -6,6 +6,7 @@
  * that a compiled tree is always well formed.
  */
 #include "engine/engine_int.h"
+#include "format/format.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,8 @@ typedef struct bnode {
 } bnode;
 
 struct cutoff_tree_builder {
-    cutoff_tree *proto; /* catalog part, compiled once; nodes empty */
+    cutoff_catalog_spec *catalog; /* a copy: every tree built compiles it */
+    cutoff_tree *proto;           /* its compiled form, for plan names on add */
     bnode *nodes;
     uint32_t n, cap;
     uint32_t items; /* add calls so far */
@@ -243,6 +245,9 @@ int cutoff_tree_builder_new(const cutoff_catalog_spec *catalog, cutoff_tree_buil
         goto fail;
     if ((rc = compile_catalog(catalog, b->proto, diag)) != 0)
         goto fail;
+    rc = CUTOFF_ENOMEM;
+    if (co__catalog_copy(catalog, &b->catalog) != 0)
+        goto fail;
     if ((rc = cutoff_tree_builder_reserve(b, 64, 1024)) != 0)
         goto fail;
     *out = b;
@@ -257,6 +262,7 @@ void cutoff_tree_builder_free(cutoff_tree_builder *b)
     if (b == NULL)
         return;
     tree_free(b->proto);
+    cutoff_catalog_free(b->catalog);
     co__free(b->nodes);
     co__free(b->strings);
     co__free(b->slots);
@@ -564,49 +570,14 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
             }
     }
 
-    /* The compiled tree takes over the catalog part of the prototype;
-     * the builder gets a fresh copy so it stays usable. */
+    /* Each tree owns a compiled catalog (from the builder's copy, which
+     * compiled once already in cutoff_tree_builder_new). */
     rc = CUTOFF_ENOMEM;
     t = co__calloc(1, sizeof *t);
     if (t == NULL)
         goto done;
-    {
-        cutoff_catalog_action *acts = co__calloc(b->proto->n_actions + 1, sizeof *acts);
-        cutoff_plan_spec *plans = co__calloc(b->proto->n_plans + 1, sizeof *plans);
-        if (!acts || !plans) {
-            co__free(acts);
-            co__free(plans);
-            goto done;
-        }
-        for (uint32_t i = 0; i < b->proto->n_actions; i++)
-            acts[i] = (cutoff_catalog_action){b->proto->action_names[i], b->proto->action_class[i]};
-        /* Plans are recompiled from their bitsets: a plan entitles exactly
-         * the actions whose bits are set, so list those names. */
-        const char **pat = co__calloc((size_t)b->proto->n_plans * b->proto->n_actions + 1, sizeof *pat);
-        if (pat == NULL) {
-            co__free(acts);
-            co__free(plans);
-            goto done;
-        }
-        size_t k = 0;
-        for (uint32_t p = 0; p < b->proto->n_plans; p++) {
-            const uint64_t *bits = b->proto->plan_bits + (p + 1) * b->proto->words;
-            plans[p].name = b->proto->plan_names[p];
-            plans[p].services = &pat[k];
-            for (uint32_t a = 0; a < b->proto->n_actions; a++)
-                if (co__bit(bits, a))
-                    pat[k++] = b->proto->action_names[a];
-            plans[p].n_services = (size_t)(&pat[k] - plans[p].services);
-        }
-        cutoff_catalog_spec spec = {acts, b->proto->n_actions, (const char *const *)b->proto->region_names,
-                                    b->proto->n_regions, plans, b->proto->n_plans};
-        rc = compile_catalog(&spec, t, NULL);
-        co__free(acts);
-        co__free(plans);
-        co__free(pat);
-        if (rc != 0)
-            goto done;
-    }
+    if ((rc = compile_catalog(b->catalog, t, NULL)) != 0)
+        goto done;
     rc = CUTOFF_ENOMEM;
 
     /* Nodes in depth-first order, effective plans, records, hash slots. */
