@@ -221,10 +221,13 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
         return;
     }
     size_t ulen = strlen(uri);
-    char *scratch = malloc(ulen + 1);
+    /* Captures are decoded into scratch: on the stack for usual URIs. */
+    char small[1024];
+    char *scratch = ulen < sizeof small ? small : malloc(ulen + 1);
     route_match m;
     if (scratch == NULL || !route_find(daemon_live(d), method, uri, scratch, &m)) {
-        free(scratch);
+        if (scratch != small)
+            free(scratch);
         metrics_decision(&d->metrics, OUTCOME_NO_ROUTE, co__http_elapsed_ns(req));
         co__http_reply_problem(req, 403, PROBLEM_BASE "no-route", "Forbidden",
                                "no route rule maps this method and path to a subscription and action; denying",
@@ -241,7 +244,8 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
         char detail[400];
         snprintf(detail, sizeof detail, "route %.100s %.120s takes the subscription from the %.40s header, "
                  "which the request lacks; denying", r->method, r->path, r->subscription_header);
-        free(scratch);
+        if (scratch != small)
+            free(scratch);
         metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
         co__http_reply_problem(req, 403, PROBLEM_BASE "bad-request", "Forbidden", detail,
                                "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
@@ -254,7 +258,8 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
     if (snap == NULL) {
         if (reader)
             cutoff_reader_exit(reader);
-        free(scratch);
+        if (scratch != small)
+            free(scratch);
         co__http_reply_problem(req, for_nginx ? 403 : 503, NULL, "Service Unavailable",
                                "no snapshot is published yet; denying", NULL, NULL);
         return;
@@ -295,7 +300,8 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
         free(extra_text);
     }
     cutoff_reader_exit(reader);
-    free(scratch);
+    if (scratch != small)
+        free(scratch);
     metrics_decision(&d->metrics, (int)v.reason, co__http_elapsed_ns(req));
 }
 
