@@ -45,34 +45,51 @@ extern "C" {
 /* Errors                                                                 */
 /* ===================================================================== */
 
-/* XX(name, value, message): the one table of error codes. */
-#define CUTOFF_ERRNO_MAP(XX)                                                  \
-    XX(OK, 0, "success")                                                      \
-    XX(ENOMEM, -1, "out of memory")                                           \
-    XX(EINVAL, -2, "invalid argument")                                        \
-    XX(EPARSE, -3, "malformed input")                                         \
-    XX(ENOTFOUND, -4, "no such object")                                       \
-    XX(EEXIST, -5, "object already exists")                                   \
-    XX(ECYCLE, -6, "the node tree would contain a cycle")                     \
-    XX(EPERM, -7, "not permitted")                                            \
-    XX(ESTATE, -8, "not allowed in the object's current state")               \
-    XX(ESTORE, -9, "database error")                                          \
-    XX(EIO, -10, "input/output error")                                        \
-    XX(ETAMPER, -11, "audit log does not verify")                             \
-    XX(ENOTINIT, -12, "database is not initialised (run 'cutoff init')")      \
-    XX(EVERSION, -13, "database schema is newer than this program")           \
-    XX(ELIMIT, -14, "a size limit was exceeded")
+/* XX(name, value, http_status, title, message): the one table of error
+ * codes. Everything that reports a code takes it from here: the message
+ * (cutoff_strerror), the symbolic name that travels in cutoffd's problem
+ * bodies as "code" (cutoff_errname, cutoff_errcode), and the HTTP status and
+ * problem title cutoffd answers with. EAUTH, EMETHOD and EUNAVAIL are the
+ * daemon's (the library never returns them). */
+#define CUTOFF_ERRNO_MAP(XX)                                                                       \
+    XX(OK, 0, 200, "OK", "success")                                                                \
+    XX(ENOMEM, -1, 503, "Service Unavailable", "out of memory")                                    \
+    XX(EINVAL, -2, 400, "Bad Request", "invalid argument")                                         \
+    XX(EPARSE, -3, 400, "Bad Request", "malformed input")                                          \
+    XX(ENOTFOUND, -4, 404, "Not Found", "no such object")                                          \
+    XX(EEXIST, -5, 409, "Conflict", "object already exists")                                       \
+    XX(ECYCLE, -6, 400, "Bad Request", "the node tree would contain a cycle")                      \
+    XX(EPERM, -7, 403, "Forbidden", "not permitted")                                               \
+    XX(ESTATE, -8, 409, "Conflict", "not allowed in the object's current state")                   \
+    XX(ESTORE, -9, 500, "Internal Server Error", "database error")                                 \
+    XX(EIO, -10, 500, "Internal Server Error", "input/output error")                               \
+    XX(ETAMPER, -11, 500, "Internal Server Error", "audit log does not verify")                    \
+    XX(ENOTINIT, -12, 503, "Service Unavailable",                                                  \
+       "database is not initialised (run 'cutoff init')")                                          \
+    XX(EVERSION, -13, 500, "Internal Server Error", "database schema is newer than this program")  \
+    XX(ELIMIT, -14, 413, "Content Too Large", "a size limit was exceeded")                         \
+    XX(EAUTH, -15, 401, "Unauthorized", "authentication required")                                 \
+    XX(EMETHOD, -16, 405, "Method Not Allowed", "method not allowed for this resource")            \
+    XX(EUNAVAIL, -17, 503, "Service Unavailable", "not ready: no snapshot is published yet")
 
 enum {
-#define CUTOFF_ERR_ENUM(name, value, msg) CUTOFF_##name = (value),
+#define CUTOFF_ERR_ENUM(name, value, status, title, msg) CUTOFF_##name = (value),
     CUTOFF_ERRNO_MAP(CUTOFF_ERR_ENUM)
 #undef CUTOFF_ERR_ENUM
 };
 
 /* The message for an error code ("unknown error" for codes not in the map). */
 CUTOFF_EXPORT const char *cutoff_strerror(int rc);
-/* The symbolic name of an error code, e.g. "ENOTFOUND". */
+/* The symbolic name of an error code, e.g. "ENOTFOUND" ("EUNKNOWN" for
+ * codes not in the map). */
 CUTOFF_EXPORT const char *cutoff_errname(int rc);
+/* The code named `name` ("ENOTFOUND") into *code. Returns 0, or
+ * CUTOFF_ENOTFOUND when the table has no such name (*code untouched). */
+CUTOFF_EXPORT int cutoff_errcode(const char *name, int *code);
+/* The HTTP status that reports rc (500 for codes not in the map). */
+CUTOFF_EXPORT int cutoff_error_http_status(int rc);
+/* The problem title that goes with that status ("Not Found"). */
+CUTOFF_EXPORT const char *cutoff_error_title(int rc);
 
 /* Releases memory the library handed over (JSON texts). */
 CUTOFF_EXPORT void cutoff_free(void *p);
@@ -304,6 +321,10 @@ typedef struct cutoff_verdict {
     int64_t until; /* CUTOFF_TIME_NEVER when no later phase follows */
 } cutoff_verdict;
 
+/* The HTTP status that carries a verdict: 200 for allow; for a deny the
+ * deciding action's status (403 or 451), else 403. */
+CUTOFF_EXPORT int cutoff_verdict_status(const cutoff_verdict *v);
+
 /* Decides (subscription, action, region, t) by the contract of DESIGN.md.
  * region may be NULL when the request names none. Never fails: unknown
  * names give the fail-closed reasons. Lock-free and allocation-free. */
@@ -374,6 +395,43 @@ CUTOFF_EXPORT int cutoff_explain(const cutoff_snapshot *s, const char *subscript
                                  const char *action, const char *region, int64_t t,
                                  cutoff_explanation **out);
 CUTOFF_EXPORT void cutoff_explanation_free(cutoff_explanation *e);
+
+/* ---------------------------------------------------------------------
+ * The decision as JSON: the one shape that every producer prints (the CLI's
+ * check --json, cutoffd's /v1/check, /v1/check/batch and explain, and the
+ * members of a denial's problem body). docs/design.md ("Decision JSON")
+ * documents it with an example:
+ *
+ *   decision, reason             "allow" | "deny", cutoff_reason_name()
+ *   subscription, action,        the request: "action" is always the catalog
+ *   region, at                   action; region null when none; at RFC 3339
+ *   status                       denials only: the HTTP status, 403 or 451
+ *   enforcement_action           the deciding enforcement action's id, or null
+ *   version, case, since, until, only with an enforcement action: its
+ *   export_window_ends, notice   version, case, phase window (until null when
+ *                                no later phase), the end of a read-only
+ *                                window, and the notice {summary, terms,
+ *                                contact, ref, url}
+ *
+ * notice.url is the notice's ref, else notice_base followed by the action
+ * id when notice_base is not NULL or empty, else absent. Request strings
+ * that are not UTF-8 are shown escaped. The text is compact JSON from the
+ * library's allocator: release it with cutoff_free. Both return 0,
+ * CUTOFF_EINVAL (a NULL argument or request field), or CUTOFF_ENOMEM.
+ * --------------------------------------------------------------------- */
+/* Where the customer reads the notice of action a: its notice.ref, else
+ * notice_base followed by the action id when notice_base is neither NULL
+ * nor empty. *out is NULL when there is no such place, else a string to
+ * release with cutoff_free. Returns 0, CUTOFF_EINVAL or CUTOFF_ENOMEM. */
+CUTOFF_EXPORT int cutoff_notice_url(const cutoff_action_spec *a, const char *notice_base,
+                                    char **out);
+CUTOFF_EXPORT int cutoff_verdict_to_json(const cutoff_verdict *v, const cutoff_request *r,
+                                         const char *notice_base, char **out);
+/* The verdict's members followed by "explanation": {path, plan, plan_from,
+ * entitled, actions: [{enforcement_action, scope_node, deny_pattern,
+ * except_pattern, region_match, mode, since, until, effect, decides}]}. */
+CUTOFF_EXPORT int cutoff_explanation_to_json(const cutoff_explanation *e, const cutoff_request *r,
+                                             const char *notice_base, char **out);
 
 /* The blast radius of a proposed action against a current snapshot: what
  * changes if `proposed` becomes active at `activation`, evaluated at the

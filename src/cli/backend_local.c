@@ -228,88 +228,6 @@ static int action_list(cli_backend *b, char **out, cutoff_diag *diag)
 
 /* ---- decisions --------------------------------------------------------------- */
 
-static json_t *time_or_null(int64_t t)
-{
-    char buf[32];
-    return t == CUTOFF_TIME_NEVER ? json_null() : json_string(cutoff_time_format(t, buf));
-}
-
-static json_t *string_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-/* The decision as "check --json" prints it. Key order matters: the remote
- * backend builds the same object from the server's explanation. */
-static json_t *verdict_json(const cutoff_verdict *v, const cli_request *r)
-{
-    char buf[32];
-    json_t *o = json_object();
-    json_object_set_new(o, "decision",
-                        json_string(v->reason == CUTOFF_REASON_ALLOW ? "allow" : "deny"));
-    json_object_set_new(o, "reason", json_string(cutoff_reason_name(v->reason)));
-    json_object_set_new(o, "subscription", json_string(r->subscription));
-    json_object_set_new(o, "action", json_string(r->action));
-    json_object_set_new(o, "region", string_or_null(r->region));
-    json_object_set_new(o, "at", json_string(cutoff_time_format(r->at, buf)));
-    const cutoff_action_spec *by = v->by;
-    json_object_set_new(o, "enforcement_action", by ? json_string(by->id) : json_null());
-    if (by != NULL) {
-        json_object_set_new(o, "case", string_or_null(by->case_id));
-        json_object_set_new(o, "version", json_integer(by->version));
-        json_object_set_new(o, "status", json_integer(by->status));
-        json_object_set_new(o, "since", json_string(cutoff_time_format(v->since, buf)));
-        json_object_set_new(o, "until", time_or_null(v->until));
-        json_t *notice = json_object();
-        const cutoff_notice_spec *n = &by->notice;
-        if (n->summary)
-            json_object_set_new(notice, "summary", json_string(n->summary));
-        if (n->terms)
-            json_object_set_new(notice, "terms", json_string(n->terms));
-        if (n->contact)
-            json_object_set_new(notice, "contact", json_string(n->contact));
-        if (n->ref)
-            json_object_set_new(notice, "ref", json_string(n->ref));
-        json_object_set_new(o, "notice", notice);
-    }
-    return o;
-}
-
-static json_t *explanation_json(const cutoff_explanation *e)
-{
-    json_t *o = json_object();
-    json_t *path = json_array();
-    for (size_t i = 0; i < e->n_path; i++)
-        json_array_append_new(path, json_string(e->path[i]));
-    json_object_set_new(o, "path", path);
-    json_object_set_new(o, "plan", string_or_null(e->plan));
-    json_object_set_new(o, "plan_from", string_or_null(e->plan_from));
-    json_object_set_new(o, "entitled", json_boolean(e->entitled));
-    json_t *entries = json_array();
-    for (size_t i = 0; i < e->n_entries; i++) {
-        const cutoff_explain_entry *x = &e->entries[i];
-        char buf[32];
-        json_t *en = json_object();
-        json_object_set_new(en, "action", json_string(x->action ? x->action->id : ""));
-        json_object_set_new(en, "scope_node", json_string(x->scope_node ? x->scope_node : ""));
-        json_object_set_new(en, "deny_pattern", string_or_null(x->deny_pattern));
-        json_object_set_new(en, "except_pattern", string_or_null(x->except_pattern));
-        json_object_set_new(en, "region_match", json_boolean(x->region_match));
-        json_object_set_new(en, "mode", json_string(cutoff_mode_name(x->mode)));
-        /* null before the action's first phase has begun */
-        json_object_set_new(en, "since",
-                            x->mode == CUTOFF_MODE_OFF && x->since == 0
-                                ? json_null()
-                                : json_string(cutoff_time_format(x->since, buf)));
-        json_object_set_new(en, "until", time_or_null(x->until));
-        json_object_set_new(en, "effect", json_string(cutoff_reason_name(x->effect)));
-        json_object_set_new(en, "decides", json_boolean(x->decides));
-        json_array_append_new(entries, en);
-    }
-    json_object_set_new(o, "actions", entries);
-    return o;
-}
-
 static int check(cli_backend *b, const cli_request *r, char **out, cutoff_diag *diag)
 {
     cutoff_snapshot *snap = NULL;
@@ -317,13 +235,11 @@ static int check(cli_backend *b, const cli_request *r, char **out, cutoff_diag *
     int rc = cutoff_db_snapshot(L(b)->db, NULL, cli_now(), &snap, diag);
     if (rc != 0)
         return state_failed(rc, diag);
-    cutoff_verdict v;
-    cutoff_check(snap, r->subscription, r->action, r->region, r->at, &v);
-    if ((rc = cutoff_explain(snap, r->subscription, r->action, r->region, r->at, &ex)) == 0) {
-        json_t *o = verdict_json(&v, r);
-        json_object_set_new(o, "explanation", explanation_json(ex));
-        rc = dump(o, out);
-    }
+    /* A local database has no notice base: a notice's url is its ref. */
+    char *text = NULL;
+    if ((rc = cutoff_explain(snap, r->subscription, r->action, r->region, r->at, &ex)) == 0)
+        rc = cutoff_explanation_to_json(ex, r, NULL, &text);
+    rc = answer(rc, text, out);
     cutoff_explanation_free(ex);
     cutoff_snapshot_release(snap);
     return rc;

@@ -15,6 +15,7 @@
  * message.
  */
 #include "cli/backend.h"
+#include "util/tokens.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -175,24 +176,15 @@ static int upload_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl
     return 0;
 }
 
-/* The library error named NAME ("ENOTFOUND"), or 0 when there is none. */
-static int error_code(const char *name)
-{
-    for (int rc = -1; name && rc >= -64; rc--) {
-        const char *known = cutoff_errname(rc);
-        if (known && strcmp(known, name) == 0)
-            return rc;
-    }
-    return 0;
-}
-
 /* Turns an answer that is not 2xx into the error the verb sees. */
 static int refusal(remote *r, long status, const char *body, size_t len, cutoff_diag *diag)
 {
     json_t *problem = json_loadb(body ? body : "", len, 0, NULL);
     const char *detail = json_string_value(json_object_get(problem, "detail"));
     const char *title = json_string_value(json_object_get(problem, "title"));
-    int code = error_code(json_string_value(json_object_get(problem, "error")));
+    int code = 0; /* the library error the server reports, by its symbolic name */
+    if (cutoff_errcode(json_string_value(json_object_get(problem, "code")), &code) != 0)
+        code = 0;
     char snippet[160];
     int rc = CLI_REPORTED;
     if (detail == NULL) {
@@ -205,19 +197,21 @@ static int refusal(remote *r, long status, const char *body, size_t len, cutoff_
                 *p = ' ';
         detail = n ? snippet : "no explanation given";
     }
-    if (code != 0) {
+    const char *type = json_string_value(json_object_get(problem, "type"));
+    bool role_missing = type && strcmp(type, CO__PROBLEM_ROLE) == 0;
+    if (code == CUTOFF_EAUTH) {
+        cli_error("%s does not accept the token from %s (401: %s); check the token, and that "
+                  "cutoffd has re-read its tokens file (SIGHUP) since the token was made",
+                  r->url, r->token_from, detail);
+    } else if (role_missing) {
+        cli_error("%s refused (403, a role is missing): %s", r->url, detail);
+    } else if (code != 0) {
         /* A refusal by the library: its message, without the server's
          * "doing: " in front, as the local backend would give it. */
         const char *colon = strstr(detail, ": ");
         snprintf(diag->message, sizeof diag->message, "%s", colon ? colon + 2 : detail);
         diag->code = code;
         rc = code;
-    } else if (status == 401) {
-        cli_error("%s does not accept the token from %s (401: %s); check the token, and that "
-                  "cutoffd has re-read its tokens file (SIGHUP) since the token was made",
-                  r->url, r->token_from, detail);
-    } else if (status == 403) {
-        cli_error("%s refused (403, a role is missing): %s", r->url, detail);
     } else {
         cli_error("%s answered %ld %s: %s", r->url, status, title ? title : "", detail);
     }
@@ -517,57 +511,6 @@ static int action_list(cli_backend *b, char **out, cutoff_diag *diag)
 /* ---- decisions -------------------------------------------------------------------------- */
 
 /* obj[key], or null when absent (a copy: the caller owns it). */
-static json_t *field(const json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    return v ? json_deep_copy(v) : json_null();
-}
-
-/* The decision as the local backend builds it (backend_local.c,
- * verdict_json and explanation_json: same keys, same order), from the
- * server's GET /v1/explain answer. */
-static json_t *check_from_explain(const json_t *x, const cli_request *r)
-{
-    char buf[32];
-    json_t *o = json_object();
-    json_object_set_new(o, "decision", field(x, "decision"));
-    json_object_set_new(o, "reason", field(x, "reason"));
-    json_object_set_new(o, "subscription", json_string(r->subscription));
-    json_object_set_new(o, "action", json_string(r->action));
-    json_object_set_new(o, "region", r->region ? json_string(r->region) : json_null());
-    json_object_set_new(o, "at", json_string(cutoff_time_format(r->at, buf)));
-    json_t *by = json_object_get(x, "action");
-    json_object_set_new(o, "enforcement_action", field(x, "action"));
-    if (json_is_string(by)) {
-        static const char *const keys[] = {"case", "version", "status", "since", "until"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            json_object_set_new(o, keys[i], field(x, keys[i]));
-        json_t *notice = json_object_get(x, "notice");
-        json_object_set_new(o, "notice",
-                            json_is_object(notice) ? json_deep_copy(notice) : json_object());
-    }
-    json_t *ex = json_object();
-    json_object_set_new(ex, "path", field(x, "path"));
-    json_object_set_new(ex, "plan", field(x, "plan"));
-    json_object_set_new(ex, "plan_from", field(x, "plan_from"));
-    json_object_set_new(ex, "entitled", field(x, "entitled"));
-    json_t *entries = json_array();
-    size_t i;
-    json_t *e;
-    json_array_foreach (json_object_get(x, "entries"), i, e) {
-        static const char *const keys[] = {
-            "action", "scope_node", "deny_pattern", "except_pattern", "region_match",
-            "mode",   "since",      "until",        "effect",         "decides"};
-        json_t *en = json_object();
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            json_object_set_new(en, keys[k], field(e, keys[k]));
-        json_array_append_new(entries, en);
-    }
-    json_object_set_new(ex, "actions", entries);
-    json_object_set_new(o, "explanation", ex);
-    return o;
-}
-
 static int check(cli_backend *b, const cli_request *req, char **out, cutoff_diag *diag)
 {
     remote *r = R(b);
@@ -581,17 +524,8 @@ static int check(cli_backend *b, const cli_request *req, char **out, cutoff_diag
     if (req->region)
         query_add(&t, r, "region", req->region);
     query_add(&t, r, "at", at);
-    char *answer = NULL;
-    int rc = get(r, t.p, &answer, diag);
-    if (rc != 0)
-        return rc;
-    json_t *x = json_loads(answer, 0, NULL);
-    free(answer);
-    json_t *o = check_from_explain(x, req);
-    json_decref(x);
-    *out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return *out ? 0 : CUTOFF_ENOMEM;
+    /* The server answers the decision in its one shape, explanation included. */
+    return get(r, t.p, out, diag);
 }
 
 /* Sends requests [from, to) as one POST /v1/check/batch and hands the
@@ -625,7 +559,7 @@ static int check_chunk(remote *r, const cli_request *reqs, size_t from, size_t t
     json_array_foreach (results, i, v) {
         const char *decision = json_string_value(json_object_get(v, "decision"));
         const char *reason = json_string_value(json_object_get(v, "reason"));
-        const char *by = json_string_value(json_object_get(v, "action"));
+        const char *by = json_string_value(json_object_get(v, "enforcement_action"));
         if (decision == NULL || reason == NULL) {
             rc = said(
                 cli_error("%s answered a decision without \"decision\" or \"reason\"", r->url));

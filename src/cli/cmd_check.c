@@ -94,7 +94,7 @@ static void print_explanation(const json_t *d, const json_t *e)
         bool decides = json_is_true(json_object_get(v, "decides"));
         any = any || decides;
         cli_table_add(&t, decides ? "=>" : "");
-        cli_table_add(&t, jstr(v, "action", "-"));
+        cli_table_add(&t, jstr(v, "enforcement_action", "-"));
         cli_table_add(&t, jstr(v, "scope_node", "-"));
         cli_table_add(&t, jstr(v, "deny_pattern", "no match"));
         cli_table_add(&t, jstr(v, "except_pattern", "-"));

@@ -3,21 +3,12 @@
  * admin.c - the admin API: everything the CLI does, over HTTP, for a
  * principal named by a bearer token.
  *
- *   GET  /v1/whoami                      any role
- *   GET  /v1/catalog                     viewer        PUT /v1/catalog           admin
- *   POST /v1/nodes/import (JSON Lines)   admin         GET /v1/nodes/{id}        viewer
- *   GET  /v1/cases                       viewer        POST /v1/cases            investigator
- *   GET  /v1/cases/{id}                  viewer
- *   POST /v1/cases/{id}/evidence?name=&type=&note=&keep=  (body: the file)  investigator
- *   POST /v1/cases/{id}/findings  POST /v1/cases/{id}/close             investigator
- *   GET  /v1/actions                     viewer        POST /v1/actions          investigator, enforcer
- *   GET  /v1/actions/{id}                viewer
- *   GET  /v1/actions/{id}/preview?offset=&limit=       investigator, enforcer, approver
- *   POST /v1/actions/{id}/approve        approver (never the proposer: four eyes)
- *   POST /v1/actions/{id}/lift           enforcer, approver
- *   GET  /v1/explain?subscription=&action=&region=&at= viewer
- *   POST /v1/check, POST /v1/check/batch  any role (as on the decision listener)
- *   GET  /v1/audit?after=&limit=         viewer        GET /v1/audit/verify      viewer
+ * The calls are the rows of one table, admin_route_table below: method,
+ * path pattern, verb, the roles that may call it, whether its body streams
+ * to a file, and the handler. Dispatch, the role check, metric labels and
+ * log verbs all read that table, `cutoffd --routes` prints it, and the role
+ * matrix in docs/cutoffd.md is that output (a test compares them, and
+ * walks every row for every role over HTTP).
  *
  * Every call runs under the write lock with the daemon's database handle;
  * changes are audited by the database under the principal, reads are
@@ -29,44 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct admin_call {
+struct admin_call {
     cutoffd *d;
     co__http_req *req;
     const token_entry *who;
-    char *parts[6]; /* path segments after /v1/ */
-    size_t n_parts;
-    char path_copy[512];
-} admin_call;
+    const admin_route *route;
+    char id[CUTOFF_ID_MAX * 2 + 1]; /* the {id} segment of the path, when the route has one */
+};
 
-static int http_status_of(int rc)
-{
-    switch (rc) {
-    case 0: return 200;
-    case CUTOFF_EINVAL:
-    case CUTOFF_EPARSE:
-    case CUTOFF_ECYCLE: return 400;
-    case CUTOFF_ENOTFOUND: return 404;
-    case CUTOFF_EEXIST:
-    case CUTOFF_ESTATE: return 409;
-    case CUTOFF_EPERM: return 403;
-    case CUTOFF_ELIMIT: return 413;
-    case CUTOFF_ENOMEM: return 503;
-    case CUTOFF_ENOTINIT: return 503;
-    default: return 500;
-    }
-}
-
+/* A failed call: status, title and "code" come from the error table. */
 static void reply_error(admin_call *c, int rc, const cutoff_diag *diag, const char *doing)
 {
-    char detail[700], extra[128];
+    char detail[700];
     const char *msg = diag && diag->message[0] ? diag->message : cutoff_strerror(rc);
     snprintf(detail, sizeof detail, "%s: %s", doing, msg);
-    snprintf(extra, sizeof extra, "{\"error\":\"%s\"}", cutoff_errname(rc));
-    int status = http_status_of(rc);
-    const char *title = status == 400 ? "Bad Request" : status == 404 ? "Not Found" : status == 409 ? "Conflict"
-                      : status == 403 ? "Forbidden" : status == 413 ? "Content Too Large"
-                      : status == 503 ? "Service Unavailable" : "Internal Server Error";
-    co__http_reply_problem(c->req, status, NULL, title, detail, extra, NULL);
+    co__http_reply_error(c->req, rc, NULL, detail, NULL);
 }
 
 /* Answers with a JSON text the library made, and releases it. */
@@ -96,18 +64,6 @@ static void refresh_after_change(admin_call *c)
         daemon_log(c->d, "error", "refresh_failed", json_pack("{s:s}", "error", diag.message));
 }
 
-static bool require(admin_call *c, unsigned roles)
-{
-    if (tokens_allows(c->who->roles, roles))
-        return true;
-    char have[128], need[128], detail[400];
-    snprintf(detail, sizeof detail, "principal \"%s\" has roles %s; this call needs one of %s (or admin)",
-             c->who->principal, tokens_roles_text(c->who->roles, have, sizeof have),
-             tokens_roles_text(roles, need, sizeof need));
-    co__http_reply_problem(c->req, 403, NULL, "Forbidden", detail, NULL, NULL);
-    return false;
-}
-
 static json_t *body_json(admin_call *c)
 {
     size_t len;
@@ -117,7 +73,7 @@ static json_t *body_json(admin_call *c)
     if (o == NULL) {
         char detail[300];
         snprintf(detail, sizeof detail, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
-        co__http_reply_problem(c->req, 400, NULL, "Bad Request", detail, NULL, NULL);
+        co__http_reply_error(c->req, CUTOFF_EPARSE, NULL, detail, NULL);
     }
     return o;
 }
@@ -157,7 +113,7 @@ static bool body_shape(admin_call *c, json_t *o, const char *const *keys, const 
         }
     return true;
 bad:
-    co__http_reply_problem(c->req, 400, NULL, "Bad Request", detail, NULL, NULL);
+    co__http_reply_error(c->req, CUTOFF_EPARSE, NULL, detail, NULL);
     return false;
 }
 
@@ -184,7 +140,7 @@ static bool query_count(admin_call *c, const char *name, uint64_t dflt, uint64_t
         char detail[200];
         snprintf(detail, sizeof detail, "query parameter %s must be a whole number up to %llu", name,
                  (unsigned long long)max);
-        co__http_reply_problem(c->req, 400, NULL, "Bad Request", detail, NULL, NULL);
+        co__http_reply_error(c->req, CUTOFF_EINVAL, NULL, detail, NULL);
         return false;
     }
     *out = n;
@@ -192,33 +148,18 @@ static bool query_count(admin_call *c, const char *name, uint64_t dflt, uint64_t
 }
 
 /* ---- the calls ---------------------------------------------------------------- */
+/* Each handler runs after the route table's role check, under the write lock. */
 
 static void whoami(admin_call *c)
 {
     char roles[128];
-    co__http_set_label(c->req, NULL, "whoami");
     reply_ok(c, json_pack("{s:s,s:s}", "principal", c->who->principal, "roles",
                           tokens_roles_text(c->who->roles, roles, sizeof roles)));
 }
 
-static void catalog(admin_call *c, bool put)
+/* The catalog now in force, as canonical JSON. */
+static void reply_catalog(admin_call *c)
 {
-    cutoff_diag diag = {0};
-    co__http_set_label(c->req, NULL, put ? "catalog.load" : "catalog.show");
-    if (put) {
-        if (!require(c, ROLE_ADMIN))
-            return;
-        size_t len;
-        const char *body = co__http_body(c->req, &len);
-        int rc = cutoff_db_catalog_load(c->d->db, c->who->principal, body, len, &diag);
-        if (rc != 0)
-            return reply_error(c, rc, &diag, "loading the catalog");
-        refresh_after_change(c);
-    } else if (!require(c, ROLE_VIEWER | ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER)) {
-        return;
-    } else {
-        audit_read(c);
-    }
     cutoff_catalog_spec *cat;
     char *json;
     int rc = cutoff_db_catalog_get(c->d->db, &cat);
@@ -231,11 +172,26 @@ static void catalog(admin_call *c, bool put)
     reply_owned_json(c, 200, json);
 }
 
+static void catalog_show(admin_call *c)
+{
+    audit_read(c);
+    reply_catalog(c);
+}
+
+static void catalog_load(admin_call *c)
+{
+    cutoff_diag diag = {0};
+    size_t len;
+    const char *body = co__http_body(c->req, &len);
+    int rc = cutoff_db_catalog_load(c->d->db, c->who->principal, body, len, &diag);
+    if (rc != 0)
+        return reply_error(c, rc, &diag, "loading the catalog");
+    refresh_after_change(c);
+    reply_catalog(c);
+}
+
 static void nodes_import(admin_call *c)
 {
-    co__http_set_label(c->req, NULL, "nodes.import");
-    if (!require(c, ROLE_ADMIN))
-        return;
     FILE *in = co__http_body_file(c->req);
     cutoff_import_stats st = {0};
     cutoff_diag diag = {0};
@@ -248,43 +204,51 @@ static void nodes_import(admin_call *c)
                           (json_int_t)st.unchanged));
 }
 
-static void show(admin_call *c, const char *verb, int (*fn)(cutoff_db *, const char *, char **),
-                 const char *id)
+/* A read of one object (fn with the path's id) or of a list (list_fn). */
+static void reply_read(admin_call *c, int (*fn)(cutoff_db *, const char *, char **),
+                       int (*list_fn)(cutoff_db *, char **))
 {
-    co__http_set_label(c->req, NULL, verb);
-    if (!require(c, ROLE_VIEWER | ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER))
-        return;
     char *json;
-    int rc = fn(c->d->db, id, &json);
+    int rc = fn ? fn(c->d->db, c->id, &json) : list_fn(c->d->db, &json);
     if (rc != 0)
-        return reply_error(c, rc, NULL, verb);
+        return reply_error(c, rc, NULL, c->route->verb);
     audit_read(c);
     reply_owned_json(c, 200, json);
 }
 
-static void list(admin_call *c, const char *verb, int (*fn)(cutoff_db *, char **))
+static void node_show(admin_call *c)
 {
-    co__http_set_label(c->req, NULL, verb);
-    if (!require(c, ROLE_VIEWER | ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER))
-        return;
-    char *json;
-    int rc = fn(c->d->db, &json);
-    if (rc != 0)
-        return reply_error(c, rc, NULL, verb);
-    audit_read(c);
-    reply_owned_json(c, 200, json);
+    reply_read(c, cutoff_db_node_show, NULL);
+}
+
+static void case_list(admin_call *c)
+{
+    reply_read(c, NULL, cutoff_db_case_list);
+}
+
+static void case_show(admin_call *c)
+{
+    reply_read(c, cutoff_db_case_show, NULL);
+}
+
+static void action_list(admin_call *c)
+{
+    reply_read(c, NULL, cutoff_db_action_list);
+}
+
+static void action_show(admin_call *c)
+{
+    reply_read(c, cutoff_db_action_show, NULL);
 }
 
 static void case_open(admin_call *c)
 {
-    co__http_set_label(c->req, NULL, "case.open");
-    if (!require(c, ROLE_INVESTIGATOR))
-        return;
-    json_t *o = body_json(c);
     static const char *const keys[] = {"!title", "!scope", "id", NULL};
+    static const char shape_text[] = "{\"title\": TEXT, \"scope\": [NODE, ...], \"id\": optional}";
+    json_t *o = body_json(c);
     if (o == NULL)
         return;
-    if (!body_shape(c, o, keys, "sas", "{\"title\": TEXT, \"scope\": [NODE, ...], \"id\": optional}")) {
+    if (!body_shape(c, o, keys, "sas", shape_text)) {
         json_decref(o);
         return;
     }
@@ -293,14 +257,13 @@ static void case_open(admin_call *c)
     const char *id = json_string_value(json_object_get(o, "id"));
     size_t n = json_array_size(scope);
     const char **ids = calloc(n + 1, sizeof *ids);
-    bool shape = title && json_is_array(scope) && ids;
+    bool shape = ids != NULL;
     for (size_t i = 0; shape && i < n; i++)
         shape = (ids[i] = json_string_value(json_array_get(scope, i))) != NULL;
     if (!shape) {
         free(ids);
         json_decref(o);
-        co__http_reply_problem(c->req, 400, NULL, "Bad Request",
-                               "a case is {\"title\": TEXT, \"scope\": [NODE, ...], \"id\": optional}", NULL, NULL);
+        co__http_reply_error(c->req, ids ? CUTOFF_EPARSE : CUTOFF_ENOMEM, NULL, shape_text, NULL);
         return;
     }
     char out[CUTOFF_ID_MAX + 1];
@@ -313,17 +276,15 @@ static void case_open(admin_call *c)
     reply_ok(c, json_pack("{s:s}", "id", out));
 }
 
-static void case_evidence(admin_call *c, const char *case_id)
+static void case_evidence(admin_call *c)
 {
-    co__http_set_label(c->req, NULL, "case.evidence");
-    if (!require(c, ROLE_INVESTIGATOR))
-        return;
     const char *type = co__http_query(c->req, "type"), *note = co__http_query(c->req, "note");
     const char *keep = co__http_query(c->req, "keep");
     if (type == NULL) {
-        co__http_reply_problem(c->req, 400, NULL, "Bad Request",
-                               "give the evidence's media type as ?type=... (and ?note=..., ?keep=1 to keep the content)",
-                               NULL, NULL);
+        co__http_reply_error(c->req, CUTOFF_EINVAL, NULL,
+                             "give the evidence's media type as ?type=... (and ?note=..., ?keep=1 to keep "
+                             "the content)",
+                             NULL);
         return;
     }
     /* The body was spooled to a temporary file; the record keeps the
@@ -335,49 +296,50 @@ static void case_evidence(admin_call *c, const char *case_id)
         base = "evidence";
     char sha[65];
     cutoff_diag diag = {0};
-    int rc = cutoff_db_case_add_evidence(c->d->db, c->who->principal, case_id, co__http_body_path(c->req), base,
+    int rc = cutoff_db_case_add_evidence(c->d->db, c->who->principal, c->id, co__http_body_path(c->req), base,
                                          type, note ? note : "", keep && strcmp(keep, "1") == 0, sha, &diag);
     if (rc != 0)
         return reply_error(c, rc, &diag, "adding evidence");
-    reply_ok(c, json_pack("{s:s,s:s}", "case", case_id, "sha256", sha));
+    reply_ok(c, json_pack("{s:s,s:s}", "case", c->id, "sha256", sha));
 }
 
-static void case_change(admin_call *c, const char *case_id, const char *what)
+/* After a change to a case, the case as it now stands. */
+static void reply_case(admin_call *c, int rc, const cutoff_diag *diag, const char *doing)
 {
-    bool findings = strcmp(what, "findings") == 0;
-    co__http_set_label(c->req, NULL, findings ? "case.findings" : "case.close");
-    if (!require(c, ROLE_INVESTIGATOR))
-        return;
-    cutoff_diag diag = {0};
-    int rc;
-    if (findings) {
-        json_t *o = body_json(c);
-        static const char *const keys[] = {"!findings", NULL};
-        if (o == NULL)
-            return;
-        if (!body_shape(c, o, keys, "s", "{\"findings\": TEXT}")) {
-            json_decref(o);
-            return;
-        }
-        const char *text = json_string_value(json_object_get(o, "findings"));
-        rc = cutoff_db_case_set_findings(c->d->db, c->who->principal, case_id, text, &diag);
-        json_decref(o);
-    } else {
-        rc = cutoff_db_case_close(c->d->db, c->who->principal, case_id, &diag);
-    }
     if (rc != 0)
-        return reply_error(c, rc, &diag, findings ? "recording findings" : "closing the case");
+        return reply_error(c, rc, diag, doing);
     char *json;
-    if ((rc = cutoff_db_case_show(c->d->db, case_id, &json)) != 0)
+    if ((rc = cutoff_db_case_show(c->d->db, c->id, &json)) != 0)
         return reply_error(c, rc, NULL, "reading the case");
     reply_owned_json(c, 200, json);
 }
 
+static void case_findings(admin_call *c)
+{
+    static const char *const keys[] = {"!findings", NULL};
+    json_t *o = body_json(c);
+    if (o == NULL)
+        return;
+    if (!body_shape(c, o, keys, "s", "{\"findings\": TEXT}")) {
+        json_decref(o);
+        return;
+    }
+    cutoff_diag diag = {0};
+    const char *text = json_string_value(json_object_get(o, "findings"));
+    int rc = cutoff_db_case_set_findings(c->d->db, c->who->principal, c->id, text, &diag);
+    json_decref(o);
+    reply_case(c, rc, &diag, "recording findings");
+}
+
+static void case_close(admin_call *c)
+{
+    cutoff_diag diag = {0};
+    int rc = cutoff_db_case_close(c->d->db, c->who->principal, c->id, &diag);
+    reply_case(c, rc, &diag, "closing the case");
+}
+
 static void action_propose(admin_call *c)
 {
-    co__http_set_label(c->req, NULL, "action.propose");
-    if (!require(c, ROLE_INVESTIGATOR | ROLE_ENFORCER))
-        return;
     size_t len;
     const char *body = co__http_body(c->req, &len);
     char id[CUTOFF_ID_MAX + 1];
@@ -389,18 +351,15 @@ static void action_propose(admin_call *c)
     reply_ok(c, json_pack("{s:s,s:i,s:s}", "id", id, "version", version, "state", "draft"));
 }
 
-static void action_preview(admin_call *c, const char *id)
+static void action_preview(admin_call *c)
 {
-    co__http_set_label(c->req, NULL, "action.preview");
-    if (!require(c, ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER))
-        return;
     uint64_t offset, limit;
     if (!query_count(c, "offset", 0, UINT32_MAX, &offset) || !query_count(c, "limit", 100, 10000, &limit))
         return;
     cutoff_snapshot *current = cutoff_engine_acquire(c->d->engine);
     char *json;
     cutoff_diag diag = {0};
-    int rc = cutoff_db_action_preview(c->d->db, current, id, daemon_now(), (size_t)offset, (size_t)limit,
+    int rc = cutoff_db_action_preview(c->d->db, current, c->id, daemon_now(), (size_t)offset, (size_t)limit,
                                       &json, &diag);
     cutoff_snapshot_release(current);
     if (rc != 0)
@@ -409,17 +368,33 @@ static void action_preview(admin_call *c, const char *id)
     reply_owned_json(c, 200, json);
 }
 
-static void action_change(admin_call *c, const char *id, bool approve)
+/* After approve or lift: in force for decisions, then the action as it now stands. */
+static void reply_action_changed(admin_call *c, int rc, const cutoff_diag *diag, const char *doing)
 {
-    co__http_set_label(c->req, NULL, approve ? "action.approve" : "action.lift");
-    if (!require(c, approve ? ROLE_APPROVER : ROLE_ENFORCER | ROLE_APPROVER))
-        return;
+    if (rc != 0)
+        return reply_error(c, rc, diag, doing);
+    refresh_after_change(c);
+    char *json;
+    if ((rc = cutoff_db_action_show(c->d->db, c->id, &json)) != 0)
+        return reply_error(c, rc, NULL, "reading the action");
+    reply_owned_json(c, 200, json);
+}
+
+static void action_approve(admin_call *c)
+{
+    cutoff_diag diag = {0};
+    int rc = cutoff_db_action_approve(c->d->db, c->who->principal, c->id, daemon_now(), &diag);
+    reply_action_changed(c, rc, &diag, "approving");
+}
+
+static void action_lift(admin_call *c)
+{
+    static const char *const keys[] = {"reason", NULL};
     const char *reason = NULL;
     json_t *o = NULL;
     size_t len;
     co__http_body(c->req, &len);
-    if (!approve && len > 0) {
-        static const char *const keys[] = {"reason", NULL};
+    if (len > 0) {
         if ((o = body_json(c)) == NULL)
             return;
         if (!body_shape(c, o, keys, "s", "{\"reason\": TEXT} or empty")) {
@@ -429,117 +404,54 @@ static void action_change(admin_call *c, const char *id, bool approve)
         reason = json_string_value(json_object_get(o, "reason"));
     }
     cutoff_diag diag = {0};
-    int rc = approve ? cutoff_db_action_approve(c->d->db, c->who->principal, id, daemon_now(), &diag)
-                     : cutoff_db_action_lift(c->d->db, c->who->principal, id, daemon_now(), reason, &diag);
+    int rc = cutoff_db_action_lift(c->d->db, c->who->principal, c->id, daemon_now(), reason, &diag);
     json_decref(o);
+    reply_action_changed(c, rc, &diag, "lifting");
+}
+
+/* The decision with its explanation, in the one decision shape
+ * (cutoff_explanation_to_json): what `cutoff check --server` prints. */
+static void explain(admin_call *c)
+{
+    cutoff_request r = {co__http_query(c->req, "subscription"), co__http_query(c->req, "action"),
+                        co__http_query(c->req, "region"), daemon_now()};
+    const char *at_text = co__http_query(c->req, "at");
+    cutoff_diag diag = {0};
+    if (r.subscription == NULL || r.action == NULL) {
+        co__http_reply_error(c->req, CUTOFF_EINVAL, NULL, "give ?subscription=...&action=... (and region, at)",
+                             NULL);
+        return;
+    }
+    if (at_text && cutoff_time_parse(at_text, &r.at, &diag) != 0)
+        return reply_error(c, CUTOFF_EINVAL, &diag, "?at");
+    cutoff_snapshot *snap = cutoff_engine_acquire(c->d->engine);
+    cutoff_explanation *x = NULL;
+    char *json = NULL;
+    int rc = snap ? cutoff_explain(snap, r.subscription, r.action, r.region, r.at, &x) : CUTOFF_EUNAVAIL;
+    if (rc == 0)
+        rc = cutoff_explanation_to_json(x, &r, daemon_live(c->d)->notice_base, &json);
+    cutoff_explanation_free(x);
+    cutoff_snapshot_release(snap);
     if (rc != 0)
-        return reply_error(c, rc, &diag, approve ? "approving" : "lifting");
-    refresh_after_change(c);
-    char *json;
-    if ((rc = cutoff_db_action_show(c->d->db, id, &json)) != 0)
-        return reply_error(c, rc, NULL, "reading the action");
+        return reply_error(c, rc, NULL, "explaining");
+    audit_read(c);
     reply_owned_json(c, 200, json);
 }
 
-static void explain(admin_call *c)
+/* The same decisions as the decision listener, for any principal: lets an
+ * operator's tools use one URL. */
+static void check_one(admin_call *c)
 {
-    co__http_set_label(c->req, NULL, "check.explain");
-    if (!require(c, ROLE_VIEWER | ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER))
-        return;
-    const char *sub = co__http_query(c->req, "subscription"), *act = co__http_query(c->req, "action");
-    const char *region = co__http_query(c->req, "region"), *at_text = co__http_query(c->req, "at");
-    int64_t at = daemon_now();
-    cutoff_diag diag = {0};
-    if (sub == NULL || act == NULL || (at_text && cutoff_time_parse(at_text, &at, &diag) != 0)) {
-        co__http_reply_problem(c->req, 400, NULL, "Bad Request",
-                               sub && act ? diag.message : "give ?subscription=...&action=... (and region, at)",
-                               NULL, NULL);
-        return;
-    }
-    cutoff_snapshot *snap = cutoff_engine_acquire(c->d->engine);
-    cutoff_explanation *x = NULL;
-    int rc = snap ? cutoff_explain(snap, sub, act, region, at, &x) : CUTOFF_ENOTINIT;
-    if (rc != 0) {
-        cutoff_snapshot_release(snap);
-        return reply_error(c, rc, NULL, "explaining");
-    }
-    char t1[32], t2[32];
-    json_t *entries = json_array();
-    for (size_t i = 0; i < x->n_entries; i++) {
-        const cutoff_explain_entry *e = &x->entries[i];
-        json_t *en = json_pack("{s:s,s:s,s:o,s:o,s:b,s:s,s:s,s:b}", "action", e->action->id, "scope_node",
-                               e->scope_node, "deny_pattern", e->deny_pattern ? json_string(e->deny_pattern) : json_null(),
-                               "except_pattern", e->except_pattern ? json_string(e->except_pattern) : json_null(),
-                               "region_match", e->region_match, "mode", cutoff_mode_name(e->mode), "effect",
-                               cutoff_reason_name(e->effect), "decides", e->decides);
-        /* since is absent only before the action's first phase */
-        if (en && !(e->mode == CUTOFF_MODE_OFF && e->since == 0))
-            json_object_set_new(en, "since", json_string(cutoff_time_format(e->since, t1)));
-        if (en)
-            json_object_set_new(en, "until", e->until == CUTOFF_TIME_NEVER ? json_null()
-                                                 : json_string(cutoff_time_format(e->until, t2)));
-        json_array_append_new(entries, en);
-    }
-    json_t *path = json_array();
-    for (size_t i = 0; i < x->n_path; i++)
-        json_array_append_new(path, json_string(x->path[i]));
-    json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:o}", "decision",
-                          x->verdict.reason == CUTOFF_REASON_ALLOW ? "allow" : "deny", "reason",
-                          cutoff_reason_name(x->verdict.reason), "action",
-                          x->verdict.by ? json_string(x->verdict.by->id) : json_null(), "plan",
-                          x->plan ? json_string(x->plan) : json_null(), "entitled", x->entitled, "path", path,
-                          "entries", entries);
-    /* What a single check shows (cutoff check --server): where the plan
-     * comes from, and for a denial by an action its phase window, version,
-     * status and notice. */
-    const cutoff_action_spec *by = x->verdict.by;
-    if (o)
-        json_object_set_new(o, "plan_from", x->plan_from ? json_string(x->plan_from) : json_null());
-    if (o && by) {
-        const cutoff_notice_spec *n = &by->notice;
-        json_t *notice = json_object();
-        if (n->summary)
-            json_object_set_new(notice, "summary", json_string(n->summary));
-        if (n->terms)
-            json_object_set_new(notice, "terms", json_string(n->terms));
-        if (n->contact)
-            json_object_set_new(notice, "contact", json_string(n->contact));
-        if (n->ref)
-            json_object_set_new(notice, "ref", json_string(n->ref));
-        json_object_set_new(o, "case", by->case_id ? json_string(by->case_id) : json_null());
-        json_object_set_new(o, "version", json_integer(by->version));
-        json_object_set_new(o, "status", json_integer(by->status));
-        json_object_set_new(o, "since", json_string(cutoff_time_format(x->verdict.since, t1)));
-        json_object_set_new(o, "until", x->verdict.until == CUTOFF_TIME_NEVER
-                                            ? json_null()
-                                            : json_string(cutoff_time_format(x->verdict.until, t2)));
-        json_object_set_new(o, "notice", notice);
-    }
-    cutoff_explanation_free(x);
-    cutoff_snapshot_release(snap);
-    audit_read(c);
-    reply_ok(c, o);
+    decision_check(c->d, c->req, false);
 }
 
-static void audit(admin_call *c, bool verify)
+static void check_batch(admin_call *c)
 {
-    co__http_set_label(c->req, NULL, verify ? "audit.verify" : "audit.log");
-    if (!require(c, ROLE_VIEWER | ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER))
-        return;
-    if (verify) {
-        cutoff_audit_report rep;
-        memset(&rep, 0, sizeof rep);
-        int rc = cutoff_db_audit_verify(c->d->db, &rep);
-        if (rc != 0 && rc != CUTOFF_ETAMPER)
-            return reply_error(c, rc, NULL, "verifying the audit log");
-        json_t *o = json_pack("{s:b,s:I,s:s}", "verified", rc == 0, "records", (json_int_t)rep.records, "head",
-                              rep.head_hex);
-        if (rc != 0) {
-            json_object_set_new(o, "first_bad", json_integer((json_int_t)rep.first_bad));
-            json_object_set_new(o, "problem", json_string(rep.problem));
-        }
-        return reply_ok(c, o);
-    }
+    decision_check(c->d, c->req, true);
+}
+
+static void audit_log(admin_call *c)
+{
     uint64_t after, limit;
     if (!query_count(c, "after", 0, UINT64_MAX / 2, &after) || !query_count(c, "limit", 1000, 100000, &limit))
         return;
@@ -550,69 +462,155 @@ static void audit(admin_call *c, bool verify)
     reply_owned_json(c, 200, json);
 }
 
-/* ---- dispatch ---------------------------------------------------------------- */
-
-static bool is(const admin_call *c, size_t n, const char *a, const char *b)
+static void audit_verify(admin_call *c)
 {
-    return c->n_parts == n && strcmp(c->parts[0], a) == 0 && (b == NULL || (n > 1 && strcmp(c->parts[n - 1], b) == 0));
-}
-
-static void dispatch(admin_call *c)
-{
-    const char *m = co__http_method(c->req);
-    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0;
-    if (get && is(c, 1, "whoami", NULL))
-        return whoami(c);
-    if ((get || put) && is(c, 1, "catalog", NULL))
-        return catalog(c, put);
-    if (post && is(c, 2, "nodes", "import"))
-        return nodes_import(c);
-    if (get && is(c, 2, "nodes", NULL))
-        return show(c, "nodes.show", cutoff_db_node_show, c->parts[1]);
-    if (get && is(c, 1, "cases", NULL))
-        return list(c, "case.list", cutoff_db_case_list);
-    if (post && is(c, 1, "cases", NULL))
-        return case_open(c);
-    if (get && is(c, 2, "cases", NULL))
-        return show(c, "case.show", cutoff_db_case_show, c->parts[1]);
-    if (post && is(c, 3, "cases", "evidence"))
-        return case_evidence(c, c->parts[1]);
-    if (post && (is(c, 3, "cases", "findings") || is(c, 3, "cases", "close")))
-        return case_change(c, c->parts[1], c->parts[2]);
-    if (get && is(c, 1, "actions", NULL))
-        return list(c, "action.list", cutoff_db_action_list);
-    if (post && is(c, 1, "actions", NULL))
-        return action_propose(c);
-    if (get && is(c, 2, "actions", NULL))
-        return show(c, "action.show", cutoff_db_action_show, c->parts[1]);
-    if (get && is(c, 3, "actions", "preview"))
-        return action_preview(c, c->parts[1]);
-    if (post && (is(c, 3, "actions", "approve") || is(c, 3, "actions", "lift")))
-        return action_change(c, c->parts[1], strcmp(c->parts[2], "approve") == 0);
-    if (get && is(c, 1, "explain", NULL))
-        return explain(c);
-    if (post && (is(c, 1, "check", NULL) || is(c, 2, "check", "batch"))) {
-        /* The same decisions as the decision listener, for any principal:
-         * lets an operator's tools use one URL. */
-        co__http_set_label(c->req, NULL, c->n_parts == 1 ? "check" : "check.batch");
-        return decision_check(c->d, c->req, c->n_parts == 2);
+    cutoff_audit_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rc = cutoff_db_audit_verify(c->d->db, &rep);
+    if (rc != 0 && rc != CUTOFF_ETAMPER)
+        return reply_error(c, rc, NULL, "verifying the audit log");
+    json_t *o = json_pack("{s:b,s:I,s:s}", "verified", rc == 0, "records", (json_int_t)rep.records, "head",
+                          rep.head_hex);
+    if (o && rc != 0) {
+        json_object_set_new(o, "first_bad", json_integer((json_int_t)rep.first_bad));
+        json_object_set_new(o, "problem", json_string(rep.problem));
     }
-    if (get && is(c, 1, "audit", NULL))
-        return audit(c, false);
-    if (get && is(c, 2, "audit", "verify"))
-        return audit(c, true);
-    co__http_reply_problem(c->req, 404, NULL, "Not Found",
-                           "no such admin resource or method; see docs/cutoffd.md for the admin API", NULL, NULL);
+    reply_ok(c, o);
 }
+
+/* ---- the route table ------------------------------------------------------------ */
+
+#define READERS (ROLE_VIEWER | ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER)
+#define ANYONE (READERS | ROLE_ADMIN)
+
+/* The whole admin API. {id} stands for one path segment (an id); admin may
+ * call everything, so ROLE_ADMIN is implied in every row. */
+static const admin_route admin_route_table[] = {
+    {"GET", "/v1/whoami", "whoami", ANYONE, false, whoami},
+    {"GET", "/v1/catalog", "catalog.show", READERS, false, catalog_show},
+    {"PUT", "/v1/catalog", "catalog.load", ROLE_ADMIN, false, catalog_load},
+    {"POST", "/v1/nodes/import", "nodes.import", ROLE_ADMIN, true, nodes_import},
+    {"GET", "/v1/nodes/{id}", "nodes.show", READERS, false, node_show},
+    {"GET", "/v1/cases", "case.list", READERS, false, case_list},
+    {"POST", "/v1/cases", "case.open", ROLE_INVESTIGATOR, false, case_open},
+    {"GET", "/v1/cases/{id}", "case.show", READERS, false, case_show},
+    {"POST", "/v1/cases/{id}/evidence", "case.evidence", ROLE_INVESTIGATOR, true, case_evidence},
+    {"POST", "/v1/cases/{id}/findings", "case.findings", ROLE_INVESTIGATOR, false, case_findings},
+    {"POST", "/v1/cases/{id}/close", "case.close", ROLE_INVESTIGATOR, false, case_close},
+    {"GET", "/v1/actions", "action.list", READERS, false, action_list},
+    {"POST", "/v1/actions", "action.propose", ROLE_INVESTIGATOR | ROLE_ENFORCER, false, action_propose},
+    {"GET", "/v1/actions/{id}", "action.show", READERS, false, action_show},
+    {"GET", "/v1/actions/{id}/preview", "action.preview", ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER,
+     false, action_preview},
+    {"POST", "/v1/actions/{id}/approve", "action.approve", ROLE_APPROVER, false, action_approve},
+    {"POST", "/v1/actions/{id}/lift", "action.lift", ROLE_ENFORCER | ROLE_APPROVER, false, action_lift},
+    {"GET", "/v1/explain", "check.explain", READERS, false, explain},
+    {"POST", "/v1/check", "check", ANYONE, false, check_one},
+    {"POST", "/v1/check/batch", "check.batch", ANYONE, false, check_batch},
+    {"GET", "/v1/audit", "audit.log", READERS, false, audit_log},
+    {"GET", "/v1/audit/verify", "audit.verify", READERS, false, audit_verify},
+};
+#define N_ROUTES (sizeof admin_route_table / sizeof admin_route_table[0])
+_Static_assert(N_ROUTES + 2 <= N_ADMIN_VERBS, "metrics keep a counter per admin verb");
+
+const admin_route *admin_routes(size_t *n)
+{
+    *n = N_ROUTES;
+    return admin_route_table;
+}
+
+int admin_routes_print(FILE *out, bool json)
+{
+    static const struct {
+        unsigned role;
+        const char *name;
+    } roles[] = {{ROLE_VIEWER, "viewer"},
+                 {ROLE_INVESTIGATOR, "investigator"},
+                 {ROLE_ENFORCER, "enforcer"},
+                 {ROLE_APPROVER, "approver"},
+                 {ROLE_ADMIN, "admin"}};
+    if (!json) {
+        fprintf(out, "| method | path | verb |");
+        for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++)
+            fprintf(out, " %s |", roles[k].name);
+        fprintf(out, "\n|---|---|---|");
+        for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++)
+            fprintf(out, ":-:|");
+        fprintf(out, "\n");
+    }
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const admin_route *r = &admin_route_table[i];
+        json_t *allowed = json_array();
+        if (!json)
+            fprintf(out, "| %s | `%s` | %s |", r->method, r->path, r->verb);
+        for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++) {
+            bool may = tokens_allows(roles[k].role, r->roles);
+            if (json && may)
+                json_array_append_new(allowed, json_string(roles[k].name));
+            else if (!json)
+                fprintf(out, " %s |", may ? "yes" : "-");
+        }
+        if (json) {
+            json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:b}", "method", r->method, "path", r->path, "verb", r->verb,
+                                  "roles", allowed, "spool", r->spool);
+            char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(o);
+            if (text == NULL)
+                return -1;
+            fprintf(out, "%s\n", text);
+            free(text);
+        } else {
+            json_decref(allowed);
+            fprintf(out, "\n");
+        }
+    }
+    return fflush(out) == 0 ? 0 : -1;
+}
+
+/* Whether path matches the pattern; the {id} segment is copied into id
+ * (percent-decoding is not done: ids are plain [A-Za-z0-9._:-]). */
+static bool path_matches(const char *pattern, const char *path, char *id, size_t id_len)
+{
+    while (*pattern && *path) {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= id_len)
+                return false;
+            memcpy(id, path, n);
+            id[n] = '\0';
+            pattern += 4;
+            path += n;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+const admin_route *admin_route_find(const char *method, const char *path, char *id, size_t id_len,
+                                    const char **allow)
+{
+    *allow = NULL;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const admin_route *r = &admin_route_table[i];
+        if (!path_matches(r->path, path, id, id_len))
+            continue;
+        if (strcmp(r->method, method) == 0)
+            return r;
+        *allow = r->method;
+    }
+    return NULL;
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
 
 bool admin_spool(void *ctx, const char *method, const char *path)
 {
     (void)ctx;
-    if (strcmp(method, "POST") != 0)
-        return false;
-    size_t n = strlen(path);
-    return strcmp(path, "/v1/nodes/import") == 0 ||
-           (strncmp(path, "/v1/cases/", 10) == 0 && n > 9 && strcmp(path + n - 9, "/evidence") == 0);
+    char id[CUTOFF_ID_MAX * 2 + 1];
+    const char *allow;
+    const admin_route *r = admin_route_find(method, path, id, sizeof id, &allow);
+    return r && r->spool;
 }
 
 void admin_handle(void *ctx, co__http_req *req)
@@ -621,32 +619,39 @@ void admin_handle(void *ctx, co__http_req *req)
     if (ops_handle(d, req))
         return;
     admin_call c = {.d = d, .req = req};
-    const char *path = co__http_path(req);
-    if (strncmp(path, "/v1/", 4) != 0 || strlen(path) >= sizeof c.path_copy) {
-        co__http_reply_problem(req, 404, NULL, "Not Found", "admin resources live under /v1/", NULL, NULL);
-        return;
-    }
-    snprintf(c.path_copy, sizeof c.path_copy, "%s", path + 4);
-    for (char *save = NULL, *p = strtok_r(c.path_copy, "/", &save); p && c.n_parts < 6;
-         p = strtok_r(NULL, "/", &save))
-        c.parts[c.n_parts++] = p;
-    if (c.n_parts == 0) {
-        co__http_reply_problem(req, 404, NULL, "Not Found", "admin resources live under /v1/", NULL, NULL);
-        return;
-    }
-
     const char *auth = co__http_header(req, "Authorization");
     const char *token = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
     c.who = tokens_find(atomic_load(&d->tokens), token);
     if (c.who == NULL) {
         co__http_set_label(req, NULL, "unauthenticated");
-        co__http_reply_problem(req, 401, NULL, "Unauthorized",
-                               token ? "the bearer token is not known" : "send Authorization: Bearer TOKEN",
-                               NULL, (const char *const[]){"WWW-Authenticate", "Bearer realm=\"cutoff\"", NULL});
+        co__http_reply_error(req, CUTOFF_EAUTH, NULL,
+                             token ? "the bearer token is not known" : "send Authorization: Bearer TOKEN",
+                             (const char *const[]){"WWW-Authenticate", "Bearer realm=\"cutoff\"", NULL});
         return;
     }
     co__http_set_label(req, c.who->principal, NULL);
+    const char *allow;
+    c.route = admin_route_find(co__http_method(req), co__http_path(req), c.id, sizeof c.id, &allow);
+    if (c.route == NULL && allow) {
+        co__http_reply_error(req, CUTOFF_EMETHOD, NULL, "this admin resource does not take that method",
+                             (const char *const[]){"Allow", allow, NULL});
+        return;
+    }
+    if (c.route == NULL) {
+        co__http_reply_error(req, CUTOFF_ENOTFOUND, NULL,
+                             "no such admin resource; `cutoffd --routes` and docs/cutoffd.md list them", NULL);
+        return;
+    }
+    co__http_set_label(req, NULL, c.route->verb);
+    if (!tokens_allows(c.who->roles, c.route->roles)) {
+        char have[128], need[128], detail[400];
+        snprintf(detail, sizeof detail, "principal \"%s\" has roles %s; %s needs one of %s (or admin)",
+                 c.who->principal, tokens_roles_text(c.who->roles, have, sizeof have), c.route->verb,
+                 tokens_roles_text(c.route->roles, need, sizeof need));
+        co__http_reply_error(req, CUTOFF_EPERM, CO__PROBLEM_ROLE, detail, NULL);
+        return;
+    }
     pthread_mutex_lock(&d->write_lock);
-    dispatch(&c);
+    c.route->handler(&c);
     pthread_mutex_unlock(&d->write_lock);
 }

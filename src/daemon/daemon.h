@@ -93,8 +93,30 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch);
 bool ops_handle(cutoffd *d, co__http_req *req);
 
 /* ---- admin.c ---- */
+typedef struct admin_call admin_call;
+
+/* One call of the admin API: everything about it lives in this row. */
+typedef struct admin_route {
+    const char *method;
+    const char *path; /* "/v1/cases/{id}/evidence": {id} is one path segment */
+    const char *verb; /* its name in logs and metrics */
+    unsigned roles;   /* roles that may call it (admin always may) */
+    bool spool;       /* its body streams to a temporary file */
+    void (*handler)(admin_call *c);
+} admin_route;
+
 void admin_handle(void *ctx, co__http_req *req);
 bool admin_spool(void *ctx, const char *method, const char *path);
+/* The route table, in the order `cutoffd --routes` prints it. */
+const admin_route *admin_routes(size_t *n);
+/* Prints the route table: a Markdown role matrix (the one in
+ * docs/cutoffd.md), or JSON lines {method, path, verb, roles, spool}. */
+int admin_routes_print(FILE *out, bool json);
+/* The route for method and path, with its {id} segment copied into id; NULL
+ * when there is none, and then *allow names a method the path does take
+ * (NULL when the path is unknown). */
+const admin_route *admin_route_find(const char *method, const char *path, char *id, size_t id_len,
+                                    const char **allow);
 
 /* ---- log.c ---- */
 /* Writes one JSON line {ts, level, event, ...fields}; fields is consumed. */

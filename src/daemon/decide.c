@@ -28,68 +28,18 @@ static const char *problem_title(cutoff_reason reason)
     return "Allowed";
 }
 
-/* The HTTP status a denial carries: the action's own (403 or 451). */
-static int deny_status(const cutoff_verdict *v)
+/* The decision as its one JSON shape (cutoff_verdict_to_json), with this
+ * deployment's notice base; NULL when out of memory. */
+static char *verdict_text(cutoffd *d, const cutoff_verdict *v, const cutoff_request *r)
 {
-    return v->by && v->by->status == 451 ? 451 : 403;
-}
-
-/* Where the customer reads the notice of an action. */
-static void notice_url(cutoffd *d, const cutoff_action_spec *a, char *buf, size_t n)
-{
-    if (a->notice.ref && a->notice.ref[0])
-        snprintf(buf, n, "%s", a->notice.ref);
-    else
-        snprintf(buf, n, "%s%s", daemon_live(d)->notice_base, a->id);
-}
-
-/* A verdict as a JSON object (decision, reason, and for denials by an
- * action: its id, case, status, phase window and notice). */
-static json_t *verdict_json(cutoffd *d, const cutoff_verdict *v)
-{
-    json_t *o = json_pack("{s:s,s:s}", "decision", v->reason == CUTOFF_REASON_ALLOW ? "allow" : "deny",
-                          "reason", cutoff_reason_name(v->reason));
-    if (o == NULL || v->reason == CUTOFF_REASON_ALLOW)
-        return o;
-    json_object_set_new(o, "status", json_integer(deny_status(v)));
-    if (v->by) {
-        char since[32], until[32], url[512];
-        const cutoff_action_spec *a = v->by;
-        json_object_set_new(o, "action", json_string(a->id));
-        if (a->case_id)
-            json_object_set_new(o, "case", json_string(a->case_id));
-        json_object_set_new(o, "since", json_string(cutoff_time_format(v->since, since)));
-        json_object_set_new(o, "until", v->until == CUTOFF_TIME_NEVER ? json_null()
-                                                                      : json_string(cutoff_time_format(v->until, until)));
-        if (v->reason == CUTOFF_REASON_READ_ONLY && v->until != CUTOFF_TIME_NEVER)
-            json_object_set_new(o, "export_window_ends", json_string(until));
-        notice_url(d, a, url, sizeof url);
-        json_t *notice = json_pack("{s:s}", "url", url);
-        if (notice && a->notice.summary)
-            json_object_set_new(notice, "summary", json_string(a->notice.summary));
-        if (notice && a->notice.contact)
-            json_object_set_new(notice, "contact", json_string(a->notice.contact));
-        json_object_set_new(o, "notice", notice);
-    }
-    return o;
-}
-
-static void reply_json_value(co__http_req *req, int status, json_t *o)
-{
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (text == NULL) {
-        co__http_reply_problem(req, 500, NULL, "Internal Server Error", "could not encode the answer", NULL, NULL);
-        return;
-    }
-    co__http_reply_json(req, status, text, NULL);
-    free(text);
+    char *text = NULL;
+    return cutoff_verdict_to_json(v, r, daemon_live(d)->notice_base, &text) == 0 ? text : NULL;
 }
 
 static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
 {
     metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
-    co__http_reply_problem(req, 400, PROBLEM_BASE "bad-request", "Bad Request", detail, NULL, NULL);
+    co__http_reply_error(req, CUTOFF_EPARSE, PROBLEM_BASE "bad-request", detail, NULL);
 }
 
 /* Reads one check request object. Returns NULL or an error message (in err). */
@@ -158,22 +108,25 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
     size_t n = batch ? json_array_size(requests) : 1;
     cutoff_reader *reader = daemon_reader(d);
     const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
-    if (snap == NULL) {
+    char *answer = NULL;
+    size_t answer_len = 0;
+    FILE *out = snap ? open_memstream(&answer, &answer_len) : NULL;
+    if (out == NULL) {
         if (reader)
             cutoff_reader_exit(reader);
         json_decref(doc);
-        co__http_reply_problem(req, 503, NULL, "Service Unavailable", "no snapshot is published yet", NULL, NULL);
+        free(answer);
+        co__http_reply_error(req, snap ? CUTOFF_ENOMEM : CUTOFF_EUNAVAIL, NULL, NULL, NULL);
         return;
     }
-    json_t *results = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const char *sub, *act, *region;
-        int64_t at;
+    bool failed = false;
+    if (batch)
+        fputs("{\"results\":[", out);
+    for (size_t i = 0; i < n && !failed; i++) {
+        cutoff_request r;
         json_t *item = batch ? json_array_get(requests, i) : doc;
-        if (!read_check(item, &sub, &act, &region, &at, err, sizeof err)) {
-            cutoff_reader_exit(reader);
-            json_decref(results);
-            json_decref(doc);
+        if (!read_check(item, &r.subscription, &r.action, &r.region, &r.at, err, sizeof err)) {
+            failed = true;
             if (batch) {
                 char where[360];
                 snprintf(where, sizeof where, "requests[%zu]: %s", i, err);
@@ -181,20 +134,32 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
             } else {
                 bad_request(d, req, err);
             }
-            return;
+            break;
         }
         cutoff_verdict v;
-        cutoff_check(snap, sub, act, region, at, &v);
+        cutoff_check(snap, r.subscription, r.action, r.region, r.at, &v);
         metrics_outcome(&d->metrics, (int)v.reason);
-        json_array_append_new(results, verdict_json(d, &v));
+        char *text = verdict_text(d, &v, &r);
+        if (text == NULL) {
+            failed = true;
+            co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
+            break;
+        }
+        fprintf(out, "%s%s", i ? "," : "", text);
+        cutoff_free(text);
     }
-    json_decref(doc);
-    json_t *answer = batch ? json_pack("{s:o}", "results", results) : json_incref(json_array_get(results, 0));
-    if (!batch)
-        json_decref(results);
-    reply_json_value(req, 200, answer);
+    if (batch)
+        fputs("]}", out);
+    bool written = fclose(out) == 0;
     cutoff_reader_exit(reader);
-    metrics_latency(&d->metrics, co__http_elapsed_ns(req));
+    json_decref(doc);
+    if (!failed && written)
+        co__http_reply_json(req, 200, answer, NULL);
+    else if (!failed)
+        co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
+    free(answer);
+    if (!failed)
+        metrics_latency(&d->metrics, co__http_elapsed_ns(req));
 }
 
 /* The first of two headers that is present. */
@@ -260,17 +225,21 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
             cutoff_reader_exit(reader);
         if (scratch != small)
             free(scratch);
-        co__http_reply_problem(req, for_nginx ? 403 : 503, NULL, "Service Unavailable",
-                               "no snapshot is published yet; denying", NULL, NULL);
+        if (for_nginx)
+            co__http_reply_problem(req, 403, NULL, "Forbidden", "no snapshot is published yet; denying",
+                                   "{\"code\":\"EUNAVAIL\"}", NULL);
+        else
+            co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL, "no snapshot is published yet; denying", NULL);
         return;
     }
-    cutoff_check(snap, sub, r->action, region, daemon_now(), &v);
+    cutoff_request asked = {sub, r->action, region, daemon_now()};
+    cutoff_check(snap, asked.subscription, asked.action, asked.region, asked.at, &v);
     if (v.reason == CUTOFF_REASON_ALLOW) {
         co__http_reply(req, 204, NULL, "", 0,
                        (const char *const[]){"Cutoff-Decision", "allow", "Cutoff-Reason", "allow", NULL});
     } else {
-        int status = deny_status(&v);
-        char status_text[8], link[600], url[520];
+        int status = cutoff_verdict_status(&v);
+        char status_text[8], *link = NULL, *url = NULL;
         snprintf(status_text, sizeof status_text, "%d", status);
         const char *headers[16];
         size_t h = 0;
@@ -281,23 +250,21 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
             headers[h++] = "Cutoff-Action", headers[h++] = v.by->id;
             if (v.by->case_id)
                 headers[h++] = "Cutoff-Case", headers[h++] = v.by->case_id;
-            notice_url(d, v.by, url, sizeof url);
-            if (status == 451) {
-                snprintf(link, sizeof link, "<%s>; rel=\"blocked-by\"", url);
+            if (status == 451 && cutoff_notice_url(v.by, daemon_live(d)->notice_base, &url) == 0 && url &&
+                asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
                 headers[h++] = "Link", headers[h++] = link;
-            }
         }
         headers[h] = NULL;
-        json_t *extra = verdict_json(d, &v);
-        char *extra_text = extra ? json_dumps(extra, JSON_COMPACT) : NULL;
-        json_decref(extra);
+        char *extra_text = verdict_text(d, &v, &asked);
         char type[64];
         snprintf(type, sizeof type, PROBLEM_BASE "%s", cutoff_reason_name(v.reason));
         const char *detail = v.by && v.by->notice.summary ? v.by->notice.summary
                                                           : "this request is denied by cutoff";
         co__http_reply_problem(req, for_nginx ? 403 : status, type, problem_title(v.reason), detail, extra_text,
                                headers);
-        free(extra_text);
+        cutoff_free(extra_text);
+        cutoff_free(url);
+        free(link);
     }
     cutoff_reader_exit(reader);
     if (scratch != small)
@@ -360,12 +327,11 @@ void decision_handle(void *ctx, co__http_req *req)
     } else if (get && ops_handle(d, req)) {
         /* answered */
     } else if (strcmp(path, "/v1/check") == 0 || strcmp(path, "/v1/check/batch") == 0) {
-        co__http_reply_problem(req, 405, NULL, "Method Not Allowed", "use POST", NULL,
-                               (const char *const[]){"Allow", "POST", NULL});
+        co__http_reply_error(req, CUTOFF_EMETHOD, NULL, "use POST", (const char *const[]){"Allow", "POST", NULL});
     } else {
-        co__http_reply_problem(req, 404, NULL, "Not Found",
-                               "the decision listener serves POST /v1/check, POST /v1/check/batch, "
-                               "GET /v1/authz, /healthz, /readyz, /metrics",
-                               NULL, NULL);
+        co__http_reply_error(req, CUTOFF_ENOTFOUND, NULL,
+                             "the decision listener serves POST /v1/check, POST /v1/check/batch, "
+                             "GET /v1/authz, /healthz, /readyz, /metrics",
+                             NULL);
     }
 }

@@ -33,6 +33,8 @@ static const char usage[] =
     "      --log FILE           JSON lines log (default: standard error)\n"
     "      --log-decisions      log every decision request too\n"
     "      --port-file FILE     write \"DECISION_PORT ADMIN_PORT\" there once serving\n"
+    "      --routes[=FORMAT]    print the admin API's route table and exit: the role\n"
+    "                           matrix as a Markdown table, or FORMAT json (JSON lines)\n"
     "  -h, --help               this text\n"
     "      --version            the version\n"
     "\n"
@@ -123,13 +125,14 @@ static void cleanup(cutoffd *d)
 int main(int argc, char **argv)
 {
     cutoffd *d = &the_daemon;
-    enum { OPT_THREADS = 256, OPT_LOG, OPT_LOG_DECISIONS, OPT_PORT_FILE, OPT_VERSION };
+    enum { OPT_THREADS = 256, OPT_LOG, OPT_LOG_DECISIONS, OPT_PORT_FILE, OPT_VERSION, OPT_ROUTES };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},   {"db", required_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'},   {"admin-listen", required_argument, NULL, 'a'},
         {"tokens", required_argument, NULL, 't'},   {"threads", required_argument, NULL, OPT_THREADS},
         {"log", required_argument, NULL, OPT_LOG},  {"log-decisions", no_argument, NULL, OPT_LOG_DECISIONS},
         {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"routes", optional_argument, NULL, OPT_ROUTES},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0}};
     const char *db = NULL, *listen = NULL, *admin_listen = NULL, *tokens = NULL, *log_file = NULL,
@@ -157,6 +160,12 @@ int main(int argc, char **argv)
             }
             break;
         }
+        case OPT_ROUTES:
+            if (optarg && strcmp(optarg, "json") != 0 && strcmp(optarg, "markdown") != 0) {
+                fprintf(stderr, "cutoffd: --routes takes json or markdown\n");
+                return 2;
+            }
+            return admin_routes_print(stdout, optarg && strcmp(optarg, "json") == 0) == 0 ? 0 : 1;
         case 'h': fputs(usage, stdout); return 0;
         case OPT_VERSION: printf("cutoffd %s\n", CUTOFF_VERSION); return 0;
         default: fprintf(stderr, "cutoffd: see 'cutoffd --help'\n"); return 2;

@@ -4,6 +4,8 @@
  */
 #include "daemon/metrics.h"
 
+#include "daemon/daemon.h"
+
 #include "cutoff.h"
 #include "util/util.h"
 
@@ -18,12 +20,15 @@ static const int64_t bucket_ns[N_LATENCY_BUCKETS] = {
     10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 100000000,
     1000000000};
 
-static const char *const admin_verbs[N_ADMIN_VERBS] = {
-    "other",          "catalog.load",  "catalog.show",    "nodes.import",  "nodes.show",
-    "case.open",      "case.evidence", "case.findings",   "case.close",    "case.show",
-    "case.list",      "action.propose","action.preview",  "action.approve","action.lift",
-    "action.show",    "action.list",   "audit.log",       "audit.verify",  "check.explain",
-    "tokens.reload",  "check",         "check.batch",     "whoami"};
+/* Admin verb labels: "other", then the admin route table's verbs, then the
+ * daemon's own "tokens.reload" (SIGHUP). */
+static const char *admin_verb(size_t i)
+{
+    size_t n;
+    const admin_route *routes = admin_routes(&n);
+    return i == 0 ? "other" : i <= n ? routes[i - 1].verb : i == n + 1 ? "tokens.reload" : NULL;
+}
+
 static const char *const admin_results[N_ADMIN_RESULTS] = {"ok", "client_error", "forbidden",
                                                            "server_error"};
 
@@ -59,9 +64,9 @@ void metrics_latency(metrics *m, int64_t latency_ns)
 
 void metrics_admin(metrics *m, const char *verb, int http_status)
 {
-    int v = 0;
-    for (int i = 1; i < N_ADMIN_VERBS && admin_verbs[i]; i++)
-        if (verb && strcmp(verb, admin_verbs[i]) == 0)
+    size_t v = 0;
+    for (size_t i = 1; verb && admin_verb(i); i++)
+        if (strcmp(verb, admin_verb(i)) == 0)
             v = i;
     int r = http_status < 400 ? 0 : http_status == 401 || http_status == 403 ? 2 : http_status < 500 ? 1 : 3;
     atomic_fetch_add_explicit(&m->admin[v][r], 1, memory_order_relaxed);
@@ -91,12 +96,12 @@ char *metrics_render(metrics *m, const metrics_gauges *g)
                    (unsigned long long)atomic_load(&m->latency_count));
     co__buf_puts(&b, "# HELP cutoff_admin_calls_total Admin API calls, by verb and outcome.\n"
                      "# TYPE cutoff_admin_calls_total counter\n");
-    for (int v = 0; v < N_ADMIN_VERBS && admin_verbs[v]; v++)
+    for (size_t v = 0; admin_verb(v); v++)
         for (int r = 0; r < N_ADMIN_RESULTS; r++) {
             uint64_t n = atomic_load(&m->admin[v][r]);
             if (n)
                 co__buf_printf(&b, "cutoff_admin_calls_total{verb=\"%s\",outcome=\"%s\"} %llu\n",
-                               admin_verbs[v], admin_results[r], (unsigned long long)n);
+                               admin_verb(v), admin_results[r], (unsigned long long)n);
         }
     co__buf_printf(&b,
                    "# HELP cutoff_snapshot_version Publications of a new snapshot since start.\n"

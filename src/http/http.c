@@ -7,6 +7,8 @@
  */
 #include "http/http.h"
 
+#include "cutoff.h"
+
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -162,16 +164,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->answered)
         return MHD_YES;
     if (r->oom)
-        co__http_reply_problem(r, 503, NULL, "Service Unavailable",
-                               "the server could not buffer the request body", NULL, NULL);
+        co__http_reply_error(r, CUTOFF_ENOMEM, NULL, "the server could not buffer the request body",
+                             NULL);
     else if (r->too_large)
-        co__http_reply_problem(r, 413, NULL, "Content Too Large",
-                               "the request body exceeds the server's limit", NULL, NULL);
+        co__http_reply_error(r, CUTOFF_ELIMIT, NULL, "the request body exceeds the server's limit",
+                             NULL);
     else
         s->cb.handle(s->cb.ctx, r);
     if (!r->answered)
-        co__http_reply_problem(r, 500, NULL, "Internal Server Error", "the request was not answered",
-                               NULL, NULL);
+        co__http_reply_error(r, CUTOFF_EIO, NULL, "the request was not answered", NULL);
     return MHD_YES;
 }
 
@@ -366,7 +367,8 @@ void co__http_reply_problem(co__http_req *r, int status, const char *type, const
     }
     json_object_set_new(o, "type", json_string(type ? type : "about:blank"));
     json_object_set_new(o, "title", json_string(title));
-    json_object_set_new(o, "status", json_integer(status));
+    if (!json_is_integer(json_object_get(o, "status")))
+        json_object_set_new(o, "status", json_integer(status));
     if (detail)
         json_object_set_new(o, "detail", json_string(detail));
     json_object_set_new(o, "request_id", json_string(r->request_id));
@@ -376,4 +378,13 @@ void co__http_reply_problem(co__http_req *r, int status, const char *type, const
     co__http_reply(r, text ? status : 500, "application/problem+json", text ? text : fallback,
                    strlen(text ? text : fallback), headers);
     free(text);
+}
+
+void co__http_reply_error(co__http_req *r, int rc, const char *type, const char *detail,
+                          const char *const *headers)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "{\"code\":\"%s\"}", cutoff_errname(rc));
+    co__http_reply_problem(r, cutoff_error_http_status(rc), type, cutoff_error_title(rc),
+                           detail ? detail : cutoff_strerror(rc), extra, headers);
 }

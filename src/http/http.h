@@ -76,8 +76,14 @@ void co__http_reply(co__http_req *r, int status, const char *content_type, const
 void co__http_reply_json(co__http_req *r, int status, const char *json, const char *const *headers);
 /* An application/problem+json body: type is a URI reference (or NULL for
  * about:blank), detail one human sentence. extra_json, when not NULL, is an
- * object whose members are merged in. */
+ * object whose members are merged in; its own "status" is kept (a denial
+ * that a gateway relays names the status its client will see). */
 void co__http_reply_problem(co__http_req *r, int status, const char *type, const char *title,
                             const char *detail, const char *extra_json, const char *const *headers);
+/* The problem for error code rc: HTTP status and title from the error
+ * table of cutoff.h, "code": its symbolic name (which the CLI reads back),
+ * and detail (NULL: the code's message). */
+void co__http_reply_error(co__http_req *r, int rc, const char *type, const char *detail,
+                          const char *const *headers);
 
 #endif

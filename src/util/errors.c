@@ -8,28 +8,49 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *cutoff_strerror(int rc)
-{
-    switch (rc) {
-#define CUTOFF_ERR_MSG(name, value, msg)                                                           \
+/* One switch over the table per column; codes outside it get `fallback`. */
+#define ERR_COLUMN(fn, type, column, fallback)                                                     \
+    type fn(int rc)                                                                                \
+    {                                                                                              \
+        switch (rc) {                                                                              \
+            CUTOFF_ERRNO_MAP(column)                                                               \
+        }                                                                                          \
+        return fallback;                                                                           \
+    }
+#define COL_MESSAGE(name, value, status, title, msg)                                               \
     case value:                                                                                    \
         return msg;
-        CUTOFF_ERRNO_MAP(CUTOFF_ERR_MSG)
-#undef CUTOFF_ERR_MSG
-    }
-    return "unknown error";
-}
-
-const char *cutoff_errname(int rc)
-{
-    switch (rc) {
-#define CUTOFF_ERR_NAME(name, value, msg)                                                          \
+#define COL_NAME(name, value, status, title, msg)                                                  \
     case value:                                                                                    \
         return #name;
-        CUTOFF_ERRNO_MAP(CUTOFF_ERR_NAME)
-#undef CUTOFF_ERR_NAME
-    }
-    return "EUNKNOWN";
+#define COL_STATUS(name, value, status, title, msg)                                                \
+    case value:                                                                                    \
+        return status;
+#define COL_TITLE(name, value, status, title, msg)                                                 \
+    case value:                                                                                    \
+        return title;
+
+ERR_COLUMN(cutoff_strerror, const char *, COL_MESSAGE, "unknown error")
+ERR_COLUMN(cutoff_errname, const char *, COL_NAME, "EUNKNOWN")
+ERR_COLUMN(cutoff_error_http_status, int, COL_STATUS, 500)
+ERR_COLUMN(cutoff_error_title, const char *, COL_TITLE, "Internal Server Error")
+
+int cutoff_errcode(const char *name, int *code)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } names[] = {
+#define COL_PAIR(name, value, status, title, msg) {#name, value},
+        CUTOFF_ERRNO_MAP(COL_PAIR)
+#undef COL_PAIR
+    };
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(names[i].name, name) == 0) {
+            *code = names[i].value;
+            return 0;
+        }
+    return CUTOFF_ENOTFOUND;
 }
 
 int co__diag(cutoff_diag *diag, int code, const char *fmt, ...)

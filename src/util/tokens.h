@@ -32,6 +32,10 @@ enum {
 #define CO__ROLE_LIST "viewer, investigator, enforcer, approver, admin"
 /* Longest text co__roles_text can make, with its NUL. */
 #define CO__ROLES_TEXT_MAX 48
+/* The problem type cutoffd answers when the caller's roles do not allow a
+ * call (403), so that the CLI can tell it from a refusal by the library
+ * (such as four eyes, also 403). */
+#define CO__PROBLEM_ROLE "urn:cutoff:problem:role"
 
 /* One entry of the file. */
 typedef struct co__token_line {

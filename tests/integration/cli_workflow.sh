@@ -97,7 +97,7 @@ expect_match "explain marks EA-0 as deciding" '^ +=> +EA-0 +unit-8200-archive ' 
 expect_match "and lists EA-5 too" '^ +EA-5 +unit-8200 +storage\.\* ' "$OUT"
 expect_match "and the path to the tenant" 'path +sub-8200-archive-1 < unit-8200-archive < unit-8200 < intel-directorate < imod' "$OUT"
 run_cutoff check sub-8200-archive-1 storage.write --explain --json
-deciders=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(",".join(a["action"] for a in json.load(sys.stdin)["explanation"]["actions"] if a["decides"]))')
+deciders=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(",".join(a["enforcement_action"] for a in json.load(sys.stdin)["explanation"]["actions"] if a["decides"]))')
 expect_eq "json: exactly EA-0 decides" EA-0 "$deciders"
 run_cutoff check sub-8200-archive-1 storage.write --region us-east --at 2000-01-01T00:00:00Z
 expect_eq "before approval nothing bites" allow "$OUT"

@@ -79,11 +79,12 @@ expect_problem() {
     ctype=$(header Content-Type)
     if [ "$CODE" = "$want" ] && [ "$ctype" = application/problem+json ] &&
         jq -e --argjson s "$want" '(.type | type == "string" and length > 0) and (.title | type == "string" and length > 0)
-            and .status == $s and (.detail | type == "string" and length > 0)' "$WORK/body" >/dev/null 2>&1 &&
+            and .status == $s and (.detail | type == "string" and length > 0)
+            and (has("decision") or (.code | type == "string" and test("^E[A-Z]+$")))' "$WORK/body" >/dev/null 2>&1 &&
         jb .detail | grep -qE -- "$detail_re"; then
         ok "$what"
     else
-        not_ok "$what" "wanted $want application/problem+json with type, title, status, detail =~ /$detail_re/" \
+        not_ok "$what" "wanted $want application/problem+json with type, title, status, code, detail =~ /$detail_re/" \
             "got $CODE $ctype: $(head -c 400 "$WORK/body")"
     fi
 }
@@ -260,15 +261,21 @@ HOUR_BEFORE=$((SINCE_S - 3600)) DAY_AFTER=$((SINCE_S + 86400)) MONTH_AFTER=$((SI
 check '{"subscription":"sub-8200-secops","action":"security.scan","region":"eu-netherlands"}'
 expect_code "check answers 200" 200
 expect_eq "check: allow is application/json" application/json "$(header Content-Type)"
-expect_eq "check: an allow is exactly decision and reason" '{"decision":"allow","reason":"allow"}' \
-    "$(jc '{decision, reason, n: (keys | length)} | if .n == 2 then del(.n) else . end')"
+expect_eq "check: an allow is the decision, the request and no enforcement action" \
+    '["action","at","decision","enforcement_action","reason","region","subscription"]' "$(jc keys)"
+expect_json "check: an allow echoes the request" \
+    '.decision == "allow" and .reason == "allow" and .subscription == "sub-8200-secops" and .action == "security.scan"
+     and .region == "eu-netherlands" and .enforcement_action == null'
+check '{"subscription":"sub-8200-secops","action":"security.scan","region":"eu-netherlands","at":"2026-01-02T03:04:05+01:00"}'
+expect_json "check: the request time is echoed in RFC 3339 UTC" '.at == "2026-01-02T02:04:05Z"' 
 
 check "$WRITE"
 expect_eq "check: the read-only deny has exactly these fields" \
-    '["action","case","decision","export_window_ends","notice","reason","since","status","until"]' "$(jc keys)"
+    '["action","at","case","decision","enforcement_action","export_window_ends","notice","reason","region","since","status","subscription","until","version"]' "$(jc keys)"
 expect_json "check: decision deny, reason read_only, status 451" \
     '.decision == "deny" and .reason == "read_only" and .status == 451'
-expect_eq "check: the deny names EA-1 and CASE-7" "EA-1 CASE-7" "$(jb '"\(.action) \(.case)"')"
+expect_eq "check: the deny names EA-1 (version 1) and CASE-7; action stays the catalog action" \
+    "EA-1 1 CASE-7 storage.write" "$(jb '"\(.enforcement_action) \(.version) \(.case) \(.action)"')"
 expect_eq "check: since is the activation" "$SINCE" "$(jb .since)"
 expect_eq "check: until is 30 days later (the suspend phase)" "$UNTIL" "$(jb .until)"
 expect_eq "check: the export window ends with the read-only phase" "$UNTIL" "$(jb .export_window_ends)"
@@ -279,7 +286,7 @@ expect_eq "check: notice contact is the action's" "$CONTACT" "$(jb .notice.conta
 check '{"subscription":"sub-8200-storage","action":"storage.read","region":"eu-netherlands"}'
 expect_json "check: the unit still reads in the export window" '.decision == "allow"'
 check '{"subscription":"sub-8200-archive-1","action":"storage.write"}'
-expect_json "check: a subscription of a nested unit is in scope too" '.reason == "read_only" and .action == "EA-1"'
+expect_json "check: a subscription of a nested unit is in scope too" '.reason == "read_only" and .enforcement_action == "EA-1"'
 check '{"subscription":"sub-9900-maps","action":"storage.write","region":"eu-netherlands"}'
 expect_json "check: a sibling unit is untouched" '.decision == "allow"'
 
@@ -303,8 +310,9 @@ expect_json "at null means now: AI use is denied" '.reason == "read_only"'
 
 # ---- fail closed -----------------------------------------------------------------------------
 check '{"subscription":"sub-nobody","action":"storage.read"}'
-expect_eq "unknown subscription: deny, 403, nothing else" \
-    '{"decision":"deny","reason":"unknown_subscription","status":403}' "$(jc .)"
+expect_eq "unknown subscription: deny, 403, no enforcement action" \
+    '{"decision":"deny","enforcement_action":null,"reason":"unknown_subscription","status":403}' \
+    "$(jq -cS '{decision, reason, status, enforcement_action, n: (keys | length)} | if .n == 8 then del(.n) else . end' "$WORK/body")"
 check '{"subscription":"sub-logistics-erp","action":"storage.teleport"}'
 expect_json "unknown action: deny unknown_action" '.decision == "deny" and .reason == "unknown_action"'
 check '{"subscription":"unit-8200","action":"storage.read"}'
@@ -346,7 +354,7 @@ batch "{\"requests\":[
 expect_code "batch answers 200" 200
 expect_eq "batch: results in request order" "allow/allow deny/read_only deny/unknown_subscription deny/suspended allow/allow" \
     "$(jb '[.results[] | "\(.decision)/\(.reason)"] | join(" ")')"
-expect_eq "batch: a deny carries its action and window" "EA-1 $UNTIL" "$(jb '.results[1] | "\(.action) \(.export_window_ends)"')"
+expect_eq "batch: a deny carries its action and window" "EA-1 $UNTIL" "$(jb '.results[1] | "\(.enforcement_action) \(.export_window_ends)"')"
 batch '{"requests":[]}'
 expect_eq "batch: no requests, no results" '{"results":[]}' "$(jc .)"
 batch '{"requests":[{"subscription":"sub-8200-storage","action":"storage.read"},{"subscription":"sub-8200-storage","action":"storage.read","colour":"red"}]}'
@@ -397,7 +405,7 @@ expect_eq "authz deny: Cutoff-Case" CASE-7 "$(header Cutoff-Case)"
 expect_eq "authz deny: Cutoff-Status" 451 "$(header Cutoff-Status)"
 expect_eq "authz 451: Link names the notice, rel=blocked-by" "<$NOTICE_URL>; rel=\"blocked-by\"" "$(header Link)"
 expect_json "authz deny: the problem body carries the decision" \
-    ".decision == \"deny\" and .reason == \"read_only\" and .action == \"EA-1\" and .case == \"CASE-7\"
+    ".decision == \"deny\" and .reason == \"read_only\" and .enforcement_action == \"EA-1\" and .case == \"CASE-7\"
      and .since == \"$SINCE\" and .until == \"$UNTIL\" and .export_window_ends == \"$UNTIL\" and .notice.url == \"$NOTICE_URL\""
 authz "X-Original-Method: PUT" "X-Original-URI: /storage/sub-8200-storage/archive/call-0002.wav"
 expect_code "authz (nginx headers): the same write, 451" 451
@@ -571,7 +579,7 @@ expect_json "the draft does not bite" '.decision == "allow"'
 admin "$BOB" POST /v1/actions/EA-2/approve
 expect_json "POST /v1/actions/{id}/approve: bob approves EA-2" '.state == "active" and .versions[-1].approved_by == "bob"'
 check "$GERMANY"
-expect_json "the approval is in force when its answer arrives" '.reason == "suspended" and .action == "EA-2" and .status == 403'
+expect_json "the approval is in force when its answer arrives" '.reason == "suspended" and .enforcement_action == "EA-2" and .status == 403'
 expect_eq "without a ref the notice url is notice_base + id" "https://provider.example/notices/EA-2" "$(jb .notice.url)"
 check '{"subscription":"sub-9900-maps","action":"compute.run","region":"us-east"}'
 expect_json "EA-2 is limited to eu-germany" '.decision == "allow"'
@@ -594,8 +602,9 @@ expect_code "authz: region captured from the path (us-west): 204" 204
 
 admin "$CAROL" GET "/v1/explain?subscription=sub-9900-maps&action=compute.run&region=eu-germany"
 expect_json "GET /v1/explain: the path to the root and the deciding action" \
-    '.decision == "deny" and .reason == "suspended" and .action == "EA-2" and (.path | index("unit-9900") != null)
-     and ([.entries[] | select(.decides) | .action] == ["EA-2"])'
+    '.decision == "deny" and .reason == "suspended" and .enforcement_action == "EA-2" and .action == "compute.run"
+     and (.explanation.path | index("unit-9900") != null)
+     and ([.explanation.actions[] | select(.decides) | .enforcement_action] == ["EA-2"])'
 admin "$CAROL" GET "/v1/explain?subscription=sub-9900-maps"
 expect_problem "explain without an action: 400" 400 .
 adminj "$CAROL" POST /v1/check "$GERMANY"
