@@ -227,6 +227,8 @@ static int cmp_u64(const void *a, const void *b)
 /* Prints a result line (ms) for v[0..n), sorting v. */
 static void report(const char *name, uint64_t *v, int n)
 {
+    if (n < 1)
+        return;
     qsort(v, (size_t)n, sizeof *v, cmp_u64);
     double median = n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
     printf("result name=%s unit=ms median=%.3f min=%.3f max=%.3f runs=%d\n", name, median / 1e6,

@@ -19,6 +19,7 @@ packages=(
   libcurl4-openssl-dev
   nginx
   wrk hyperfine curl jq
+  clang-format cppcheck
 )
 
 for group in "$@"; do

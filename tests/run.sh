@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every test of the given build directories: the cmocka unit binaries
-# (TAP output) and the integration scripts (TAP), counts the results and
+# Runs the lint checks (tests/lint.sh) once, then every test of the given
+# build directories: the cmocka unit binaries (TAP output) and the
+# integration scripts (TAP), counts the results and
 # ends with the line "N passed, N failed". Exit status 1 if anything failed.
 #
 #   bash tests/run.sh build [build/san ...]
@@ -27,6 +28,13 @@ count() {
     [ "$bad" -gt 0 ] && failures+=("$label")
     printf '%-48s %4d passed, %d failed\n' "$label" "$ok" "$bad"
 }
+
+# The checked habits (format, static analysis) once, not per build.
+out="$log_dir/lint.log"
+bash tests/lint.sh >"$out" 2>&1
+status=$?
+grep -E '^not ok|^#' "$out" | head -40
+count "$out" "lint" "$status"
 
 for build in "$@"; do
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

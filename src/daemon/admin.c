@@ -204,12 +204,9 @@ static void nodes_import(admin_call *c)
                           (json_int_t)st.unchanged));
 }
 
-/* A read of one object (fn with the path's id) or of a list (list_fn). */
-static void reply_read(admin_call *c, int (*fn)(cutoff_db *, const char *, char **),
-                       int (*list_fn)(cutoff_db *, char **))
+/* Answers a read: the library's JSON text, or its error. */
+static void reply_read(admin_call *c, int rc, char *json)
 {
-    char *json;
-    int rc = fn ? fn(c->d->db, c->id, &json) : list_fn(c->d->db, &json);
     if (rc != 0)
         return reply_error(c, rc, NULL, c->route->verb);
     audit_read(c);
@@ -218,27 +215,37 @@ static void reply_read(admin_call *c, int (*fn)(cutoff_db *, const char *, char 
 
 static void node_show(admin_call *c)
 {
-    reply_read(c, cutoff_db_node_show, NULL);
+    char *json = NULL;
+    int rc = cutoff_db_node_show(c->d->db, c->id, &json);
+    reply_read(c, rc, json);
 }
 
 static void case_list(admin_call *c)
 {
-    reply_read(c, NULL, cutoff_db_case_list);
+    char *json = NULL;
+    int rc = cutoff_db_case_list(c->d->db, &json);
+    reply_read(c, rc, json);
 }
 
 static void case_show(admin_call *c)
 {
-    reply_read(c, cutoff_db_case_show, NULL);
+    char *json = NULL;
+    int rc = cutoff_db_case_show(c->d->db, c->id, &json);
+    reply_read(c, rc, json);
 }
 
 static void action_list(admin_call *c)
 {
-    reply_read(c, NULL, cutoff_db_action_list);
+    char *json = NULL;
+    int rc = cutoff_db_action_list(c->d->db, &json);
+    reply_read(c, rc, json);
 }
 
 static void action_show(admin_call *c)
 {
-    reply_read(c, cutoff_db_action_show, NULL);
+    char *json = NULL;
+    int rc = cutoff_db_action_show(c->d->db, c->id, &json);
+    reply_read(c, rc, json);
 }
 
 static void case_open(admin_call *c)

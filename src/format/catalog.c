@@ -199,7 +199,7 @@ static int validate_plans(const cutoff_catalog_spec *c, const co__nameset *actio
         } else if (p->n_services > 0 && p->services == NULL) {
             rc = co__diag(diag, CUTOFF_EINVAL, "plans[%zu].services: no patterns", i);
         }
-        for (size_t j = 0; rc == 0 && j < p->n_services; j++) {
+        for (size_t j = 0; rc == 0 && p->services && j < p->n_services; j++) {
             const char *pat = p->services[j];
             if (pat == NULL || cutoff_pattern_check(pat, NULL) != 0)
                 rc = co__diag(diag, CUTOFF_EPARSE,

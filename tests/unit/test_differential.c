@@ -587,8 +587,9 @@ static size_t read_changes(const cutoff_preview *pv, size_t page, cutoff_preview
     for (;;) {
         if (n + page > cap) {
             cap = 2 * (n + page);
-            all = realloc(all, cap * sizeof *all);
-            assert_non_null(all);
+            cutoff_preview_change *grown = realloc(all, cap * sizeof *all);
+            assert_non_null(grown);
+            all = grown;
         }
         size_t got = SIZE_MAX;
         assert_int_equal(cutoff_preview_changes(pv, n, page, all + n, &got), 0);
@@ -763,7 +764,7 @@ static void compare_preview(diff_ctx *c, const cutoff_action_spec *proposed, int
     if (why[0] != '\0')
         goto done;
     size_t past = SIZE_MAX;
-    cutoff_preview_change one;
+    cutoff_preview_change one = {0};
     if (cutoff_preview_changes(pv, n_list, 3, &one, &past) != 0 || past != 0)
         snprintf(why, sizeof why, "a page past the end returned %zu entries", past);
 done:

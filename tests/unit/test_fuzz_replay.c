@@ -53,8 +53,9 @@ static uint8_t *read_file(const char *path, size_t *size)
     do {
         if (n == cap) {
             cap = cap ? cap * 2 : 4096;
-            data = realloc(data, cap);
-            assert_non_null(data);
+            uint8_t *grown = realloc(data, cap);
+            assert_non_null(grown);
+            data = grown;
         }
         got = fread(data + n, 1, cap - n, f);
         n += got;
@@ -80,8 +81,9 @@ static void replay(const char *driver, int (*fn)(const uint8_t *, size_t, cutoff
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        names = realloc(names, (n + 1) * sizeof *names);
-        assert_non_null(names);
+        char **grown = realloc(names, (n + 1) * sizeof *names);
+        assert_non_null(grown);
+        names = grown;
         names[n] = strdup(e->d_name);
         assert_non_null(names[n]);
         n++;
