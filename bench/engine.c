@@ -29,7 +29,7 @@
  *
  * Prints "result ..." and "info ..." lines (see bench.h). Never asserts a
  * speed; exits 1 only when something fails or a decision disagrees between
- * the two APIs.
+ * the three APIs.
  */
 #include "bench.h"
 #include "synth.h"
@@ -599,7 +599,6 @@ static void *probe_reader(void *arg)
     return NULL;
 }
 
-/* Waits until the reader reports `want`; returns when it saw it. */
 /* Waits until the reader reports `want` and returns when it first saw it.
  * The reader takes that time itself, so this thread can poll at leisure
  * (every 20 us) and leave the CPU to the reader: with two cores shared

@@ -4,7 +4,7 @@
 # "HTTP (cutoffd)" section of BENCHMARKS.md):
 #
 #   nginx-204      nginx answering a constant `return 204` (the baseline of
-#                  the DESIGN target), sent the very requests cutoffd gets
+#                  the design target), sent the very requests cutoffd gets
 #   nginx-204-get  the same, one fixed GET and no wrk script (info)
 #   check          cutoffd POST /v1/check, 20000 different requests over a
 #                  generated tree (allows and every kind of deny)

@@ -73,7 +73,7 @@ static inline cutoff_catalog_spec synth_catalog(void)
                                  SYNTH_N_REGIONS, synth_plans, 4};
 }
 
-/* Writes the catalog in the JSON format of DESIGN.md. */
+/* Writes the catalog in the JSON format of docs/design.md. */
 static inline void synth_catalog_json(FILE *out)
 {
     fputs("{\"services\":[", out);
@@ -495,7 +495,7 @@ static inline void synth_json_list(FILE *out, const char *key, const char *const
     fputc(']', out);
 }
 
-/* Writes the action document of DESIGN.md. */
+/* Writes the action document of docs/design.md. */
 static inline void synth_action_json(FILE *out, const synth_action *a, const char *case_id)
 {
     char when[32];

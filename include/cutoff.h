@@ -12,7 +12,7 @@
  *      immutable snapshot, and check / explain / preview on a snapshot.
  *      Pure C11, no I/O, no locks on the read path.
  *   2. documents: parsers for the catalog, enforcement action and node-line
- *      JSON formats of DESIGN.md, with error messages that name the place.
+ *      JSON formats of docs/design.md, with error messages that name the place.
  *   3. the database: durable state (SQLite), the operator workflow (cases,
  *      four-eyes approval, lifts) and the hash-chained audit log.
  *
@@ -325,7 +325,7 @@ typedef struct cutoff_verdict {
  * deciding action's status (403 or 451), else 403. */
 CUTOFF_EXPORT int cutoff_verdict_status(const cutoff_verdict *v);
 
-/* Decides (subscription, action, region, t) by the contract of DESIGN.md.
+/* Decides (subscription, action, region, t) by the contract of docs/design.md.
  * region may be NULL when the request names none. Never fails: unknown
  * names give the fail-closed reasons. Lock-free and allocation-free. */
 CUTOFF_EXPORT void cutoff_check(const cutoff_snapshot *s, const char *subscription,
@@ -518,7 +518,7 @@ CUTOFF_EXPORT const cutoff_snapshot *cutoff_reader_enter(cutoff_reader *r);
 CUTOFF_EXPORT void cutoff_reader_exit(cutoff_reader *r);
 
 /* ===================================================================== */
-/* Documents: the JSON formats of DESIGN.md                               */
+/* Documents: the JSON formats of docs/design.md                         */
 /* ===================================================================== */
 
 /* Parsed documents own all their strings; free them with the matching

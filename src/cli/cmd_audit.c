@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_audit.c - "cutoff audit verify|log": walking the hash chain of the
- * audit log (an edit, deletion or reordering anywhere makes verify fail and
- * name the first record that does not hold) and reading the records.
+ * audit log (an edit or a reordering anywhere, or a deletion before the
+ * newest record, makes verify fail and name the first record that does not
+ * hold; a deleted tail shows only as a head hash that went back) and
+ * reading the records.
  */
 #include "cli/backend.h"
 

@@ -349,9 +349,10 @@ bool co__region_applies(const co__enforcement *e, uint32_t region, const char *r
     return false;
 }
 
-/* Steps 2-4 of the decision contract (step 1 is the caller's lookups).
- * Inlined into the two check functions; co__decide is the same for the
- * preview and explain. */
+/* Steps 3-5 of the decision contract (the caller has looked up the
+ * subscription and the action). Inlined into check_found and
+ * cutoff_check_handles; co__decide is the same, out of line, for the
+ * preview. */
 static inline __attribute__((always_inline)) void
 decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, uint32_t region,
        const char *region_name, int64_t t, cutoff_verdict *out)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * action.c - the enforcement action document of DESIGN.md: parsing with
+ * action.c - the enforcement action document of docs/design.md: parsing with
  * JSON paths in every message, validation of a spec (shared by the parser
  * and the writer), deep copy into one allocation, and the JSON writer.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * catalog.c - the catalog document of DESIGN.md: services with their
+ * catalog.c - the catalog document of docs/design.md: services with their
  * actions and classes, regions, and plans. Parsing checks the shape with
  * JSON paths in every message, flattens actions to full names
  * ("storage.read"), validates the result as a whole (unique names, plan

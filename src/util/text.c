@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * text.c - the small grammars of DESIGN.md: times (RFC 3339 or Unix
+ * text.c - the small grammars of docs/design.md: times (RFC 3339 or Unix
  * seconds), relative offsets ("+30d"), ids, action patterns and region
  * patterns, and the names of enums. Every parser says what was wrong and
  * what is allowed.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The reference case as 'make run' walks it (examples/reference-case/run.sh):
-# it must succeed and show the decisions the design brief asks for, for
+# it must succeed and show the decisions docs/design.md asks for, for
 # unit-8200 and the unit nested in it (storage read-only in the export
 # window then suspended, AI stopped, security running) and for units and a
 # tenant the action does not touch, plus the four-eyes refusal, the preview

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * reference.c - the reference evaluator: the decision contract of DESIGN.md
+ * reference.c - the reference evaluator: the decision contract of docs/design.md
  * executed literally over plain specs, so that the fast engine can be
  * compared with something a reader can check line by line. Nothing here is
  * indexed, cached or precompiled: nodes are found by linear scan, ancestors
  * by walking parents, plans by walking up, and every action is looked at
  * for every request.
  *
- * The contract (DESIGN.md, "Decision semantics"), for a request (s, a, r, t):
+ * The contract (docs/design.md, "The decision contract"), for a request (s, a, r, t):
  *
  *   [1] s not in the tree -> deny unknown_subscription. a not in the
  *       catalog -> deny unknown_action. (Fail closed.) Only a node of kind

@@ -72,7 +72,7 @@ void ref_action_effect(const cutoff_action_spec *a, const cutoff_node_spec *cons
                        size_t n_path, const cutoff_catalog_action *act, const char *action_name,
                        const char *region, int64_t t, ref_effect *out);
 
-/* Decides (subscription, action, region, t) by the contract of DESIGN.md.
+/* Decides (subscription, action, region, t) by the contract of docs/design.md.
  * region may be NULL (the request names none). */
 void ref_check(const ref_world *w, const char *subscription, const char *action,
                const char *region, int64_t t, ref_verdict *out);

@@ -829,7 +829,7 @@ static void test_preview_matches_brute_force(void **state)
 }
 
 /* The reference itself on a case small enough to check by hand, so that a
- * reference that drifted from DESIGN.md cannot hide behind agreement. */
+ * reference that drifted from docs/design.md cannot hide behind agreement. */
 static void test_reference_by_hand(void **state)
 {
     (void)state;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_engine.c - the engine by hand: the reference case of DESIGN.md,
+ * test_engine.c - the engine by hand: the reference case of docs/design.md,
  * nested scopes, region prefixes, exact phase boundaries, every error the
  * tree builder and the snapshot compiler report (with diag->item), handles
  * across snapshots, the publication API under reader threads while a
  * writer publishes, and out-of-memory injection with leak counting. The
- * expected values come from DESIGN.md, worked out on paper for each case.
+ * expected values come from docs/design.md, worked out on paper for each case.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -77,7 +77,7 @@ static const cutoff_phase_spec phases_ro_then_suspend[] = {
     {T1, 0, CUTOFF_MODE_SUSPEND},
 };
 
-/* EA-1 of DESIGN.md: unit-8200 loses storage and AI, read-only from T0 and
+/* EA-1 of docs/design.md: unit-8200 loses storage and AI, read-only from T0 and
  * suspended from T0+30d, security services excepted. */
 static cutoff_action_spec reference_action(void)
 {
