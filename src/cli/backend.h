@@ -18,8 +18,8 @@
 
 #include "cli/cli.h"
 
-/* One request of "check --batch" (strings borrowed from the file's buffer). */
-/* A decision request (subscription, action, region or NULL, time). */
+/* A decision request (subscription, action, region or NULL, time); in
+ * "check --batch" its strings are borrowed from the file's buffer. */
 typedef cutoff_request cli_request;
 
 /* Receives the decisions of a batch in order; by is NULL when no

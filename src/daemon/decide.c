@@ -42,7 +42,7 @@ static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
     co__http_reply_error(req, CUTOFF_EPARSE, PROBLEM_BASE "bad-request", detail, NULL);
 }
 
-/* Reads one check request object. Returns NULL or an error message (in err). */
+/* Reads one check request object: true, or false with a message in err. */
 static bool read_check(json_t *o, const char **sub, const char **act, const char **region, int64_t *at,
                        char *err, size_t n)
 {

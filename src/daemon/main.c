@@ -2,7 +2,7 @@
 /*
  * main.c - cutoffd: flags and configuration, the two listeners (decisions,
  * and admin on 127.0.0.1 by default), signals (SIGTERM/SIGINT drain and
- * exit, SIGHUP reloads routes, log settings and tokens), and the watcher
+ * exit, SIGHUP reloads routes, notice base, log_decisions and tokens), and the watcher
  * that keeps the published snapshot equal to the database.
  */
 #include "daemon/daemon.h"
@@ -39,7 +39,7 @@ static const char usage[] =
     "      --version            the version\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop accepting, drain open requests (up to 5 s)\n"
-    "and exit 0; SIGHUP reloads routes, log settings and the tokens file.\n"
+    "and exit 0; SIGHUP reloads routes, notice_base, log_decisions and the tokens file.\n"
     "Exit status: 0 after a clean stop, 1 when it cannot start, 2 on a usage error.\n";
 
 static cutoffd the_daemon;

@@ -26,7 +26,8 @@ typedef struct co__http_limits {
 } co__http_limits;
 
 /* Handles one complete request: must answer with co__http_reply* exactly
- * once. A body that streams (bulk import) is handled with body_fn. */
+ * once. A body that streams (bulk import) was spooled to a temporary file
+ * first, when the spool callback asked for it (co__http_body_file). */
 typedef void (*co__http_handler)(void *ctx, co__http_req *req);
 /* Called after each answered request (for logs and metrics). */
 typedef void (*co__http_done_fn)(void *ctx, const co__http_req *req, int status);

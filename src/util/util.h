@@ -41,8 +41,9 @@ int co__buf_reserve(co__buf *b, size_t extra);
 int co__buf_append(co__buf *b, const void *p, size_t n);
 int co__buf_puts(co__buf *b, const char *s);
 int co__buf_printf(co__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Hands the NUL-terminated content to the caller (malloc'd with co__malloc;
- * release with co__free... or free() via co__buf_take_libc). */
+/* Hands the NUL-terminated content to the caller (from co__malloc: release
+ * with co__free, or cutoff_free once it leaves the library); NULL when an
+ * earlier append failed or out of memory. */
 char *co__buf_take(co__buf *b);
 
 /* ---- diagnostics -------------------------------------------------------- */
@@ -65,8 +66,10 @@ static inline uint64_t co__hash(const void *p, size_t n)
 }
 
 /* ---- strings ------------------------------------------------------------ */
-/* Copies a string, quoting control characters, into buf for messages,
- * cutting it to fit. Returns buf. */
+/* Copies a string into buf for messages, escaping control characters,
+ * quotes, backslashes and bytes that are not UTF-8 (so the result is valid
+ * UTF-8 and safe in JSON), cutting it to fit at a character boundary.
+ * Returns buf. */
 const char *co__quote(const char *s, char *buf, size_t size);
 
 #endif
