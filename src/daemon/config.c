@@ -200,7 +200,7 @@ static int parse_routes(json_t *routes, daemon_config *c, char *err, size_t n)
 int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
 {
     static const char *const keys[] = {"database", "decision_listen", "admin_listen", "tokens_file",
-                                       "log_file", "log_decisions", "notice_base", "watch_ms",
+                                       "log_file", "log_decisions", "notice_base", "watch_ms", "forward_headers",
                                        "limits", "routes", NULL};
     static const char *const limit_keys[] = {"max_body_bytes", "max_spool_bytes", "max_header_bytes",
                                              "max_connections", "timeout_s", "threads", NULL};
@@ -229,6 +229,14 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
         get_string(root, "log_file", &out->log_file, "config", msg, sizeof msg) ||
         get_string(root, "notice_base", &out->notice_base, "config", msg, sizeof msg))
         goto done;
+    json_t *fh = json_object_get(root, "forward_headers");
+    const char *fhs = json_string_value(fh);
+    if (fh && (fhs == NULL || (strcmp(fhs, "nginx") != 0 && strcmp(fhs, "forwarded") != 0))) {
+        fail(msg, sizeof msg, "config.forward_headers: must be \"nginx\" (X-Original-Method/-URI) or "
+                              "\"forwarded\" (X-Forwarded-Method/-Uri)");
+        goto done;
+    }
+    out->convention = fhs && strcmp(fhs, "forwarded") == 0 ? FORWARD_FORWARDED : FORWARD_NGINX;
     json_t *ld = json_object_get(root, "log_decisions");
     if (ld && !json_is_boolean(ld)) {
         fail(msg, sizeof msg, "config.log_decisions: must be true or false");
@@ -270,6 +278,75 @@ done:
     }
     json_decref(root);
     return rc;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
+}
+
+bool route_method_check(const char *method)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    if (method == NULL || *method == '\0' || strlen(method) > 32)
+        return false;
+    for (const char *p = method; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(tchar, *p)))
+            return false;
+    return true;
+}
+
+bool route_uri_check(const char *uri, char *why, size_t why_len)
+{
+#define REFUSE(...) return snprintf(why, why_len, __VA_ARGS__), false
+    if (uri == NULL || uri[0] != '/')
+        REFUSE("the forwarded URI does not start with \"/\"");
+    size_t plen = strcspn(uri, "?");
+    for (const char *p = uri; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c >= 0x7f)
+            REFUSE("the forwarded URI has a control, space or non-ASCII byte (0x%02x) at offset %zu", c,
+                   (size_t)(p - uri));
+        if (c == '#')
+            REFUSE("the forwarded URI has a fragment (\"#\")");
+    }
+    const char *seg = uri + 1, *end = uri + plen;
+    while (seg <= end) {
+        const char *slash = memchr(seg, '/', (size_t)(end - seg));
+        const char *seg_end = slash ? slash : end;
+        size_t len = (size_t)(seg_end - seg);
+        if (len == 0 && slash)
+            REFUSE("the forwarded path has an empty segment (\"//\")");
+        size_t name_len = strcspn(seg, ";/?");
+        if (name_len > len)
+            name_len = len;
+        if ((name_len == 1 && seg[0] == '.') || (name_len == 2 && seg[0] == '.' && seg[1] == '.'))
+            REFUSE("the forwarded path has a dot segment (\"%.*s\")", (int)len, seg);
+        for (const char *p = seg; p < seg_end; p++) {
+            if (*p == '\\')
+                REFUSE("the forwarded path has a backslash");
+            if (*p != '%')
+                continue;
+            int hi = p + 1 < seg_end ? hex_value(p[1]) : -1, lo = p + 2 < seg_end ? hex_value(p[2]) : -1;
+            if (hi < 0 || lo < 0)
+                REFUSE("the forwarded path has a bad percent-escape at offset %zu", (size_t)(p - uri));
+            unsigned char d = (unsigned char)(hi * 16 + lo);
+            if (d < 0x20 || d == 0x7f || d == '/' || d == '\\' || d == '%' || unreserved(d))
+                REFUSE("the forwarded path escapes a character that must not be escaped (%%%c%c)", p[1], p[2]);
+            p += 2;
+        }
+        if (slash == NULL)
+            break;
+        seg = slash + 1;
+    }
+    return true;
+#undef REFUSE
 }
 
 /* Percent-decodes one segment into dst; returns false on a bad escape or

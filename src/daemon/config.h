@@ -32,6 +32,14 @@ typedef struct route {
     char *region_header;       /* take the region from this header */
 } route;
 
+/* Which headers carry the original request of a gateway's authz call.
+ * One per decision listener: headers of the other convention are never
+ * read, so a client cannot add them to change what is decided. */
+typedef enum forward_convention {
+    FORWARD_NGINX = 0,    /* X-Original-Method, X-Original-URI (nginx auth_request) */
+    FORWARD_FORWARDED = 1 /* X-Forwarded-Method, X-Forwarded-Uri (Traefik, Caddy) */
+} forward_convention;
+
 typedef struct daemon_config {
     char *database;
     char *decision_listen;
@@ -42,6 +50,7 @@ typedef struct daemon_config {
     char *notice_base;  /* base URL of notices, for Link and problem bodies */
     unsigned watch_ms;  /* how often to look for changes made by others */
     co__http_limits limits;
+    forward_convention convention; /* "forward_headers": "nginx" (default) or "forwarded" */
     route *routes;
     size_t n_routes;
 } daemon_config;
@@ -57,6 +66,18 @@ typedef struct route_match {
     const char *subscription;
     const char *region;
 } route_match;
+
+/* Refuses a forwarded URI that a gateway's upstream could read as another
+ * path than the route rules do: anything but "/" followed by segments of
+ * plain printable ASCII and %XX escapes of characters that need one. Dot
+ * segments ("." "..", also before a ";"), empty segments (but a final "/"),
+ * backslashes, fragments, control and non-ASCII bytes, bad escapes, and
+ * escapes of "/", "\", "%", controls or unreserved characters (letters,
+ * digits, "-._~": "%2e" is a dot) are refused. The query is not routed and
+ * needs only printable ASCII. Returns true, or false with the reason in why. */
+bool route_uri_check(const char *uri, char *why, size_t why_len);
+/* Whether method is an HTTP token (RFC 9110): what a gateway may forward. */
+bool route_method_check(const char *method);
 
 /* Finds the first route matching method and path (query stripped).
  * scratch (>= strlen(path) + 1 bytes) holds the decoded captures. */

@@ -162,11 +162,25 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
         metrics_latency(&d->metrics, co__http_elapsed_ns(req));
 }
 
-/* The first of two headers that is present. */
-static const char *either_header(co__http_req *req, const char *a, const char *b)
+/* The one header of the listener's convention: NULL with *why set when it
+ * is absent or repeated (a second copy could come from the client). */
+static const char *forwarded_header(co__http_req *req, const char *name, char *why, size_t n)
 {
-    const char *v = co__http_header(req, a);
-    return v ? v : co__http_header(req, b);
+    unsigned count = co__http_header_count(req, name);
+    if (count == 1)
+        return co__http_header(req, name);
+    snprintf(why, n, "the gateway sent %s %s; denying", count ? "more than one" : "no", name);
+    return NULL;
+}
+
+/* Refuses a gateway's request that cannot be decided unambiguously: 403
+ * with reason bad_request, whichever endpoint was asked. */
+static void refuse_forwarded(cutoffd *d, co__http_req *req, const char *detail)
+{
+    metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
+    co__http_reply_problem(req, 403, PROBLEM_BASE "bad-request", "Forbidden", detail,
+                           "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
+                           (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "bad_request", NULL});
 }
 
 /* GET /v1/authz: decides the original request a gateway forwards. With
@@ -174,17 +188,17 @@ static const char *either_header(co__http_req *req, const char *a, const char *b
  * 403) and the real status travels in Cutoff-Status. */
 static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
 {
-    const char *method = either_header(req, "X-Original-Method", "X-Forwarded-Method");
-    const char *uri = either_header(req, "X-Original-URI", "X-Forwarded-Uri");
-    if (method == NULL || uri == NULL) {
-        metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
-        co__http_reply_problem(req, 403, PROBLEM_BASE "bad-request", "Forbidden",
-                               "the gateway sent neither X-Original-Method/X-Original-URI nor "
-                               "X-Forwarded-Method/X-Forwarded-Uri; denying",
-                               "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
-                               (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "bad_request", NULL});
-        return;
-    }
+    /* Only the configured convention's headers are read: the other one's
+     * may have come from the client through the gateway. */
+    bool nginx = daemon_live(d)->convention == FORWARD_NGINX;
+    char why[300];
+    const char *method = forwarded_header(req, nginx ? "X-Original-Method" : "X-Forwarded-Method", why, sizeof why);
+    const char *uri = method ? forwarded_header(req, nginx ? "X-Original-URI" : "X-Forwarded-Uri", why, sizeof why)
+                             : NULL;
+    if (method && !route_method_check(method))
+        snprintf(why, sizeof why, "the forwarded method is not an HTTP token; denying");
+    if (method == NULL || uri == NULL || !route_method_check(method) || !route_uri_check(uri, why, sizeof why))
+        return refuse_forwarded(d, req, why);
     size_t ulen = strlen(uri);
     /* Captures are decoded into scratch: on the stack for usual URIs. */
     char small[1024];
@@ -205,17 +219,20 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
     const char *region = r->region ? r->region : m.region;
     if (r->region_header && co__http_header(req, r->region_header))
         region = co__http_header(req, r->region_header);
+    if ((r->subscription_header && co__http_header_count(req, r->subscription_header) > 1) ||
+        (r->region_header && co__http_header_count(req, r->region_header) > 1)) {
+        if (scratch != small)
+            free(scratch);
+        return refuse_forwarded(d, req, "the request repeats the header that names its subscription or "
+                                        "region; denying");
+    }
     if (sub == NULL) {
         char detail[400];
         snprintf(detail, sizeof detail, "route %.100s %.120s takes the subscription from the %.40s header, "
                  "which the request lacks; denying", r->method, r->path, r->subscription_header);
         if (scratch != small)
             free(scratch);
-        metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
-        co__http_reply_problem(req, 403, PROBLEM_BASE "bad-request", "Forbidden", detail,
-                               "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
-                               (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "bad_request", NULL});
-        return;
+        return refuse_forwarded(d, req, detail);
     }
     cutoff_verdict v;
     cutoff_reader *reader = daemon_reader(d);

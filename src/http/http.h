@@ -56,6 +56,8 @@ void co__http_stop(co__http_server *s, unsigned drain_ms);
 const char *co__http_method(const co__http_req *r);
 const char *co__http_path(const co__http_req *r); /* without the query */
 const char *co__http_header(const co__http_req *r, const char *name);
+/* How many times the request carries header `name` (case-insensitive). */
+unsigned co__http_header_count(const co__http_req *r, const char *name);
 const char *co__http_query(const co__http_req *r, const char *name);
 const char *co__http_body(const co__http_req *r, size_t *len);
 /* The spooled body, rewound, and the temporary file's path (NULL unless

@@ -198,7 +198,7 @@ write_config() { # write_config ROUTES_JSON
     jq -n --arg db "$CUTOFF_DB" --arg tokens "$WORK/tokens" --arg log "$WORK/cutoffd.log" --argjson routes "$1" '{
         database: $db, decision_listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0",
         tokens_file: $tokens, log_file: $log, log_decisions: true,
-        notice_base: "https://provider.example/notices/",
+        notice_base: "https://provider.example/notices/", forward_headers: "forwarded",
         limits: {max_body_bytes: 4096, max_spool_bytes: 16384, threads: 2, timeout_s: 10},
         routes: $routes}' >"$WORK/cutoffd.json.new" && mv "$WORK/cutoffd.json.new" "$WORK/cutoffd.json"
 }
@@ -407,41 +407,94 @@ expect_eq "authz 451: Link names the notice, rel=blocked-by" "<$NOTICE_URL>; rel
 expect_json "authz deny: the problem body carries the decision" \
     ".decision == \"deny\" and .reason == \"read_only\" and .enforcement_action == \"EA-1\" and .case == \"CASE-7\"
      and .since == \"$SINCE\" and .until == \"$UNTIL\" and .export_window_ends == \"$UNTIL\" and .notice.url == \"$NOTICE_URL\""
+# One header convention per listener ("forward_headers": "forwarded" here):
+# the other convention's headers are never read, and a repeated method or
+# URI header fails closed, so a client cannot add its own.
 authz "X-Original-Method: PUT" "X-Original-URI: /storage/sub-8200-storage/archive/call-0002.wav"
-expect_code "authz (nginx headers): the same write, 451" 451
-expect_eq "authz (nginx headers): Cutoff-Reason" read_only "$(header Cutoff-Reason)"
-authz "X-Original-Method: PUT" "X-Original-URI: /storage/sub%2D8200%2Dstorage/x"
-expect_code "authz: a percent-encoded subscription is decoded" 451
-authz "X-Original-Method: GET" "X-Original-URI: /storage/sub-8200-storage%2F..%2Fsub-logistics-erp/x"
+expect_eq "authz: nginx's headers are not read on a forwarded listener (403 bad_request)" "403 bad_request" \
+    "$CODE $(header Cutoff-Reason)"
+authz "X-Forwarded-Method: PUT" "X-Original-Method: GET" "X-Forwarded-Uri: /storage/sub-8200-storage/a" \
+    "X-Original-URI: /storage/sub-logistics-erp/a"
+expect_eq "authz: a GET in the other convention's header cannot turn a PUT into a read" "451 read_only" \
+    "$CODE $(header Cutoff-Reason)"
+authz "X-Forwarded-Method: PUT" "X-Forwarded-Method: GET" "X-Forwarded-Uri: /storage/sub-8200-storage/a"
+expect_eq "authz: a repeated method header fails closed" "403 bad_request" "$CODE $(header Cutoff-Reason)"
+authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /storage/sub-8200-storage/a" \
+    "X-Forwarded-Uri: /storage/sub-logistics-erp/a"
+expect_eq "authz: a repeated URI header fails closed" "403 bad_request" "$CODE $(header Cutoff-Reason)"
+authz "X-Forwarded-Method: GET PUT" "X-Forwarded-Uri: /storage/sub-8200-storage/a"
+expect_eq "authz: a method that is not an HTTP token fails closed" "403 bad_request" "$CODE $(header Cutoff-Reason)"
+authz "X-Forwarded-Method: POST" "X-Forwarded-Uri: /ai/transcribe" "X-Subscription: sub-logistics-erp" \
+    "X-Subscription: sub-8200-ai"
+expect_eq "authz: a repeated subscription header fails closed" "403 bad_request" "$CODE $(header Cutoff-Reason)"
+# Paths an upstream could resolve to another subscription than the route
+# rules read: every spelling is refused before any route is tried.
+hostile_ok=0 hostile_n=0 hostile_bad=
+while read -r path; do
+    hostile_n=$((hostile_n + 1))
+    authz "X-Forwarded-Method: PUT" "X-Forwarded-Uri: $path"
+    if [ "$CODE $(header Cutoff-Reason)" = "403 bad_request" ]; then hostile_ok=$((hostile_ok + 1))
+    else hostile_bad="$hostile_bad $path=$CODE"; fi
+done <<'EOF'
+/storage/sub-logistics-erp/../sub-8200-storage/f
+/storage/sub-logistics-erp/%2e%2e/sub-8200-storage/f
+/storage/sub-logistics-erp/%2E%2e/sub-8200-storage/f
+/storage/sub-logistics-erp/.%2e/sub-8200-storage/f
+/storage/sub-logistics-erp/..%2Fsub-8200-storage/f
+/storage/sub-logistics-erp%2F..%2Fsub-8200-storage/f
+/storage/sub-logistics-erp/..;/sub-8200-storage/f
+/storage/sub-logistics-erp/./f
+/storage/sub-logistics-erp/.
+/storage/sub-logistics-erp/..
+/storage/sub-logistics-erp//f
+//storage/sub-8200-storage/f
+/storage/sub-logistics-erp/..\sub-8200-storage\f
+/storage/sub-logistics-erp/%5c..%5csub-8200-storage/f
+/storage/sub-logistics-erp/%00/f
+/storage/sub-logistics-erp/%0a/f
+/storage/sub-logistics-erp/%zz/f
+/storage/sub-logistics-erp/%2
+/storage/sub-logistics-erp/%252e%252e/f
+/storage/sub%2D8200%2Dstorage/f
+/%73torage/sub-8200-storage/f
+/storage/sub-logistics-erp/f#/../../sub-8200-storage/f
+/storage/sub-logistics-erp/cafÃ©
+storage/sub-8200-storage/f
+EOF
+expect_eq "authz: $hostile_n ambiguous spellings of a path are each refused (403 bad_request)" "$hostile_n" "$hostile_ok"
+[ -n "$hostile_bad" ] && echo "# let through:$hostile_bad"
+authz "X-Forwarded-Method: PUT" "X-Forwarded-Uri: /storage/sub-8200-storage/%E2%82%AC%20report%3B1.csv?x=../y"
+expect_code "authz: escapes that need escaping, and a query, are decided (451)" 451
+authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /storage/sub-8200-storage%2F..%2Fsub-logistics-erp/x"
 expect_problem "authz: an encoded / in a capture is refused (403)" 403 .
-authz "X-Original-Method: PUT" "X-Original-URI: /storage/sub-logistics-erp/orders.csv"
+authz "X-Forwarded-Method: PUT" "X-Forwarded-Uri: /storage/sub-logistics-erp/orders.csv"
 expect_code "authz: another unit writes (204)" 204
-authz "X-Original-Method: POST" "X-Original-URI: /security/sub-8200-secops/scan"
+authz "X-Forwarded-Method: POST" "X-Forwarded-Uri: /security/sub-8200-secops/scan"
 expect_code "authz: the unit's security service is excepted (204)" 204
 authz
 expect_problem "authz without the gateway's headers: 403 (fail closed)" 403 .
 expect_eq "authz without headers: reason bad_request" bad_request "$(header Cutoff-Reason)"
 authz "X-Forwarded-Method: GET"
 expect_code "authz with a method and no URI: 403" 403
-authz "X-Original-Method: GET" "X-Original-URI: /billing/sub-8200-storage/invoices"
+authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /billing/sub-8200-storage/invoices"
 expect_problem "authz for a path no route maps: 403" 403 .
 expect_eq "authz no route: reason no_route" no_route "$(header Cutoff-Reason)"
 expect_json "authz no route: the body says so" '.decision == "deny" and .reason == "no_route"'
-authz "X-Original-Method: DELETE" "X-Original-URI: /storage/sub-logistics-erp/orders.csv"
+authz "X-Forwarded-Method: DELETE" "X-Forwarded-Uri: /storage/sub-logistics-erp/orders.csv"
 expect_eq "authz: a method no route maps is no_route" "403 no_route" "$CODE $(header Cutoff-Reason)"
-authz "X-Original-Method: POST" "X-Original-URI: /ai/transcribe" "X-Subscription: sub-8200-ai"
+authz "X-Forwarded-Method: POST" "X-Forwarded-Uri: /ai/transcribe" "X-Subscription: sub-8200-ai"
 expect_code "authz: subscription from a header (sub-8200-ai transcribes): 451" 451
 expect_eq "authz: subscription from a header: Cutoff-Action" EA-1 "$(header Cutoff-Action)"
-authz "X-Original-Method: POST" "X-Original-URI: /ai/transcribe" "X-Subscription: sub-logistics-erp"
+authz "X-Forwarded-Method: POST" "X-Forwarded-Uri: /ai/transcribe" "X-Subscription: sub-logistics-erp"
 expect_code "authz: subscription from a header (another unit): 204" 204
-authz "X-Original-Method: POST" "X-Original-URI: /ai/transcribe"
+authz "X-Forwarded-Method: POST" "X-Forwarded-Uri: /ai/transcribe"
 expect_code "authz: the subscription header missing: 403" 403
 expect_eq "authz: the subscription header missing: bad_request" bad_request "$(header Cutoff-Reason)"
-http GET "$DEC/v1/authz/nginx" -H "X-Original-Method: PUT" -H "X-Original-URI: /storage/sub-8200-storage/a"
+http GET "$DEC/v1/authz/nginx" -H "X-Forwarded-Method: PUT" -H "X-Forwarded-Uri: /storage/sub-8200-storage/a"
 expect_code "/v1/authz/nginx: a 451 denial is sent as 403" 403
 expect_eq "/v1/authz/nginx: the real status in Cutoff-Status" 451 "$(header Cutoff-Status)"
 expect_eq "/v1/authz/nginx: the reason in Cutoff-Reason" read_only "$(header Cutoff-Reason)"
-http GET "$DEC/v1/authz/nginx" -H "X-Original-Method: GET" -H "X-Original-URI: /storage/sub-8200-storage/a"
+http GET "$DEC/v1/authz/nginx" -H "X-Forwarded-Method: GET" -H "X-Forwarded-Uri: /storage/sub-8200-storage/a"
 expect_code "/v1/authz/nginx: an allow is 204" 204
 
 # ---- request ids ---------------------------------------------------------------------------------
@@ -674,7 +727,7 @@ admin0=$(metric 'cutoff_admin_calls_total{verb="whoami",outcome="ok"}')
 for _ in 1 2 3; do
     check '{"subscription":"sub-8200-secops","action":"security.scan"}'
     check "$WRITE"
-    authz "X-Original-Method: GET" "X-Original-URI: /nowhere/x"
+    authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /nowhere/x"
     admin "$CAROL" GET /v1/whoami
 done
 fetch_metrics
@@ -721,7 +774,7 @@ expect_eq "a decision request is logged with its id (log_decisions)" '"/v1/check
     "$(jq -R -c 'fromjson | select(.request_id == "it-check-0001") | "\(.path) \(.status)"' "$WORK/cutoffd.log" | head -1)"
 
 # ---- SIGHUP: routes and tokens -------------------------------------------------------------------
-authz "X-Original-Method: GET" "X-Original-URI: /maps/sub-9900-maps/tiles/1"
+authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /maps/sub-9900-maps/tiles/1"
 expect_eq "before the reload /maps has no route" no_route "$(header Cutoff-Reason)"
 write_config "$(jq -c '. + [{"method":"GET","path":"/maps/{subscription}/**","action":"storage.read"}]' <<<"$ROUTES")"
 write_tokens "$T_ALICE" "$T_ALICE2" "$T_BOB" "$T_DAVE" "$T_ERIN" "$T_ROOT"
@@ -732,9 +785,9 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 expect_eq "SIGHUP is logged as a reload" $((reloads + 1)) "$(grep -c '"event":"reloaded"' "$WORK/cutoffd.log")"
-authz "X-Original-Method: GET" "X-Original-URI: /maps/sub-9900-maps/tiles/1"
+authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /maps/sub-9900-maps/tiles/1"
 expect_code "after SIGHUP the new route decides (204)" 204
-authz "X-Original-Method: GET" "X-Original-URI: /maps/sub-cyber-soc/tiles/1"
+authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /maps/sub-cyber-soc/tiles/1"
 expect_eq "after SIGHUP the new route decides storage.read (not in a security-only plan)" "403 not_entitled" \
     "$CODE $(header Cutoff-Reason)"
 admin "$DAVE" GET /v1/whoami
@@ -759,7 +812,7 @@ admin "$BOB" GET /v1/whoami
 expect_code "with a broken tokens file the running tokens stay (bob)" 200
 admin "$CAROL" GET /v1/whoami
 expect_code "with a broken tokens file carol stays removed" 401
-authz "X-Original-Method: GET" "X-Original-URI: /maps/sub-9900-maps/tiles/1"
+authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /maps/sub-9900-maps/tiles/1"
 expect_code "with a broken tokens file the routes stay" 204
 echo '{"routes": [{"path": "/x/{subscription}", "action": "storage.*"}]}' >"$WORK/cutoffd.json"
 write_tokens "$T_ALICE" "$T_BOB" "$T_DAVE" "$T_ROOT"
@@ -770,7 +823,7 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 expect_match "a broken configuration is logged" 'routes\[0\]' "$(grep reload_failed "$WORK/cutoffd.log" | tail -1)"
-authz "X-Original-Method: GET" "X-Original-URI: /maps/sub-9900-maps/tiles/1"
+authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /maps/sub-9900-maps/tiles/1"
 expect_code "with a broken configuration the running routes stay" 204
 
 # ---- lifting with the CLI: the watcher again ------------------------------------------------------

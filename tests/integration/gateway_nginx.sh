@@ -164,6 +164,56 @@ download_all() { # download_all WHAT: every file downloads through the gateway, 
     [ "$bad" -eq 0 ] && ok "every file downloads intact $1" || not_ok "every file downloads intact $1"
 }
 
+# hostile WHAT METHODS...: sends each method with every spelling of a path
+# that starts in another unit's subscription (allowed) and resolves into
+# sub-8200-storage (restricted), through nginx to the WebDAV upstream, with
+# curl's --path-as-is so the dots arrive as written. Nothing may be
+# written, created, deleted or served: no 2xx answer, no new file.
+HOSTILE_PATHS=(
+    '/storage/sub-logistics-erp/../sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/%2e%2e/sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/%2E%2E/sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/.%2e/sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/%2e./sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/..%2Fsub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/..%2fsub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp%2F..%2Fsub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/%2e%2e%2fsub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/./../sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp//../sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/x/../../sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/..;/sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/..%5csub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/%252e%252e/sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/%2e%2e%00/sub-8200-storage/archive/T'
+    '/storage/./sub-8200-storage/archive/T'
+    '/storage/sub-logistics-erp/.%2E/.%2E/storage/sub-8200-storage/archive/T'
+)
+hostile() {
+    local what=$1 passed=0 sent=0 method path target leaks=
+    shift
+    touch "$WORK/hostile.mark"
+    sleep 1 # file times have a one-second grain on some file systems
+    for method in "$@"; do
+        for path in "${HOSTILE_PATHS[@]}"; do
+            # PUT and MKCOL name a new file or directory; DELETE and GET an existing file.
+            case $method in PUT | MKCOL) target=${path%T}evil-$method-$sent ;; *) target=${path%T}file1 ;; esac
+            sent=$((sent + 1))
+            local extra=(-X "$method")
+            [ "$method" = PUT ] && extra+=(--data-binary "@$WORK/file2")
+            [ "$method" = HEAD ] && extra=(--head) # -X HEAD would wait for a body
+            CODE=$(curl -s -m 10 --path-as-is -o "$WORK/body" -w '%{http_code}' "${extra[@]}" "$GWURL$target")
+            case $CODE in 2*) leaks="$leaks $method $target=$CODE;" ;; *) passed=$((passed + 1)) ;; esac
+            [ "$method" = GET ] && cmp -s "$WORK/body" "$WORK/file1" && leaks="$leaks served $target;"
+        done
+    done
+    expect_eq "$what: $sent hostile requests ($*), none answered 2xx or served the file" "$sent" "$passed"
+    [ -n "$leaks" ] && echo "# leaked:${leaks:0:1500}"
+    expect_eq "$what: nothing new in the restricted subscription's storage" "" \
+        "$(find "$WORK/data/sub-8200-storage" -newer "$WORK/hostile.mark" | head -5)"
+    intact "after the hostile requests ($what)"
+}
+
 # ---- 1. before approval everything passes -------------------------------------------
 for i in 1 2 3; do req PUT "/storage/sub-8200-storage/archive/file$i" "$WORK/file$i"; done
 expect_match "before approval: PUT is stored (201)" '^201$' "$CODE"
@@ -204,6 +254,7 @@ expect_eq "export window: security service unaffected" 200 "$CODE"
 req PUT /storage/sub-logistics-erp/orders.csv "$WORK/file1"
 expect_eq "export window: another unit still writes" 201 "$CODE"
 intact "in the export window"
+hostile "export window" PUT DELETE MKCOL
 
 # ---- 4. the suspend phase: reads are refused too -------------------------------------------
 for _ in $(seq 60); do
@@ -216,6 +267,7 @@ expect_eq "suspended: the reason is relayed" suspended "$(header Cutoff-Reason)"
 req GET /security/sub-8200-secops/scan
 expect_eq "suspended: security service unaffected" 200 "$CODE"
 intact "while suspended"
+hostile "suspended" GET HEAD PUT DELETE
 
 # ---- 5. lift: everything passes again ----------------------------------------------------
 admin "$ALICE" POST /v1/actions/EA-1/lift '{"reason":"review concluded"}'
