@@ -42,6 +42,30 @@ extern "C" {
 #endif
 
 /* ===================================================================== */
+/* Version                                                                */
+/* ===================================================================== */
+
+/* The release, defined here and nowhere else: the Makefile reads these
+ * three lines for the shared library's file name and soname
+ * (libcutoff.so.MAJOR) and for cutoff.pc. MAJOR changes when a program
+ * built against an older release could break. */
+#define CUTOFF_VERSION_MAJOR 0
+#define CUTOFF_VERSION_MINOR 3
+#define CUTOFF_VERSION_PATCH 0
+
+#define CUTOFF__STRINGIFY(x) #x
+#define CUTOFF__VERSION_TEXT(a, b, c)                                                              \
+    CUTOFF__STRINGIFY(a) "." CUTOFF__STRINGIFY(b) "." CUTOFF__STRINGIFY(c)
+/* "MAJOR.MINOR.PATCH", the version this header belongs to. */
+#define CUTOFF_VERSION                                                                             \
+    CUTOFF__VERSION_TEXT(CUTOFF_VERSION_MAJOR, CUTOFF_VERSION_MINOR, CUTOFF_VERSION_PATCH)
+
+/* The version of the library actually loaded, "MAJOR.MINOR.PATCH"; it can
+ * differ from CUTOFF_VERSION when a program runs against a newer shared
+ * library of the same MAJOR. Never fails; the string is static. */
+CUTOFF_EXPORT const char *cutoff_version(void);
+
+/* ===================================================================== */
 /* Errors                                                                 */
 /* ===================================================================== */
 
