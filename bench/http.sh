@@ -62,10 +62,12 @@ done
 mkdir -p "$OUT/http-bin" "$OUT/http-data"
 OUT=$(cd "$OUT" && pwd)
 DATA=$OUT/http-data BIN=$OUT/http-bin
-# Copies, so that a rebuild during the run cannot swap the programs.
+# Copies, so that a rebuild during the run cannot swap the programs (and
+# the libcutoff.so that cutoff and cutoffd load from their own directory).
 for tool in cutoff cutoffd bench/gen bench/store bench/effect_latency; do
     cp "$BUILD/$tool" "$BIN/" || { echo "http bench: cannot copy $tool" >&2; exit 1; }
 done
+cp "$BUILD"/libcutoff.so.* "$BIN/" || { echo "http bench: cannot copy libcutoff.so" >&2; exit 1; }
 CUTOFF=$BIN/cutoff CUTOFFD=$BIN/cutoffd GEN=$BIN/gen STORE=$BIN/store EFFECT=$BIN/effect_latency
 LUA=$PWD/bench/http_requests.lua
 export CUTOFF_DB=$DATA/http.db CUTOFF_ACTOR=bench-operator

@@ -43,8 +43,8 @@ OUT=bench/out/$(date -u +%Y%m%d-%H%M%S)-$SCALE
 DATA=$OUT/data
 mkdir -p "$DATA" "$OUT/bin"
 # The programs measured are copies, so a rebuild during the run cannot
-# swap them midway.
-cp "$BUILD/cutoff" "$BUILD/bench/gen" "$BUILD/bench/engine" "$BUILD/bench/store" "$OUT/bin/" ||
+# swap them midway; cutoff loads libcutoff.so from its own directory.
+cp "$BUILD/cutoff" "$BUILD"/libcutoff.so.* "$BUILD/bench/gen" "$BUILD/bench/engine" "$BUILD/bench/store" "$OUT/bin/" ||
     { echo "bench: cannot copy the programs" >&2; exit 1; }
 CUTOFF=$PWD/$OUT/bin/cutoff GEN=$PWD/$OUT/bin/gen ENGINE=$PWD/$OUT/bin/engine STORE=$PWD/$OUT/bin/store
 ln -sfn "$(basename "$OUT")" bench/out/latest

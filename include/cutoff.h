@@ -42,6 +42,30 @@ extern "C" {
 #endif
 
 /* ===================================================================== */
+/* Version                                                                */
+/* ===================================================================== */
+
+/* The release, defined here and nowhere else: the Makefile reads these
+ * three lines for the shared library's file name and soname
+ * (libcutoff.so.MAJOR) and for cutoff.pc. MAJOR changes when a program
+ * built against an older release could break. */
+#define CUTOFF_VERSION_MAJOR 0
+#define CUTOFF_VERSION_MINOR 3
+#define CUTOFF_VERSION_PATCH 0
+
+#define CUTOFF__STRINGIFY(x) #x
+#define CUTOFF__VERSION_TEXT(a, b, c)                                                              \
+    CUTOFF__STRINGIFY(a) "." CUTOFF__STRINGIFY(b) "." CUTOFF__STRINGIFY(c)
+/* "MAJOR.MINOR.PATCH", the version this header belongs to. */
+#define CUTOFF_VERSION                                                                             \
+    CUTOFF__VERSION_TEXT(CUTOFF_VERSION_MAJOR, CUTOFF_VERSION_MINOR, CUTOFF_VERSION_PATCH)
+
+/* The version of the library actually loaded, "MAJOR.MINOR.PATCH"; it can
+ * differ from CUTOFF_VERSION when a program runs against a newer shared
+ * library of the same MAJOR. Never fails; the string is static. */
+CUTOFF_EXPORT const char *cutoff_version(void);
+
+/* ===================================================================== */
 /* Errors                                                                 */
 /* ===================================================================== */
 
@@ -113,17 +137,20 @@ typedef struct cutoff_diag {
 #define CUTOFF_ID_MAX 128
 
 /* Parses RFC 3339 ("2025-09-25T12:00:00Z", offsets and fractions allowed,
- * fractions are truncated) or decimal Unix seconds. Returns CUTOFF_EPARSE
- * with a message in diag on anything else. */
+ * fractions are truncated) or decimal Unix seconds. Returns 0, or
+ * CUTOFF_EPARSE on anything else (also NULL, empty or out of range; diag
+ * says what is allowed). */
 CUTOFF_EXPORT int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag);
 /* Formats t as RFC 3339 UTC ("2025-09-25T12:00:00Z") into buf (>= 32 bytes).
  * CUTOFF_TIME_NEVER formats as "never". Returns buf. */
 CUTOFF_EXPORT char *cutoff_time_format(int64_t t, char buf[32]);
-/* Parses a relative offset "+0", "+3s", "+15m", "+12h", "+30d" into seconds. */
+/* Parses a relative offset "+0", "+3s", "+15m", "+12h", "+30d" into seconds.
+ * Returns 0, or CUTOFF_EPARSE (diag says what is allowed). */
 CUTOFF_EXPORT int cutoff_offset_parse(const char *text, int64_t *out, cutoff_diag *diag);
 /* 1 when id is 1..128 bytes of [A-Za-z0-9._:-], else 0. */
 CUTOFF_EXPORT int cutoff_id_valid(const char *id);
-/* 0 when text is a valid pattern: "*", "SERVICE.*" or "SERVICE.ACTION". */
+/* 0 when text is a valid pattern: "*", "SERVICE.*" or "SERVICE.ACTION";
+ * else CUTOFF_EPARSE (diag says what is allowed). */
 CUTOFF_EXPORT int cutoff_pattern_check(const char *pattern, cutoff_diag *diag);
 /* 1 when the pattern matches the full action name ("storage.read"). */
 CUTOFF_EXPORT int cutoff_pattern_match(const char *pattern, const char *action);
@@ -251,22 +278,33 @@ typedef struct cutoff_tree cutoff_tree;
 typedef struct cutoff_tree_builder cutoff_tree_builder;
 
 /* Starts a tree on a catalog (copied; validated: action names are
- * SERVICE.ACTION ids, unique; regions are ids, unique; plan patterns valid). */
+ * SERVICE.ACTION ids, unique; regions are ids, unique; plan patterns valid).
+ * Returns 0, CUTOFF_ENOMEM, CUTOFF_EINVAL (no catalog, a bad or repeated
+ * name, an action without a class), CUTOFF_EPARSE (a bad plan pattern) or
+ * CUTOFF_ELIMIT (more than 65535 actions, regions or plans); diag says
+ * which. */
 CUTOFF_EXPORT int cutoff_tree_builder_new(const cutoff_catalog_spec *catalog,
                                           cutoff_tree_builder **out, cutoff_diag *diag);
-/* Hints the final size so that large imports allocate once. */
+/* Hints the final size so that large imports allocate once. Returns 0,
+ * CUTOFF_ENOMEM, or CUTOFF_ELIMIT (a billion nodes or more). */
 CUTOFF_EXPORT int cutoff_tree_builder_reserve(cutoff_tree_builder *b, size_t nodes,
                                               size_t id_bytes);
 /* Adds a node, or replaces the node with the same id (an update or a move).
  * Checks the id syntax and the kind; parents are checked by build. The
  * strings are copied. On error diag->item is the index of this node in
- * insertion order (counting replacements). */
+ * insertion order (counting replacements). Returns 0, CUTOFF_ENOMEM,
+ * CUTOFF_EINVAL (a bad id, kind or parent id, a tenant with a parent or
+ * another node without one, a plan not in the catalog) or CUTOFF_ECYCLE
+ * (the node is its own parent). */
 CUTOFF_EXPORT int cutoff_tree_builder_add(cutoff_tree_builder *b, const cutoff_node_spec *node,
                                           cutoff_diag *diag);
 /* Number of distinct nodes added so far. */
 CUTOFF_EXPORT size_t cutoff_tree_builder_count(const cutoff_tree_builder *b);
 /* Validates and compiles. On error diag->item is the insertion index of the
- * node at fault and nothing is built. The builder stays usable either way. */
+ * node at fault and nothing is built. The builder stays usable either way.
+ * Returns 0, CUTOFF_ENOMEM, CUTOFF_EINVAL (a parent that is not in the tree
+ * or is a subscription), CUTOFF_ECYCLE (the parents form a cycle; diag
+ * shows it) or CUTOFF_ELIMIT (ids beyond 16 GiB). */
 CUTOFF_EXPORT int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *diag);
 CUTOFF_EXPORT void cutoff_tree_builder_free(cutoff_tree_builder *b);
 
@@ -286,7 +324,11 @@ typedef struct cutoff_snapshot cutoff_snapshot;
 /* Compiles a snapshot: takes a reference on tree and a deep copy of those
  * actions whose state is CUTOFF_STATE_ACTIVE (the others are ignored). Scope
  * nodes must be in the tree and patterns valid. Cost is proportional to the
- * number of actions, not to the size of the tree. */
+ * number of actions, not to the size of the tree. Returns 0, CUTOFF_ENOMEM,
+ * CUTOFF_EINVAL (an active action without a valid id, or with an empty
+ * scope or a count without its array), CUTOFF_EEXIST (two active actions
+ * with one id), CUTOFF_EPARSE (a bad deny or except pattern) or
+ * CUTOFF_ENOTFOUND (a scope node not in the tree); diag says which. */
 CUTOFF_EXPORT int cutoff_snapshot_build(cutoff_tree *tree, const cutoff_action_spec *const *actions,
                                         size_t n_actions, cutoff_snapshot **out,
                                         cutoff_diag *diag);
@@ -353,8 +395,9 @@ typedef struct cutoff_act_handle { uint32_t index; } cutoff_act_handle;
 typedef struct cutoff_region_handle { uint32_t index; } cutoff_region_handle;
 #define CUTOFF_REGION_NONE ((cutoff_region_handle){UINT32_MAX})
 
-/* CUTOFF_ENOTFOUND when the name is not a subscription / catalog action /
- * catalog region of the tree. region NULL resolves to CUTOFF_REGION_NONE. */
+/* Returns 0, or CUTOFF_ENOTFOUND when the name is NULL or not a subscription /
+ * catalog action / catalog region of the tree. region NULL resolves to
+ * CUTOFF_REGION_NONE. */
 CUTOFF_EXPORT int cutoff_resolve_subscription(const cutoff_tree *t, const char *id,
                                               cutoff_sub_handle *out);
 CUTOFF_EXPORT int cutoff_resolve_action(const cutoff_tree *t, const char *name,
@@ -391,6 +434,10 @@ typedef struct cutoff_explanation {
     size_t n_entries;
 } cutoff_explanation;
 
+/* Explains cutoff_check's verdict for the same arguments into *out (free it
+ * with cutoff_explanation_free; it borrows from s). An unknown subscription
+ * is no error: the verdict says so and there are no entries. Returns 0 or
+ * CUTOFF_ENOMEM. */
 CUTOFF_EXPORT int cutoff_explain(const cutoff_snapshot *s, const char *subscription,
                                  const char *action, const char *region, int64_t t,
                                  cutoff_explanation **out);
@@ -474,12 +521,16 @@ typedef struct cutoff_preview_change {
 
 /* Computes the preview. `proposed` need not be active (its state is
  * ignored); a version of the same id already in `current` is replaced by it
- * for the comparison. */
+ * for the comparison. Returns 0, CUTOFF_ENOMEM, CUTOFF_EINVAL (no proposed
+ * action or id, or one cutoff_snapshot_build refuses), CUTOFF_EPARSE (a bad
+ * pattern) or CUTOFF_ENOTFOUND (a scope node not in the tree); diag says
+ * which. */
 CUTOFF_EXPORT int cutoff_preview_compute(const cutoff_snapshot *current,
                                          const cutoff_action_spec *proposed, int64_t activation,
                                          cutoff_preview **out, cutoff_diag *diag);
 /* A page of changed subscriptions in tree order: up to `limit` entries from
- * `offset` into out[]; *n gets the count written. Borrowed from p. */
+ * `offset` into out[]; *n gets the count written. Borrowed from p. Returns
+ * 0 (also for a page past the end: *n is 0) or CUTOFF_ENOMEM. */
 CUTOFF_EXPORT int cutoff_preview_changes(const cutoff_preview *p, size_t offset, size_t limit,
                                          cutoff_preview_change *out, size_t *n);
 CUTOFF_EXPORT void cutoff_preview_free(cutoff_preview *p);
@@ -496,6 +547,7 @@ CUTOFF_EXPORT void cutoff_preview_free(cutoff_preview *p);
 typedef struct cutoff_engine cutoff_engine;
 typedef struct cutoff_reader cutoff_reader;
 
+/* Returns 0 or CUTOFF_ENOMEM. */
 CUTOFF_EXPORT int cutoff_engine_new(cutoff_engine **out);
 /* Frees the engine and every snapshot it holds. No reader may be inside. */
 CUTOFF_EXPORT void cutoff_engine_free(cutoff_engine *e);
@@ -510,6 +562,7 @@ CUTOFF_EXPORT uint64_t cutoff_engine_version(const cutoff_engine *e);
  * are still waiting. publish calls it too. */
 CUTOFF_EXPORT size_t cutoff_engine_reclaim(cutoff_engine *e);
 
+/* A reader for one thread. Returns 0 or CUTOFF_ENOMEM. */
 CUTOFF_EXPORT int cutoff_reader_new(cutoff_engine *e, cutoff_reader **out);
 CUTOFF_EXPORT void cutoff_reader_free(cutoff_reader *r);
 /* The current snapshot, valid until the matching exit (NULL before the
@@ -523,11 +576,16 @@ CUTOFF_EXPORT void cutoff_reader_exit(cutoff_reader *r);
 
 /* Parsed documents own all their strings; free them with the matching
  * function. Errors name the JSON path ("services[2].actions[0].class") and
- * say what is allowed. */
+ * say what is allowed. The parsers return 0, CUTOFF_ENOMEM, CUTOFF_EINVAL
+ * (no place for the result, or NULL text with a length), CUTOFF_EPARSE
+ * (malformed JSON, a missing or unknown key, a wrong type or value) or
+ * CUTOFF_ELIMIT (too many entries, a string too long). */
 CUTOFF_EXPORT int cutoff_catalog_parse(const char *json, size_t len, cutoff_catalog_spec **out,
                                        cutoff_diag *diag);
 CUTOFF_EXPORT void cutoff_catalog_free(cutoff_catalog_spec *c);
-/* The catalog as canonical JSON (release with cutoff_free). */
+/* The catalog as canonical JSON (release with cutoff_free). Returns 0,
+ * CUTOFF_ENOMEM, or CUTOFF_EINVAL when c is not a catalog the parser would
+ * accept. */
 CUTOFF_EXPORT int cutoff_catalog_to_json(const cutoff_catalog_spec *c, char **out);
 
 /* Parses an enforcement action document. Checks syntax and shape only
@@ -537,15 +595,19 @@ CUTOFF_EXPORT int cutoff_catalog_to_json(const cutoff_catalog_spec *c, char **ou
 CUTOFF_EXPORT int cutoff_action_parse(const char *json, size_t len, cutoff_action_spec **out,
                                       cutoff_diag *diag);
 CUTOFF_EXPORT void cutoff_action_free(cutoff_action_spec *a);
-/* Deep copy. */
+/* Deep copy. Returns 0, CUTOFF_ENOMEM, or CUTOFF_EINVAL (NULL, or a count
+ * without its array). */
 CUTOFF_EXPORT int cutoff_action_copy(const cutoff_action_spec *a, cutoff_action_spec **out);
 /* The action as JSON in the input format plus "state", "version",
- * "activated_at" (release with cutoff_free). */
+ * "activated_at" (release with cutoff_free). Returns 0, CUTOFF_ENOMEM, or
+ * CUTOFF_EINVAL when a is not an action the parser would accept. */
 CUTOFF_EXPORT int cutoff_action_to_json(const cutoff_action_spec *a, char **out);
 
 /* Parses one node line of the bulk import format into spec, whose strings
  * point into `line` (modified in place; keep it alive while using spec).
- * diag->line is left to the caller. */
+ * diag->line is left to the caller. Returns 0, CUTOFF_ENOMEM, CUTOFF_EINVAL
+ * (NULL line or out), CUTOFF_EPARSE (malformed JSON, a bad key, id, kind or
+ * parent) or CUTOFF_ELIMIT (a name too long). */
 CUTOFF_EXPORT int cutoff_node_parse_line(char *line, size_t len, cutoff_node_spec *out,
                                          cutoff_diag *diag);
 
@@ -555,25 +617,39 @@ CUTOFF_EXPORT int cutoff_node_parse_line(char *line, size_t len, cutoff_node_spe
 
 /* A database handle (SQLite in WAL mode with full sync by default). One
  * handle per thread. Every change is one transaction that also appends its
- * audit record, so a change and its record land together or not at all. */
+ * audit record, so a change and its record land together or not at all.
+ *
+ * Errors. Each function below lists the codes it returns; "a database
+ * error" is CUTOFF_ENOMEM, CUTOFF_ESTORE (SQLite failed: busy beyond the
+ * timeout, disk full, a corrupt file, stored data that does not parse) or
+ * CUTOFF_EIO (an I/O error), with diag, where there is one, saying what was
+ * being done. Functions that take an actor return CUTOFF_EINVAL for a
+ * missing one or one that is not 1-256 bytes of UTF-8 without control
+ * characters. A failed change leaves the database as it was. */
 typedef struct cutoff_db cutoff_db;
 
 #define CUTOFF_DB_CREATE 1 /* create the file and schema if missing (init) */
 
 /* Opens path. Without CUTOFF_DB_CREATE a missing or uninitialised database
- * is CUTOFF_ENOTINIT. Older schemas are migrated in one transaction. */
+ * is CUTOFF_ENOTINIT. Older schemas are migrated in one transaction.
+ * Returns 0, CUTOFF_EINVAL (no path), CUTOFF_ENOTINIT, CUTOFF_EVERSION (the
+ * schema is newer than this library's), CUTOFF_ESTORE (not a database, a
+ * directory, no permission, a failed migration), CUTOFF_EIO or
+ * CUTOFF_ENOMEM; diag says which. */
 CUTOFF_EXPORT int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *diag);
 CUTOFF_EXPORT void cutoff_db_close(cutoff_db *db);
-/* The schema version this program writes. */
+/* The schema version this program writes (a number, never an error). */
 CUTOFF_EXPORT int cutoff_db_schema_version(void);
 
 /* Replaces the catalog (audited). Refused with CUTOFF_ESTATE when a node's
  * plan or an active action would be left naming something that no longer
- * exists. */
+ * exists. Returns 0, the codes of cutoff_catalog_parse and
+ * cutoff_tree_builder_new (CUTOFF_EINVAL also for NULL json), CUTOFF_ESTATE,
+ * or a database error. */
 CUTOFF_EXPORT int cutoff_db_catalog_load(cutoff_db *db, const char *actor, const char *json,
                                          size_t len, cutoff_diag *diag);
-/* The current catalog (caller frees with cutoff_catalog_free);
- * CUTOFF_ENOTFOUND before one is loaded. */
+/* The current catalog (caller frees with cutoff_catalog_free). Returns 0,
+ * CUTOFF_ENOTFOUND before one is loaded, or a database error. */
 CUTOFF_EXPORT int cutoff_db_catalog_get(cutoff_db *db, cutoff_catalog_spec **out);
 
 typedef struct cutoff_import_stats {
@@ -590,7 +666,12 @@ typedef void (*cutoff_progress_fn)(void *ctx, uint64_t done);
  * is checked (syntax, id, kind, parent present in the database or the file,
  * kinds of parents, no cycles, known plan) before anything is written; on
  * the first bad line nothing is imported and diag names the line. `source`
- * names the input in messages and the audit record. */
+ * names the input in messages and the audit record. Returns 0,
+ * CUTOFF_EPARSE (a malformed line), CUTOFF_EINVAL (no input, an id given
+ * twice, a missing parent or one that is a subscription, a kind rule, an
+ * unknown plan), CUTOFF_ECYCLE, CUTOFF_ELIMIT (too many lines, a name too
+ * long), CUTOFF_EIO (reading `in`), CUTOFF_ENOTFOUND (no catalog loaded
+ * yet), or a database error. */
 CUTOFF_EXPORT int cutoff_db_nodes_import(cutoff_db *db, const char *actor, FILE *in,
                                          const char *source, cutoff_progress_fn progress,
                                          void *progress_ctx, cutoff_import_stats *stats,
@@ -598,18 +679,27 @@ CUTOFF_EXPORT int cutoff_db_nodes_import(cutoff_db *db, const char *actor, FILE 
 
 /* A node as JSON: id, kind, parent, name, plan, effective_plan (and the node
  * that sets it), ancestors, children count, subscriptions below, and the
- * actions whose scope covers it (release with cutoff_free). */
+ * actions whose scope covers it (release with cutoff_free). Returns 0,
+ * CUTOFF_EINVAL (NULL id), CUTOFF_ENOTFOUND (no such node), or a database
+ * error. */
 CUTOFF_EXPORT int cutoff_db_node_show(cutoff_db *db, const char *id, char **json_out);
 
-/* Builds the tree (nodes + catalog) from the database. */
+/* Builds the tree (nodes + catalog) from the database. Returns 0,
+ * CUTOFF_ENOTFOUND (no catalog loaded yet), or a database error; a stored
+ * tree that does not build gives cutoff_tree_build's codes. */
 CUTOFF_EXPORT int cutoff_db_load_tree(cutoff_db *db, cutoff_tree **out, cutoff_diag *diag);
 /* Builds a snapshot of the active actions on tree (or on a freshly loaded
  * tree when tree is NULL). Also marks actions whose last phase ("off") has
- * begun at `now` as expired. */
+ * begun at `now` as expired. Returns 0, the codes of cutoff_db_load_tree
+ * (tree NULL) and of cutoff_snapshot_build (CUTOFF_ENOTFOUND when a scope
+ * node is not in the given tree), or a database error. */
 CUTOFF_EXPORT int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now,
                                      cutoff_snapshot **out, cutoff_diag *diag);
 
-/* Cases. Ids are assigned ("CASE-1", ...) unless given. */
+/* Cases. Ids are assigned ("CASE-1", ...) unless given. Returns 0,
+ * CUTOFF_EINVAL (a bad id, scope id or title, a scope node named twice),
+ * CUTOFF_ELIMIT (a title too long), CUTOFF_ENOTFOUND (a scope node not in
+ * the tree), CUTOFF_EEXIST (the given id is taken), or a database error. */
 CUTOFF_EXPORT int cutoff_db_case_open(cutoff_db *db, const char *actor, const char *id,
                                       const char *title, const char *const *scope,
                                       size_t n_scope, char id_out[CUTOFF_ID_MAX + 1],
@@ -617,43 +707,68 @@ CUTOFF_EXPORT int cutoff_db_case_open(cutoff_db *db, const char *actor, const ch
 /* Records evidence from a file: SHA-256, size, media type, note, actor, and
  * the file's name (`name`, or the base name of path when NULL: an upload
  * spooled to a temporary file keeps the uploader's name). The file's content
- * is stored only when keep_content is 1. */
+ * is stored only when keep_content is 1. Returns 0, CUTOFF_EINVAL (no case
+ * or path, a bad media type, name or note), CUTOFF_ELIMIT (a note too long,
+ * or content over 64 MiB to keep), CUTOFF_EIO (the file cannot be read),
+ * CUTOFF_ENOTFOUND (no such case), CUTOFF_ESTATE (the case is closed), or a
+ * database error. */
 CUTOFF_EXPORT int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor,
                                               const char *case_id, const char *path,
                                               const char *name, const char *media_type,
                                               const char *note,
                                               int keep_content, char sha256_hex_out[65],
                                               cutoff_diag *diag);
+/* Sets (replaces) a case's findings. Returns 0, CUTOFF_EINVAL (no case id;
+ * empty findings or not UTF-8), CUTOFF_ELIMIT (too long), CUTOFF_ENOTFOUND,
+ * CUTOFF_ESTATE (the case is closed), or a database error. */
 CUTOFF_EXPORT int cutoff_db_case_set_findings(cutoff_db *db, const char *actor,
                                               const char *case_id, const char *findings,
                                               cutoff_diag *diag);
+/* Closes a case. Returns 0, CUTOFF_EINVAL (no case id), CUTOFF_ENOTFOUND,
+ * CUTOFF_ESTATE (already closed), or a database error. */
 CUTOFF_EXPORT int cutoff_db_case_close(cutoff_db *db, const char *actor, const char *case_id,
                                        cutoff_diag *diag);
-/* A case with its evidence and actions as JSON (release with cutoff_free). */
+/* A case with its evidence and actions as JSON (release with cutoff_free).
+ * Returns 0, CUTOFF_EINVAL (NULL id), CUTOFF_ENOTFOUND, or a database
+ * error. */
 CUTOFF_EXPORT int cutoff_db_case_show(cutoff_db *db, const char *case_id, char **json_out);
-/* All cases as a JSON array (release with cutoff_free). */
+/* All cases as a JSON array (release with cutoff_free). Returns 0 or a
+ * database error. */
 CUTOFF_EXPORT int cutoff_db_case_list(cutoff_db *db, char **json_out);
 
 /* Proposes an action (a new draft, or a new draft version of an existing
  * id; the active version keeps biting until the new one is approved).
  * Checks the case exists and is open, scope nodes exist, and every deny and
- * except pattern matches something in the catalog. */
+ * except pattern matches something in the catalog. Returns 0, the codes of
+ * cutoff_action_parse (CUTOFF_EINVAL also for NULL json), CUTOFF_EINVAL (a
+ * pattern that matches nothing, a new version in another case),
+ * CUTOFF_ENOTFOUND (no such case or scope node, no catalog), CUTOFF_ESTATE
+ * (the case is closed), or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_propose(cutoff_db *db, const char *actor, const char *json,
                                            size_t len, char id_out[CUTOFF_ID_MAX + 1],
                                            int *version_out, cutoff_diag *diag);
 /* Approves the latest draft version: CUTOFF_EPERM when actor proposed it.
  * It becomes active with activated_at = now; a previously active version
- * becomes superseded. */
+ * becomes superseded. The checks of cutoff_db_action_propose are made
+ * again. Returns 0, CUTOFF_EPERM, CUTOFF_EINVAL (no id; a check),
+ * CUTOFF_ENOTFOUND (no such action; a check), CUTOFF_ESTATE (the latest
+ * version is not a draft, or its case is closed), or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id,
                                            int64_t now, cutoff_diag *diag);
-/* Lifts the active version (or withdraws a draft). */
+/* Lifts the active version (or withdraws a draft). Returns 0,
+ * CUTOFF_EINVAL (no id, a reason that is not UTF-8), CUTOFF_ELIMIT (a
+ * reason too long), CUTOFF_ENOTFOUND, CUTOFF_ESTATE (nothing active or
+ * draft to lift), or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_lift(cutoff_db *db, const char *actor, const char *id,
                                         int64_t now, const char *reason, cutoff_diag *diag);
 /* The latest version of an action (caller frees with cutoff_action_free);
- * version 0 means latest. */
+ * version 0 means latest. Returns 0, CUTOFF_EINVAL (NULL id or out, a
+ * negative version), CUTOFF_ENOTFOUND (no such action or version), or a
+ * database error. */
 CUTOFF_EXPORT int cutoff_db_action_get(cutoff_db *db, const char *id, int version,
                                        cutoff_action_spec **out);
-/* An action with every version, proposer, approver, lift as JSON (release with cutoff_free). */
+/* An action with every version, proposer, approver, lift as JSON (release with cutoff_free).
+ * Returns 0, CUTOFF_EINVAL (NULL id), CUTOFF_ENOTFOUND, or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_show(cutoff_db *db, const char *id, char **json_out);
 /* The blast radius of the latest version of an action as JSON: a draft is
  * compared with the current state as if approved at `now`; an active
@@ -661,11 +776,16 @@ CUTOFF_EXPORT int cutoff_db_action_show(cutoff_db *db, const char *id, char **js
  * with (NULL: built from the database). The JSON has the phases, per
  * catalog action the subscriptions whose decision changes (targeted and
  * excepted marked), "excepted_unchanged", and the page [offset,
- * offset + limit) of changed subscriptions (release with cutoff_free). */
+ * offset + limit) of changed subscriptions (release with cutoff_free).
+ * Returns 0, CUTOFF_EINVAL (NULL id), CUTOFF_ENOTFOUND (no such action; a
+ * scope node not in the tree; no catalog), CUTOFF_ESTATE (the latest
+ * version is neither draft nor active), the codes of cutoff_preview_compute,
+ * or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current,
                                            const char *id, int64_t now, size_t offset,
                                            size_t limit, char **json_out, cutoff_diag *diag);
-/* All actions (latest version of each) as a JSON array (release with cutoff_free). */
+/* All actions (latest version of each) as a JSON array (release with cutoff_free).
+ * Returns 0 or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_list(cutoff_db *db, char **json_out);
 
 /* Audit log. Every record: seq, time, actor, verb, object, payload (JSON),
@@ -678,13 +798,17 @@ typedef struct cutoff_audit_report {
 } cutoff_audit_report;
 
 /* Walks the chain. Returns 0 when it verifies, CUTOFF_ETAMPER when not
- * (report says where and why), or another error. */
+ * (report says where and why), or a database error (report->problem says
+ * what could not be read). */
 CUTOFF_EXPORT int cutoff_db_audit_verify(cutoff_db *db, cutoff_audit_report *report);
 /* Records with seq > after_seq, at most limit (0: all), as a JSON array
- * (release with cutoff_free). */
+ * (release with cutoff_free). Returns 0 or a database error. */
 CUTOFF_EXPORT int cutoff_db_audit_list(cutoff_db *db, uint64_t after_seq, size_t limit,
                                        char **json_out);
-/* Appends a record of the caller's own (e.g. a daemon's admin call). */
+/* Appends a record of the caller's own (e.g. a daemon's admin call): verb
+ * an id, object 1-512 bytes of UTF-8, payload any JSON text (NULL: {}).
+ * Returns 0, CUTOFF_EINVAL (a bad actor, verb or object), CUTOFF_EPARSE
+ * (payload is not JSON), or a database error. */
 CUTOFF_EXPORT int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb,
                                          const char *object, const char *payload_json);
 

@@ -15,7 +15,7 @@
  * message.
  */
 #include "cli/backend.h"
-#include "util/tokens.h"
+#include "common/tokens.h"
 
 #include <curl/curl.h>
 #include <errno.h>

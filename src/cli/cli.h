@@ -18,7 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CLI_VERSION "0.1.0"
+/* The release (cutoff.h), for the User-Agent of --server requests. */
+#define CLI_VERSION CUTOFF_VERSION
 
 /* Exit statuses, and two internal values: help was printed, stop with 0;
  * a failure was already reported, stop with 1 (see backend.h). */

@@ -2,7 +2,7 @@
 /*
  * cmd_token.c - "cutoff token create|list|revoke": the bearer tokens of
  * cutoffd's admin API. The tokens file holds only SHA-256 hashes, with a
- * principal and roles (grammar in util/tokens.h, shared with the daemon);
+ * principal and roles (grammar in common/tokens.h, shared with the daemon);
  * a token is printed once, when it is made, and stored nowhere.
  *
  * The file grants power, so it is handled like a key: created mode 0600, a
@@ -12,7 +12,7 @@
  * SIGHUP) sees either the old file or the new one, never half of one.
  */
 #include "cli/cli.h"
-#include "util/tokens.h"
+#include "common/tokens.h"
 
 #include <errno.h>
 #include <fcntl.h>

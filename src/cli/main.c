@@ -26,7 +26,7 @@ static const struct verb {
 
 static int print_version(void)
 {
-    printf("cutoff %s (database schema %d)\n", CLI_VERSION, cutoff_db_schema_version());
+    printf("cutoff %s (database schema %d)\n", cutoff_version(), cutoff_db_schema_version());
     return CLI_OK;
 }
 

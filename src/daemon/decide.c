@@ -320,7 +320,7 @@ bool ops_handle(cutoffd *d, co__http_req *req)
         char *text = metrics_render(&d->metrics, &g);
         if (text)
             co__http_reply(req, 200, "text/plain; version=0.0.4", text, strlen(text), NULL);
-        cutoff_free(text);
+        free(text); /* metrics_render: malloc'd by the C library */
         return true;
     }
     return false;

@@ -14,10 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef CUTOFF_VERSION
-#define CUTOFF_VERSION "0.1.0"
-#endif
-
 static const char usage[] =
     "usage: cutoffd [OPTIONS]\n"
     "\n"
@@ -167,7 +163,7 @@ int main(int argc, char **argv)
             }
             return admin_routes_print(stdout, optarg && strcmp(optarg, "json") == 0) == 0 ? 0 : 1;
         case 'h': fputs(usage, stdout); return 0;
-        case OPT_VERSION: printf("cutoffd %s\n", CUTOFF_VERSION); return 0;
+        case OPT_VERSION: printf("cutoffd %s\n", cutoff_version()); return 0;
         default: fprintf(stderr, "cutoffd: see 'cutoffd --help'\n"); return 2;
         }
     }

@@ -7,8 +7,8 @@
 #include "daemon/daemon.h"
 
 #include "cutoff.h"
-#include "util/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,54 +74,64 @@ void metrics_admin(metrics *m, const char *verb, int http_status)
 
 char *metrics_render(metrics *m, const metrics_gauges *g)
 {
-    co__buf b;
-    co__buf_init(&b);
-    co__buf_puts(&b, "# HELP cutoff_decisions_total Decisions answered, by result and reason.\n"
-                     "# TYPE cutoff_decisions_total counter\n");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&text, &len);
+    if (b == NULL)
+        return NULL;
+    fputs("# HELP cutoff_decisions_total Decisions answered, by result and reason.\n"
+          "# TYPE cutoff_decisions_total counter\n",
+          b);
     for (int o = 0; o < N_OUTCOMES; o++)
-        co__buf_printf(&b, "cutoff_decisions_total{result=\"%s\",reason=\"%s\"} %llu\n",
-                       o == CUTOFF_REASON_ALLOW ? "allow" : "deny", metrics_outcome_name(o),
-                       (unsigned long long)atomic_load(&m->decisions[o]));
-    co__buf_puts(&b, "# HELP cutoff_decision_duration_seconds Time from a decision request's arrival to its answer.\n"
-                     "# TYPE cutoff_decision_duration_seconds histogram\n");
+        fprintf(b, "cutoff_decisions_total{result=\"%s\",reason=\"%s\"} %llu\n",
+                o == CUTOFF_REASON_ALLOW ? "allow" : "deny", metrics_outcome_name(o),
+                (unsigned long long)atomic_load(&m->decisions[o]));
+    fputs("# HELP cutoff_decision_duration_seconds Time from a decision request's arrival to its answer.\n"
+          "# TYPE cutoff_decision_duration_seconds histogram\n",
+          b);
     uint64_t cum = 0;
     for (int i = 0; i <= N_LATENCY_BUCKETS; i++) {
         cum += atomic_load(&m->latency[i]);
-        co__buf_printf(&b, "cutoff_decision_duration_seconds_bucket{le=\"%s\"} %llu\n",
-                       i < N_LATENCY_BUCKETS ? bucket_le[i] : "+Inf", (unsigned long long)cum);
+        fprintf(b, "cutoff_decision_duration_seconds_bucket{le=\"%s\"} %llu\n",
+                i < N_LATENCY_BUCKETS ? bucket_le[i] : "+Inf", (unsigned long long)cum);
     }
-    co__buf_printf(&b, "cutoff_decision_duration_seconds_sum %.9f\n",
-                   (double)atomic_load(&m->latency_sum_ns) / 1e9);
-    co__buf_printf(&b, "cutoff_decision_duration_seconds_count %llu\n",
-                   (unsigned long long)atomic_load(&m->latency_count));
-    co__buf_puts(&b, "# HELP cutoff_admin_calls_total Admin API calls, by verb and outcome.\n"
-                     "# TYPE cutoff_admin_calls_total counter\n");
+    fprintf(b, "cutoff_decision_duration_seconds_sum %.9f\n",
+            (double)atomic_load(&m->latency_sum_ns) / 1e9);
+    fprintf(b, "cutoff_decision_duration_seconds_count %llu\n",
+            (unsigned long long)atomic_load(&m->latency_count));
+    fputs("# HELP cutoff_admin_calls_total Admin API calls, by verb and outcome.\n"
+          "# TYPE cutoff_admin_calls_total counter\n",
+          b);
     for (size_t v = 0; admin_verb(v); v++)
         for (int r = 0; r < N_ADMIN_RESULTS; r++) {
             uint64_t n = atomic_load(&m->admin[v][r]);
             if (n)
-                co__buf_printf(&b, "cutoff_admin_calls_total{verb=\"%s\",outcome=\"%s\"} %llu\n",
-                               admin_verb(v), admin_results[r], (unsigned long long)n);
+                fprintf(b, "cutoff_admin_calls_total{verb=\"%s\",outcome=\"%s\"} %llu\n",
+                        admin_verb(v), admin_results[r], (unsigned long long)n);
         }
-    co__buf_printf(&b,
-                   "# HELP cutoff_snapshot_version Publications of a new snapshot since start.\n"
-                   "# TYPE cutoff_snapshot_version gauge\ncutoff_snapshot_version %llu\n"
-                   "# HELP cutoff_snapshot_age_seconds Seconds since the current snapshot was built.\n"
-                   "# TYPE cutoff_snapshot_age_seconds gauge\ncutoff_snapshot_age_seconds %lld\n"
-                   "# HELP cutoff_active_actions Enforcement actions in the current snapshot.\n"
-                   "# TYPE cutoff_active_actions gauge\ncutoff_active_actions %llu\n"
-                   "# HELP cutoff_subscriptions Subscriptions in the current tree.\n"
-                   "# TYPE cutoff_subscriptions gauge\ncutoff_subscriptions %llu\n"
-                   "# HELP cutoff_ready 1 when a snapshot is published and decisions are served.\n"
-                   "# TYPE cutoff_ready gauge\ncutoff_ready %d\n"
-                   "# HELP cutoff_snapshot_reloads_total Snapshot rebuilds.\n"
-                   "# TYPE cutoff_snapshot_reloads_total counter\ncutoff_snapshot_reloads_total %llu\n"
-                   "# HELP cutoff_snapshot_reload_failures_total Snapshot rebuilds that failed.\n"
-                   "# TYPE cutoff_snapshot_reload_failures_total counter\n"
-                   "cutoff_snapshot_reload_failures_total %llu\n",
-                   (unsigned long long)g->snapshot_version, (long long)g->snapshot_age_s,
-                   (unsigned long long)g->active_actions, (unsigned long long)g->subscriptions, g->ready,
-                   (unsigned long long)atomic_load(&m->reloads),
-                   (unsigned long long)atomic_load(&m->reload_failures));
-    return co__buf_take(&b);
+    fprintf(b,
+            "# HELP cutoff_snapshot_version Publications of a new snapshot since start.\n"
+            "# TYPE cutoff_snapshot_version gauge\ncutoff_snapshot_version %llu\n"
+            "# HELP cutoff_snapshot_age_seconds Seconds since the current snapshot was built.\n"
+            "# TYPE cutoff_snapshot_age_seconds gauge\ncutoff_snapshot_age_seconds %lld\n"
+            "# HELP cutoff_active_actions Enforcement actions in the current snapshot.\n"
+            "# TYPE cutoff_active_actions gauge\ncutoff_active_actions %llu\n"
+            "# HELP cutoff_subscriptions Subscriptions in the current tree.\n"
+            "# TYPE cutoff_subscriptions gauge\ncutoff_subscriptions %llu\n"
+            "# HELP cutoff_ready 1 when a snapshot is published and decisions are served.\n"
+            "# TYPE cutoff_ready gauge\ncutoff_ready %d\n"
+            "# HELP cutoff_snapshot_reloads_total Snapshot rebuilds.\n"
+            "# TYPE cutoff_snapshot_reloads_total counter\ncutoff_snapshot_reloads_total %llu\n"
+            "# HELP cutoff_snapshot_reload_failures_total Snapshot rebuilds that failed.\n"
+            "# TYPE cutoff_snapshot_reload_failures_total counter\n"
+            "cutoff_snapshot_reload_failures_total %llu\n",
+            (unsigned long long)g->snapshot_version, (long long)g->snapshot_age_s,
+            (unsigned long long)g->active_actions, (unsigned long long)g->subscriptions, g->ready,
+            (unsigned long long)atomic_load(&m->reloads),
+            (unsigned long long)atomic_load(&m->reload_failures));
+    if (fclose(b) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }

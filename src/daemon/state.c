@@ -11,7 +11,6 @@
  * is swapped in atomically.
  */
 #include "daemon/daemon.h"
-#include "util/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +86,14 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
     bool tree_changed = false, any = false;
     uint64_t last_seq = d->audit_seq;
     int rc = scan_changes(d, &tree_changed, &last_seq, &any);
-    if (rc != 0)
-        return co__diag(diag, rc, "cannot read the audit log: %s", cutoff_strerror(rc));
+    if (rc != 0) {
+        if (diag) {
+            diag->code = rc;
+            snprintf(diag->message, sizeof diag->message, "cannot read the audit log: %s",
+                     cutoff_strerror(rc));
+        }
+        return rc;
+    }
     if (!any && !force)
         return 0;
     tree_changed |= d->tree == NULL;

@@ -2,7 +2,7 @@
 /*
  * tokens.c - loading the hashed tokens file and checking bearer tokens.
  * The file's grammar is shared with the CLI's "cutoff token" verbs
- * (util/tokens.c); this file keeps the table and the lookups.
+ * (common/tokens.c); this file keeps the table and the lookups.
  */
 #include "daemon/tokens.h"
 

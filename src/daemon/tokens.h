@@ -13,12 +13,12 @@
 #ifndef CUTOFFD_TOKENS_H
 #define CUTOFFD_TOKENS_H
 
-#include "util/tokens.h"
+#include "common/tokens.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The roles (the file's grammar is shared with the CLI: util/tokens.h). */
+/* The roles (the file's grammar is shared with the CLI: common/tokens.h). */
 enum {
     ROLE_VIEWER = CO__ROLE_VIEWER,             /* read cases, actions, nodes, catalog, audit */
     ROLE_INVESTIGATOR = CO__ROLE_INVESTIGATOR, /* open cases, evidence, findings, propose, preview */

@@ -11,9 +11,17 @@
  *
  * One grammar in one place, so that a file the CLI writes is a file the
  * daemon reads.
+ *
+ * NOT PART OF LIBCUTOFF. This is libcutoff-common, a small static library
+ * of helpers that the programs cutoff and cutoffd share (built as
+ * build/libcutoff-common.a, never installed). It uses libcutoff only
+ * through include/cutoff.h, like any other program would, and nothing in
+ * libcutoff may include it. Its names keep the co__ prefix of internal
+ * code: the programs link this archive statically, and libcutoff.so does
+ * not export them.
  */
-#ifndef CUTOFF_UTIL_TOKENS_H
-#define CUTOFF_UTIL_TOKENS_H
+#ifndef CUTOFF_COMMON_TOKENS_H
+#define CUTOFF_COMMON_TOKENS_H
 
 #include "cutoff.h"
 
@@ -56,4 +64,4 @@ const char *co__roles_text(unsigned roles, char *buf, size_t n);
  * the caller knows them). */
 int co__token_line_parse(const char *line, co__token_line *out, char *why, size_t why_len);
 
-#endif
+#endif /* CUTOFF_COMMON_TOKENS_H */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokens.c - the grammar of the tokens file (see tokens.h): role names and
- * masks, and one line "sha256:<64 hex> PRINCIPAL ROLE[,ROLE...]".
+ * masks, and one line "sha256:<64 hex> PRINCIPAL ROLE[,ROLE...]". Part of
+ * libcutoff-common, the programs' internal helpers, not of libcutoff.
  */
-#include "util/tokens.h"
+#include "common/tokens.h"
 
 #include <sodium.h>
 #include <stdbool.h>
