@@ -22,7 +22,14 @@
  * be wrong, a cutoff_diag receives a one-line message a person can act on
  * (what was wrong, where, what is allowed); passing NULL is allowed.
  * Times are int64 Unix seconds (UTC). Strings are NUL-terminated UTF-8.
- * Every free/release function accepts NULL.
+ * Every free/release function accepts NULL. Memory: the document and
+ * database functions install malloc/free-compatible allocation functions
+ * into jansson (json_set_alloc_funcs, once, on their first call), so that
+ * the library's allocation accounting covers the JSON it builds; a program
+ * that also uses jansson must not install its own and should make its
+ * first such call before other threads use jansson; it releases jansson's
+ * results (json_dumps) with cutoff_free() (free() works too, but escapes
+ * the accounting).
  */
 #ifndef CUTOFF_H
 #define CUTOFF_H

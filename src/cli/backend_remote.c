@@ -330,7 +330,7 @@ static int request_json(remote *r, const char *method, char *path, json_t *v, ch
     }
     call q = {.method = method, .path = path, .body = body, .len = strlen(body)};
     int rc = request(r, &q, answer, diag);
-    free(body);
+    cutoff_free(body);
     free(path);
     return rc;
 }
@@ -589,7 +589,7 @@ static int check(cli_backend *b, const cli_request *req, char **out, cutoff_diag
     free(answer);
     json_t *o = check_from_explain(x, req);
     json_decref(x);
-    *out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    *out = cli_own_text(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
     json_decref(o);
     return *out ? 0 : CUTOFF_ENOMEM;
 }
@@ -699,7 +699,7 @@ static int audit_log(cli_backend *b, uint64_t after, uint64_t limit, char **out,
         after = (uint64_t)seq;
     }
     if (rc == 0) {
-        *out = json_dumps(all, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        *out = cli_own_text(json_dumps(all, JSON_COMPACT | JSON_PRESERVE_ORDER));
         if (*out == NULL)
             rc = CUTOFF_ENOMEM;
     }

@@ -7,6 +7,7 @@
  */
 #include "audit/audit.h"
 #include "db/db_int.h"
+#include "format/format.h"
 #include "util/util.h"
 
 #include <sodium.h>
@@ -34,6 +35,8 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
         return co__diag(diag, CUTOFF_EINVAL, "no database path given");
     if (sodium_init() < 0)
         return co__diag(diag, CUTOFF_EIO, "the hashing library could not start");
+    /* Every other database call needs this handle, so this covers them. */
+    co__json_init();
     db = co__calloc(1, sizeof *db);
     if (db == NULL)
         return CUTOFF_ENOMEM;
@@ -123,15 +126,6 @@ int co__db_audit(cutoff_db *db, int64_t time, const char *actor, const char *ver
     return rc;
 }
 
-/* Valid UTF-8 (jansson refuses to make a string of anything else). */
-static bool utf8_valid(const char *s)
-{
-    json_t *j = json_string(s);
-    bool ok = j != NULL;
-    json_decref(j);
-    return ok;
-}
-
 int co__db_check_actor(const char *actor, cutoff_diag *diag)
 {
     if (actor == NULL || *actor == '\0')
@@ -141,7 +135,7 @@ int co__db_check_actor(const char *actor, cutoff_diag *diag)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)actor[i] < 0x20 || actor[i] == 0x7f)
             return co__diag(diag, CUTOFF_EINVAL, "actor name contains a control character");
-    if (n > 256 || !utf8_valid(actor))
+    if (n > 256 || !co__utf8_valid(actor))
         return co__diag(diag, CUTOFF_EINVAL, "actor name must be 1-256 bytes of UTF-8");
     return 0;
 }
@@ -156,7 +150,7 @@ int co__db_check_text(const char *text, size_t max, bool optional, const char *w
     }
     if (strlen(text) > max)
         return co__diag(diag, CUTOFF_ELIMIT, "%s is longer than %zu bytes", what, max);
-    if (!utf8_valid(text))
+    if (!co__utf8_valid(text))
         return co__diag(diag, CUTOFF_EINVAL, "%s is not valid UTF-8", what);
     return 0;
 }
