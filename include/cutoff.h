@@ -22,7 +22,14 @@
  * be wrong, a cutoff_diag receives a one-line message a person can act on
  * (what was wrong, where, what is allowed); passing NULL is allowed.
  * Times are int64 Unix seconds (UTC). Strings are NUL-terminated UTF-8.
- * Every free/release function accepts NULL.
+ * Every free/release function accepts NULL. Memory: the document and
+ * database functions install malloc/free-compatible allocation functions
+ * into jansson (json_set_alloc_funcs, once, on their first call), so that
+ * the library's allocation accounting covers the JSON it builds; a program
+ * that also uses jansson must not install its own and should make its
+ * first such call before other threads use jansson; it releases jansson's
+ * results (json_dumps) with cutoff_free() (free() works too, but escapes
+ * the accounting).
  */
 #ifndef CUTOFF_H
 #define CUTOFF_H
@@ -811,6 +818,53 @@ CUTOFF_EXPORT int cutoff_db_audit_list(cutoff_db *db, uint64_t after_seq, size_t
  * (payload is not JSON), or a database error. */
 CUTOFF_EXPORT int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb,
                                          const char *object, const char *payload_json);
+
+/* ---------------------------------------------------------------------
+ * Change sequence: what changed since a reader last looked.
+ *
+ * Every committed change appends one entry to the database's change log,
+ * in the same transaction as the change and its audit record: a sequence
+ * number (1, 2, 3, ... in commit order) and the kind of state it changed.
+ * A reader that keeps a compiled tree and snapshot (a daemon) remembers
+ * the sequence it has applied and asks what came after it, instead of
+ * reading the audit log: the kinds are set by the code that makes each
+ * change, not derived from the wording of audit records.
+ *
+ *   TREE     cutoff_db_catalog_load; cutoff_db_nodes_import when it
+ *            inserts or changes a node (an import that changes nothing
+ *            appends its audit record but no change)
+ *   ACTIONS  cutoff_db_action_propose, _approve, _lift, and the expiry
+ *            that cutoff_db_snapshot records (one change per action)
+ *   CASES    cutoff_db_case_open, _add_evidence, _set_findings, _close
+ *
+ * Records of the caller's own (cutoff_db_audit_append) change no state and
+ * are not in the change log.
+ * --------------------------------------------------------------------- */
+#define CUTOFF_CHANGE_TREE 1u    /* nodes or catalog: rebuild the tree and the actions */
+#define CUTOFF_CHANGE_ACTIONS 2u /* action versions or states: recompile only the actions */
+#define CUTOFF_CHANGE_CASES 4u   /* cases and evidence: no decision changes */
+#define CUTOFF_CHANGE_ALL 7u
+
+typedef struct cutoff_changes {
+    uint64_t head;  /* the newest sequence number in the database (0: none yet) */
+    unsigned kinds; /* union of the CUTOFF_CHANGE_* kinds of the changes after `after` */
+} cutoff_changes;
+
+/* What changed after sequence `after` (0: since the database was created):
+ * fills out->head and out->kinds from one consistent read of the change
+ * log. kinds is 0 when nothing changed (head == after). When head < after
+ * the database is not the one the caller has been following (replaced, or
+ * restored from a backup): kinds is CUTOFF_CHANGE_ALL, and the caller
+ * should rebuild everything and continue from head.
+ * Cost: a few index lookups, independent of the size of the log; cheap
+ * enough to poll. A database migrated from schema version 1 starts with an
+ * empty log (head 0).
+ * Returns 0, CUTOFF_EINVAL (db or out NULL), or a store failure
+ * (CUTOFF_ESTORE, CUTOFF_EIO, CUTOFF_ENOMEM); out is untouched on failure.
+ * Thread notes: like every cutoff_db_* call, on a handle used by one thread
+ * at a time; other handles and processes may write meanwhile (the result
+ * is then a state at least as new as the one before the call). */
+CUTOFF_EXPORT int cutoff_db_changes(cutoff_db *db, uint64_t after, cutoff_changes *out);
 
 #ifdef __cplusplus
 }

@@ -34,10 +34,11 @@ char *cli_own_text(char *library_text)
     return copy;
 }
 
-/* A JSON value as a malloc'd compact text (consumes v). */
+/* A JSON value as a malloc'd compact text (consumes v). jansson allocates
+ * through libcutoff, so its text is copied like the library's own. */
 static int dump(json_t *v, char **out)
 {
-    *out = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    *out = v ? cli_own_text(json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER)) : NULL;
     json_decref(v);
     return *out ? 0 : CUTOFF_ENOMEM;
 }

@@ -324,7 +324,7 @@ static int request_json(remote *r, const char *method, char *path, json_t *v, ch
     }
     call q = {.method = method, .path = path, .body = body, .len = strlen(body)};
     int rc = request(r, &q, answer, diag);
-    free(body);
+    cutoff_free(body);
     free(path);
     return rc;
 }
@@ -633,7 +633,7 @@ static int audit_log(cli_backend *b, uint64_t after, uint64_t limit, char **out,
         after = (uint64_t)seq;
     }
     if (rc == 0) {
-        *out = json_dumps(all, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        *out = cli_own_text(json_dumps(all, JSON_COMPACT | JSON_PRESERVE_ORDER));
         if (*out == NULL)
             rc = CUTOFF_ENOMEM;
     }

@@ -162,7 +162,7 @@ static int version_spec(const json_t *shown, json_int_t version, cutoff_action_s
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     cutoff_diag diag = {0};
     int err = text ? cutoff_action_parse(text, strlen(text), out, &diag) : CUTOFF_EPARSE;
-    free(text);
+    cutoff_free(text);
     if (err != 0)
         return cli_error("version %lld of %s cannot be read back: %s", (long long)version,
                          jstr(shown, "id", "?"),

@@ -461,7 +461,7 @@ char *cli_json_text(const char *key, const json_t *v)
     }
     char *dump = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char *out = xstrdup(dump ? dump : "?");
-    free(dump);
+    cutoff_free(dump);
     return out;
 }
 

@@ -38,7 +38,7 @@ typedef struct cutoffd {
     pthread_mutex_t write_lock;
     cutoff_db *db;
     cutoff_tree *tree;
-    uint64_t audit_seq; /* last audit record the snapshot reflects */
+    uint64_t change_seq;               /* the database's change sequence the snapshot reflects */
     _Atomic int64_t snapshot_built_at; /* Unix seconds */
     _Atomic bool ready;
 
@@ -71,10 +71,10 @@ static inline const daemon_config *daemon_live(cutoffd *d)
 /* Opens the database and publishes the first snapshot. */
 int daemon_state_open(cutoffd *d, char *err, size_t err_len);
 void daemon_state_close(cutoffd *d);
-/* Brings the published snapshot up to date with the database. Every change
- * appends an audit record, so the records after audit_seq say what changed:
- * nodes or catalog reload the tree, anything else recompiles only the
- * actions on the current tree. force rebuilds even when nothing is new.
+/* Brings the published snapshot up to date with the database. The store's
+ * change log says what changed after change_seq: nodes or catalog reload
+ * the tree, actions recompile only the actions on the current tree, cases
+ * alone publish nothing. force rebuilds even when nothing is new.
  * Call with write_lock held. */
 int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag);
 /* Starts / stops the thread that notices changes made by other processes. */

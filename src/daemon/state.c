@@ -5,15 +5,16 @@
  * cutoffd's own admin calls refresh synchronously after their commit, so a
  * response to an approval means the approval is already in force. Changes
  * made by other processes on the same database (the CLI, another daemon)
- * are noticed by a watcher thread that polls for new audit records every
- * watch_ms milliseconds. Either way only the actions are recompiled unless
- * nodes or the catalog changed, and readers never pause: the new snapshot
- * is swapped in atomically.
+ * are noticed by a watcher thread that polls the database's change
+ * sequence (cutoff_db_changes: a few index lookups) every watch_ms
+ * milliseconds. Either way the kinds of change decide the work: the tree is
+ * reloaded only when nodes or the catalog changed, the actions are
+ * recompiled when actions changed, and a change to cases alone publishes
+ * nothing. Readers never pause: the new snapshot is swapped in atomically.
  */
 #include "daemon/daemon.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 int64_t daemon_now(void)
@@ -49,62 +50,61 @@ cutoff_reader *daemon_reader(cutoffd *d)
     return r;
 }
 
-/* Reads the audit records after d->audit_seq: whether any changed nodes or
- * the catalog, and the last seq. */
-static int scan_changes(cutoffd *d, bool *tree_changed, uint64_t *last_seq, bool *any)
+/* What a refresh does for the kinds of change it is told of. Only the
+ * store's change log decides this: the wording of audit records plays no
+ * part, so renaming a verb cannot stop reloads. */
+typedef enum refresh_work {
+    REFRESH_NOTHING, /* nothing new, or only cases: decisions are unchanged */
+    REFRESH_ACTIONS, /* recompile the actions on the current tree */
+    REFRESH_TREE     /* reload the tree (nodes, catalog), then the actions */
+} refresh_work;
+
+static refresh_work refresh_plan(unsigned kinds, bool have_tree, bool force)
 {
-    char *text = NULL;
-    int rc = cutoff_db_audit_list(d->db, d->audit_seq, 0, &text);
-    if (rc != 0)
-        return rc;
-    json_t *list = json_loads(text, 0, NULL);
-    cutoff_free(text);
-    if (!json_is_array(list)) {
-        json_decref(list);
-        return CUTOFF_EPARSE;
-    }
-    size_t i;
-    json_t *rec;
-    *last_seq = d->audit_seq;
-    json_array_foreach(list, i, rec) {
-        const char *verb = json_string_value(json_object_get(rec, "verb"));
-        json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
-        /* Reads through the admin API are audited too but change nothing. */
-        if (verb == NULL || strcmp(verb, "admin.read") != 0)
-            *any = true;
-        if (verb && (strncmp(verb, "nodes.", 6) == 0 || strncmp(verb, "catalog.", 8) == 0))
-            *tree_changed = true;
-        if (seq > 0 && (uint64_t)seq > *last_seq)
-            *last_seq = (uint64_t)seq;
-    }
-    json_decref(list);
-    return 0;
+    /* Without a tree (no catalog yet) any change may be the one that makes
+     * it loadable; a forced refresh loads it too. */
+    if (!have_tree)
+        return kinds != 0 || force ? REFRESH_TREE : REFRESH_NOTHING;
+    if (kinds & CUTOFF_CHANGE_TREE)
+        return REFRESH_TREE;
+    if ((kinds & CUTOFF_CHANGE_ACTIONS) || force)
+        return REFRESH_ACTIONS;
+    return REFRESH_NOTHING;
 }
 
+/* The applied sequence moves only once what it stands for is published (or
+ * known to be unpublishable: no catalog), so a failed reload is retried on
+ * the next poll. Marking actions expired while building the snapshot is a
+ * change of its own (ACTIONS) with a sequence after the one read here: the
+ * next refresh recompiles the actions once more and finds nothing left to
+ * expire, as an expired action is no longer active. That one extra
+ * compile is the price of never skipping a change another process made in
+ * the meantime; it cannot repeat. */
 int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
 {
-    bool tree_changed = false, any = false;
-    uint64_t last_seq = d->audit_seq;
-    int rc = scan_changes(d, &tree_changed, &last_seq, &any);
+    cutoff_changes changes;
+    int rc = cutoff_db_changes(d->db, d->change_seq, &changes);
     if (rc != 0) {
         if (diag) {
             diag->code = rc;
-            snprintf(diag->message, sizeof diag->message, "cannot read the audit log: %s",
+            snprintf(diag->message, sizeof diag->message, "cannot read the change log: %s",
                      cutoff_strerror(rc));
         }
         return rc;
     }
-    if (!any && !force)
+    refresh_work work = refresh_plan(changes.kinds, d->tree != NULL, force);
+    if (work == REFRESH_NOTHING) {
+        d->change_seq = changes.head;
         return 0;
-    tree_changed |= d->tree == NULL;
+    }
     atomic_fetch_add(&d->metrics.reloads, 1);
-    if (tree_changed) {
+    if (work == REFRESH_TREE) {
         cutoff_tree *tree;
         if ((rc = cutoff_db_load_tree(d->db, &tree, diag)) != 0) {
             /* No catalog yet: not ready, and nothing to retry until the
-             * audit log says something changed. */
+             * change log says something changed. */
             if (rc == CUTOFF_ENOTFOUND && d->tree == NULL)
-                d->audit_seq = last_seq;
+                d->change_seq = changes.head;
             else
                 atomic_fetch_add(&d->metrics.reload_failures, 1);
             return rc;
@@ -119,7 +119,7 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
     }
     cutoff_engine_publish(d->engine, snap);
     atomic_store(&d->snapshot_built_at, daemon_now());
-    d->audit_seq = last_seq;
+    d->change_seq = changes.head;
     atomic_store(&d->ready, true);
     return 0;
 }

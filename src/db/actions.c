@@ -205,7 +205,7 @@ int cutoff_db_action_propose(cutoff_db *db, const char *actor, const char *json,
     if ((rc = STORE_OPS(db)->action_put(db->store, &row)) != 0)
         goto out;
     rc = co__db_audit(
-        db, now, actor, "action.propose", id,
+        db, CUTOFF_CHANGE_ACTIONS, now, actor, "action.propose", id,
         json_pack("{s:i,s:s,s:O}", "version", version, "case", a->case_id, "action", doc));
 out:
     rc = co__db_end(db, co__db_store_fail(db, rc, diag, "proposing the action"), diag);
@@ -309,11 +309,16 @@ int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id, i
     latest.approved_at = latest.activated_at = now;
     if ((rc = STORE_OPS(db)->action_put(db->store, &latest)) != 0)
         goto out;
+    /* All of it or nothing: a list short of a version would be a false
+     * record. json_pack fails on a NULL "o" argument. */
     json_t *superseded = json_array();
     for (size_t i = 0; superseded && i < active.n; i++)
-        json_array_append_new(superseded, json_integer(active.versions[i]));
+        if (json_array_append_new(superseded, json_integer(active.versions[i])) != 0) {
+            json_decref(superseded);
+            superseded = NULL;
+        }
     char at[32];
-    rc = co__db_audit(db, now, actor, "action.approve", id,
+    rc = co__db_audit(db, CUTOFF_CHANGE_ACTIONS, now, actor, "action.approve", id,
                       json_pack("{s:i,s:s,s:s,s:o}", "version", latest.version, "proposed_by",
                                 latest.proposed_by, "activated_at", cutoff_time_format(now, at),
                                 "superseded", superseded));
@@ -368,7 +373,7 @@ int cutoff_db_action_lift(cutoff_db *db, const char *actor, const char *id, int6
     }
     if ((rc = STORE_OPS(db)->action_put(db->store, &row)) != 0)
         goto out;
-    rc = co__db_audit(db, now, actor, verb, id,
+    rc = co__db_audit(db, CUTOFF_CHANGE_ACTIONS, now, actor, verb, id,
                       json_pack("{s:i,s:s?}", "version", row.version, "reason", row.lift_reason));
 out:
     co__action_row_clear(&row);
@@ -617,7 +622,8 @@ static int expire_actions(cutoff_db *db, const active_set *s, cutoff_diag *diag)
             row.state = CUTOFF_STATE_EXPIRED;
             rc = STORE_OPS(db)->action_put(db->store, &row);
             if (rc == 0)
-                rc = co__db_audit(db, s->expire_before, CO__DB_SYSTEM_ACTOR, "action.expire", a->id,
+                rc = co__db_audit(db, CUTOFF_CHANGE_ACTIONS, s->expire_before, CO__DB_SYSTEM_ACTOR,
+                                  "action.expire", a->id,
                                   json_pack("{s:i,s:s}", "version", a->version, "off_since",
                                             cutoff_time_format(off, at)));
         }

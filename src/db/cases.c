@@ -140,7 +140,7 @@ int cutoff_db_case_open(cutoff_db *db, const char *actor, const char *id, const 
     };
     if ((rc = STORE_OPS(db)->case_put(db->store, &row)) != 0)
         goto out;
-    rc = co__db_audit(db, now, actor, "case.open", assigned,
+    rc = co__db_audit(db, CUTOFF_CHANGE_CASES, now, actor, "case.open", assigned,
                       json_pack("{s:s,s:O}", "title", title, "scope", scope_arr));
 out:
     rc = co__db_end(db, co__db_store_fail(db, rc, diag, "opening the case"), diag);
@@ -268,7 +268,7 @@ int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor, const char *ca
     };
     if ((rc = STORE_OPS(db)->evidence_add(db->store, &ev, &n)) != 0)
         goto out;
-    rc = co__db_audit(db, now, actor, "case.evidence", case_id,
+    rc = co__db_audit(db, CUTOFF_CHANGE_CASES, now, actor, "case.evidence", case_id,
                       json_pack("{s:I,s:s,s:I,s:s,s:s,s:s?,s:b}", "n", (json_int_t)n, "sha256", sha,
                                 "size", (json_int_t)size, "media_type", media_type, "file", file,
                                 "note", ev.note, "content_kept", keep_content != 0));
@@ -307,7 +307,7 @@ int cutoff_db_case_set_findings(cutoff_db *db, const char *actor, const char *ca
     row.findings = old;
     row.updated_by = old_by;
     if (rc == 0)
-        rc = co__db_audit(db, now, actor, "case.findings", case_id,
+        rc = co__db_audit(db, CUTOFF_CHANGE_CASES, now, actor, "case.findings", case_id,
                           json_pack("{s:s,s:b}", "findings", findings, "replaced", old != NULL));
 out:
     co__case_row_clear(&row);
@@ -336,7 +336,8 @@ int cutoff_db_case_close(cutoff_db *db, const char *actor, const char *case_id, 
     row.closed_by = old_closed_by;
     row.updated_by = old_by;
     if (rc == 0)
-        rc = co__db_audit(db, now, actor, "case.close", case_id, NULL);
+        rc =
+            co__db_audit(db, CUTOFF_CHANGE_CASES, now, actor, "case.close", case_id, json_object());
 out:
     co__case_row_clear(&row);
     return co__db_end(db, co__db_store_fail(db, rc, diag, "closing the case"), diag);

@@ -7,8 +7,10 @@
  */
 #include "audit/audit.h"
 #include "db/db_int.h"
+#include "format/format.h"
 #include "util/util.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +36,8 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
         return co__diag(diag, CUTOFF_EINVAL, "no database path given");
     if (sodium_init() < 0)
         return co__diag(diag, CUTOFF_EIO, "the hashing library could not start");
+    /* Every other database call needs this handle, so this covers them. */
+    co__json_init();
     db = co__calloc(1, sizeof *db);
     if (db == NULL)
         return CUTOFF_ENOMEM;
@@ -112,24 +116,19 @@ int64_t co__db_wall_now(void)
     return (int64_t)time(NULL);
 }
 
-int co__db_audit(cutoff_db *db, int64_t time, const char *actor, const char *verb,
+int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor, const char *verb,
                  const char *object, json_t *payload)
 {
+    assert(change == 0 || change == CUTOFF_CHANGE_TREE || change == CUTOFF_CHANGE_ACTIONS ||
+           change == CUTOFF_CHANGE_CASES);
     char *text = NULL;
-    int rc = co__db_json_take(payload ? payload : json_object(), &text);
+    int rc = co__db_json_take(payload, &text);
     if (rc == 0)
         rc = co__audit_append(db->store, time, actor, verb, object, text);
+    if (rc == 0 && change != 0)
+        rc = STORE_OPS(db)->change_put(db->store, change, object);
     co__free(text);
     return rc;
-}
-
-/* Valid UTF-8 (jansson refuses to make a string of anything else). */
-static bool utf8_valid(const char *s)
-{
-    json_t *j = json_string(s);
-    bool ok = j != NULL;
-    json_decref(j);
-    return ok;
 }
 
 int co__db_check_actor(const char *actor, cutoff_diag *diag)
@@ -141,7 +140,7 @@ int co__db_check_actor(const char *actor, cutoff_diag *diag)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)actor[i] < 0x20 || actor[i] == 0x7f)
             return co__diag(diag, CUTOFF_EINVAL, "actor name contains a control character");
-    if (n > 256 || !utf8_valid(actor))
+    if (n > 256 || !co__utf8_valid(actor))
         return co__diag(diag, CUTOFF_EINVAL, "actor name must be 1-256 bytes of UTF-8");
     return 0;
 }
@@ -156,7 +155,7 @@ int co__db_check_text(const char *text, size_t max, bool optional, const char *w
     }
     if (strlen(text) > max)
         return co__diag(diag, CUTOFF_ELIMIT, "%s is longer than %zu bytes", what, max);
-    if (!utf8_valid(text))
+    if (!co__utf8_valid(text))
         return co__diag(diag, CUTOFF_EINVAL, "%s is not valid UTF-8", what);
     return 0;
 }
@@ -328,7 +327,7 @@ int cutoff_db_catalog_load(cutoff_db *db, const char *actor, const char *json, s
     if (rc == 0) {
         char sha[65];
         co__db_sha256_hex(canon, strlen(canon), sha);
-        rc = co__db_audit(db, now, actor, "catalog.load", "catalog",
+        rc = co__db_audit(db, CUTOFF_CHANGE_TREE, now, actor, "catalog.load", "catalog",
                           json_pack("{s:I,s:I,s:I,s:s}", "actions", (json_int_t)cat->n_actions,
                                     "regions", (json_int_t)cat->n_regions, "plans",
                                     (json_int_t)cat->n_plans, "sha256", sha));
@@ -344,6 +343,36 @@ out:
 int cutoff_db_catalog_get(cutoff_db *db, cutoff_catalog_spec **out)
 {
     return co__db_catalog(db, out, NULL);
+}
+
+/* ===================================================================== */
+/* Change log                                                             */
+/* ===================================================================== */
+
+int cutoff_db_changes(cutoff_db *db, uint64_t after, cutoff_changes *out)
+{
+    static const unsigned kinds[] = {CUTOFF_CHANGE_TREE, CUTOFF_CHANGE_ACTIONS,
+                                     CUTOFF_CHANGE_CASES};
+    cutoff_changes found = {0, 0};
+    if (db == NULL || out == NULL)
+        return CUTOFF_EINVAL;
+    /* One read transaction, so that head and kinds describe the same state. */
+    int rc = co__db_begin_read(db, NULL);
+    if (rc != 0)
+        return rc;
+    rc = STORE_OPS(db)->change_last(db->store, 0, &found.head);
+    for (size_t i = 0; rc == 0 && i < sizeof kinds / sizeof kinds[0]; i++) {
+        uint64_t last = 0;
+        rc = STORE_OPS(db)->change_last(db->store, kinds[i], &last);
+        if (rc == 0 && last > after)
+            found.kinds |= kinds[i];
+    }
+    if ((rc = co__db_end(db, rc, NULL)) != 0)
+        return rc;
+    if (found.head < after)
+        found.kinds = CUTOFF_CHANGE_ALL;
+    *out = found;
+    return 0;
 }
 
 /* ===================================================================== */
@@ -396,6 +425,26 @@ int cutoff_db_audit_list(cutoff_db *db, uint64_t after_seq, size_t limit, char *
     return co__db_json_take(l.array, json_out);
 }
 
+/* 0 when text is JSON, CUTOFF_EPARSE when it is not, CUTOFF_ENOMEM when
+ * memory ran out reading it. jansson reports some allocation failures as
+ * a bad token: a real syntax error fails the same way twice. */
+static int json_text_check(const char *text)
+{
+    json_error_t err, again;
+    memset(&err, 0, sizeof err);
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
+    if (v == NULL && json_error_code(&err) != json_error_out_of_memory && err.text[0] != '\0') {
+        memset(&again, 0, sizeof again);
+        v = json_loads(text, JSON_DECODE_ANY, &again);
+        if (v == NULL && again.position == err.position && strcmp(again.text, err.text) == 0)
+            return CUTOFF_EPARSE;
+    }
+    if (v == NULL)
+        return CUTOFF_ENOMEM;
+    json_decref(v);
+    return 0;
+}
+
 /* A record of the caller's own: the verb is an id ("admin.login"), the
  * object any short text, the payload any JSON text (stored as given). */
 int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb, const char *object,
@@ -408,10 +457,8 @@ int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb, c
         return CUTOFF_EINVAL;
     if (payload_json == NULL)
         payload_json = "{}";
-    json_t *check = json_loads(payload_json, JSON_DECODE_ANY, NULL);
-    if (check == NULL)
-        return CUTOFF_EPARSE;
-    json_decref(check);
+    if ((rc = json_text_check(payload_json)) != 0)
+        return rc;
     if ((rc = co__db_begin(db, NULL)) != 0)
         return rc;
     rc = co__audit_append(db->store, co__db_wall_now(), actor, verb, object, payload_json);

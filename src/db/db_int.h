@@ -2,7 +2,8 @@
 /*
  * db_int.h - what the files of the database layer (src/db) share: the
  * handle, the one-transaction-per-change helpers, the audit helper that
- * puts a change and its record in the same transaction, input checks for
+ * puts a change, its record and its change-log entry in the same
+ * transaction, input checks for
  * free text, and small JSON helpers for the texts the layer returns.
  */
 #ifndef CUTOFF_DB_INT_H
@@ -39,9 +40,15 @@ int co__db_end(cutoff_db *db, int rc, cutoff_diag *diag);
  * diag already holds a message for rc. Returns rc. */
 int co__db_store_fail(cutoff_db *db, int rc, cutoff_diag *diag, const char *what);
 
-/* Appends the audit record of a change inside the current transaction.
- * Takes the reference to payload (a JSON object; NULL: {}). */
-int co__db_audit(cutoff_db *db, int64_t time, const char *actor, const char *verb,
+/* Appends the audit record of a change and its entry in the change log
+ * inside the current transaction. `change` is the CUTOFF_CHANGE_* kind of
+ * state the caller changed (0 only for a call that changed nothing, which
+ * is recorded but not logged as a change); the kind is the caller's to
+ * say, never derived from the verb. Takes the reference to payload (a JSON
+ * object); a NULL payload is a build that ran out of memory and fails with
+ * CUTOFF_ENOMEM, so that the caller's transaction is rolled back instead
+ * of committing a change with an empty record. */
+int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor, const char *verb,
                  const char *object, json_t *payload);
 
 /* The wall clock, for records of calls that are not given a time. */

@@ -749,7 +749,10 @@ static int import_locked(import_job *job, const char *actor, input_hash *hash,
     if ((rc = write_rc) != 0)
         goto out;
     hash_finish(hash);
-    rc = co__db_audit(db, co__db_wall_now(), actor, "nodes.import", "nodes",
+    /* An import that changes no node is recorded, but changes nothing a
+     * reader of the tree would have to rebuild. */
+    unsigned change = st->inserted + st->updated ? CUTOFF_CHANGE_TREE : 0;
+    rc = co__db_audit(db, change, co__db_wall_now(), actor, "nodes.import", "nodes",
                       json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "source", job->source, "lines",
                                 (json_int_t)st->lines, "inserted", (json_int_t)st->inserted,
                                 "updated", (json_int_t)st->updated, "unchanged",

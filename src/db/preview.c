@@ -8,7 +8,7 @@
  * id is replaced by it); an active version with the state without it, so its
  * own effect shows. The engine's preview does the counting.
  */
-#include "cutoff.h"
+#include "db/db_int.h"
 #include "util/util.h"
 
 #include <jansson.h>
@@ -70,7 +70,6 @@ int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current, cons
     const cutoff_action_spec **others = NULL;
     cutoff_preview *p = NULL;
     cutoff_preview_change *page = NULL;
-    json_t *o = NULL;
     int rc = cutoff_db_action_get(db, id, 0, &a);
     if (rc != 0) {
         co__diag(diag, rc, rc == CUTOFF_ENOTFOUND ? "no action \"%s\"" : "reading action \"%s\"", id);
@@ -121,13 +120,9 @@ int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current, cons
         if ((rc = cutoff_preview_changes(p, offset, want, page, &n_page)) != 0)
             goto done;
     }
-    o = preview_json(a, p, activation, without_active, offset, page, n_page);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    *json_out = text ? co__strdup(text) : NULL;
-    free(text);
-    rc = *json_out ? 0 : CUTOFF_ENOMEM;
+    rc = co__db_json_take(preview_json(a, p, activation, without_active, offset, page, n_page),
+                          json_out);
 done:
-    json_decref(o);
     co__free(page);
     cutoff_preview_free(p);
     cutoff_snapshot_release(without);

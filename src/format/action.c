@@ -590,6 +590,7 @@ int cutoff_action_to_json(const cutoff_action_spec *a, char **out)
     if (rc != 0)
         return rc == CUTOFF_ENOMEM ? rc : CUTOFF_EINVAL;
 
+    co__json_init();
     static const char *const every_region[] = {"*"};
     char activated[32];
     json_t *root = json_object();

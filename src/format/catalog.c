@@ -529,6 +529,7 @@ int cutoff_catalog_to_json(const cutoff_catalog_spec *c, char **out)
     if (rc != 0)
         return rc == CUTOFF_ENOMEM ? rc : CUTOFF_EINVAL;
 
+    co__json_init();
     json_t *root = json_object(), *plans = json_array();
     int ok = root && plans && co__json_put(root, "services", services_json(c)) == 0 &&
              co__json_put(root, "regions", string_array(c->regions, c->n_regions)) == 0;

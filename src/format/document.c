@@ -8,9 +8,26 @@
  */
 #include "format/format_int.h"
 
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <string.h>
+
+/* ---- jansson's allocator ------------------------------------------------------ */
+
+static pthread_once_t json_alloc_once = PTHREAD_ONCE_INIT;
+
+static void install_json_alloc(void)
+{
+    /* co__malloc and co__free are malloc and free plus accounting, so a
+     * value jansson allocated before this ran is still freed correctly. */
+    json_set_alloc_funcs(co__malloc, co__free);
+}
+
+void co__json_init(void)
+{
+    pthread_once(&json_alloc_once, install_json_alloc);
+}
 
 /* ---- one-block layout ------------------------------------------------------ */
 
@@ -154,6 +171,7 @@ static bool failed_for_memory(const json_error_t *err)
 
 json_t *co__json_parse(const char *text, size_t len, json_error_t *err, bool *nomem)
 {
+    co__json_init();
     memset(err, 0, sizeof *err); /* json_error_code() reads a byte not always set */
     *nomem = false;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, err);
@@ -196,6 +214,7 @@ void co__json_error_text(const char *in, char *out, size_t size)
 
 int co__json_load_object(const char *text, size_t len, json_t **out, cutoff_diag *diag)
 {
+    co__json_init();
     json_error_t err;
     bool nomem;
     *out = NULL;

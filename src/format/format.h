@@ -17,6 +17,21 @@
 
 #include "cutoff.h"
 
+#include <stdbool.h>
+
+/* ---- JSON and text -------------------------------------------------------- */
+
+/* Makes jansson allocate through the library's allocator (co__malloc /
+ * co__free), once per process, so that allocation failure injection and
+ * the live count reach the JSON the library builds and parses. Every
+ * public entry point that uses jansson calls it before its first jansson
+ * call (the document functions, and cutoff_db_open for the database). */
+void co__json_init(void);
+
+/* Valid UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF): the same rule as jansson's, without allocating. */
+bool co__utf8_valid(const char *s);
+
 /* ---- limits (CUTOFF_ELIMIT beyond them) ---------------------------------- */
 #define CO__LIST_MAX 1000      /* entries of scope, deny, except, regions */
 #define CO__PHASES_MAX 100     /* phases of one action */

@@ -81,7 +81,6 @@ int co__json_dump(json_t *root, char **out);
 
 /* ---- checks ----------------------------------------------------------------- */
 
-bool co__utf8_valid(const char *s);
 /* A service or action name: a non-empty id without dots. */
 bool co__name_valid(const char *s);
 /* A region pattern: a region id, or an id prefix ending in '*' ("eu-*");

@@ -113,6 +113,23 @@ static const char *const migrations[CO__STORE_SCHEMA_VERSION] = {
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+
+    /* 1 -> 2: the change log. One row per committed change, written in the
+     * change's transaction, says what kind of state changed (1 tree,
+     * 2 actions, 4 cases), so readers learn it from seq and kind instead of
+     * the audit log's wording. The index answers "newest change of a kind"
+     * with one probe. A store migrated from version 1 starts with an empty
+     * log: whatever read it before the migration read all of it. */
+    "CREATE TABLE changes("
+    "  seq INTEGER PRIMARY KEY,"
+    "  kind INTEGER NOT NULL CHECK (kind IN (1, 2, 4)),"
+    "  object TEXT NOT NULL"
+    ");"
+    "CREATE INDEX changes_by_kind ON changes(kind, seq);"
+    "CREATE TRIGGER changes_no_update BEFORE UPDATE ON changes"
+    "  BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;"
+    "CREATE TRIGGER changes_no_delete BEFORE DELETE ON changes"
+    "  BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;",
 };
 
 /* ===================================================================== */
@@ -150,6 +167,9 @@ enum stmt_id {
     ST_AUDIT_LAST,
     ST_AUDIT_PUT,
     ST_AUDIT_ITER,
+    ST_CHANGE_PUT,
+    ST_CHANGE_LAST,
+    ST_CHANGE_LAST_KIND,
     ST__COUNT
 };
 
@@ -205,6 +225,12 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit ORDER BY seq DESC LIMIT 1",
     [ST_AUDIT_PUT] = "INSERT INTO audit(" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_AUDIT_ITER] = "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    /* seq is given, not left to the rowid allocator, so that it is plainly
+     * the last one plus one. */
+    [ST_CHANGE_PUT] = "INSERT INTO changes(seq, kind, object)"
+                      " SELECT coalesce(max(seq), 0) + 1, ?1, ?2 FROM changes",
+    [ST_CHANGE_LAST] = "SELECT coalesce(max(seq), 0) FROM changes",
+    [ST_CHANGE_LAST_KIND] = "SELECT coalesce(max(seq), 0) FROM changes WHERE kind = ?1",
 };
 
 typedef struct sqlite_store {
@@ -1008,6 +1034,35 @@ static int sq_audit_iter(co__store *base, uint64_t after, size_t limit, co__audi
     return rc;
 }
 
+/* ===================================================================== */
+/* Change log                                                             */
+/* ===================================================================== */
+
+static int sq_change_put(co__store *base, unsigned kind, const char *object)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CHANGE_PUT, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int(st, 1, (int)kind);
+    bind_text(st, 2, object);
+    return step_done(st);
+}
+
+static int sq_change_last(co__store *base, unsigned kind, uint64_t *seq_out)
+{
+    sqlite3_stmt *st;
+    int64_t seq = 0;
+    int rc = prepare(as_sqlite(base), kind ? ST_CHANGE_LAST_KIND : ST_CHANGE_LAST, &st);
+    if (rc != 0)
+        return rc;
+    if (kind)
+        sqlite3_bind_int(st, 1, (int)kind);
+    if ((rc = step_int(st, &seq)) == 0)
+        *seq_out = (uint64_t)seq;
+    return rc;
+}
+
 const co__store_ops co__sqlite_store_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1041,4 +1096,6 @@ const co__store_ops co__sqlite_store_ops = {
     .audit_last = sq_audit_last,
     .audit_put = sq_audit_put,
     .audit_iter = sq_audit_iter,
+    .change_put = sq_change_put,
+    .change_last = sq_change_last,
 };

@@ -2,8 +2,8 @@
 /*
  * store.h - the storage backend interface. The database layer (src/db)
  * keeps every rule of the workflow; a backend only stores and returns rows:
- * nodes, the catalog text, cases, evidence, action versions and audit
- * records, inside transactions the database layer opens and closes. A
+ * nodes, the catalog text, cases, evidence, action versions, audit
+ * records and the change log, inside transactions the database layer opens and closes. A
  * backend is a table of function pointers (co__store_ops) and a handle
  * whose first member points at that table, so another backend (PostgreSQL,
  * src/store/pg.c) can be added without touching the callers. SQLite
@@ -28,8 +28,8 @@
 #include <stdint.h>
 
 /* The schema version every backend writes; migrations bring older stores
- * up to it. */
-#define CO__STORE_SCHEMA_VERSION 1
+ * up to it. 2 added the change log. */
+#define CO__STORE_SCHEMA_VERSION 2
 
 typedef struct co__store co__store;
 typedef struct co__store_ops co__store_ops;
@@ -190,6 +190,17 @@ struct co__store_ops {
     int (*audit_put)(co__store *s, const co__audit_row *row);
     /* Records with seq > after, ascending by seq, at most limit (0: all). */
     int (*audit_iter)(co__store *s, uint64_t after, size_t limit, co__audit_fn fn, void *ctx);
+
+    /* ---- change log: one row per committed change of state ---- */
+    /* Appends a change of one kind (a single CUTOFF_CHANGE_* bit) to
+     * `object` (what it is about: "catalog", "nodes", an action or case id)
+     * inside the caller's write transaction. seq is the last one plus one,
+     * so sequences grow in commit order: writers are serialised by begin
+     * (a backend that lets writers overlap must keep that property). */
+    int (*change_put)(co__store *s, unsigned kind, const char *object);
+    /* The highest seq of a change of `kind`, or of any kind when kind is 0;
+     * 0 when there is none. One index probe, cheap enough to poll. */
+    int (*change_last)(co__store *s, unsigned kind, uint64_t *seq_out);
 };
 
 /* The SQLite backend. */

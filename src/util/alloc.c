@@ -11,28 +11,72 @@
 #include <stdlib.h>
 #include <string.h>
 
-static _Atomic long fail_after = -1;
-static _Atomic long live;
+/* The failure switch is read on every allocation and written only by
+ * tests: it keeps a cache line of its own, away from the counters. */
+static _Alignas(64) _Atomic long fail_after = -1;
+static _Atomic bool fail_once; /* disarm after the failure */
+
+/* The live count is split over cache lines, one per thread (round robin):
+ * jansson allocates several times per node line while an import parses
+ * on every core, and one shared counter made the cores take turns at its
+ * line (half again the parse time on two cores). A block freed on another
+ * thread than the one that allocated it moves the count between shards;
+ * only the sum means anything. */
+#define LIVE_SHARDS 16
+static struct {
+    _Alignas(64) _Atomic long n;
+} live[LIVE_SHARDS];
+static _Atomic unsigned next_shard;
+static _Thread_local unsigned my_shard; /* 1-based; 0: not chosen yet */
+
+static _Atomic long *live_count(void)
+{
+    if (my_shard == 0)
+        my_shard =
+            atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % LIVE_SHARDS + 1;
+    return &live[my_shard - 1].n;
+}
 
 static bool should_fail(void)
 {
     long n = atomic_load_explicit(&fail_after, memory_order_relaxed);
-    if (n < 0)
-        return false;
-    if (n == 0)
-        return true;
-    atomic_fetch_sub_explicit(&fail_after, 1, memory_order_relaxed);
+    /* Unarmed, this is the one load above. Armed, each allocation counts
+     * down exactly once, also when several threads allocate. */
+    while (n >= 0) {
+        long next = n > 0 ? n - 1 : atomic_load(&fail_once) ? -1 : 0;
+        if (atomic_compare_exchange_weak_explicit(&fail_after, &n, next, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return n == 0;
+    }
     return false;
 }
 
 void co__alloc_fail_after(long n)
 {
+    atomic_store(&fail_once, false);
     atomic_store(&fail_after, n);
+}
+
+void co__alloc_fail_once(long n)
+{
+    atomic_store(&fail_once, true);
+    atomic_store(&fail_after, n);
+}
+
+bool co__alloc_fail_stop(void)
+{
+    bool once = atomic_load(&fail_once);
+    long left = atomic_exchange(&fail_after, -1);
+    atomic_store(&fail_once, false);
+    return once ? left < 0 : left == 0;
 }
 
 long co__alloc_live(void)
 {
-    return atomic_load(&live);
+    long sum = 0;
+    for (size_t i = 0; i < LIVE_SHARDS; i++)
+        sum += atomic_load(&live[i].n);
+    return sum;
 }
 
 void *co__malloc(size_t n)
@@ -41,7 +85,7 @@ void *co__malloc(size_t n)
         return NULL;
     void *p = malloc(n ? n : 1);
     if (p)
-        atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(live_count(), 1, memory_order_relaxed);
     return p;
 }
 
@@ -51,7 +95,7 @@ void *co__calloc(size_t count, size_t size)
         return NULL;
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (p)
-        atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(live_count(), 1, memory_order_relaxed);
     return p;
 }
 
@@ -68,7 +112,7 @@ void co__free(void *p)
 {
     if (p == NULL)
         return;
-    atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(live_count(), 1, memory_order_relaxed);
     free(p);
 }
 

@@ -25,6 +25,12 @@ void co__free(void *p);
 char *co__strdup(const char *s);
 char *co__strndup(const char *s, size_t n);
 void co__alloc_fail_after(long n);
+/* Makes only the n-th next allocation fail and later ones succeed again,
+ * as a transient shortage would: code that goes on after a failure (a
+ * fallback value, a list left short) is caught committing it. */
+void co__alloc_fail_once(long n);
+/* Disarms either kind of injection; true when the armed failure happened. */
+bool co__alloc_fail_stop(void);
 /* Live allocations made through the wrapper (for leak checks in tests). */
 long co__alloc_live(void);
 

@@ -190,7 +190,7 @@ int main(int argc, char **argv)
         if (text == NULL)
             goto done;
         fprintf(nodes, "%s\n", text);
-        free(text);
+        cutoff_free(text);
     }
 
     if ((plan = open_out(dir, "plan.tsv")) == NULL)

@@ -164,8 +164,8 @@ static void load_world(fixture *f)
 /* Every row of every table, as text: the whole observable state. */
 static char *dump(const char *path)
 {
-    static const char *const tables[] = {"nodes",    "catalog", "cases",
-                                         "evidence", "actions", "audit"};
+    static const char *const tables[] = {"nodes",   "catalog", "cases",  "evidence",
+                                         "actions", "audit",   "changes"};
     sqlite3 *s = NULL;
     co__buf out;
     co__buf_init(&out);
@@ -362,7 +362,9 @@ static void test_newer_schema_refused(void **state)
     assert_contains(d.message, "99");
     assert_int_equal(cutoff_db_open(f->path, CUTOFF_DB_CREATE, &db, &d), CUTOFF_EVERSION);
     assert_int_equal(count_rows(f->path, "PRAGMA user_version"), 99); /* untouched */
-    exec_sql(f->path, "PRAGMA user_version = 1");
+    char restore[64];
+    snprintf(restore, sizeof restore, "PRAGMA user_version = %d", cutoff_db_schema_version());
+    exec_sql(f->path, restore);
     assert_int_equal(cutoff_db_open(f->path, 0, &f->db, &d), 0);
 }
 
