@@ -71,7 +71,8 @@ static void die(const char *fmt, const char *arg)
 /* Connects to 127.0.0.1:port with Nagle off, so a request leaves at once. */
 static void conn_open(conn *c, int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int one = 1;
     char where[32];
@@ -118,11 +119,12 @@ static int roundtrip(conn *c, const char *method, const char *path, const char *
 {
     char req[4096];
     size_t blen = body ? strlen(body) : 0;
-    int len = snprintf(req, sizeof req,
-                       "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%sContent-Type: application/json\r\n"
-                       "Content-Length: %zu\r\n\r\n%s",
-                       method, path, auth ? "Authorization: Bearer " : "", auth ? auth : "",
-                       auth ? "\r\n" : "", blen, body ? body : "");
+    int len =
+        snprintf(req, sizeof req,
+                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%sContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 method, path, auth ? "Authorization: Bearer " : "", auth ? auth : "",
+                 auth ? "\r\n" : "", blen, body ? body : "");
     if (len < 0 || (size_t)len >= sizeof req)
         die("request too long: %s", path);
     write_all(c->fd, req, (size_t)len);
@@ -194,8 +196,8 @@ static uint64_t flip(const options *o, conn *check, conn *admin, const char *ver
     } else {
         snprintf(path, sizeof path, "/v1/actions/%s/%s", id, verb);
         int st = roundtrip(admin, "POST", path, o->token,
-                           strcmp(verb, "lift") == 0 ? "{\"reason\":\"benchmark round\"}" : NULL, answer,
-                           sizeof answer);
+                           strcmp(verb, "lift") == 0 ? "{\"reason\":\"benchmark round\"}" : NULL,
+                           answer, sizeof answer);
         if (st != 200) {
             fprintf(stderr, "effect_latency: POST %s answered %d: %s\n", path, st, answer);
             exit(1);
@@ -211,8 +213,8 @@ static uint64_t flip(const options *o, conn *check, conn *admin, const char *ver
         if (st == 200 && decided(answer, want))
             return t - committed;
         if (t - committed > POLL_LIMIT_NS) {
-            fprintf(stderr, "effect_latency: after %s %s the probe still answers %d %s\n", verb, id, st,
-                    answer);
+            fprintf(stderr, "effect_latency: after %s %s the probe still answers %d %s\n", verb, id,
+                    st, answer);
             exit(1);
         }
     }
@@ -277,7 +279,8 @@ static void parse(int argc, char **argv, options *o)
         }
     }
     bool api = o->admin_port > 0 && o->token, cli = o->cli && o->db && o->actor;
-    if (o->port <= 0 || !o->probe || !o->prefix || o->rounds < 1 || o->rounds > MAX_ROUNDS || api == cli) {
+    if (o->port <= 0 || !o->probe || !o->prefix || o->rounds < 1 || o->rounds > MAX_ROUNDS ||
+        api == cli) {
         fputs(usage, stderr);
         exit(2);
     }
@@ -292,7 +295,8 @@ int main(int argc, char **argv)
     if (!o.cli)
         conn_open(&admin, o.admin_port);
     const char *mode = o.cli ? "cli" : "api";
-    uint64_t approve[MAX_ROUNDS], lift[MAX_ROUNDS], commit_approve[MAX_ROUNDS], commit_lift[MAX_ROUNDS];
+    uint64_t approve[MAX_ROUNDS], lift[MAX_ROUNDS], commit_approve[MAX_ROUNDS],
+        commit_lift[MAX_ROUNDS];
     uint64_t polls_total = 0;
     int polls_max = 0;
     char answer[8192], id[160], name[64];

@@ -80,7 +80,7 @@ static void collect_node(void *ctx, const synth_node *n)
     cutoff_node_spec *spec = &w->specs[w->n_specs];
     spec->id = pool_copy(w, n->id);
     spec->kind = n->kind;
-    spec->name = NULL; /* the engine keeps no names */
+    spec->name = NULL;    /* the engine keeps no names */
     spec->plan = n->plan; /* static strings of synth.h */
     spec->parent = NULL;
     if (n->parent != NULL) {
@@ -349,8 +349,7 @@ static double loop_string(const cutoff_snapshot *s, const query *q, size_t nq, i
     return (double)nq * passes / ((double)(t1 - t0) / 1e9);
 }
 
-static double loop_many(const cutoff_snapshot *s, const cutoff_request *reqs, size_t nq,
-                        int passes)
+static double loop_many(const cutoff_snapshot *s, const cutoff_request *reqs, size_t nq, int passes)
 {
     cutoff_verdict many[MANY_CHUNK];
     uint64_t acc = 0, t0 = bench_now_ns();
@@ -431,9 +430,9 @@ enum { LAT_PROBE, LAT_STRING, LAT_HANDLES };
 
 /* Times every call of one pass; returns p50 and p99 in ns after taking off
  * the clock's own cost. */
-static void latency_pass(int kind, const cutoff_snapshot *s, const bench_table *tab,
-                         const query *q, size_t nq, uint64_t *ticks, uint64_t overhead,
-                         double ns_per_tick, double *p50, double *p99)
+static void latency_pass(int kind, const cutoff_snapshot *s, const bench_table *tab, const query *q,
+                         size_t nq, uint64_t *ticks, uint64_t overhead, double ns_per_tick,
+                         double *p50, double *p99)
 {
     cutoff_verdict v = {0};
     uint64_t acc = 0;
@@ -507,8 +506,7 @@ static double pass_nodes(const plain_node *nodes, size_t lo, size_t hi)
 }
 
 static void preview_one(const char *name, const cutoff_snapshot *s, const synth_action *a,
-                        int64_t activation, const plain_node *nodes, size_t lo, size_t hi,
-                        int runs)
+                        int64_t activation, const plain_node *nodes, size_t lo, size_t hi, int runs)
 {
     double took[MAX_RUNS], pass[MAX_RUNS], ratio[MAX_RUNS];
     char key[64];
@@ -544,8 +542,8 @@ static void bench_preview(const cutoff_snapshot *s, const world *w, int runs)
     if (nodes == NULL)
         die("out of memory");
     for (size_t i = 0; i < w->n_specs; i++)
-        nodes[i] = (plain_node){(uint32_t)i, 0, 0, (uint16_t)(w->specs[i].plan != NULL),
-                                (uint8_t)w->specs[i].kind, 0};
+        nodes[i] = (plain_node){
+            (uint32_t)i, 0, 0, (uint16_t)(w->specs[i].plan != NULL), (uint8_t)w->specs[i].kind, 0};
     synth_action wide, unit;
     synth_wide_action(&w->shape, &wide);
     synth_unit_action(&w->shape, &unit);
@@ -565,8 +563,8 @@ typedef struct probe {
     cutoff_engine *engine;
     const char *sub;
     atomic_int stop;
-    atomic_int denied;            /* what the reader saw last (-1: nothing yet) */
-    _Atomic uint64_t changed_at;  /* when it first saw that */
+    atomic_int denied;           /* what the reader saw last (-1: nothing yet) */
+    _Atomic uint64_t changed_at; /* when it first saw that */
     _Atomic uint64_t checks;
 } probe;
 
@@ -737,13 +735,12 @@ int main(int argc, char **argv)
     }
     if (subs < 100 || subs > 100000000 || runs < 1 || runs > MAX_RUNS || rounds < 1 ||
         rounds > MAX_RUNS || queries < 100 || passes < 1) {
-        fprintf(stderr, "engine: out of range (subs 100..1e8, runs and rounds 1..%d)\n",
-                MAX_RUNS);
+        fprintf(stderr, "engine: out of range (subs 100..1e8, runs and rounds 1..%d)\n", MAX_RUNS);
         return 2;
     }
     bool do_build = strstr(only, "build") != NULL, do_decide = strstr(only, "decide") != NULL,
-         do_latency = strstr(only, "latency") != NULL,
-         do_preview = strstr(only, "preview") != NULL, do_effect = strstr(only, "effect") != NULL;
+         do_latency = strstr(only, "latency") != NULL, do_preview = strstr(only, "preview") != NULL,
+         do_effect = strstr(only, "effect") != NULL;
     catalog = synth_catalog();
     printf("info bench=engine subs=%" PRIu64 " seed=%" PRIu64 " runs=%d\n", subs, seed, runs);
 

@@ -182,8 +182,8 @@ static int cmd_queries(const options *o)
         synth_request q = synth_draw(&world, day, n_day, &rng);
         const char *region = synth_region_name(q.region);
         synth_sub_id(o->seed, q.sub, id);
-        printf("%s\t%s\t%s\t%" PRId64 "\n", id, synth_action_name(q.action),
-               region ? region : "-", o->at);
+        printf("%s\t%s\t%s\t%" PRId64 "\n", id, synth_action_name(q.action), region ? region : "-",
+               o->at);
     }
     synth_world_free(&world);
     return fflush(stdout) == 0 ? 0 : 1;

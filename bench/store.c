@@ -71,8 +71,8 @@ static char *action_json(const synth_action *a, const char *id, size_t *len)
 
 /* Proposes (as PROPOSER) and approves (as APPROVER) one action. Returns the
  * time the approval took, in ns. */
-static uint64_t propose_approve(cutoff_db *db, const synth_action *a, const char *id,
-                                int64_t now, uint64_t *committed_at)
+static uint64_t propose_approve(cutoff_db *db, const synth_action *a, const char *id, int64_t now,
+                                uint64_t *committed_at)
 {
     cutoff_diag diag;
     char id_out[CUTOFF_ID_MAX + 1];
@@ -156,8 +156,7 @@ static double scan_nodes(const char *path, uint64_t *rows_out)
 
 static int cmd_load(const char *path, int runs)
 {
-    double tree_s[MAX_RUNS], snap_s[MAX_RUNS], total_s[MAX_RUNS], scan_s[MAX_RUNS],
-        ratio[MAX_RUNS];
+    double tree_s[MAX_RUNS], snap_s[MAX_RUNS], total_s[MAX_RUNS], scan_s[MAX_RUNS], ratio[MAX_RUNS];
     cutoff_db *db = open_db(path);
     for (int r = 0; r < runs; r++) {
         cutoff_tree *t;
@@ -176,8 +175,7 @@ static int cmd_load(const char *path, int runs)
         total_s[r] = (double)(t2 - t0) / 1e9;
         if (r == 0)
             printf("info nodes=%zu subscriptions=%zu actions=%zu\n", cutoff_tree_count(t, 0),
-                   cutoff_tree_count(t, CUTOFF_NODE_SUBSCRIPTION),
-                   cutoff_snapshot_action_count(s));
+                   cutoff_tree_count(t, CUTOFF_NODE_SUBSCRIPTION), cutoff_snapshot_action_count(s));
         cutoff_snapshot_release(s);
         cutoff_tree_release(t);
         malloc_trim(0);
@@ -264,8 +262,7 @@ static uint64_t snapshot_publish(cutoff_db *db, cutoff_tree *t, cutoff_engine *e
 
 static int cmd_effect(const char *path, uint64_t subs, uint64_t seed, int rounds)
 {
-    double on[MAX_RUNS], off[MAX_RUNS], commit[MAX_RUNS], lift_commit[MAX_RUNS],
-        build[MAX_RUNS];
+    double on[MAX_RUNS], off[MAX_RUNS], commit[MAX_RUNS], lift_commit[MAX_RUNS], build[MAX_RUNS];
     cutoff_db *db = open_db(path);
     synth_world w;
     synth_action unit;

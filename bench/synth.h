@@ -70,7 +70,7 @@ static const cutoff_plan_spec synth_plans[] = {
 static inline cutoff_catalog_spec synth_catalog(void)
 {
     return (cutoff_catalog_spec){synth_catalog_actions, SYNTH_N_ACTIONS, synth_regions,
-                                 SYNTH_N_REGIONS, synth_plans, 4};
+                                 SYNTH_N_REGIONS,       synth_plans,     4};
 }
 
 /* Writes the catalog in the JSON format of docs/design.md. */
@@ -251,7 +251,8 @@ static inline void synth_walk(uint64_t subs, uint64_t seed, synth_visit_fn visit
     } while (0)
 
     for (int t = 0; t < SYNTH_TENANTS; t++) {
-        uint64_t share = t + 1 < SYNTH_TENANTS ? subs * synth_tenant_share[t] / 100 : subs - assigned;
+        uint64_t share =
+            t + 1 < SYNTH_TENANTS ? subs * synth_tenant_share[t] / 100 : subs - assigned;
         assigned += share;
         w->tenant_first_sub[t] = k;
         w->tenant_subs[t] = share;

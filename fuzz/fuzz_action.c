@@ -35,11 +35,14 @@ static int same_action(const cutoff_action_spec *a, const cutoff_action_spec *b)
         if (a->phases[i].at != b->phases[i].at || a->phases[i].relative != b->phases[i].relative ||
             a->phases[i].mode != b->phases[i].mode)
             return 0;
-    return same_strings(a->scope, b->scope, a->n_scope) && same_strings(a->deny, b->deny, a->n_deny) &&
+    return same_strings(a->scope, b->scope, a->n_scope) &&
+           same_strings(a->deny, b->deny, a->n_deny) &&
            same_strings(a->except, b->except, a->n_except) &&
            same_strings(a->regions, b->regions, a->n_regions) &&
-           same_text(a->notice.summary, b->notice.summary) && same_text(a->notice.terms, b->notice.terms) &&
-           same_text(a->notice.contact, b->notice.contact) && same_text(a->notice.ref, b->notice.ref);
+           same_text(a->notice.summary, b->notice.summary) &&
+           same_text(a->notice.terms, b->notice.terms) &&
+           same_text(a->notice.contact, b->notice.contact) &&
+           same_text(a->notice.ref, b->notice.ref);
 }
 
 int co__fuzz_action(const uint8_t *data, size_t size, cutoff_diag *diag)

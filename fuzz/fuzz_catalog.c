@@ -15,7 +15,8 @@ static int same_catalog(const cutoff_catalog_spec *a, const cutoff_catalog_spec 
     if (a->n_actions != b->n_actions || a->n_regions != b->n_regions || a->n_plans != b->n_plans)
         return 0;
     for (size_t i = 0; i < a->n_actions; i++)
-        if (strcmp(a->actions[i].name, b->actions[i].name) != 0 || a->actions[i].cls != b->actions[i].cls)
+        if (strcmp(a->actions[i].name, b->actions[i].name) != 0 ||
+            a->actions[i].cls != b->actions[i].cls)
             return 0;
     for (size_t i = 0; i < a->n_regions; i++)
         if (strcmp(a->regions[i], b->regions[i]) != 0)

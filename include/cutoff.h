@@ -232,7 +232,7 @@ typedef enum cutoff_action_state {
     CUTOFF_STATE_DRAFT = 0,
     CUTOFF_STATE_ACTIVE = 1, /* approved: its phases say when it bites */
     CUTOFF_STATE_LIFTED = 2,
-    CUTOFF_STATE_EXPIRED = 3, /* its last phase is "off" and has begun */
+    CUTOFF_STATE_EXPIRED = 3,   /* its last phase is "off" and has begun */
     CUTOFF_STATE_SUPERSEDED = 4 /* an older version replaced by a newer one */
 } cutoff_action_state;
 
@@ -337,8 +337,7 @@ typedef struct cutoff_snapshot cutoff_snapshot;
  * with one id), CUTOFF_EPARSE (a bad deny or except pattern) or
  * CUTOFF_ENOTFOUND (a scope node not in the tree); diag says which. */
 CUTOFF_EXPORT int cutoff_snapshot_build(cutoff_tree *tree, const cutoff_action_spec *const *actions,
-                                        size_t n_actions, cutoff_snapshot **out,
-                                        cutoff_diag *diag);
+                                        size_t n_actions, cutoff_snapshot **out, cutoff_diag *diag);
 CUTOFF_EXPORT void cutoff_snapshot_retain(const cutoff_snapshot *s);
 CUTOFF_EXPORT void cutoff_snapshot_release(const cutoff_snapshot *s);
 /* The tree a snapshot is built on (borrowed). */
@@ -397,9 +396,15 @@ CUTOFF_EXPORT void cutoff_check_many(const cutoff_snapshot *s, const cutoff_requ
 
 /* Pre-resolved handles for callers that decide the same names many times.
  * A handle is valid for every snapshot built on the same tree. */
-typedef struct cutoff_sub_handle { uint32_t index; } cutoff_sub_handle;
-typedef struct cutoff_act_handle { uint32_t index; } cutoff_act_handle;
-typedef struct cutoff_region_handle { uint32_t index; } cutoff_region_handle;
+typedef struct cutoff_sub_handle {
+    uint32_t index;
+} cutoff_sub_handle;
+typedef struct cutoff_act_handle {
+    uint32_t index;
+} cutoff_act_handle;
+typedef struct cutoff_region_handle {
+    uint32_t index;
+} cutoff_region_handle;
 #define CUTOFF_REGION_NONE ((cutoff_region_handle){UINT32_MAX})
 
 /* Returns 0, or CUTOFF_ENOTFOUND when the name is NULL or not a subscription /
@@ -432,7 +437,7 @@ typedef struct cutoff_explain_entry {
 
 typedef struct cutoff_explanation {
     cutoff_verdict verdict;
-    const char *plan; /* the inherited plan, NULL when none (entitled to all) */
+    const char *plan;      /* the inherited plan, NULL when none (entitled to all) */
     const char *plan_from; /* the node that sets it */
     int entitled;
     const char *const *path; /* ids from the subscription up to its tenant */
@@ -500,9 +505,9 @@ typedef struct cutoff_preview_phase {
 typedef struct cutoff_preview_line {
     const char *action; /* catalog action name */
     cutoff_action_class cls;
-    int targeted;        /* a deny pattern matches and no except pattern does */
-    int excepted;        /* an except pattern matches */
-    uint64_t changed;    /* subscriptions whose decision changes in some phase */
+    int targeted;               /* a deny pattern matches and no except pattern does */
+    int excepted;               /* an except pattern matches */
+    uint64_t changed;           /* subscriptions whose decision changes in some phase */
     uint64_t *changed_in_phase; /* [n_phases] */
 } cutoff_preview_line;
 
@@ -708,9 +713,8 @@ CUTOFF_EXPORT int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t n
  * CUTOFF_ELIMIT (a title too long), CUTOFF_ENOTFOUND (a scope node not in
  * the tree), CUTOFF_EEXIST (the given id is taken), or a database error. */
 CUTOFF_EXPORT int cutoff_db_case_open(cutoff_db *db, const char *actor, const char *id,
-                                      const char *title, const char *const *scope,
-                                      size_t n_scope, char id_out[CUTOFF_ID_MAX + 1],
-                                      cutoff_diag *diag);
+                                      const char *title, const char *const *scope, size_t n_scope,
+                                      char id_out[CUTOFF_ID_MAX + 1], cutoff_diag *diag);
 /* Records evidence from a file: SHA-256, size, media type, note, actor, and
  * the file's name (`name`, or the base name of path when NULL: an upload
  * spooled to a temporary file keeps the uploader's name). The file's content
@@ -719,18 +723,16 @@ CUTOFF_EXPORT int cutoff_db_case_open(cutoff_db *db, const char *actor, const ch
  * or content over 64 MiB to keep), CUTOFF_EIO (the file cannot be read),
  * CUTOFF_ENOTFOUND (no such case), CUTOFF_ESTATE (the case is closed), or a
  * database error. */
-CUTOFF_EXPORT int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor,
-                                              const char *case_id, const char *path,
-                                              const char *name, const char *media_type,
-                                              const char *note,
+CUTOFF_EXPORT int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor, const char *case_id,
+                                              const char *path, const char *name,
+                                              const char *media_type, const char *note,
                                               int keep_content, char sha256_hex_out[65],
                                               cutoff_diag *diag);
 /* Sets (replaces) a case's findings. Returns 0, CUTOFF_EINVAL (no case id;
  * empty findings or not UTF-8), CUTOFF_ELIMIT (too long), CUTOFF_ENOTFOUND,
  * CUTOFF_ESTATE (the case is closed), or a database error. */
-CUTOFF_EXPORT int cutoff_db_case_set_findings(cutoff_db *db, const char *actor,
-                                              const char *case_id, const char *findings,
-                                              cutoff_diag *diag);
+CUTOFF_EXPORT int cutoff_db_case_set_findings(cutoff_db *db, const char *actor, const char *case_id,
+                                              const char *findings, cutoff_diag *diag);
 /* Closes a case. Returns 0, CUTOFF_EINVAL (no case id), CUTOFF_ENOTFOUND,
  * CUTOFF_ESTATE (already closed), or a database error. */
 CUTOFF_EXPORT int cutoff_db_case_close(cutoff_db *db, const char *actor, const char *case_id,
@@ -789,8 +791,8 @@ CUTOFF_EXPORT int cutoff_db_action_show(cutoff_db *db, const char *id, char **js
  * version is neither draft nor active), the codes of cutoff_preview_compute,
  * or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current,
-                                           const char *id, int64_t now, size_t offset,
-                                           size_t limit, char **json_out, cutoff_diag *diag);
+                                           const char *id, int64_t now, size_t offset, size_t limit,
+                                           char **json_out, cutoff_diag *diag);
 /* All actions (latest version of each) as a JSON array (release with cutoff_free).
  * Returns 0 or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_list(cutoff_db *db, char **json_out);
@@ -798,10 +800,10 @@ CUTOFF_EXPORT int cutoff_db_action_list(cutoff_db *db, char **json_out);
 /* Audit log. Every record: seq, time, actor, verb, object, payload (JSON),
  * prev hash and hash = SHA-256 over the previous hash and the record. */
 typedef struct cutoff_audit_report {
-    uint64_t records;     /* records that verified */
-    uint64_t first_bad;   /* seq of the first record that does not verify, 0 if all do */
-    char head_hex[65];    /* hash of the last good record ("" for an empty log) */
-    char problem[256];    /* what is wrong with first_bad */
+    uint64_t records;   /* records that verified */
+    uint64_t first_bad; /* seq of the first record that does not verify, 0 if all do */
+    char head_hex[65];  /* hash of the last good record ("" for an empty log) */
+    char problem[256];  /* what is wrong with first_bad */
 } cutoff_audit_report;
 
 /* Walks the chain. Returns 0 when it verifies, CUTOFF_ETAMPER when not

@@ -135,8 +135,8 @@ static int case_evidence(cli_backend *b, const char *case_id, const char *path,
                          cutoff_diag *diag)
 {
     char sha[65];
-    int rc = cutoff_db_case_add_evidence(L(b)->db, L(b)->actor, case_id, path, NULL, media_type, note,
-                                         keep ? 1 : 0, sha, diag);
+    int rc = cutoff_db_case_add_evidence(L(b)->db, L(b)->actor, case_id, path, NULL, media_type,
+                                         note, keep ? 1 : 0, sha, diag);
     if (rc != 0)
         return rc;
     return dump(json_pack("{s:s, s:s}", "case", case_id, "sha256", sha), out);

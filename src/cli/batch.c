@@ -328,7 +328,8 @@ static int bench(const cutoff_snapshot *snap, const request *reqs, size_t n)
     }
     while (monotonic_ns() - t0 < WARMUP_MIN_NS) {
         for (size_t i = 0; i < n; i++) {
-            cutoff_check(snap, reqs[i].subscription, reqs[i].action, reqs[i].region, reqs[i].at, &v);
+            cutoff_check(snap, reqs[i].subscription, reqs[i].action, reqs[i].region, reqs[i].at,
+                         &v);
             sink += (uint64_t)v.reason;
         }
     }
@@ -355,7 +356,8 @@ static int bench(const cutoff_snapshot *snap, const request *reqs, size_t n)
     t0 = monotonic_ns();
     do {
         for (size_t i = 0; i < n; i++) {
-            cutoff_check(snap, reqs[i].subscription, reqs[i].action, reqs[i].region, reqs[i].at, &v);
+            cutoff_check(snap, reqs[i].subscription, reqs[i].action, reqs[i].region, reqs[i].at,
+                         &v);
             sink += (uint64_t)v.reason;
         }
         single_passes++;
@@ -374,7 +376,8 @@ static int bench(const cutoff_snapshot *snap, const request *reqs, size_t n)
     do {
         for (size_t i = 0; i < n; i++) {
             uint64_t a = clk_start(&k);
-            cutoff_check(snap, reqs[i].subscription, reqs[i].action, reqs[i].region, reqs[i].at, &v);
+            cutoff_check(snap, reqs[i].subscription, reqs[i].action, reqs[i].region, reqs[i].at,
+                         &v);
             uint64_t b = clk_stop(&k);
             uint64_t d = b - a;
             hist[hist_index(d > k.overhead ? d - k.overhead : 0)]++;

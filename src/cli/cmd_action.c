@@ -648,7 +648,8 @@ static int action_show(cli *c, int argc, char **argv)
     if (n_pos != 1)
         return cli_usage(c, "give the action ID");
     json_t *obj;
-    rc = cli_fetch(c, fetch_action, pos[0], "no enforcement action \"%s\"", "reading the action", &obj);
+    rc = cli_fetch(c, fetch_action, pos[0], "no enforcement action \"%s\"", "reading the action",
+                   &obj);
     if (rc != CLI_OK || obj == NULL)
         return rc;
     print_action_history(obj);
@@ -658,7 +659,9 @@ static int action_show(cli *c, int argc, char **argv)
 
 int cli_cmd_action(cli *c, int argc, char **argv)
 {
-    static const cli_sub subs[] = {{"propose", action_propose}, {"preview", action_preview}, {"approve", action_approve}, {"lift", action_lift}, {"list", action_list}, {"show", action_show}};
+    static const cli_sub subs[] = {{"propose", action_propose}, {"preview", action_preview},
+                                   {"approve", action_approve}, {"lift", action_lift},
+                                   {"list", action_list},       {"show", action_show}};
     return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
                               "propose, preview, approve, lift, list or show");
 }

@@ -101,6 +101,5 @@ out:
 int cli_cmd_audit(cli *c, int argc, char **argv)
 {
     static const cli_sub subs[] = {{"verify", audit_verify}, {"log", audit_log}};
-    return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
-                              "verify or log");
+    return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0], "verify or log");
 }

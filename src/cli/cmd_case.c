@@ -287,7 +287,9 @@ static int case_list(cli *c, int argc, char **argv)
 
 int cli_cmd_case(cli *c, int argc, char **argv)
 {
-    static const cli_sub subs[] = {{"open", case_open}, {"evidence", case_evidence}, {"findings", case_findings}, {"close", case_close}, {"show", case_show}, {"list", case_list}};
+    static const cli_sub subs[] = {{"open", case_open},         {"evidence", case_evidence},
+                                   {"findings", case_findings}, {"close", case_close},
+                                   {"show", case_show},         {"list", case_list}};
     return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
                               "open, evidence, findings, close, show or list");
 }

@@ -440,7 +440,8 @@ out:
 
 int cli_cmd_token(cli *c, int argc, char **argv)
 {
-    static const cli_sub subs[] = {{"create", token_create}, {"list", token_list}, {"revoke", token_revoke}};
+    static const cli_sub subs[] = {
+        {"create", token_create}, {"list", token_list}, {"revoke", token_revoke}};
     return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
                               "create, list or revoke");
 }

@@ -72,7 +72,8 @@ static json_t *body_json(admin_call *c)
     json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL) {
         char detail[300];
-        snprintf(detail, sizeof detail, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        snprintf(detail, sizeof detail, "malformed JSON at line %d column %d: %s", je.line,
+                 je.column, je.text);
         co__http_reply_error(c->req, CUTOFF_EPARSE, NULL, detail, NULL);
     }
     return o;
@@ -82,7 +83,8 @@ static json_t *body_json(admin_call *c)
  * allowed keys, each of the given JSON type (a string type list like "ssa"
  * for string, string, array); required keys are marked with a leading '!'
  * in their name. Answers 400 naming the first fault and the shape. */
-static bool body_shape(admin_call *c, json_t *o, const char *const *keys, const char *types, const char *shape)
+static bool body_shape(admin_call *c, json_t *o, const char *const *keys, const char *types,
+                       const char *shape)
 {
     char detail[400];
     const char *k;
@@ -91,7 +93,7 @@ static bool body_shape(admin_call *c, json_t *o, const char *const *keys, const 
         snprintf(detail, sizeof detail, "the body must be a JSON object: %s", shape);
         goto bad;
     }
-    json_object_foreach(o, k, v) {
+    json_object_foreach (o, k, v) {
         size_t i = 0;
         while (keys[i] && strcmp(keys[i] + (keys[i][0] == '!'), k) != 0)
             i++;
@@ -99,7 +101,9 @@ static bool body_shape(admin_call *c, json_t *o, const char *const *keys, const 
             snprintf(detail, sizeof detail, "unknown key \"%.64s\"; the body is %s", k, shape);
             goto bad;
         }
-        bool typed = types[i] == 's' ? json_is_string(v) : types[i] == 'a' ? json_is_array(v) : true;
+        bool typed = types[i] == 's'   ? json_is_string(v)
+                     : types[i] == 'a' ? json_is_array(v)
+                                       : true;
         if (!typed) {
             snprintf(detail, sizeof detail, "\"%s\" must be %s; the body is %s", k,
                      types[i] == 's' ? "a string" : "an array", shape);
@@ -108,7 +112,8 @@ static bool body_shape(admin_call *c, json_t *o, const char *const *keys, const 
     }
     for (size_t i = 0; keys[i]; i++)
         if (keys[i][0] == '!' && json_object_get(o, keys[i] + 1) == NULL) {
-            snprintf(detail, sizeof detail, "\"%s\" is missing; the body is %s", keys[i] + 1, shape);
+            snprintf(detail, sizeof detail, "\"%s\" is missing; the body is %s", keys[i] + 1,
+                     shape);
             goto bad;
         }
     return true;
@@ -138,8 +143,8 @@ static bool query_count(admin_call *c, const char *name, uint64_t dflt, uint64_t
     unsigned long long n = strtoull(v, &end, 10);
     if (*v == '\0' || *end || n > max || *v == '-') {
         char detail[200];
-        snprintf(detail, sizeof detail, "query parameter %s must be a whole number up to %llu", name,
-                 (unsigned long long)max);
+        snprintf(detail, sizeof detail, "query parameter %s must be a whole number up to %llu",
+                 name, (unsigned long long)max);
         co__http_reply_error(c->req, CUTOFF_EINVAL, NULL, detail, NULL);
         return false;
     }
@@ -195,7 +200,8 @@ static void nodes_import(admin_call *c)
     FILE *in = co__http_body_file(c->req);
     cutoff_import_stats st = {0};
     cutoff_diag diag = {0};
-    int rc = cutoff_db_nodes_import(c->d->db, c->who->principal, in, "request body", NULL, NULL, &st, &diag);
+    int rc = cutoff_db_nodes_import(c->d->db, c->who->principal, in, "request body", NULL, NULL,
+                                    &st, &diag);
     if (rc != 0)
         return reply_error(c, rc, &diag, "importing nodes");
     refresh_after_change(c);
@@ -288,10 +294,11 @@ static void case_evidence(admin_call *c)
     const char *type = co__http_query(c->req, "type"), *note = co__http_query(c->req, "note");
     const char *keep = co__http_query(c->req, "keep");
     if (type == NULL) {
-        co__http_reply_error(c->req, CUTOFF_EINVAL, NULL,
-                             "give the evidence's media type as ?type=... (and ?note=..., ?keep=1 to keep "
-                             "the content)",
-                             NULL);
+        co__http_reply_error(
+            c->req, CUTOFF_EINVAL, NULL,
+            "give the evidence's media type as ?type=... (and ?note=..., ?keep=1 to keep "
+            "the content)",
+            NULL);
         return;
     }
     /* The body was spooled to a temporary file; the record keeps the
@@ -303,8 +310,9 @@ static void case_evidence(admin_call *c)
         base = "evidence";
     char sha[65];
     cutoff_diag diag = {0};
-    int rc = cutoff_db_case_add_evidence(c->d->db, c->who->principal, c->id, co__http_body_path(c->req), base,
-                                         type, note ? note : "", keep && strcmp(keep, "1") == 0, sha, &diag);
+    int rc = cutoff_db_case_add_evidence(c->d->db, c->who->principal, c->id,
+                                         co__http_body_path(c->req), base, type, note ? note : "",
+                                         keep && strcmp(keep, "1") == 0, sha, &diag);
     if (rc != 0)
         return reply_error(c, rc, &diag, "adding evidence");
     reply_ok(c, json_pack("{s:s,s:s}", "case", c->id, "sha256", sha));
@@ -361,13 +369,14 @@ static void action_propose(admin_call *c)
 static void action_preview(admin_call *c)
 {
     uint64_t offset, limit;
-    if (!query_count(c, "offset", 0, UINT32_MAX, &offset) || !query_count(c, "limit", 100, 10000, &limit))
+    if (!query_count(c, "offset", 0, UINT32_MAX, &offset) ||
+        !query_count(c, "limit", 100, 10000, &limit))
         return;
     cutoff_snapshot *current = cutoff_engine_acquire(c->d->engine);
     char *json;
     cutoff_diag diag = {0};
-    int rc = cutoff_db_action_preview(c->d->db, current, c->id, daemon_now(), (size_t)offset, (size_t)limit,
-                                      &json, &diag);
+    int rc = cutoff_db_action_preview(c->d->db, current, c->id, daemon_now(), (size_t)offset,
+                                      (size_t)limit, &json, &diag);
     cutoff_snapshot_release(current);
     if (rc != 0)
         return reply_error(c, rc, &diag, "previewing the action");
@@ -425,8 +434,8 @@ static void explain(admin_call *c)
     const char *at_text = co__http_query(c->req, "at");
     cutoff_diag diag = {0};
     if (r.subscription == NULL || r.action == NULL) {
-        co__http_reply_error(c->req, CUTOFF_EINVAL, NULL, "give ?subscription=...&action=... (and region, at)",
-                             NULL);
+        co__http_reply_error(c->req, CUTOFF_EINVAL, NULL,
+                             "give ?subscription=...&action=... (and region, at)", NULL);
         return;
     }
     if (at_text && cutoff_time_parse(at_text, &r.at, &diag) != 0)
@@ -434,7 +443,8 @@ static void explain(admin_call *c)
     cutoff_snapshot *snap = cutoff_engine_acquire(c->d->engine);
     cutoff_explanation *x = NULL;
     char *json = NULL;
-    int rc = snap ? cutoff_explain(snap, r.subscription, r.action, r.region, r.at, &x) : CUTOFF_EUNAVAIL;
+    int rc =
+        snap ? cutoff_explain(snap, r.subscription, r.action, r.region, r.at, &x) : CUTOFF_EUNAVAIL;
     if (rc == 0)
         rc = cutoff_explanation_to_json(x, &r, daemon_live(c->d)->notice_base, &json);
     cutoff_explanation_free(x);
@@ -460,7 +470,8 @@ static void check_batch(admin_call *c)
 static void audit_log(admin_call *c)
 {
     uint64_t after, limit;
-    if (!query_count(c, "after", 0, UINT64_MAX / 2, &after) || !query_count(c, "limit", 1000, 100000, &limit))
+    if (!query_count(c, "after", 0, UINT64_MAX / 2, &after) ||
+        !query_count(c, "limit", 1000, 100000, &limit))
         return;
     char *json;
     int rc = cutoff_db_audit_list(c->d->db, after, (size_t)limit, &json);
@@ -476,8 +487,8 @@ static void audit_verify(admin_call *c)
     int rc = cutoff_db_audit_verify(c->d->db, &rep);
     if (rc != 0 && rc != CUTOFF_ETAMPER)
         return reply_error(c, rc, NULL, "verifying the audit log");
-    json_t *o = json_pack("{s:b,s:I,s:s}", "verified", rc == 0, "records", (json_int_t)rep.records, "head",
-                          rep.head_hex);
+    json_t *o = json_pack("{s:b,s:I,s:s}", "verified", rc == 0, "records", (json_int_t)rep.records,
+                          "head", rep.head_hex);
     if (o && rc != 0) {
         json_object_set_new(o, "first_bad", json_integer((json_int_t)rep.first_bad));
         json_object_set_new(o, "problem", json_string(rep.problem));
@@ -505,12 +516,14 @@ static const admin_route admin_route_table[] = {
     {"POST", "/v1/cases/{id}/findings", "case.findings", ROLE_INVESTIGATOR, false, case_findings},
     {"POST", "/v1/cases/{id}/close", "case.close", ROLE_INVESTIGATOR, false, case_close},
     {"GET", "/v1/actions", "action.list", READERS, false, action_list},
-    {"POST", "/v1/actions", "action.propose", ROLE_INVESTIGATOR | ROLE_ENFORCER, false, action_propose},
+    {"POST", "/v1/actions", "action.propose", ROLE_INVESTIGATOR | ROLE_ENFORCER, false,
+     action_propose},
     {"GET", "/v1/actions/{id}", "action.show", READERS, false, action_show},
-    {"GET", "/v1/actions/{id}/preview", "action.preview", ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER,
-     false, action_preview},
+    {"GET", "/v1/actions/{id}/preview", "action.preview",
+     ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER, false, action_preview},
     {"POST", "/v1/actions/{id}/approve", "action.approve", ROLE_APPROVER, false, action_approve},
-    {"POST", "/v1/actions/{id}/lift", "action.lift", ROLE_ENFORCER | ROLE_APPROVER, false, action_lift},
+    {"POST", "/v1/actions/{id}/lift", "action.lift", ROLE_ENFORCER | ROLE_APPROVER, false,
+     action_lift},
     {"GET", "/v1/explain", "check.explain", READERS, false, explain},
     {"POST", "/v1/check", "check", ANYONE, false, check_one},
     {"POST", "/v1/check/batch", "check.batch", ANYONE, false, check_batch},
@@ -558,8 +571,8 @@ int admin_routes_print(FILE *out, bool json)
                 fprintf(out, " %s |", may ? "yes" : "-");
         }
         if (json) {
-            json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:b}", "method", r->method, "path", r->path, "verb", r->verb,
-                                  "roles", allowed, "spool", r->spool);
+            json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:b}", "method", r->method, "path", r->path,
+                                  "verb", r->verb, "roles", allowed, "spool", r->spool);
             char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
             json_decref(o);
             if (text == NULL)
@@ -631,29 +644,33 @@ void admin_handle(void *ctx, co__http_req *req)
     c.who = tokens_find(atomic_load(&d->tokens), token);
     if (c.who == NULL) {
         co__http_set_label(req, NULL, "unauthenticated");
-        co__http_reply_error(req, CUTOFF_EAUTH, NULL,
-                             token ? "the bearer token is not known" : "send Authorization: Bearer TOKEN",
-                             (const char *const[]){"WWW-Authenticate", "Bearer realm=\"cutoff\"", NULL});
+        co__http_reply_error(
+            req, CUTOFF_EAUTH, NULL,
+            token ? "the bearer token is not known" : "send Authorization: Bearer TOKEN",
+            (const char *const[]){"WWW-Authenticate", "Bearer realm=\"cutoff\"", NULL});
         return;
     }
     co__http_set_label(req, c.who->principal, NULL);
     const char *allow;
     c.route = admin_route_find(co__http_method(req), co__http_path(req), c.id, sizeof c.id, &allow);
     if (c.route == NULL && allow) {
-        co__http_reply_error(req, CUTOFF_EMETHOD, NULL, "this admin resource does not take that method",
+        co__http_reply_error(req, CUTOFF_EMETHOD, NULL,
+                             "this admin resource does not take that method",
                              (const char *const[]){"Allow", allow, NULL});
         return;
     }
     if (c.route == NULL) {
-        co__http_reply_error(req, CUTOFF_ENOTFOUND, NULL,
-                             "no such admin resource; `cutoffd --routes` and docs/cutoffd.md list them", NULL);
+        co__http_reply_error(
+            req, CUTOFF_ENOTFOUND, NULL,
+            "no such admin resource; `cutoffd --routes` and docs/cutoffd.md list them", NULL);
         return;
     }
     co__http_set_label(req, NULL, c.route->verb);
     if (!tokens_allows(c.who->roles, c.route->roles)) {
         char have[128], need[128], detail[400];
-        snprintf(detail, sizeof detail, "principal \"%s\" has roles %s; %s needs one of %s (or admin)",
-                 c.who->principal, tokens_roles_text(c.who->roles, have, sizeof have), c.route->verb,
+        snprintf(detail, sizeof detail,
+                 "principal \"%s\" has roles %s; %s needs one of %s (or admin)", c.who->principal,
+                 tokens_roles_text(c.who->roles, have, sizeof have), c.route->verb,
                  tokens_roles_text(c.route->roles, need, sizeof need));
         co__http_reply_error(req, CUTOFF_EPERM, CO__PROBLEM_ROLE, detail, NULL);
         return;

@@ -76,7 +76,7 @@ static int only_keys(json_t *obj, const char *const *keys, const char *where, ch
 {
     const char *k;
     json_t *v;
-    json_object_foreach(obj, k, v) {
+    json_object_foreach (obj, k, v) {
         bool known = false;
         for (size_t i = 0; keys[i] && !known; i++)
             known = strcmp(keys[i], k) == 0;
@@ -91,7 +91,8 @@ static int only_keys(json_t *obj, const char *const *keys, const char *where, ch
     return 0;
 }
 
-static int get_string(json_t *obj, const char *key, char **out, const char *where, char *err, size_t n)
+static int get_string(json_t *obj, const char *key, char **out, const char *where, char *err,
+                      size_t n)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL || json_is_null(v))
@@ -144,8 +145,10 @@ static int parse_path(route *r, const char *path, const char *where, char *err, 
         } else if (len == 8 && strncmp(p, "{region}", 8) == 0) {
             s->kind = SEG_REGION;
         } else if (memchr(p, '{', len) || memchr(p, '*', len)) {
-            return fail(err, n, "%s.path: segment \"%.*s\" is not a literal, *, **, {subscription} or {region}",
-                        where, (int)len, p);
+            return fail(
+                err, n,
+                "%s.path: segment \"%.*s\" is not a literal, *, **, {subscription} or {region}",
+                where, (int)len, p);
         } else {
             s->kind = SEG_LITERAL;
             s->text = strndup(p, len);
@@ -155,20 +158,21 @@ static int parse_path(route *r, const char *path, const char *where, char *err, 
         p = slash + 1;
     }
     if (!have_sub && r->subscription_header == NULL)
-        return fail(err, n, "%s: needs {subscription} in the path or a \"subscription_header\"", where);
+        return fail(err, n, "%s: needs {subscription} in the path or a \"subscription_header\"",
+                    where);
     return 0;
 }
 
 static int parse_routes(json_t *routes, daemon_config *c, char *err, size_t n)
 {
-    static const char *const keys[] = {"method", "path", "action", "region", "subscription_header",
-                                       "region_header", NULL};
+    static const char *const keys[] = {
+        "method", "path", "action", "region", "subscription_header", "region_header", NULL};
     if (!json_is_array(routes))
         return fail(err, n, "routes: must be an array");
     c->routes = calloc(json_array_size(routes) + 1, sizeof *c->routes);
     size_t i;
     json_t *o;
-    json_array_foreach(routes, i, o) {
+    json_array_foreach (routes, i, o) {
         char where[64];
         snprintf(where, sizeof where, "routes[%zu]", i);
         if (!json_is_object(o))
@@ -177,8 +181,10 @@ static int parse_routes(json_t *routes, daemon_config *c, char *err, size_t n)
             return -1;
         route *r = &c->routes[c->n_routes++];
         char *path = NULL;
-        if (get_string(o, "method", &r->method, where, err, n) || get_string(o, "path", &path, where, err, n) ||
-            get_string(o, "action", &r->action, where, err, n) || get_string(o, "region", &r->region, where, err, n) ||
+        if (get_string(o, "method", &r->method, where, err, n) ||
+            get_string(o, "path", &path, where, err, n) ||
+            get_string(o, "action", &r->action, where, err, n) ||
+            get_string(o, "region", &r->region, where, err, n) ||
             get_string(o, "subscription_header", &r->subscription_header, where, err, n) ||
             get_string(o, "region_header", &r->region_header, where, err, n)) {
             free(path);
@@ -189,8 +195,10 @@ static int parse_routes(json_t *routes, daemon_config *c, char *err, size_t n)
             r->method = strdup("*");
         if (path == NULL)
             return fail(err, n, "%s: needs \"path\"", where);
-        if (r->action == NULL || cutoff_pattern_check(r->action, NULL) != 0 || strchr(r->action, '*'))
-            return fail(err, n, "%s.action: needs a catalog action name like \"storage.write\"", where);
+        if (r->action == NULL || cutoff_pattern_check(r->action, NULL) != 0 ||
+            strchr(r->action, '*'))
+            return fail(err, n, "%s.action: needs a catalog action name like \"storage.write\"",
+                        where);
         if (parse_path(r, path, where, err, n) != 0)
             return -1;
     }
@@ -199,11 +207,17 @@ static int parse_routes(json_t *routes, daemon_config *c, char *err, size_t n)
 
 int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
 {
-    static const char *const keys[] = {"database", "decision_listen", "admin_listen", "tokens_file",
-                                       "log_file", "log_decisions", "notice_base", "watch_ms", "forward_headers",
-                                       "limits", "routes", NULL};
-    static const char *const limit_keys[] = {"max_body_bytes", "max_spool_bytes", "max_header_bytes",
-                                             "max_connections", "timeout_s", "threads", NULL};
+    static const char *const keys[] = {"database",    "decision_listen", "admin_listen",
+                                       "tokens_file", "log_file",        "log_decisions",
+                                       "notice_base", "watch_ms",        "forward_headers",
+                                       "limits",      "routes",          NULL};
+    static const char *const limit_keys[] = {"max_body_bytes",
+                                             "max_spool_bytes",
+                                             "max_header_bytes",
+                                             "max_connections",
+                                             "timeout_s",
+                                             "threads",
+                                             NULL};
     set_defaults(out);
     if (path == NULL)
         return 0;
@@ -232,8 +246,9 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
     json_t *fh = json_object_get(root, "forward_headers");
     const char *fhs = json_string_value(fh);
     if (fh && (fhs == NULL || (strcmp(fhs, "nginx") != 0 && strcmp(fhs, "forwarded") != 0))) {
-        fail(msg, sizeof msg, "config.forward_headers: must be \"nginx\" (X-Original-Method/-URI) or "
-                              "\"forwarded\" (X-Forwarded-Method/-Uri)");
+        fail(msg, sizeof msg,
+             "config.forward_headers: must be \"nginx\" (X-Original-Method/-URI) or "
+             "\"forwarded\" (X-Forwarded-Method/-Uri)");
         goto done;
     }
     out->convention = fhs && strcmp(fhs, "forwarded") == 0 ? FORWARD_FORWARDED : FORWARD_NGINX;
@@ -264,8 +279,8 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
             get_uint(lim, "timeout_s", 1, 3600, &tmo, "limits", msg, sizeof msg) ||
             get_uint(lim, "threads", 1, 256, &thr, "limits", msg, sizeof msg))
             goto done;
-        *l = (co__http_limits){(size_t)body, spool, (size_t)head, (unsigned)conns, (unsigned)tmo,
-                               (unsigned)thr};
+        *l = (co__http_limits){(size_t)body,    spool,         (size_t)head,
+                               (unsigned)conns, (unsigned)tmo, (unsigned)thr};
     }
     json_t *routes = json_object_get(root, "routes");
     if (routes && parse_routes(routes, out, msg, sizeof msg) != 0)
@@ -282,13 +297,16 @@ done:
 
 static int hex_value(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static bool unreserved(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 bool route_method_check(const char *method)
@@ -297,7 +315,8 @@ bool route_method_check(const char *method)
     if (method == NULL || *method == '\0' || strlen(method) > 32)
         return false;
     for (const char *p = method; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(tchar, *p)))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr(tchar, *p)))
             return false;
     return true;
 }
@@ -311,8 +330,9 @@ bool route_uri_check(const char *uri, char *why, size_t why_len)
     for (const char *p = uri; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c <= 0x20 || c >= 0x7f)
-            REFUSE("the forwarded URI has a control, space or non-ASCII byte (0x%02x) at offset %zu", c,
-                   (size_t)(p - uri));
+            REFUSE(
+                "the forwarded URI has a control, space or non-ASCII byte (0x%02x) at offset %zu",
+                c, (size_t)(p - uri));
         if (c == '#')
             REFUSE("the forwarded URI has a fragment (\"#\")");
     }
@@ -333,12 +353,15 @@ bool route_uri_check(const char *uri, char *why, size_t why_len)
                 REFUSE("the forwarded path has a backslash");
             if (*p != '%')
                 continue;
-            int hi = p + 1 < seg_end ? hex_value(p[1]) : -1, lo = p + 2 < seg_end ? hex_value(p[2]) : -1;
+            int hi = p + 1 < seg_end ? hex_value(p[1]) : -1,
+                lo = p + 2 < seg_end ? hex_value(p[2]) : -1;
             if (hi < 0 || lo < 0)
-                REFUSE("the forwarded path has a bad percent-escape at offset %zu", (size_t)(p - uri));
+                REFUSE("the forwarded path has a bad percent-escape at offset %zu",
+                       (size_t)(p - uri));
             unsigned char d = (unsigned char)(hi * 16 + lo);
             if (d < 0x20 || d == 0x7f || d == '/' || d == '\\' || d == '%' || unreserved(d))
-                REFUSE("the forwarded path escapes a character that must not be escaped (%%%c%c)", p[1], p[2]);
+                REFUSE("the forwarded path escapes a character that must not be escaped (%%%c%c)",
+                       p[1], p[2]);
             p += 2;
         }
         if (slash == NULL)
@@ -401,12 +424,8 @@ bool route_find(const daemon_config *c, const char *method, const char *path, ch
             const char *slash = memchr(p, '/', (size_t)(end - p));
             size_t len = slash ? (size_t)(slash - p) : (size_t)(end - p);
             switch (s->kind) {
-            case SEG_LITERAL:
-                ok = strlen(s->text) == len && strncmp(s->text, p, len) == 0;
-                break;
-            case SEG_ANY:
-                ok = len > 0;
-                break;
+            case SEG_LITERAL: ok = strlen(s->text) == len && strncmp(s->text, p, len) == 0; break;
+            case SEG_ANY: ok = len > 0; break;
             case SEG_SUBSCRIPTION:
             case SEG_REGION:
                 ok = len > 0 && decode_segment(p, len, w);
@@ -418,8 +437,7 @@ bool route_find(const daemon_config *c, const char *method, const char *path, ch
                     w += strlen(w) + 1;
                 }
                 break;
-            case SEG_REST:
-                break;
+            case SEG_REST: break;
             }
             p = slash ? slash + 1 : end + 1;
         }

@@ -22,8 +22,8 @@ typedef struct route_seg {
 } route_seg;
 
 typedef struct route {
-    char *method;       /* "GET", ... or "*" */
-    char *path;         /* as written, for messages */
+    char *method; /* "GET", ... or "*" */
+    char *path;   /* as written, for messages */
     route_seg *segs;
     size_t n_segs;
     char *action;              /* catalog action to decide */

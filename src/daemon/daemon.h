@@ -51,7 +51,7 @@ typedef struct cutoffd {
     struct retired_tokens {
         token_table *table;
         struct retired_tokens *next;
-    } *retired_tokens; /* kept until exit: an admin call may still hold one */
+    } * retired_tokens; /* kept until exit: an admin call may still hold one */
 
     co__http_server *decision, *admin;
     pthread_t watcher;

@@ -43,8 +43,8 @@ static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
 }
 
 /* Reads one check request object: true, or false with a message in err. */
-static bool read_check(json_t *o, const char **sub, const char **act, const char **region, int64_t *at,
-                       char *err, size_t n)
+static bool read_check(json_t *o, const char **sub, const char **act, const char **region,
+                       int64_t *at, char *err, size_t n)
 {
     if (!json_is_object(o)) {
         snprintf(err, n, "a check request must be a JSON object");
@@ -52,9 +52,11 @@ static bool read_check(json_t *o, const char **sub, const char **act, const char
     }
     const char *key;
     json_t *v;
-    json_object_foreach(o, key, v) {
-        if (strcmp(key, "subscription") && strcmp(key, "action") && strcmp(key, "region") && strcmp(key, "at")) {
-            snprintf(err, n, "unknown key \"%.64s\" (allowed: subscription, action, region, at)", key);
+    json_object_foreach (o, key, v) {
+        if (strcmp(key, "subscription") && strcmp(key, "action") && strcmp(key, "region") &&
+            strcmp(key, "at")) {
+            snprintf(err, n, "unknown key \"%.64s\" (allowed: subscription, action, region, at)",
+                     key);
             return false;
         }
     }
@@ -95,14 +97,16 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     char err[300];
     if (doc == NULL) {
-        snprintf(err, sizeof err, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        snprintf(err, sizeof err, "malformed JSON at line %d column %d: %s", je.line, je.column,
+                 je.text);
         bad_request(d, req, err);
         return;
     }
     json_t *requests = batch ? json_object_get(doc, "requests") : NULL;
     if (batch && (!json_is_array(requests) || json_object_size(doc) != 1)) {
         json_decref(doc);
-        bad_request(d, req, "a batch is {\"requests\": [ {subscription, action, region, at}, ... ]}");
+        bad_request(d, req,
+                    "a batch is {\"requests\": [ {subscription, action, region, at}, ... ]}");
         return;
     }
     size_t n = batch ? json_array_size(requests) : 1;
@@ -178,9 +182,10 @@ static const char *forwarded_header(co__http_req *req, const char *name, char *w
 static void refuse_forwarded(cutoffd *d, co__http_req *req, const char *detail)
 {
     metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
-    co__http_reply_problem(req, 403, PROBLEM_BASE "bad-request", "Forbidden", detail,
-                           "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
-                           (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "bad_request", NULL});
+    co__http_reply_problem(
+        req, 403, PROBLEM_BASE "bad-request", "Forbidden", detail,
+        "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
+        (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "bad_request", NULL});
 }
 
 /* GET /v1/authz: decides the original request a gateway forwards. With
@@ -192,12 +197,15 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
      * may have come from the client through the gateway. */
     bool nginx = daemon_live(d)->convention == FORWARD_NGINX;
     char why[300];
-    const char *method = forwarded_header(req, nginx ? "X-Original-Method" : "X-Forwarded-Method", why, sizeof why);
-    const char *uri = method ? forwarded_header(req, nginx ? "X-Original-URI" : "X-Forwarded-Uri", why, sizeof why)
+    const char *method =
+        forwarded_header(req, nginx ? "X-Original-Method" : "X-Forwarded-Method", why, sizeof why);
+    const char *uri = method ? forwarded_header(req, nginx ? "X-Original-URI" : "X-Forwarded-Uri",
+                                                why, sizeof why)
                              : NULL;
     if (method && !route_method_check(method))
         snprintf(why, sizeof why, "the forwarded method is not an HTTP token; denying");
-    if (method == NULL || uri == NULL || !route_method_check(method) || !route_uri_check(uri, why, sizeof why))
+    if (method == NULL || uri == NULL || !route_method_check(method) ||
+        !route_uri_check(uri, why, sizeof why))
         return refuse_forwarded(d, req, why);
     size_t ulen = strlen(uri);
     /* Captures are decoded into scratch: on the stack for usual URIs. */
@@ -208,14 +216,16 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
         if (scratch != small)
             free(scratch);
         metrics_decision(&d->metrics, OUTCOME_NO_ROUTE, co__http_elapsed_ns(req));
-        co__http_reply_problem(req, 403, PROBLEM_BASE "no-route", "Forbidden",
-                               "no route rule maps this method and path to a subscription and action; denying",
-                               "{\"decision\":\"deny\",\"reason\":\"no_route\"}",
-                               (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "no_route", NULL});
+        co__http_reply_problem(
+            req, 403, PROBLEM_BASE "no-route", "Forbidden",
+            "no route rule maps this method and path to a subscription and action; denying",
+            "{\"decision\":\"deny\",\"reason\":\"no_route\"}",
+            (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "no_route", NULL});
         return;
     }
     const route *r = m.route;
-    const char *sub = r->subscription_header ? co__http_header(req, r->subscription_header) : m.subscription;
+    const char *sub =
+        r->subscription_header ? co__http_header(req, r->subscription_header) : m.subscription;
     const char *region = r->region ? r->region : m.region;
     if (r->region_header && co__http_header(req, r->region_header))
         region = co__http_header(req, r->region_header);
@@ -223,13 +233,16 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
         (r->region_header && co__http_header_count(req, r->region_header) > 1)) {
         if (scratch != small)
             free(scratch);
-        return refuse_forwarded(d, req, "the request repeats the header that names its subscription or "
-                                        "region; denying");
+        return refuse_forwarded(d, req,
+                                "the request repeats the header that names its subscription or "
+                                "region; denying");
     }
     if (sub == NULL) {
         char detail[400];
-        snprintf(detail, sizeof detail, "route %.100s %.120s takes the subscription from the %.40s header, "
-                 "which the request lacks; denying", r->method, r->path, r->subscription_header);
+        snprintf(detail, sizeof detail,
+                 "route %.100s %.120s takes the subscription from the %.40s header, "
+                 "which the request lacks; denying",
+                 r->method, r->path, r->subscription_header);
         if (scratch != small)
             free(scratch);
         return refuse_forwarded(d, req, detail);
@@ -243,17 +256,20 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
         if (scratch != small)
             free(scratch);
         if (for_nginx)
-            co__http_reply_problem(req, 403, NULL, "Forbidden", "no snapshot is published yet; denying",
+            co__http_reply_problem(req, 403, NULL, "Forbidden",
+                                   "no snapshot is published yet; denying",
                                    "{\"code\":\"EUNAVAIL\"}", NULL);
         else
-            co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL, "no snapshot is published yet; denying", NULL);
+            co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL,
+                                 "no snapshot is published yet; denying", NULL);
         return;
     }
     cutoff_request asked = {sub, r->action, region, daemon_now()};
     cutoff_check(snap, asked.subscription, asked.action, asked.region, asked.at, &v);
     if (v.reason == CUTOFF_REASON_ALLOW) {
-        co__http_reply(req, 204, NULL, "", 0,
-                       (const char *const[]){"Cutoff-Decision", "allow", "Cutoff-Reason", "allow", NULL});
+        co__http_reply(
+            req, 204, NULL, "", 0,
+            (const char *const[]){"Cutoff-Decision", "allow", "Cutoff-Reason", "allow", NULL});
     } else {
         int status = cutoff_verdict_status(&v);
         char status_text[8], *link = NULL, *url = NULL;
@@ -267,8 +283,8 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
             headers[h++] = "Cutoff-Action", headers[h++] = v.by->id;
             if (v.by->case_id)
                 headers[h++] = "Cutoff-Case", headers[h++] = v.by->case_id;
-            if (status == 451 && cutoff_notice_url(v.by, daemon_live(d)->notice_base, &url) == 0 && url &&
-                asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
+            if (status == 451 && cutoff_notice_url(v.by, daemon_live(d)->notice_base, &url) == 0 &&
+                url && asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
                 headers[h++] = "Link", headers[h++] = link;
         }
         headers[h] = NULL;
@@ -277,8 +293,8 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
         snprintf(type, sizeof type, PROBLEM_BASE "%s", cutoff_reason_name(v.reason));
         const char *detail = v.by && v.by->notice.summary ? v.by->notice.summary
                                                           : "this request is denied by cutoff";
-        co__http_reply_problem(req, for_nginx ? 403 : status, type, problem_title(v.reason), detail, extra_text,
-                               headers);
+        co__http_reply_problem(req, for_nginx ? 403 : status, type, problem_title(v.reason), detail,
+                               extra_text, headers);
         cutoff_free(extra_text);
         cutoff_free(url);
         free(link);
@@ -300,8 +316,8 @@ bool ops_handle(cutoffd *d, co__http_req *req)
     if (strcmp(path, "/readyz") == 0) {
         co__http_set_label(req, NULL, "ops.readyz");
         bool ready = atomic_load(&d->ready) && !atomic_load(&d->stopping);
-        co__http_reply_json(req, ready ? 200 : 503, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not ready\"}",
-                            NULL);
+        co__http_reply_json(req, ready ? 200 : 503,
+                            ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not ready\"}", NULL);
         return true;
     }
     if (strcmp(path, "/metrics") == 0) {
@@ -312,7 +328,8 @@ bool ops_handle(cutoffd *d, co__http_req *req)
         const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
         if (snap) {
             g.active_actions = cutoff_snapshot_action_count(snap);
-            g.subscriptions = cutoff_tree_count(cutoff_snapshot_tree(snap), CUTOFF_NODE_SUBSCRIPTION);
+            g.subscriptions =
+                cutoff_tree_count(cutoff_snapshot_tree(snap), CUTOFF_NODE_SUBSCRIPTION);
             g.snapshot_age_s = daemon_now() - atomic_load(&d->snapshot_built_at);
         }
         if (reader)
@@ -344,7 +361,8 @@ void decision_handle(void *ctx, co__http_req *req)
     } else if (get && ops_handle(d, req)) {
         /* answered */
     } else if (strcmp(path, "/v1/check") == 0 || strcmp(path, "/v1/check/batch") == 0) {
-        co__http_reply_error(req, CUTOFF_EMETHOD, NULL, "use POST", (const char *const[]){"Allow", "POST", NULL});
+        co__http_reply_error(req, CUTOFF_EMETHOD, NULL, "use POST",
+                             (const char *const[]){"Allow", "POST", NULL});
     } else {
         co__http_reply_error(req, CUTOFF_ENOTFOUND, NULL,
                              "the decision listener serves POST /v1/check, POST /v1/check/batch, "

@@ -40,7 +40,8 @@ void daemon_log_request(void *ctx, const co__http_req *req, int status)
 {
     cutoffd *d = ctx;
     const char *verb = co__http_verb(req);
-    bool admin = verb != NULL && strncmp(verb, "decision.", 9) != 0 && strncmp(verb, "ops.", 4) != 0;
+    bool admin =
+        verb != NULL && strncmp(verb, "decision.", 9) != 0 && strncmp(verb, "ops.", 4) != 0;
     if (admin)
         metrics_admin(&d->metrics, verb, status);
     /* Probes and scrapes come every few seconds and say nothing new. */

@@ -122,15 +122,19 @@ int main(int argc, char **argv)
 {
     cutoffd *d = &the_daemon;
     enum { OPT_THREADS = 256, OPT_LOG, OPT_LOG_DECISIONS, OPT_PORT_FILE, OPT_VERSION, OPT_ROUTES };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},   {"db", required_argument, NULL, 'd'},
-        {"listen", required_argument, NULL, 'l'},   {"admin-listen", required_argument, NULL, 'a'},
-        {"tokens", required_argument, NULL, 't'},   {"threads", required_argument, NULL, OPT_THREADS},
-        {"log", required_argument, NULL, OPT_LOG},  {"log-decisions", no_argument, NULL, OPT_LOG_DECISIONS},
-        {"port-file", required_argument, NULL, OPT_PORT_FILE},
-        {"routes", optional_argument, NULL, OPT_ROUTES},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"db", required_argument, NULL, 'd'},
+                                            {"listen", required_argument, NULL, 'l'},
+                                            {"admin-listen", required_argument, NULL, 'a'},
+                                            {"tokens", required_argument, NULL, 't'},
+                                            {"threads", required_argument, NULL, OPT_THREADS},
+                                            {"log", required_argument, NULL, OPT_LOG},
+                                            {"log-decisions", no_argument, NULL, OPT_LOG_DECISIONS},
+                                            {"port-file", required_argument, NULL, OPT_PORT_FILE},
+                                            {"routes", optional_argument, NULL, OPT_ROUTES},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {NULL, 0, NULL, 0}};
     const char *db = NULL, *listen = NULL, *admin_listen = NULL, *tokens = NULL, *log_file = NULL,
                *port_file = NULL;
     long threads = 0;
@@ -168,7 +172,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "cutoffd: unexpected argument \"%s\"; see 'cutoffd --help'\n", argv[optind]);
+        fprintf(stderr, "cutoffd: unexpected argument \"%s\"; see 'cutoffd --help'\n",
+                argv[optind]);
         return 2;
     }
 
@@ -201,7 +206,8 @@ int main(int argc, char **argv)
     if (d->cfg.log_file && strcmp(d->cfg.log_file, "-") != 0) {
         d->log = fopen(d->cfg.log_file, "a");
         if (d->log == NULL) {
-            fprintf(stderr, "cutoffd: cannot open log file %s: %s\n", d->cfg.log_file, strerror(errno));
+            fprintf(stderr, "cutoffd: cannot open log file %s: %s\n", d->cfg.log_file,
+                    strerror(errno));
             config_free(&d->cfg);
             return 1;
         }
@@ -226,10 +232,12 @@ int main(int argc, char **argv)
         cleanup(d);
         return 1;
     }
-    co__http_callbacks decision_cb = {.handle = decision_handle, .done = daemon_log_request, .ctx = d};
-    co__http_callbacks admin_cb = {.handle = admin_handle, .done = daemon_log_request,
-                                   .spool = admin_spool, .ctx = d};
-    d->decision = co__http_start(d->cfg.decision_listen, &d->cfg.limits, &decision_cb, err, sizeof err);
+    co__http_callbacks decision_cb = {
+        .handle = decision_handle, .done = daemon_log_request, .ctx = d};
+    co__http_callbacks admin_cb = {
+        .handle = admin_handle, .done = daemon_log_request, .spool = admin_spool, .ctx = d};
+    d->decision =
+        co__http_start(d->cfg.decision_listen, &d->cfg.limits, &decision_cb, err, sizeof err);
     if (d->decision)
         d->admin = co__http_start(d->cfg.admin_listen, &d->cfg.limits, &admin_cb, err, sizeof err);
     if (d->decision == NULL || d->admin == NULL || daemon_watch_start(d) != 0) {
@@ -240,9 +248,10 @@ int main(int argc, char **argv)
     }
     unsigned dport = co__http_port(d->decision), aport = co__http_port(d->admin);
     daemon_log(d, "info", "listening",
-               json_pack("{s:s,s:i,s:s,s:i,s:s,s:i}", "decision", d->cfg.decision_listen, "decision_port",
-                         (int)dport, "admin", d->cfg.admin_listen, "admin_port", (int)aport, "database",
-                         d->cfg.database, "threads", (int)d->cfg.limits.threads));
+               json_pack("{s:s,s:i,s:s,s:i,s:s,s:i}", "decision", d->cfg.decision_listen,
+                         "decision_port", (int)dport, "admin", d->cfg.admin_listen, "admin_port",
+                         (int)aport, "database", d->cfg.database, "threads",
+                         (int)d->cfg.limits.threads));
     if (port_file) {
         FILE *f = fopen(port_file, "w");
         if (f) {

@@ -13,12 +13,12 @@
 #include <string.h>
 
 /* Upper bounds of the latency buckets, in seconds and in nanoseconds. */
-static const char *const bucket_le[N_LATENCY_BUCKETS] = {
-    "0.00001", "0.000025", "0.00005", "0.0001", "0.00025", "0.0005",
-    "0.001",   "0.0025",   "0.005",   "0.01",   "0.1",     "1"};
-static const int64_t bucket_ns[N_LATENCY_BUCKETS] = {
-    10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 100000000,
-    1000000000};
+static const char *const bucket_le[N_LATENCY_BUCKETS] = {"0.00001", "0.000025", "0.00005", "0.0001",
+                                                         "0.00025", "0.0005",   "0.001",   "0.0025",
+                                                         "0.005",   "0.01",     "0.1",     "1"};
+static const int64_t bucket_ns[N_LATENCY_BUCKETS] = {10000,   25000,    50000,     100000,
+                                                     250000,  500000,   1000000,   2500000,
+                                                     5000000, 10000000, 100000000, 1000000000};
 
 /* Admin verb labels: "other", then the admin route table's verbs, then the
  * daemon's own "tokens.reload" (SIGHUP). */
@@ -68,7 +68,10 @@ void metrics_admin(metrics *m, const char *verb, int http_status)
     for (size_t i = 1; verb && admin_verb(i); i++)
         if (strcmp(verb, admin_verb(i)) == 0)
             v = i;
-    int r = http_status < 400 ? 0 : http_status == 401 || http_status == 403 ? 2 : http_status < 500 ? 1 : 3;
+    int r = http_status < 400                          ? 0
+            : http_status == 401 || http_status == 403 ? 2
+            : http_status < 500                        ? 1
+                                                       : 3;
     atomic_fetch_add_explicit(&m->admin[v][r], 1, memory_order_relaxed);
 }
 
@@ -86,7 +89,8 @@ char *metrics_render(metrics *m, const metrics_gauges *g)
         fprintf(b, "cutoff_decisions_total{result=\"%s\",reason=\"%s\"} %llu\n",
                 o == CUTOFF_REASON_ALLOW ? "allow" : "deny", metrics_outcome_name(o),
                 (unsigned long long)atomic_load(&m->decisions[o]));
-    fputs("# HELP cutoff_decision_duration_seconds Time from a decision request's arrival to its answer.\n"
+    fputs("# HELP cutoff_decision_duration_seconds Time from a decision request's arrival to its "
+          "answer.\n"
           "# TYPE cutoff_decision_duration_seconds histogram\n",
           b);
     uint64_t cum = 0;

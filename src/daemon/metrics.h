@@ -13,7 +13,7 @@
 /* Decision outcomes: the six reasons of the engine, then the daemon's own. */
 enum { OUTCOME_NO_ROUTE = 6, OUTCOME_BAD_REQUEST = 7, N_OUTCOMES = 8 };
 #define N_LATENCY_BUCKETS 12
-#define N_ADMIN_VERBS 32 /* room for the admin route table plus two labels */
+#define N_ADMIN_VERBS 32  /* room for the admin route table plus two labels */
 #define N_ADMIN_RESULTS 4 /* ok, client_error, forbidden, server_error */
 
 typedef struct metrics {

@@ -131,7 +131,8 @@ int daemon_state_open(cutoffd *d, char *err, size_t err_len)
     if (rc == 0)
         rc = cutoff_db_open(d->cfg.database, 0, &d->db, &diag);
     if (rc != 0) {
-        snprintf(err, err_len, "%s: %s", d->cfg.database, diag.message[0] ? diag.message : cutoff_strerror(rc));
+        snprintf(err, err_len, "%s: %s", d->cfg.database,
+                 diag.message[0] ? diag.message : cutoff_strerror(rc));
         return -1;
     }
     pthread_mutex_lock(&d->write_lock);
@@ -144,7 +145,8 @@ int daemon_state_open(cutoffd *d, char *err, size_t err_len)
         return 0;
     }
     if (rc != 0) {
-        snprintf(err, err_len, "%s: %s", d->cfg.database, diag.message[0] ? diag.message : cutoff_strerror(rc));
+        snprintf(err, err_len, "%s: %s", d->cfg.database,
+                 diag.message[0] ? diag.message : cutoff_strerror(rc));
         return -1;
     }
     return 0;
@@ -179,7 +181,8 @@ static void *watch_loop(void *arg)
         if (rc != 0 && !failing) {
             /* Keep serving the last good snapshot (or none, on a database
              * without a catalog); say so once. */
-            json_t *f = json_pack("{s:s}", "error", diag.message[0] ? diag.message : cutoff_strerror(rc));
+            json_t *f =
+                json_pack("{s:s}", "error", diag.message[0] ? diag.message : cutoff_strerror(rc));
             bool empty = rc == CUTOFF_ENOTFOUND && !atomic_load(&d->ready);
             daemon_log(d, empty ? "warn" : "error", empty ? "not_ready" : "refresh_failed", f);
         }

@@ -4,7 +4,8 @@
  * SHA-256 hashes of tokens, each with a principal and roles:
  *
  *     # sha256-of-token                                                 principal  roles
- *     sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 alice investigator,enforcer
+ *     sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 alice
+ * investigator,enforcer
  *
  * A token is shown once, when it is made (`cutoff token create`), and is
  * never stored. Lookups hash the presented token and compare in constant
@@ -20,11 +21,12 @@
 
 /* The roles (the file's grammar is shared with the CLI: common/tokens.h). */
 enum {
-    ROLE_VIEWER = CO__ROLE_VIEWER,             /* read cases, actions, nodes, catalog, audit */
-    ROLE_INVESTIGATOR = CO__ROLE_INVESTIGATOR, /* open cases, evidence, findings, propose, preview */
-    ROLE_ENFORCER = CO__ROLE_ENFORCER,         /* propose, preview and lift actions */
-    ROLE_APPROVER = CO__ROLE_APPROVER,         /* approve actions (never one's own) */
-    ROLE_ADMIN = CO__ROLE_ADMIN                /* everything, including catalog and node import */
+    ROLE_VIEWER = CO__ROLE_VIEWER, /* read cases, actions, nodes, catalog, audit */
+    ROLE_INVESTIGATOR =
+        CO__ROLE_INVESTIGATOR,         /* open cases, evidence, findings, propose, preview */
+    ROLE_ENFORCER = CO__ROLE_ENFORCER, /* propose, preview and lift actions */
+    ROLE_APPROVER = CO__ROLE_APPROVER, /* approve actions (never one's own) */
+    ROLE_ADMIN = CO__ROLE_ADMIN        /* everything, including catalog and node import */
 };
 
 typedef struct token_entry {

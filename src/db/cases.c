@@ -222,8 +222,8 @@ out:
 
 int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor, const char *case_id,
                                 const char *path, const char *name, const char *media_type,
-                                const char *note,
-                                int keep_content, char sha256_hex_out[65], cutoff_diag *diag)
+                                const char *note, int keep_content, char sha256_hex_out[65],
+                                cutoff_diag *diag)
 {
     co__diag_clear(diag);
     char q[160], sha[65];

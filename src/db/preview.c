@@ -16,9 +16,9 @@
 #include <string.h>
 
 /* The preview, its page of changes and what was compared, as JSON. */
-static json_t *preview_json(const cutoff_action_spec *a, const cutoff_preview *p, int64_t activation,
-                            bool without_active, size_t offset, const cutoff_preview_change *page,
-                            size_t n_page)
+static json_t *preview_json(const cutoff_action_spec *a, const cutoff_preview *p,
+                            int64_t activation, bool without_active, size_t offset,
+                            const cutoff_preview_change *page, size_t n_page)
 {
     char t[32];
     json_t *o = json_object();
@@ -27,12 +27,15 @@ static json_t *preview_json(const cutoff_action_spec *a, const cutoff_preview *p
     json_object_set_new(o, "state", json_string(cutoff_action_state_name(a->state)));
     json_object_set_new(o, "activation", json_string(cutoff_time_format(activation, t)));
     json_object_set_new(o, "compared_without_this_action", json_boolean(without_active));
-    json_object_set_new(o, "subscriptions_in_scope", json_integer((json_int_t)p->subscriptions_in_scope));
-    json_object_set_new(o, "subscriptions_changed", json_integer((json_int_t)p->subscriptions_changed));
+    json_object_set_new(o, "subscriptions_in_scope",
+                        json_integer((json_int_t)p->subscriptions_in_scope));
+    json_object_set_new(o, "subscriptions_changed",
+                        json_integer((json_int_t)p->subscriptions_changed));
     json_t *phases = json_array();
     for (size_t i = 0; i < p->n_phases; i++)
-        json_array_append_new(phases, json_pack("{s:s,s:I,s:s}", "at", cutoff_time_format(p->phases[i].at, t),
-                                                "at_unix", (json_int_t)p->phases[i].at, "mode",
+        json_array_append_new(phases, json_pack("{s:s,s:I,s:s}", "at",
+                                                cutoff_time_format(p->phases[i].at, t), "at_unix",
+                                                (json_int_t)p->phases[i].at, "mode",
                                                 cutoff_mode_name(p->phases[i].mode)));
     json_object_set_new(o, "phases", phases);
     json_t *lines = json_array();
@@ -41,10 +44,11 @@ static json_t *preview_json(const cutoff_action_spec *a, const cutoff_preview *p
         json_t *per_phase = json_array();
         for (size_t k = 0; k < p->n_phases; k++)
             json_array_append_new(per_phase, json_integer((json_int_t)l->changed_in_phase[k]));
-        json_array_append_new(lines, json_pack("{s:s,s:s,s:b,s:b,s:I,s:o}", "action", l->action, "class",
-                                               l->cls == CUTOFF_CLASS_READ ? "read" : "write", "targeted",
-                                               l->targeted, "excepted", l->excepted, "changed",
-                                               (json_int_t)l->changed, "changed_in_phase", per_phase));
+        json_array_append_new(lines,
+                              json_pack("{s:s,s:s,s:b,s:b,s:I,s:o}", "action", l->action, "class",
+                                        l->cls == CUTOFF_CLASS_READ ? "read" : "write", "targeted",
+                                        l->targeted, "excepted", l->excepted, "changed",
+                                        (json_int_t)l->changed, "changed_in_phase", per_phase));
     }
     json_object_set_new(o, "actions", lines);
     json_object_set_new(o, "excepted_unchanged", json_boolean(p->excepted_unchanged));
@@ -54,15 +58,18 @@ static json_t *preview_json(const cutoff_action_spec *a, const cutoff_preview *p
         json_t *acts = json_array();
         for (size_t k = 0; k < page[i].n_actions; k++)
             json_array_append_new(acts, json_string(page[i].actions[k]));
-        json_array_append_new(subs, json_pack("{s:s,s:o}", "subscription", page[i].subscription, "actions", acts));
+        json_array_append_new(
+            subs, json_pack("{s:s,s:o}", "subscription", page[i].subscription, "actions", acts));
     }
-    json_object_set_new(o, "changes", json_pack("{s:I,s:I,s:o}", "offset", (json_int_t)offset, "total",
-                                                (json_int_t)p->subscriptions_changed, "subscriptions", subs));
+    json_object_set_new(o, "changes",
+                        json_pack("{s:I,s:I,s:o}", "offset", (json_int_t)offset, "total",
+                                  (json_int_t)p->subscriptions_changed, "subscriptions", subs));
     return o;
 }
 
-int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current, const char *id, int64_t now,
-                             size_t offset, size_t limit, char **json_out, cutoff_diag *diag)
+int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current, const char *id,
+                             int64_t now, size_t offset, size_t limit, char **json_out,
+                             cutoff_diag *diag)
 {
     co__diag_clear(diag);
     cutoff_action_spec *a = NULL;
@@ -72,12 +79,14 @@ int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current, cons
     cutoff_preview_change *page = NULL;
     int rc = cutoff_db_action_get(db, id, 0, &a);
     if (rc != 0) {
-        co__diag(diag, rc, rc == CUTOFF_ENOTFOUND ? "no action \"%s\"" : "reading action \"%s\"", id);
+        co__diag(diag, rc, rc == CUTOFF_ENOTFOUND ? "no action \"%s\"" : "reading action \"%s\"",
+                 id);
         goto done;
     }
     if (a->state != CUTOFF_STATE_DRAFT && a->state != CUTOFF_STATE_ACTIVE) {
-        rc = co__diag(diag, CUTOFF_ESTATE, "%s version %d is %s: there is no draft or active version to preview",
-                      a->id, a->version, cutoff_action_state_name(a->state));
+        rc = co__diag(diag, CUTOFF_ESTATE,
+                      "%s version %d is %s: there is no draft or active version to preview", a->id,
+                      a->version, cutoff_action_state_name(a->state));
         goto done;
     }
     if (current == NULL) {
@@ -102,7 +111,8 @@ int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot *current, cons
             if (strcmp(other->id, a->id) != 0)
                 others[kept++] = other;
         }
-        if ((rc = cutoff_snapshot_build(cutoff_snapshot_tree(current), others, kept, &without, diag)) != 0)
+        if ((rc = cutoff_snapshot_build(cutoff_snapshot_tree(current), others, kept, &without,
+                                        diag)) != 0)
             goto done;
         base = without;
     }

@@ -49,7 +49,7 @@ typedef struct co__node {
 } co__node;
 
 #define CO_OWN_PLAN 0x80
-#define CO_KIND(k) ((k) & 0x7f)
+#define CO_KIND(k) ((k)&0x7f)
 
 /* The record a hash slot points at: everything a check needs, together. */
 typedef struct co__rec {
@@ -65,22 +65,22 @@ struct cutoff_tree {
 
     /* catalog */
     uint32_t n_actions, n_regions, n_plans;
-    uint32_t words;          /* 64-bit words of an action bitset */
-    char **action_names;     /* [n_actions] */
-    uint8_t *action_class;   /* [n_actions] cutoff_action_class */
-    char **region_names;     /* [n_regions] */
-    char **plan_names;       /* [n_plans] */
-    uint64_t *plan_bits;     /* [n_plans * words]: actions each plan entitles */
+    uint32_t words;        /* 64-bit words of an action bitset */
+    char **action_names;   /* [n_actions] */
+    uint8_t *action_class; /* [n_actions] cutoff_action_class */
+    char **region_names;   /* [n_regions] */
+    char **plan_names;     /* [n_plans] */
+    uint64_t *plan_bits;   /* [n_plans * words]: actions each plan entitles */
     co__name_map action_map, region_map, plan_map;
-    char *catalog_strings;   /* one block holding every catalog name */
+    char *catalog_strings; /* one block holding every catalog name */
 
     /* nodes */
     uint32_t n_nodes;
     size_t n_kind[4];
-    co__node *nodes;         /* [n_nodes] in depth-first order */
-    uint32_t *recs;          /* record arena (co__rec, 4-byte aligned) */
+    co__node *nodes; /* [n_nodes] in depth-first order */
+    uint32_t *recs;  /* record arena (co__rec, 4-byte aligned) */
     size_t recs_units;
-    uint64_t *slots;         /* hash tag << 32 | record offset; 0 empty */
+    uint64_t *slots; /* hash tag << 32 | record offset; 0 empty */
     uint64_t slot_mask;
 };
 
@@ -142,10 +142,10 @@ typedef struct co__range {
 /* One active action, compiled. */
 typedef struct co__enforcement {
     const cutoff_action_spec *spec; /* deep copy owned by the snapshot */
-    uint64_t *denied;  /* [words]: deny matches and no except matches */
-    uint64_t *regions; /* catalog regions matched; NULL: every region */
+    uint64_t *denied;               /* [words]: deny matches and no except matches */
+    uint64_t *regions;              /* catalog regions matched; NULL: every region */
     uint32_t n_phases;
-    int64_t *starts;   /* ascending */
+    int64_t *starts; /* ascending */
     uint8_t *modes;
     uint32_t n_ranges;
     co__range *ranges; /* merged, ascending */

@@ -27,8 +27,8 @@ static const char *first_match(const char *const *list, size_t n, const char *na
     return NULL;
 }
 
-int cutoff_explain(const cutoff_snapshot *s, const char *subscription, const char *action, const char *region,
-                   int64_t t, cutoff_explanation **out)
+int cutoff_explain(const cutoff_snapshot *s, const char *subscription, const char *action,
+                   const char *region, int64_t t, cutoff_explanation **out)
 {
     const cutoff_tree *tree = s->tree;
     cutoff_explanation *x = co__calloc(1, sizeof *x);

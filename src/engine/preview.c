@@ -20,10 +20,10 @@
 typedef struct preview_class {
     uint32_t before, after; /* groups */
     uint16_t plan;
-    bool any;               /* some action changes in some phase */
+    bool any; /* some action changes in some phase */
     uint64_t count;
-    uint8_t *mask;          /* [action * n_phases + phase]: 1 when it changes */
-    const char **changed;   /* names of the actions that change */
+    uint8_t *mask;        /* [action * n_phases + phase]: 1 when it changes */
+    const char **changed; /* names of the actions that change */
     size_t n_changed;
 } preview_class;
 
@@ -226,7 +226,8 @@ static int count_visit(preview_impl *x, uint32_t pos, uint32_t cls, void *ctx)
 }
 
 /* Merges the scope ranges of the proposal and of the version it replaces. */
-static int sweep_ranges(preview_impl *x, const co__enforcement *proposed, const co__enforcement *replaced)
+static int sweep_ranges(preview_impl *x, const co__enforcement *proposed,
+                        const co__enforcement *replaced)
 {
     uint32_t n = proposed->n_ranges + (replaced ? replaced->n_ranges : 0);
     x->ranges = co__calloc(n + 1, sizeof *x->ranges);
@@ -256,8 +257,8 @@ static int sweep_ranges(preview_impl *x, const co__enforcement *proposed, const 
     return 0;
 }
 
-int cutoff_preview_compute(const cutoff_snapshot *current, const cutoff_action_spec *proposed, int64_t activation,
-                           cutoff_preview **out, cutoff_diag *diag)
+int cutoff_preview_compute(const cutoff_snapshot *current, const cutoff_action_spec *proposed,
+                           int64_t activation, cutoff_preview **out, cutoff_diag *diag)
 {
     co__diag_clear(diag);
     if (proposed == NULL || proposed->id == NULL)
@@ -365,12 +366,13 @@ static int page_visit(preview_impl *x, uint32_t pos, uint32_t cls, void *ctx)
     }
     if (pc->n == pc->limit)
         return 1;
-    pc->out[pc->n++] = (cutoff_preview_change){co__tree_id(x->before->tree, pos), c->changed, c->n_changed};
+    pc->out[pc->n++] =
+        (cutoff_preview_change){co__tree_id(x->before->tree, pos), c->changed, c->n_changed};
     return 0;
 }
 
-int cutoff_preview_changes(const cutoff_preview *p, size_t offset, size_t limit, cutoff_preview_change *out,
-                           size_t *n)
+int cutoff_preview_changes(const cutoff_preview *p, size_t offset, size_t limit,
+                           cutoff_preview_change *out, size_t *n)
 {
     preview_impl *x = (preview_impl *)p;
     page_ctx pc = {offset, limit, 0, out};

@@ -109,7 +109,8 @@ static int compile_action(const cutoff_tree *t, const cutoff_action_spec *a, co_
     for (size_t i = 0; i < a->n_scope; i++) {
         uint32_t pos = a->scope[i] ? co__tree_pos(t, a->scope[i]) : CO_NONE;
         if (pos == CO_NONE)
-            return co__diag(diag, CUTOFF_ENOTFOUND, "scope node \"%s\" of action %s is not in the tree",
+            return co__diag(diag, CUTOFF_ENOTFOUND,
+                            "scope node \"%s\" of action %s is not in the tree",
                             co__quote(a->scope[i], q, sizeof q), a->id);
         e->ranges[i] = (co__range){pos, t->nodes[pos].end};
     }
@@ -240,8 +241,8 @@ done:
     return rc;
 }
 
-int cutoff_snapshot_build(cutoff_tree *tree, const cutoff_action_spec *const *actions, size_t n_actions,
-                          cutoff_snapshot **out, cutoff_diag *diag)
+int cutoff_snapshot_build(cutoff_tree *tree, const cutoff_action_spec *const *actions,
+                          size_t n_actions, cutoff_snapshot **out, cutoff_diag *diag)
 {
     co__diag_clear(diag);
     int rc = CUTOFF_ENOMEM;
@@ -353,9 +354,10 @@ bool co__region_applies(const co__enforcement *e, uint32_t region, const char *r
  * subscription and the action). Inlined into check_found and
  * cutoff_check_handles; co__decide is the same, out of line, for the
  * preview. */
-static inline __attribute__((always_inline)) void
-decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, uint32_t region,
-       const char *region_name, int64_t t, cutoff_verdict *out)
+static inline __attribute__((always_inline)) void decide(const cutoff_snapshot *s, uint16_t plan,
+                                                         uint32_t group, uint32_t act,
+                                                         uint32_t region, const char *region_name,
+                                                         int64_t t, cutoff_verdict *out)
 {
     const cutoff_tree *tree = s->tree;
     out->by = NULL;
@@ -389,7 +391,8 @@ decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, ui
             continue;
         if (e->modes[k] == CUTOFF_MODE_READ_ONLY && (is_read || out->reason != CUTOFF_REASON_ALLOW))
             continue;
-        out->reason = e->modes[k] == CUTOFF_MODE_SUSPEND ? CUTOFF_REASON_SUSPENDED : CUTOFF_REASON_READ_ONLY;
+        out->reason =
+            e->modes[k] == CUTOFF_MODE_SUSPEND ? CUTOFF_REASON_SUSPENDED : CUTOFF_REASON_READ_ONLY;
         out->by = e->spec;
         out->since = e->starts[k];
         out->until = (uint32_t)k + 1 < e->n_phases ? e->starts[k + 1] : CUTOFF_TIME_NEVER;
@@ -398,16 +401,17 @@ decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, ui
     }
 }
 
-void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act, uint32_t region,
-                const char *region_name, int64_t t, cutoff_verdict *out)
+void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act,
+                uint32_t region, const char *region_name, int64_t t, cutoff_verdict *out)
 {
     decide(s, plan, group, act, region, region_name, t, out);
 }
 
 /* cutoff_check once the subscription's record is found (or not). */
-static inline __attribute__((always_inline)) void
-check_found(const cutoff_snapshot *s, const co__rec *r, const char *action, const char *region, int64_t t,
-            cutoff_verdict *out)
+static inline __attribute__((always_inline)) void check_found(const cutoff_snapshot *s,
+                                                              const co__rec *r, const char *action,
+                                                              const char *region, int64_t t,
+                                                              cutoff_verdict *out)
 {
     const cutoff_tree *tree = s->tree;
     out->by = NULL;
@@ -426,10 +430,11 @@ check_found(const cutoff_snapshot *s, const co__rec *r, const char *action, cons
     decide(s, r->plan, group, act, region ? CO_REGION_UNRESOLVED : CO_NONE, region, t, out);
 }
 
-void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char *action, const char *region,
-                  int64_t t, cutoff_verdict *out)
+void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char *action,
+                  const char *region, int64_t t, cutoff_verdict *out)
 {
-    check_found(s, co__tree_find(s->tree, subscription, strlen(subscription)), action, region, t, out);
+    check_found(s, co__tree_find(s->tree, subscription, strlen(subscription)), action, region, t,
+                out);
 }
 
 /* A software pipeline: request i is hashed and its hash slot prefetched,
@@ -471,7 +476,8 @@ void cutoff_check_handles(const cutoff_snapshot *s, cutoff_sub_handle sub, cutof
                           cutoff_region_handle region, int64_t t, cutoff_verdict *out)
 {
     const cutoff_tree *tree = s->tree;
-    if (sub.index >= tree->n_nodes || CO_KIND(tree->nodes[sub.index].kind) != CUTOFF_NODE_SUBSCRIPTION) {
+    if (sub.index >= tree->n_nodes ||
+        CO_KIND(tree->nodes[sub.index].kind) != CUTOFF_NODE_SUBSCRIPTION) {
         *out = (cutoff_verdict){CUTOFF_REASON_UNKNOWN_SUBSCRIPTION, NULL, 0, CUTOFF_TIME_NEVER};
         return;
     }

@@ -37,7 +37,8 @@ static inline uint32_t name_hash(const char *s, size_t len)
     } else {
         memcpy(&a, s, len);
     }
-    uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len * 0x165667b19e3779f9ull);
+    uint64_t h =
+        (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len * 0x165667b19e3779f9ull);
     return (uint32_t)(h >> 32) ^ (uint32_t)h;
 }
 
@@ -144,25 +145,29 @@ static int compile_catalog(const cutoff_catalog_spec *c, cutoff_tree *t, cutoff_
     char q[160];
     int rc = 0;
     if (c->n_actions > 65535 || c->n_regions > 65535 || c->n_plans > 65534)
-        return co__diag(diag, CUTOFF_ELIMIT, "catalog too large: at most 65535 actions, regions and plans");
+        return co__diag(diag, CUTOFF_ELIMIT,
+                        "catalog too large: at most 65535 actions, regions and plans");
     size_t bytes = 0;
     for (size_t i = 0; i < c->n_actions; i++) {
         if ((rc = check_action_name(c->actions[i].name, i, diag)) != 0)
             return rc;
         if (c->actions[i].cls != CUTOFF_CLASS_READ && c->actions[i].cls != CUTOFF_CLASS_WRITE)
-            return co__diag(diag, CUTOFF_EINVAL, "catalog action \"%s\" has no class (read or write)",
+            return co__diag(diag, CUTOFF_EINVAL,
+                            "catalog action \"%s\" has no class (read or write)",
                             c->actions[i].name);
         bytes += strlen(c->actions[i].name) + 1;
     }
     for (size_t i = 0; i < c->n_regions; i++) {
         if (!cutoff_id_valid(c->regions[i]))
-            return co__diag(diag, CUTOFF_EINVAL, "catalog region \"%s\" is not an id of 1-128 [A-Za-z0-9._:-]",
+            return co__diag(diag, CUTOFF_EINVAL,
+                            "catalog region \"%s\" is not an id of 1-128 [A-Za-z0-9._:-]",
                             co__quote(c->regions[i], q, sizeof q));
         bytes += strlen(c->regions[i]) + 1;
     }
     for (size_t i = 0; i < c->n_plans; i++) {
         if (!cutoff_id_valid(c->plans[i].name))
-            return co__diag(diag, CUTOFF_EINVAL, "catalog plan \"%s\" is not an id of 1-128 [A-Za-z0-9._:-]",
+            return co__diag(diag, CUTOFF_EINVAL,
+                            "catalog plan \"%s\" is not an id of 1-128 [A-Za-z0-9._:-]",
                             co__quote(c->plans[i].name, q, sizeof q));
         for (size_t j = 0; j < c->plans[i].n_services; j++)
             if ((rc = cutoff_pattern_check(c->plans[i].services[j], diag)) != 0) {
@@ -212,13 +217,16 @@ static int compile_catalog(const cutoff_catalog_spec *c, cutoff_tree *t, cutoff_
     /* Duplicates: the map finds the first of two equal names. */
     for (uint32_t i = 0; i < t->n_actions; i++)
         if (co__name_map_find(&t->action_map, t->action_names[i], strlen(t->action_names[i])) != i)
-            return co__diag(diag, CUTOFF_EINVAL, "catalog action \"%s\" appears twice", t->action_names[i]);
+            return co__diag(diag, CUTOFF_EINVAL, "catalog action \"%s\" appears twice",
+                            t->action_names[i]);
     for (uint32_t i = 0; i < t->n_regions; i++)
         if (co__name_map_find(&t->region_map, t->region_names[i], strlen(t->region_names[i])) != i)
-            return co__diag(diag, CUTOFF_EINVAL, "catalog region \"%s\" appears twice", t->region_names[i]);
+            return co__diag(diag, CUTOFF_EINVAL, "catalog region \"%s\" appears twice",
+                            t->region_names[i]);
     for (uint32_t i = 0; i < t->n_plans; i++)
         if (co__name_map_find(&t->plan_map, t->plan_names[i], strlen(t->plan_names[i])) != i)
-            return co__diag(diag, CUTOFF_EINVAL, "catalog plan \"%s\" appears twice", t->plan_names[i]);
+            return co__diag(diag, CUTOFF_EINVAL, "catalog plan \"%s\" appears twice",
+                            t->plan_names[i]);
 
     for (size_t i = 0; i < c->n_plans; i++) {
         uint64_t *bits = t->plan_bits + (i + 1) * t->words; /* plan index + 1 */
@@ -360,13 +368,16 @@ int cutoff_tree_builder_add(cutoff_tree_builder *b, const cutoff_node_spec *node
     if (node == NULL || node->id == NULL)
         return co__diag(diag, CUTOFF_EINVAL, "node has no id");
     if (!cutoff_id_valid(node->id))
-        return co__diag(diag, CUTOFF_EINVAL,
-                        "node id \"%s\" is not 1-128 bytes of [A-Za-z0-9._:-]", co__quote(node->id, q, sizeof q));
+        return co__diag(diag, CUTOFF_EINVAL, "node id \"%s\" is not 1-128 bytes of [A-Za-z0-9._:-]",
+                        co__quote(node->id, q, sizeof q));
     if (node->kind < CUTOFF_NODE_TENANT || node->kind > CUTOFF_NODE_SUBSCRIPTION)
-        return co__diag(diag, CUTOFF_EINVAL, "node \"%s\" has no kind (tenant, unit or subscription)", node->id);
+        return co__diag(diag, CUTOFF_EINVAL,
+                        "node \"%s\" has no kind (tenant, unit or subscription)", node->id);
     if (node->kind == CUTOFF_NODE_TENANT && node->parent != NULL)
-        return co__diag(diag, CUTOFF_EINVAL, "tenant \"%s\" cannot have a parent (\"%s\"); only units and subscriptions do",
-                        node->id, co__quote(node->parent, q, sizeof q));
+        return co__diag(
+            diag, CUTOFF_EINVAL,
+            "tenant \"%s\" cannot have a parent (\"%s\"); only units and subscriptions do",
+            node->id, co__quote(node->parent, q, sizeof q));
     if (node->kind != CUTOFF_NODE_TENANT && node->parent == NULL)
         return co__diag(diag, CUTOFF_EINVAL, "%s \"%s\" needs a parent (a tenant or a unit)",
                         cutoff_node_kind_name(node->kind), node->id);
@@ -461,7 +472,8 @@ static int report_cycle(const cutoff_tree_builder *b, const uint32_t *parent, ui
                    i == start ? "" : " ...");
     if (diag)
         diag->item = b->nodes[start].item;
-    int rc = co__diag(diag, CUTOFF_ECYCLE, "the parents form a cycle: %s", path.data ? path.data : "?");
+    int rc =
+        co__diag(diag, CUTOFF_ECYCLE, "the parents form a cycle: %s", path.data ? path.data : "?");
     co__buf_free(&path);
     return rc;
 }
@@ -483,9 +495,10 @@ static int resolve_parents(const cutoff_tree_builder *b, uint32_t *parent, cutof
             return co__diag(diag, CUTOFF_EINVAL, "parent \"%s\" of \"%s\" is not in the tree",
                             co__quote(pid, q, sizeof q), b->strings + n->id_off);
         if (b->nodes[p].kind == CUTOFF_NODE_SUBSCRIPTION)
-            return co__diag(diag, CUTOFF_EINVAL,
-                            "parent \"%s\" of \"%s\" is a subscription; a parent must be a tenant or a unit",
-                            pid, b->strings + n->id_off);
+            return co__diag(
+                diag, CUTOFF_EINVAL,
+                "parent \"%s\" of \"%s\" is a subscription; a parent must be a tenant or a unit",
+                pid, b->strings + n->id_off);
         parent[i] = p;
     }
     if (diag)
@@ -611,7 +624,9 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
         node->end = end[pos];
         node->kind = bn->kind | (bn->plan ? CO_OWN_PLAN : 0);
         /* Parents come before children in depth-first order. */
-        node->plan = bn->plan ? bn->plan : node->parent == CO_NONE ? 0 : t->nodes[node->parent].plan;
+        node->plan = bn->plan                  ? bn->plan
+                     : node->parent == CO_NONE ? 0
+                                               : t->nodes[node->parent].plan;
         node->rec = off;
         node->unused = 0;
         co__rec *r = (co__rec *)(void *)(t->recs + off);

@@ -19,10 +19,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const top_keys[] = {"id",     "case",   "scope",  "deny",
-                                       "except", "regions", "phases", "status",
-                                       "notice", "state",  "version", "activated_at",
-                                       NULL};
+static const char *const top_keys[] = {"id",      "case",         "scope",  "deny",   "except",
+                                       "regions", "phases",       "status", "notice", "state",
+                                       "version", "activated_at", NULL};
 static const char *const phase_keys[] = {"at", "mode", NULL};
 static const char *const notice_keys[] = {"summary", "terms", "contact", "ref", NULL};
 
@@ -118,8 +117,8 @@ static int check_list(const char *key, const char *const *v, size_t n, enum entr
         if (s == NULL) {
             rc = co__diag(diag, CUTOFF_EINVAL, "%s[%zu]: no value", key, i);
         } else if (kind == ENTRY_ID && !cutoff_id_valid(s)) {
-            rc = co__diag(diag, CUTOFF_EPARSE, "%s[%zu]: \"%s\" is not a node id; use " ID_RULE, key,
-                          i, co__text(s, q, sizeof q));
+            rc = co__diag(diag, CUTOFF_EPARSE, "%s[%zu]: \"%s\" is not a node id; use " ID_RULE,
+                          key, i, co__text(s, q, sizeof q));
         } else if (kind == ENTRY_PATTERN && cutoff_pattern_check(s, NULL) != 0) {
             rc = co__diag(diag, CUTOFF_EPARSE,
                           "%s[%zu]: \"%s\" is not a pattern; use \"*\", \"SERVICE.*\" or "
@@ -145,8 +144,10 @@ static int check_list(const char *key, const char *const *v, size_t n, enum entr
 /* "+30d", "+12h", "+15m", "+3s", "+0": the largest unit that divides. */
 static void offset_text(int64_t secs, char buf[32])
 {
-    static const struct { int64_t unit; char name; } units[] = {
-        {86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+    static const struct {
+        int64_t unit;
+        char name;
+    } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
     if (secs == 0) {
         strcpy(buf, "+0");
         return;
@@ -184,14 +185,16 @@ static int check_phases(const cutoff_action_spec *a, cutoff_diag *diag)
         const cutoff_phase_spec *p = &a->phases[i];
         if (p->mode != CUTOFF_MODE_OFF && p->mode != CUTOFF_MODE_READ_ONLY &&
             p->mode != CUTOFF_MODE_SUSPEND)
-            return co__diag(diag, CUTOFF_EPARSE,
-                            "phases[%zu].mode: not a mode; use \"read-only\", \"suspend\" or \"off\"", i);
+            return co__diag(
+                diag, CUTOFF_EPARSE,
+                "phases[%zu].mode: not a mode; use \"read-only\", \"suspend\" or \"off\"", i);
         if (p->relative != 0 && p->relative != 1)
             return co__diag(diag, CUTOFF_EINVAL, "phases[%zu]: relative is neither 0 nor 1", i);
         if (p->relative && (p->at < 0 || p->at > CO__OFFSET_MAX))
-            return co__diag(diag, CUTOFF_EPARSE,
-                            "phases[%zu].at: %lld seconds after activation is out of range; use +0 to +36500d",
-                            i, (long long)p->at);
+            return co__diag(
+                diag, CUTOFF_EPARSE,
+                "phases[%zu].at: %lld seconds after activation is out of range; use +0 to +36500d",
+                i, (long long)p->at);
         if (!p->relative && (p->at < CO__TIME_MIN || p->at > CO__TIME_MAX))
             return co__diag(diag, CUTOFF_EPARSE,
                             "phases[%zu].at: %lld is out of range; times lie between "
@@ -201,9 +204,10 @@ static int check_phases(const cutoff_action_spec *a, cutoff_diag *diag)
         if (*prev != SIZE_MAX && a->phases[*prev].at >= p->at) {
             phase_time_text(p, t1);
             phase_time_text(&a->phases[*prev], t2);
-            return co__diag(diag, CUTOFF_EPARSE,
-                            "phases[%zu].at: %s is not after phases[%zu].at (%s); phases must be in time order",
-                            i, t1, *prev, t2);
+            return co__diag(
+                diag, CUTOFF_EPARSE,
+                "phases[%zu].at: %s is not after phases[%zu].at (%s); phases must be in time order",
+                i, t1, *prev, t2);
         }
         *prev = i;
     }
@@ -218,11 +222,12 @@ static int check_text(const char *key, const char *s, bool required, cutoff_diag
         return required ? co__diag(diag, CUTOFF_EPARSE, "notice: missing \"%s\"", key) : 0;
     size_t n = strlen(s);
     if (required && n == 0)
-        return co__diag(diag, CUTOFF_EPARSE, "notice.%s: empty; tell the customer why service stops",
-                        key);
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "notice.%s: empty; tell the customer why service stops", key);
     if (n > CO__TEXT_MAX)
-        return co__diag(diag, CUTOFF_ELIMIT, "notice.%s: %zu bytes is too long; at most %d are allowed",
-                        key, n, CO__TEXT_MAX);
+        return co__diag(diag, CUTOFF_ELIMIT,
+                        "notice.%s: %zu bytes is too long; at most %d are allowed", key, n,
+                        CO__TEXT_MAX);
     if (!co__utf8_valid(s))
         return co__diag(diag, CUTOFF_EPARSE, "notice.%s: not valid UTF-8", key);
     return 0;
@@ -293,7 +298,8 @@ static int read_list(const json_t *root, const char *key, int flags, const char 
     for (size_t i = 0; i < count; i++) {
         json_t *s = json_array_get(arr, i);
         if (!json_is_string(s))
-            return co__json_type_error(diag, co__path_index(path, sizeof path, key, i), "a string", s);
+            return co__json_type_error(diag, co__path_index(path, sizeof path, key, i), "a string",
+                                       s);
         v[i] = json_string_value(s);
     }
     *n = count;
@@ -302,7 +308,8 @@ static int read_list(const json_t *root, const char *key, int flags, const char 
 
 /* A time of the document: RFC 3339 or Unix seconds as a string or an
  * integer, or "+N[smhd]" relative to activation (only when relative != NULL). */
-static int read_time(const json_t *v, const char *path, int64_t *at, int *relative, cutoff_diag *diag)
+static int read_time(const json_t *v, const char *path, int64_t *at, int *relative,
+                     cutoff_diag *diag)
 {
     char q[96];
     if (relative)
@@ -342,7 +349,8 @@ static int read_phase(const json_t *ph, size_t i, cutoff_phase_spec *out, cutoff
     const char *mode;
     co__path_index(path, sizeof path, "phases", i);
     if (!json_is_object(ph))
-        return co__json_type_error(diag, path, "an object like {\"at\": TIME, \"mode\": \"suspend\"}", ph);
+        return co__json_type_error(diag, path,
+                                   "an object like {\"at\": TIME, \"mode\": \"suspend\"}", ph);
     int rc = co__json_check_keys(ph, path, phase_keys, diag);
     if (rc != 0)
         return rc;
@@ -382,7 +390,8 @@ static int read_notice(const json_t *root, cutoff_notice_spec *n, cutoff_diag *d
         rc = co__json_get_string(obj, "notice", "summary", CO__REQUIRED, CO__TEXT_MAX, &n->summary,
                                  diag);
     if (rc == 0)
-        rc = co__json_get_string(obj, "notice", "terms", CO__NULLABLE, CO__TEXT_MAX, &n->terms, diag);
+        rc = co__json_get_string(obj, "notice", "terms", CO__NULLABLE, CO__TEXT_MAX, &n->terms,
+                                 diag);
     if (rc == 0)
         rc = co__json_get_string(obj, "notice", "contact", CO__NULLABLE, CO__TEXT_MAX, &n->contact,
                                  diag);
@@ -406,9 +415,10 @@ static int read_lifecycle(const json_t *root, bool keep, cutoff_action_spec *a, 
             if (strcmp(state, cutoff_action_state_name(s)) == 0)
                 break;
         if (s > CUTOFF_STATE_SUPERSEDED)
-            return co__diag(diag, CUTOFF_EPARSE,
-                            "state: \"%s\" is not a state; use draft, active, lifted, expired or superseded",
-                            co__text(state, q, sizeof q));
+            return co__diag(
+                diag, CUTOFF_EPARSE,
+                "state: \"%s\" is not a state; use draft, active, lifted, expired or superseded",
+                co__text(state, q, sizeof q));
         if (keep)
             a->state = s;
     }
@@ -594,21 +604,23 @@ int cutoff_action_to_json(const cutoff_action_spec *a, char **out)
     static const char *const every_region[] = {"*"};
     char activated[32];
     json_t *root = json_object();
-    int ok = root != NULL && (!a->id || co__json_put(root, "id", co__json_str(a->id)) == 0) &&
-             co__json_put(root, "case", co__json_str(a->case_id)) == 0 &&
-             co__json_put(root, "scope", string_array(a->scope, a->n_scope)) == 0 &&
-             co__json_put(root, "deny", string_array(a->deny, a->n_deny)) == 0 &&
-             co__json_put(root, "except", string_array(a->except, a->n_except)) == 0 &&
-             co__json_put(root, "regions", a->n_regions ? string_array(a->regions, a->n_regions)
-                                                        : string_array(every_region, 1)) == 0 &&
-             co__json_put(root, "phases", phases_json(a)) == 0 &&
-             co__json_put(root, "status", json_integer(a->status)) == 0 &&
-             co__json_put(root, "notice", notice_json(&a->notice)) == 0 &&
-             co__json_put(root, "state", co__json_str(cutoff_action_state_name(a->state))) == 0 &&
-             co__json_put(root, "version", json_integer(a->version)) == 0 &&
-             co__json_put(root, "activated_at",
-                          a->activated_at ? co__json_str(cutoff_time_format(a->activated_at, activated))
-                                          : json_null()) == 0;
+    int ok =
+        root != NULL && (!a->id || co__json_put(root, "id", co__json_str(a->id)) == 0) &&
+        co__json_put(root, "case", co__json_str(a->case_id)) == 0 &&
+        co__json_put(root, "scope", string_array(a->scope, a->n_scope)) == 0 &&
+        co__json_put(root, "deny", string_array(a->deny, a->n_deny)) == 0 &&
+        co__json_put(root, "except", string_array(a->except, a->n_except)) == 0 &&
+        co__json_put(root, "regions",
+                     a->n_regions ? string_array(a->regions, a->n_regions)
+                                  : string_array(every_region, 1)) == 0 &&
+        co__json_put(root, "phases", phases_json(a)) == 0 &&
+        co__json_put(root, "status", json_integer(a->status)) == 0 &&
+        co__json_put(root, "notice", notice_json(&a->notice)) == 0 &&
+        co__json_put(root, "state", co__json_str(cutoff_action_state_name(a->state))) == 0 &&
+        co__json_put(root, "version", json_integer(a->version)) == 0 &&
+        co__json_put(root, "activated_at",
+                     a->activated_at ? co__json_str(cutoff_time_format(a->activated_at, activated))
+                                     : json_null()) == 0;
     if (!ok) {
         json_decref(root);
         return CUTOFF_ENOMEM;

@@ -154,11 +154,13 @@ static int validate_regions(const cutoff_catalog_spec *c, cutoff_diag *diag)
         const char *r = c->regions[i];
         size_t first;
         if (r == NULL || !cutoff_id_valid(r))
-            rc = co__diag(diag, CUTOFF_EPARSE, "regions[%zu]: \"%s\" is not a region id; use " ID_RULE,
-                          i, co__text(r, q, sizeof q));
+            rc = co__diag(diag, CUTOFF_EPARSE,
+                          "regions[%zu]: \"%s\" is not a region id; use " ID_RULE, i,
+                          co__text(r, q, sizeof q));
         else if (co__nameset_add(&seen, r, strlen(r), i, &first))
-            rc = co__diag(diag, CUTOFF_EPARSE, "regions[%zu]: \"%s\" is listed twice (first at regions[%zu])",
-                          i, co__text(r, q, sizeof q), first);
+            rc = co__diag(diag, CUTOFF_EPARSE,
+                          "regions[%zu]: \"%s\" is listed twice (first at regions[%zu])", i,
+                          co__text(r, q, sizeof q), first);
     }
     co__nameset_free(&seen);
     return rc;
@@ -188,14 +190,17 @@ static int validate_plans(const cutoff_catalog_spec *c, const co__nameset *actio
         const cutoff_plan_spec *p = &c->plans[i];
         size_t first;
         if (p->name == NULL || !cutoff_id_valid(p->name)) {
-            rc = co__diag(diag, CUTOFF_EPARSE, "plans[%zu].name: \"%s\" is not a plan id; use " ID_RULE,
-                          i, co__text(p->name, q, sizeof q));
+            rc = co__diag(diag, CUTOFF_EPARSE,
+                          "plans[%zu].name: \"%s\" is not a plan id; use " ID_RULE, i,
+                          co__text(p->name, q, sizeof q));
         } else if (co__nameset_add(&seen, p->name, strlen(p->name), i, &first)) {
-            rc = co__diag(diag, CUTOFF_EPARSE, "plans[%zu].name: plan \"%s\" is already defined at plans[%zu]",
-                          i, co__text(p->name, q, sizeof q), first);
+            rc = co__diag(diag, CUTOFF_EPARSE,
+                          "plans[%zu].name: plan \"%s\" is already defined at plans[%zu]", i,
+                          co__text(p->name, q, sizeof q), first);
         } else if (p->n_services > CO__PLAN_PATTERNS_MAX) {
-            rc = co__diag(diag, CUTOFF_ELIMIT, "plans[%zu].services: %zu patterns is too many; at most %d",
-                          i, p->n_services, CO__PLAN_PATTERNS_MAX);
+            rc = co__diag(diag, CUTOFF_ELIMIT,
+                          "plans[%zu].services: %zu patterns is too many; at most %d", i,
+                          p->n_services, CO__PLAN_PATTERNS_MAX);
         } else if (p->n_services > 0 && p->services == NULL) {
             rc = co__diag(diag, CUTOFF_EINVAL, "plans[%zu].services: no patterns", i);
         }
@@ -274,18 +279,20 @@ static int check_service(const json_t *svc, size_t i, co__nameset *seen, struct 
     if (rc != 0)
         return rc;
     if (!co__name_valid(name))
-        return co__diag(diag, CUTOFF_EPARSE, "%s.name: \"%s\" is not a service name; use " NAME_RULE,
-                        path, co__text(name, q, sizeof q));
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "%s.name: \"%s\" is not a service name; use " NAME_RULE, path,
+                        co__text(name, q, sizeof q));
     if (co__nameset_add(seen, name, strlen(name), i, &first))
-        return co__diag(diag, CUTOFF_EPARSE, "%s.name: service \"%s\" is already defined at services[%zu]",
-                        path, co__text(name, q, sizeof q), first);
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "%s.name: service \"%s\" is already defined at services[%zu]", path,
+                        co__text(name, q, sizeof q), first);
     size_t na = json_array_size(actions);
     if (na == 0)
-        return co__diag(diag, CUTOFF_EPARSE, "%s.actions: empty; a service needs at least one action",
-                        path);
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "%s.actions: empty; a service needs at least one action", path);
     if (na > CO__ACTIONS_MAX - n->actions)
-        return co__diag(diag, CUTOFF_ELIMIT, "%s.actions: the catalog has more than %d actions", path,
-                        CO__ACTIONS_MAX);
+        return co__diag(diag, CUTOFF_ELIMIT, "%s.actions: the catalog has more than %d actions",
+                        path, CO__ACTIONS_MAX);
     for (size_t j = 0; j < na; j++) {
         json_t *act = json_array_get(actions, j);
         snprintf(apath, sizeof apath, "%s.actions[%zu]", path, j);
@@ -299,16 +306,18 @@ static int check_service(const json_t *svc, size_t i, co__nameset *seen, struct 
         if (rc != 0)
             return rc;
         if (!co__name_valid(aname))
-            return co__diag(diag, CUTOFF_EPARSE, "%s.name: \"%s\" is not an action name; use " NAME_RULE,
-                            apath, co__text(aname, q, sizeof q));
+            return co__diag(diag, CUTOFF_EPARSE,
+                            "%s.name: \"%s\" is not an action name; use " NAME_RULE, apath,
+                            co__text(aname, q, sizeof q));
         size_t full = strlen(name) + 1 + strlen(aname);
         if (full > CUTOFF_ID_MAX)
             return co__diag(diag, CUTOFF_EPARSE,
                             "%s.name: \"%s.%s\" is %zu bytes; full action names are at most %d",
                             apath, name, aname, full, CUTOFF_ID_MAX);
         if (strcmp(cls, "read") != 0 && strcmp(cls, "write") != 0)
-            return co__diag(diag, CUTOFF_EPARSE, "%s.class: \"%s\" is not a class; use \"read\" or \"write\"",
-                            apath, co__text(cls, q, sizeof q));
+            return co__diag(diag, CUTOFF_EPARSE,
+                            "%s.class: \"%s\" is not a class; use \"read\" or \"write\"", apath,
+                            co__text(cls, q, sizeof q));
         n->name_bytes += full + 1;
     }
     n->actions += na;
@@ -363,8 +372,9 @@ static int check_shape(const json_t *services, const json_t *regions, const json
             return rc;
         size_t np = json_array_size(pats);
         if (np > CO__PLAN_PATTERNS_MAX)
-            return co__diag(diag, CUTOFF_ELIMIT, "%s.services: %zu patterns is too many; at most %d",
-                            path, np, CO__PLAN_PATTERNS_MAX);
+            return co__diag(diag, CUTOFF_ELIMIT,
+                            "%s.services: %zu patterns is too many; at most %d", path, np,
+                            CO__PLAN_PATTERNS_MAX);
         for (size_t j = 0; j < np; j++) {
             json_t *p = json_array_get(pats, j);
             if (!json_is_string(p)) {
@@ -446,9 +456,12 @@ int cutoff_catalog_parse(const char *json, size_t len, cutoff_catalog_spec **out
     }
 
     cutoff_catalog_spec tmp = {
-        .actions = actions, .n_actions = n.actions,
-        .regions = region_v, .n_regions = n.regions,
-        .plans = plan_v, .n_plans = n.plans,
+        .actions = actions,
+        .n_actions = n.actions,
+        .regions = region_v,
+        .n_regions = n.regions,
+        .plans = plan_v,
+        .n_plans = n.plans,
     };
     rc = co__catalog_validate(&tmp, diag);
     if (rc == 0)
@@ -506,8 +519,9 @@ static json_t *services_json(const cutoff_catalog_spec *c)
         json_t *act = json_object();
         ok = co__json_push(action_lists[s], act) == 0 &&
              co__json_put(act, "name", co__json_str(dot + 1)) == 0 &&
-             co__json_put(act, "class", co__json_str(c->actions[i].cls == CUTOFF_CLASS_READ
-                                                         ? "read" : "write")) == 0;
+             co__json_put(
+                 act, "class",
+                 co__json_str(c->actions[i].cls == CUTOFF_CLASS_READ ? "read" : "write")) == 0;
     }
     for (size_t s = 0; action_lists && s < n_services; s++)
         json_decref(action_lists[s]);

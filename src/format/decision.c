@@ -86,8 +86,7 @@ static json_t *verdict_object(const cutoff_verdict *v, const cutoff_request *r,
     bool deny = v->reason != CUTOFF_REASON_ALLOW;
     const cutoff_action_spec *by = v->by;
     json_t *o = json_object();
-    int ok = o != NULL &&
-             co__json_put(o, "decision", co__json_str(deny ? "deny" : "allow")) == 0 &&
+    int ok = o != NULL && co__json_put(o, "decision", co__json_str(deny ? "deny" : "allow")) == 0 &&
              co__json_put(o, "reason", co__json_str(cutoff_reason_name(v->reason))) == 0 &&
              co__json_put(o, "subscription", request_str(r->subscription)) == 0 &&
              co__json_put(o, "action", request_str(r->action)) == 0 &&
@@ -124,17 +123,18 @@ static json_t *entry_object(const cutoff_explain_entry *e)
     json_t *en = json_object();
     /* since is null only before the action's first phase has begun */
     bool begun = !(e->mode == CUTOFF_MODE_OFF && e->since == 0);
-    int ok = en != NULL &&
-             co__json_put(en, "enforcement_action", co__json_str(e->action ? e->action->id : "")) == 0 &&
-             co__json_put(en, "scope_node", co__json_str(e->scope_node ? e->scope_node : "")) == 0 &&
-             co__json_put(en, "deny_pattern", str_or_null(e->deny_pattern)) == 0 &&
-             co__json_put(en, "except_pattern", str_or_null(e->except_pattern)) == 0 &&
-             co__json_put(en, "region_match", json_boolean(e->region_match)) == 0 &&
-             co__json_put(en, "mode", co__json_str(cutoff_mode_name(e->mode))) == 0 &&
-             co__json_put(en, "since", begun ? time_or_null(e->since) : json_null()) == 0 &&
-             co__json_put(en, "until", time_or_null(e->until)) == 0 &&
-             co__json_put(en, "effect", co__json_str(cutoff_reason_name(e->effect))) == 0 &&
-             co__json_put(en, "decides", json_boolean(e->decides)) == 0;
+    int ok =
+        en != NULL &&
+        co__json_put(en, "enforcement_action", co__json_str(e->action ? e->action->id : "")) == 0 &&
+        co__json_put(en, "scope_node", co__json_str(e->scope_node ? e->scope_node : "")) == 0 &&
+        co__json_put(en, "deny_pattern", str_or_null(e->deny_pattern)) == 0 &&
+        co__json_put(en, "except_pattern", str_or_null(e->except_pattern)) == 0 &&
+        co__json_put(en, "region_match", json_boolean(e->region_match)) == 0 &&
+        co__json_put(en, "mode", co__json_str(cutoff_mode_name(e->mode))) == 0 &&
+        co__json_put(en, "since", begun ? time_or_null(e->since) : json_null()) == 0 &&
+        co__json_put(en, "until", time_or_null(e->until)) == 0 &&
+        co__json_put(en, "effect", co__json_str(cutoff_reason_name(e->effect))) == 0 &&
+        co__json_put(en, "decides", json_boolean(e->decides)) == 0;
     if (!ok) {
         json_decref(en);
         return NULL;

@@ -186,8 +186,8 @@ json_t *co__json_parse(const char *text, size_t len, json_error_t *err, bool *no
     json_error_t again;
     memset(&again, 0, sizeof again);
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &again);
-    if (root == NULL &&
-        (failed_for_memory(&again) || again.position != err->position || strcmp(again.text, err->text) != 0))
+    if (root == NULL && (failed_for_memory(&again) || again.position != err->position ||
+                         strcmp(again.text, err->text) != 0))
         *nomem = true;
     return root;
 }
@@ -296,7 +296,7 @@ int co__json_check_keys(const json_t *obj, const char *path, const char *const *
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
+    json_object_foreach ((json_t *)obj, key, value) {
         size_t i;
         for (i = 0; allowed[i]; i++)
             if (strcmp(key, allowed[i]) == 0)
@@ -322,8 +322,8 @@ int co__json_check_keys(const json_t *obj, const char *path, const char *const *
         if (path[0])
             return co__diag(diag, CUTOFF_EPARSE, "%s: unknown key \"%s\"; allowed: %s%s", path, q,
                             list, hint);
-        return co__diag(diag, CUTOFF_EPARSE, "unknown key \"%s\" at the top level; allowed: %s%s", q,
-                        list, hint);
+        return co__diag(diag, CUTOFF_EPARSE, "unknown key \"%s\" at the top level; allowed: %s%s",
+                        q, list, hint);
     }
     return 0;
 }
@@ -355,8 +355,8 @@ static int member(const json_t *obj, const char *path, const char *key, int flag
     return 1;
 }
 
-int co__json_get_string(const json_t *obj, const char *path, const char *key, int flags,
-                        size_t max, const char **out, cutoff_diag *diag)
+int co__json_get_string(const json_t *obj, const char *path, const char *key, int flags, size_t max,
+                        const char **out, cutoff_diag *diag)
 {
     char p[160];
     json_t *v;
@@ -369,8 +369,8 @@ int co__json_get_string(const json_t *obj, const char *path, const char *key, in
         return co__json_type_error(diag, p, "a string", v);
     size_t len = json_string_length(v);
     if (max && len > max)
-        return co__diag(diag, CUTOFF_ELIMIT, "%s: %zu bytes is too long; at most %zu are allowed", p,
-                        len, max);
+        return co__diag(diag, CUTOFF_ELIMIT, "%s: %zu bytes is too long; at most %zu are allowed",
+                        p, len, max);
     *out = json_string_value(v);
     return 0;
 }

@@ -33,13 +33,13 @@ void co__json_init(void);
 bool co__utf8_valid(const char *s);
 
 /* ---- limits (CUTOFF_ELIMIT beyond them) ---------------------------------- */
-#define CO__LIST_MAX 1000      /* entries of scope, deny, except, regions */
-#define CO__PHASES_MAX 100     /* phases of one action */
-#define CO__TEXT_MAX 4096      /* bytes of a notice field or a node's name */
-#define CO__SERVICES_MAX 4096  /* services of a catalog */
-#define CO__ACTIONS_MAX 65536  /* actions of a catalog, all services together */
-#define CO__REGIONS_MAX 4096   /* regions of a catalog */
-#define CO__PLANS_MAX 4096     /* plans of a catalog */
+#define CO__LIST_MAX 1000     /* entries of scope, deny, except, regions */
+#define CO__PHASES_MAX 100    /* phases of one action */
+#define CO__TEXT_MAX 4096     /* bytes of a notice field or a node's name */
+#define CO__SERVICES_MAX 4096 /* services of a catalog */
+#define CO__ACTIONS_MAX 65536 /* actions of a catalog, all services together */
+#define CO__REGIONS_MAX 4096  /* regions of a catalog */
+#define CO__PLANS_MAX 4096    /* plans of a catalog */
 #define CO__PLAN_PATTERNS_MAX 1000
 /* Absolute phase times lie in [1970-01-01T00:00:00Z, 9999-12-31T23:59:59Z]
  * so that they print as four-digit-year RFC 3339 and read back the same;

@@ -60,8 +60,8 @@ enum {
 
 /* Reads obj[key] as a string of at most max bytes (0: no limit) into *out
  * (NULL when absent or null and allowed). The string is borrowed from obj. */
-int co__json_get_string(const json_t *obj, const char *path, const char *key, int flags,
-                        size_t max, const char **out, cutoff_diag *diag);
+int co__json_get_string(const json_t *obj, const char *path, const char *key, int flags, size_t max,
+                        const char **out, cutoff_diag *diag);
 /* Reads obj[key] as an array (NULL when absent and allowed). */
 int co__json_get_array(const json_t *obj, const char *path, const char *key, int flags,
                        json_t **out, cutoff_diag *diag);
@@ -93,7 +93,7 @@ typedef struct co__nameset {
         const char *name;
         size_t len;
         size_t index;
-    } *slots;
+    } * slots;
     size_t mask;
 } co__nameset;
 

@@ -57,8 +57,7 @@ static const char *keep(char *line, size_t *used, const json_t *v)
     return dst;
 }
 
-static int check_line(json_t *const m[5], cutoff_node_kind *kind,
-                      cutoff_diag *diag)
+static int check_line(json_t *const m[5], cutoff_node_kind *kind, cutoff_diag *diag)
 {
     enum { ID, KIND, PARENT, NAME, PLAN };
     char q[96];
@@ -71,7 +70,8 @@ static int check_line(json_t *const m[5], cutoff_node_kind *kind,
         return co__json_type_error(diag, "kind", "a string", m[KIND]);
     *kind = cutoff_node_kind_parse(json_string_value(m[KIND]));
     if (*kind == 0)
-        return co__diag(diag, CUTOFF_EPARSE, "kind: \"%s\" is not a kind; use tenant, unit or subscription",
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "kind: \"%s\" is not a kind; use tenant, unit or subscription",
                         co__text(json_string_value(m[KIND]), q, sizeof q));
     rc = check_id("parent", m[PARENT], false, diag);
     if (rc != 0)
@@ -82,13 +82,15 @@ static int check_line(json_t *const m[5], cutoff_node_kind *kind,
                         "parent: a tenant has no parent (got \"%s\"); use null or leave it out",
                         co__text(json_string_value(m[PARENT]), q, sizeof q));
     if (*kind != CUTOFF_NODE_TENANT && !has_parent)
-        return co__diag(diag, CUTOFF_EPARSE, "missing \"parent\": a %s needs a parent (a tenant or a unit)",
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "missing \"parent\": a %s needs a parent (a tenant or a unit)",
                         cutoff_node_kind_name(*kind));
     if (m[NAME] != NULL && !json_is_null(m[NAME])) {
         if (!json_is_string(m[NAME]))
             return co__json_type_error(diag, "name", "a string", m[NAME]);
         if (json_string_length(m[NAME]) > CO__TEXT_MAX)
-            return co__diag(diag, CUTOFF_ELIMIT, "name: %zu bytes is too long; at most %d are allowed",
+            return co__diag(diag, CUTOFF_ELIMIT,
+                            "name: %zu bytes is too long; at most %d are allowed",
                             json_string_length(m[NAME]), CO__TEXT_MAX);
     }
     return check_id("plan", m[PLAN], false, diag);
@@ -122,7 +124,7 @@ int cutoff_node_parse_line(char *line, size_t len, cutoff_node_spec *out, cutoff
     }
     const char *key;
     json_t *value;
-    json_object_foreach(root, key, value) {
+    json_object_foreach (root, key, value) {
         int slot = strcmp(key, "id") == 0       ? ID
                    : strcmp(key, "kind") == 0   ? KIND
                    : strcmp(key, "parent") == 0 ? PARENT

@@ -143,8 +143,8 @@ static void append_body(co__http_req *r, const char *data, size_t n)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     co__http_server *s = cls;
@@ -203,8 +203,10 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *e
     }
     memcpy(host, h, hl);
     host[hl] = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV}, *res = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV},
+                    *res = NULL;
     int rc = getaddrinfo(host, colon + 1, &hints, &res);
     if (rc != 0) {
         snprintf(err, err_len, "listen address \"%s\": %s", listen, gai_strerror(rc));
@@ -225,7 +227,8 @@ co__http_server *co__http_start(const char *listen, const co__http_limits *limit
     if (request_salt == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        request_salt = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 40;
+        request_salt =
+            ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 40;
     }
     co__http_server *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -234,7 +237,8 @@ co__http_server *co__http_start(const char *listen, const co__http_limits *limit
     }
     s->limits = *limits;
     s->cb = *cb;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(
@@ -242,8 +246,7 @@ co__http_server *co__http_start(const char *listen, const co__http_limits *limit
         MHD_OPTION_THREAD_POOL_SIZE, limits->threads ? limits->threads : 1,
         MHD_OPTION_CONNECTION_LIMIT, limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         limits->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits->max_header_bytes,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, err_len, "cannot listen on %s (address in use or not allowed?)", listen);
         free(s);
@@ -279,12 +282,30 @@ void co__http_stop(co__http_server *s, unsigned drain_ms)
 
 /* ---- request accessors ---- */
 
-const char *co__http_method(const co__http_req *r) { return r->method; }
-const char *co__http_path(const co__http_req *r) { return r->path; }
-const char *co__http_request_id(const co__http_req *r) { return r->request_id; }
-int64_t co__http_elapsed_ns(const co__http_req *r) { return now_ns() - r->start_ns; }
-const char *co__http_principal(const co__http_req *r) { return r->principal; }
-const char *co__http_verb(const co__http_req *r) { return r->verb; }
+const char *co__http_method(const co__http_req *r)
+{
+    return r->method;
+}
+const char *co__http_path(const co__http_req *r)
+{
+    return r->path;
+}
+const char *co__http_request_id(const co__http_req *r)
+{
+    return r->request_id;
+}
+int64_t co__http_elapsed_ns(const co__http_req *r)
+{
+    return now_ns() - r->start_ns;
+}
+const char *co__http_principal(const co__http_req *r)
+{
+    return r->principal;
+}
+const char *co__http_verb(const co__http_req *r)
+{
+    return r->verb;
+}
 
 const char *co__http_header(const co__http_req *r, const char *name)
 {
@@ -296,7 +317,8 @@ typedef struct header_count {
     unsigned n;
 } header_count;
 
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
 {
     (void)kind, (void)value;
     header_count *c = cls;
@@ -350,8 +372,8 @@ void co__http_set_label(co__http_req *r, const char *principal, const char *verb
 
 /* ---- replies ---- */
 
-void co__http_reply(co__http_req *r, int status, const char *content_type, const char *body, size_t len,
-                    const char *const *headers)
+void co__http_reply(co__http_req *r, int status, const char *content_type, const char *body,
+                    size_t len, const char *const *headers)
 {
     if (r->answered)
         return;
@@ -395,7 +417,8 @@ void co__http_reply_problem(co__http_req *r, int status, const char *type, const
     json_object_set_new(o, "request_id", json_string(r->request_id));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    const char *fallback = "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500}";
+    const char *fallback =
+        "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500}";
     co__http_reply(r, text ? status : 500, "application/problem+json", text ? text : fallback,
                    strlen(text ? text : fallback), headers);
     free(text);

@@ -17,9 +17,9 @@ typedef struct co__http_server co__http_server;
 typedef struct co__http_req co__http_req;
 
 typedef struct co__http_limits {
-    size_t max_body_bytes;   /* larger bodies get 413 */
+    size_t max_body_bytes;    /* larger bodies get 413 */
     uint64_t max_spool_bytes; /* the same for bodies spooled to a file */
-    size_t max_header_bytes; /* per connection buffer for the request head */
+    size_t max_header_bytes;  /* per connection buffer for the request head */
     unsigned max_connections;
     unsigned timeout_s; /* idle connection timeout */
     unsigned threads;   /* polling threads (epoll), >= 1 */

@@ -17,18 +17,13 @@
         }                                                                                          \
         return fallback;                                                                           \
     }
-#define COL_MESSAGE(name, value, status, title, msg)                                               \
-    case value:                                                                                    \
-        return msg;
-#define COL_NAME(name, value, status, title, msg)                                                  \
-    case value:                                                                                    \
-        return #name;
-#define COL_STATUS(name, value, status, title, msg)                                                \
-    case value:                                                                                    \
-        return status;
-#define COL_TITLE(name, value, status, title, msg)                                                 \
-    case value:                                                                                    \
-        return title;
+/* One case label per row (kept on one line each: the formatter would join them). */
+/* clang-format off */
+#define COL_MESSAGE(name, value, status, title, msg) case value: return msg;
+#define COL_NAME(name, value, status, title, msg) case value: return #name;
+#define COL_STATUS(name, value, status, title, msg) case value: return status;
+#define COL_TITLE(name, value, status, title, msg) case value: return title;
+/* clang-format on */
 
 ERR_COLUMN(cutoff_strerror, const char *, COL_MESSAGE, "unknown error")
 ERR_COLUMN(cutoff_errname, const char *, COL_NAME, "EUNKNOWN")
@@ -141,7 +136,11 @@ const char *co__quote(const char *s, char *buf, size_t size)
             continue;
         }
         if (n == 0 || c < 0x20 || c == 0x7f || c == '"' || c == '\\')
-            o += (size_t)snprintf(buf + o, size - o, c == '"' ? "\\\"" : c == '\\' ? "\\\\" : "\\x%02x", c);
+            o += (size_t)snprintf(buf + o, size - o,
+                                  c == '"'    ? "\\\""
+                                  : c == '\\' ? "\\\\"
+                                              : "\\x%02x",
+                                  c);
         else
             buf[o++] = (char)c;
         s++;

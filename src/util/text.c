@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-
 /* ---- times -------------------------------------------------------------- */
 
 static int digits(const char *s, int n, int *out)
@@ -52,7 +51,8 @@ int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag)
 {
     char q[80];
     if (text == NULL || *text == '\0')
-        return co__diag(diag, CUTOFF_EPARSE, "empty time: give RFC 3339 (2025-09-25T12:00:00Z) or Unix seconds");
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "empty time: give RFC 3339 (2025-09-25T12:00:00Z) or Unix seconds");
     size_t len = strlen(text);
 
     /* Unix seconds: an optional minus and digits only. */
@@ -62,19 +62,21 @@ int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag)
         char *end;
         long long v = strtoll(text, &end, 10);
         if (errno != 0 || *end != '\0')
-            return co__diag(diag, CUTOFF_EPARSE, "time \"%s\" is out of range", co__quote(text, q, sizeof q));
+            return co__diag(diag, CUTOFF_EPARSE, "time \"%s\" is out of range",
+                            co__quote(text, q, sizeof q));
         *out = v;
         return 0;
     }
 
     int y, mo, d, h, mi, s;
     if (len < 20 || digits(text, 4, &y) || text[4] != '-' || digits(text + 5, 2, &mo) ||
-        text[7] != '-' || digits(text + 8, 2, &d) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
-        digits(text + 11, 2, &h) || text[13] != ':' || digits(text + 14, 2, &mi) ||
-        text[16] != ':' || digits(text + 17, 2, &s))
+        text[7] != '-' || digits(text + 8, 2, &d) ||
+        (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || digits(text + 11, 2, &h) ||
+        text[13] != ':' || digits(text + 14, 2, &mi) || text[16] != ':' || digits(text + 17, 2, &s))
         goto bad;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60)
-        return co__diag(diag, CUTOFF_EPARSE, "time \"%s\" names a date or clock time that does not exist",
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "time \"%s\" names a date or clock time that does not exist",
                         co__quote(text, q, sizeof q));
     const char *p = text + 19;
     if (*p == '.') { /* fraction: truncated to the second */
@@ -100,9 +102,10 @@ int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag)
     *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
     return 0;
 bad:
-    return co__diag(diag, CUTOFF_EPARSE,
-                    "time \"%s\" is not RFC 3339 (like 2025-09-25T12:00:00Z or +02:00 offset) nor Unix seconds",
-                    co__quote(text, q, sizeof q));
+    return co__diag(
+        diag, CUTOFF_EPARSE,
+        "time \"%s\" is not RFC 3339 (like 2025-09-25T12:00:00Z or +02:00 offset) nor Unix seconds",
+        co__quote(text, q, sizeof q));
 }
 
 char *cutoff_time_format(int64_t t, char buf[32])
@@ -167,7 +170,8 @@ int cutoff_offset_parse(const char *text, int64_t *out, cutoff_diag *diag)
     return 0;
 bad:
     return co__diag(diag, CUTOFF_EPARSE,
-                    "offset \"%s\" is not of the form +N with an optional unit s, m, h or d (e.g. +0, +3s, +30d)",
+                    "offset \"%s\" is not of the form +N with an optional unit s, m, h or d (e.g. "
+                    "+0, +3s, +30d)",
                     co__quote(text, q, sizeof q));
 }
 
@@ -210,7 +214,8 @@ int cutoff_pattern_check(const char *pattern, cutoff_diag *diag)
         (strcmp(dot + 1, "*") == 0 || name_part(dot + 1, strlen(dot + 1))))
         return 0;
     return co__diag(diag, CUTOFF_EPARSE,
-                    "pattern \"%s\" is not \"*\", \"SERVICE.*\" or \"SERVICE.ACTION\" (names of [A-Za-z0-9_:-])",
+                    "pattern \"%s\" is not \"*\", \"SERVICE.*\" or \"SERVICE.ACTION\" (names of "
+                    "[A-Za-z0-9_:-])",
                     co__quote(pattern, q, sizeof q));
 }
 

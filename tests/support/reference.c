@@ -145,8 +145,7 @@ void ref_action_effect(const cutoff_action_spec *a, const cutoff_node_spec *cons
             out->phase = (long)i;
             out->mode = a->phases[i].mode;
             out->since = cutoff_phase_start(a, i, 0);
-            out->until =
-                i + 1 < a->n_phases ? cutoff_phase_start(a, i + 1, 0) : CUTOFF_TIME_NEVER;
+            out->until = i + 1 < a->n_phases ? cutoff_phase_start(a, i + 1, 0) : CUTOFF_TIME_NEVER;
         }
     }
 
@@ -200,9 +199,9 @@ void ref_check_path(const ref_world *w, const cutoff_node_spec *const *path, siz
         ref_action_effect(a, path, n_path, act, action, region, t, &e);
         if (severity(e.effect) == 0)
             continue;
-        int better = best == NULL || severity(e.effect) > severity(best_effect.effect) ||
-                     (severity(e.effect) == severity(best_effect.effect) &&
-                      strcmp(a->id, best->id) < 0);
+        int better =
+            best == NULL || severity(e.effect) > severity(best_effect.effect) ||
+            (severity(e.effect) == severity(best_effect.effect) && strcmp(a->id, best->id) < 0);
         if (better) {
             best = a;
             best_effect = e;
@@ -220,8 +219,8 @@ void ref_check_path(const ref_world *w, const cutoff_node_spec *const *path, siz
     out->reason = CUTOFF_REASON_ALLOW;
 }
 
-void ref_check(const ref_world *w, const char *subscription, const char *action,
-               const char *region, int64_t t, ref_verdict *out)
+void ref_check(const ref_world *w, const char *subscription, const char *action, const char *region,
+               int64_t t, ref_verdict *out)
 {
     const cutoff_node_spec *path[REF_MAX_PATH];
     size_t n = ref_path(w, subscription, path);

@@ -42,10 +42,10 @@ typedef struct ref_effect {
     const char *deny_pattern;   /* first deny pattern matching the action name, or NULL */
     const char *except_pattern; /* first except pattern matching, or NULL */
     int region_match;
-    long phase;       /* index of the phase in force, -1 before the first */
-    cutoff_mode mode; /* OFF before the first phase */
-    int64_t since;    /* start of the phase in force (only when phase >= 0) */
-    int64_t until;    /* start of the next phase, or CUTOFF_TIME_NEVER */
+    long phase;           /* index of the phase in force, -1 before the first */
+    cutoff_mode mode;     /* OFF before the first phase */
+    int64_t since;        /* start of the phase in force (only when phase >= 0) */
+    int64_t until;        /* start of the next phase, or CUTOFF_TIME_NEVER */
     cutoff_reason effect; /* ALLOW, SUSPENDED or READ_ONLY */
 } ref_effect;
 
@@ -74,8 +74,8 @@ void ref_action_effect(const cutoff_action_spec *a, const cutoff_node_spec *cons
 
 /* Decides (subscription, action, region, t) by the contract of docs/design.md.
  * region may be NULL (the request names none). */
-void ref_check(const ref_world *w, const char *subscription, const char *action,
-               const char *region, int64_t t, ref_verdict *out);
+void ref_check(const ref_world *w, const char *subscription, const char *action, const char *region,
+               int64_t t, ref_verdict *out);
 /* The same for a subscription whose path is already known (path[0] must be
  * a subscription); for callers that decide one subscription many times. */
 void ref_check_path(const ref_world *w, const cutoff_node_spec *const *path, size_t n_path,

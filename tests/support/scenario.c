@@ -119,19 +119,18 @@ void scenario_free(scenario *s)
 
 /* "store" and "aix" share prefixes with "storage" and "ai", so that a
  * pattern "ai.*" that matched by a bare prefix would be caught. */
-static const char *const service_pool[] = {"storage", "ai", "security", "compute",
-                                           "aix", "store", "net"};
-static const char *const verb_pool[] = {"read", "write", "list", "export",
-                                        "transcribe", "scan", "delete", "train"};
+static const char *const service_pool[] = {"storage", "ai",    "security", "compute",
+                                           "aix",     "store", "net"};
+static const char *const verb_pool[] = {"read",       "write", "list",   "export",
+                                        "transcribe", "scan",  "delete", "train"};
 static const char *const region_pool[] = {"eu-a", "eu-b", "eu-ab", "us-a", "us-b", "ap-a"};
 /* Region patterns an action may list beyond the catalog's names: prefix
  * forms and names the catalog does not have. */
 static const char *const region_extra[] = {"eu-*", "us-*", "e*", "mars-1", "eu-zz"};
 static const char *const plan_pool[] = {"basic", "enterprise", "security-only", "ai-lab"};
 /* Byte-wise order differs from numeric order: "EA-10" < "EA-9". */
-static const char *const action_id_pool[] = {"EA-1", "EA-10", "EA-9", "EA-2", "EA-11",
-                                             "EA-100", "ea-1", "EA-1a", "A", "Z-9",
-                                             "EA-09", "EA-3"};
+static const char *const action_id_pool[] = {"EA-1", "EA-10", "EA-9", "EA-2", "EA-11", "EA-100",
+                                             "ea-1", "EA-1a", "A",    "Z-9",  "EA-09", "EA-3"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 #define BASE_TIME INT64_C(1758801600) /* 2025-09-25T12:00:00Z */
@@ -168,8 +167,7 @@ static void gen_catalog(scenario *s)
         size_t n_verbs = (size_t)scenario_rng_range(r, 1, 5);
         pick_distinct(r, COUNT(verb_pool), n_verbs, verbs);
         for (size_t j = 0; j < n_verbs; j++) {
-            actions[n_actions].name =
-                sprint(s, "%s.%s", service_pool[svc[i]], verb_pool[verbs[j]]);
+            actions[n_actions].name = sprint(s, "%s.%s", service_pool[svc[i]], verb_pool[verbs[j]]);
             actions[n_actions].cls =
                 scenario_rng_chance(r, 50) ? CUTOFF_CLASS_READ : CUTOFF_CLASS_WRITE;
             n_actions++;
@@ -226,8 +224,7 @@ static const char *gen_pattern(scenario *s, unsigned star_percent, const char *n
         size_t svc_len = (size_t)(strchr(near, '.') - near);
         /* Another action of near's service, when there is one. */
         for (size_t tries = 0; tries < 8; tries++) {
-            const char *c =
-                s->catalog.actions[scenario_rng_below(r, s->catalog.n_actions)].name;
+            const char *c = s->catalog.actions[scenario_rng_below(r, s->catalog.n_actions)].name;
             if (strncmp(c, near, svc_len + 1) == 0) {
                 name = c;
                 break;
@@ -244,8 +241,8 @@ static const char *gen_pattern(scenario *s, unsigned star_percent, const char *n
 /* Generation-time view of the final tree: parent index per distinct node. */
 typedef struct tree_view {
     size_t n;
-    size_t *spec;   /* index of the node's final spec in s->nodes */
-    long *parent;   /* index into the view, -1 for tenants */
+    size_t *spec; /* index of the node's final spec in s->nodes */
+    long *parent; /* index into the view, -1 for tenants */
     int *depth;
 } tree_view;
 
@@ -263,7 +260,8 @@ static void gen_tree(scenario *s)
     size_t n_tenants = (size_t)scenario_rng_range(r, 1, 4);
     size_t n_units = (size_t)scenario_rng_range(r, 0, 10);
     size_t n_subs = (size_t)scenario_rng_range(r, 1, 30);
-    size_t n_updates = (!s->cli && scenario_rng_chance(r, 30)) ? (size_t)scenario_rng_range(r, 1, 2) : 0;
+    size_t n_updates =
+        (!s->cli && scenario_rng_chance(r, 30)) ? (size_t)scenario_rng_range(r, 1, 2) : 0;
     size_t distinct = n_tenants + n_units + n_subs;
 
     s->nodes = zalloc(s, distinct + n_updates, sizeof *s->nodes);
@@ -476,8 +474,8 @@ static void gen_patterns(scenario *s, cutoff_action_spec *a)
     const char **except = zalloc(s, n_except, sizeof *except);
     k = 0;
     for (size_t i = 0; i < n_except; i++) {
-        const char *p =
-            gen_pattern(s, 4, scenario_rng_chance(r, 60) ? deny[scenario_rng_below(r, a->n_deny)] : NULL);
+        const char *p = gen_pattern(
+            s, 4, scenario_rng_chance(r, 60) ? deny[scenario_rng_below(r, a->n_deny)] : NULL);
         if (!in_list(except, k, p))
             except[k++] = p;
     }
@@ -534,7 +532,9 @@ static void gen_phases(scenario *s, cutoff_action_spec *a, int64_t activation, i
             start += scenario_rng_chance(r, 20) ? scenario_rng_range(r, 1, 10 * DAY)
                                                 : gaps[scenario_rng_below(r, COUNT(gaps))];
         unsigned roll = (unsigned)scenario_rng_below(r, 100);
-        ph[i].mode = roll < 20 ? CUTOFF_MODE_OFF : roll < 60 ? CUTOFF_MODE_READ_ONLY : CUTOFF_MODE_SUSPEND;
+        ph[i].mode = roll < 20   ? CUTOFF_MODE_OFF
+                     : roll < 60 ? CUTOFF_MODE_READ_ONLY
+                                 : CUTOFF_MODE_SUSPEND;
         if (!absolute_only && start >= activation && scenario_rng_chance(r, 50)) {
             ph[i].relative = 1;
             ph[i].at = start - activation;
@@ -574,7 +574,9 @@ static cutoff_action_state random_state(scenario *s)
 {
     unsigned roll = (unsigned)scenario_rng_below(&s->rng, 100);
     if (s->cli)
-        return roll < 65 ? CUTOFF_STATE_ACTIVE : roll < 82 ? CUTOFF_STATE_DRAFT : CUTOFF_STATE_LIFTED;
+        return roll < 65   ? CUTOFF_STATE_ACTIVE
+               : roll < 82 ? CUTOFF_STATE_DRAFT
+                           : CUTOFF_STATE_LIFTED;
     return roll < 60   ? CUTOFF_STATE_ACTIVE
            : roll < 70 ? CUTOFF_STATE_DRAFT
            : roll < 80 ? CUTOFF_STATE_LIFTED
@@ -597,7 +599,8 @@ static void gen_actions(scenario *s)
     /* Room for an older, superseded version of some of them. */
     s->actions = zalloc(s, 2 * n, sizeof *s->actions);
     for (size_t i = 0; i < n; i++) {
-        cutoff_action_spec *a = gen_action(s, action_id_pool[ids[i]], random_state(s), random_activation(s));
+        cutoff_action_spec *a =
+            gen_action(s, action_id_pool[ids[i]], random_state(s), random_activation(s));
         s->actions[s->n_actions++] = a;
         if (!s->cli && a->state == CUTOFF_STATE_ACTIVE && scenario_rng_chance(r, 20)) {
             /* The version this one replaced: same id, must not bite. */
@@ -699,7 +702,8 @@ scenario_query scenario_random_query(scenario *s)
         if (scenario_rng_chance(r, 60))
             q.region = matching_region(s, focus);
         if (scenario_rng_chance(r, 80)) {
-            int64_t t = cutoff_phase_start(focus, (size_t)scenario_rng_below(r, focus->n_phases), 0);
+            int64_t t =
+                cutoff_phase_start(focus, (size_t)scenario_rng_below(r, focus->n_phases), 0);
             q.t = t + scenario_rng_range(r, -1, 1);
         } else {
             q.t = gen_time(s);
@@ -838,8 +842,8 @@ void scenario_dump(const scenario *s, FILE *out)
     fprintf(out, "nodes (insertion order; a repeated id replaces the earlier spec):\n");
     for (size_t i = 0; i < s->n_nodes; i++) {
         const cutoff_node_spec *n = &s->nodes[i];
-        fprintf(out, "  [%zu] %s %s parent=%s plan=%s\n", i, cutoff_node_kind_name(n->kind),
-                n->id, n->parent ? n->parent : "-", n->plan ? n->plan : "-");
+        fprintf(out, "  [%zu] %s %s parent=%s plan=%s\n", i, cutoff_node_kind_name(n->kind), n->id,
+                n->parent ? n->parent : "-", n->plan ? n->plan : "-");
     }
     fprintf(out, "actions:\n");
     for (size_t i = 0; i < s->n_actions; i++)

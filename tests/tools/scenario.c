@@ -67,7 +67,7 @@ static json_t *catalog_json(const cutoff_catalog_spec *c)
         size_t svc_len = (size_t)(strchr(name, '.') - name);
         json_t *svc = NULL;
         size_t k;
-        json_array_foreach(services, k, svc) {
+        json_array_foreach (services, k, svc) {
             const char *s = json_string_value(json_object_get(svc, "name"));
             if (strlen(s) == svc_len && strncmp(s, name, svc_len) == 0)
                 break;
@@ -90,7 +90,8 @@ static json_t *catalog_json(const cutoff_catalog_spec *c)
     for (size_t i = 0; i < c->n_plans; i++) {
         json_t *p = json_object();
         json_object_set_new(p, "name", json_string(c->plans[i].name));
-        json_object_set_new(p, "services", string_array(c->plans[i].services, c->plans[i].n_services));
+        json_object_set_new(p, "services",
+                            string_array(c->plans[i].services, c->plans[i].n_services));
         json_array_append_new(plans, p);
     }
     json_object_set_new(doc, "plans", plans);
@@ -132,9 +133,7 @@ static void format_time(scenario_rng *r, int64_t t, char *buf, size_t size)
 {
     char iso[32];
     switch (scenario_rng_below(r, 4)) {
-    case 0:
-        snprintf(buf, size, "%lld", (long long)t);
-        break;
+    case 0: snprintf(buf, size, "%lld", (long long)t); break;
     case 1: /* local time two hours ahead of UTC */
         cutoff_time_format(t + 7200, iso);
         iso[19] = '\0';
@@ -145,9 +144,7 @@ static void format_time(scenario_rng *r, int64_t t, char *buf, size_t size)
         iso[19] = '\0';
         snprintf(buf, size, "%s.%03dZ", iso, (int)scenario_rng_below(r, 1000));
         break;
-    default:
-        cutoff_time_format(t, buf);
-        break;
+    default: cutoff_time_format(t, buf); break;
     }
 }
 

@@ -49,7 +49,8 @@ static void error_names_read_back(void **state)
         assert_string_equal(cutoff_error_title(table[i].code), table[i].title);
         assert_true(strlen(cutoff_strerror(table[i].code)) > 0);
         for (size_t j = 0; j < i; j++) /* codes and names are unique */
-            assert_true(table[j].code != table[i].code && strcmp(table[j].name, table[i].name) != 0);
+            assert_true(table[j].code != table[i].code &&
+                        strcmp(table[j].name, table[i].name) != 0);
     }
     int code = 7;
     assert_int_equal(cutoff_errcode("ENOSUCH", &code), CUTOFF_ENOTFOUND);
@@ -80,13 +81,22 @@ static void error_statuses_are_http(void **state)
 
 static const char *const scope[] = {"unit-8200"};
 static const char *const deny[] = {"storage.*"};
-static const cutoff_phase_spec phases[] = {{T0, 0, CUTOFF_MODE_READ_ONLY}, {T0 + 30 * DAY, 0, CUTOFF_MODE_SUSPEND}};
+static const cutoff_phase_spec phases[] = {{T0, 0, CUTOFF_MODE_READ_ONLY},
+                                           {T0 + 30 * DAY, 0, CUTOFF_MODE_SUSPEND}};
 
 static cutoff_action_spec action(const char *ref, int status)
 {
-    cutoff_action_spec a = {.id = "EA-1", .case_id = "CASE-7", .scope = scope, .n_scope = 1,
-                            .deny = deny, .n_deny = 1, .phases = phases, .n_phases = 2,
-                            .status = status, .state = CUTOFF_STATE_ACTIVE, .version = 2,
+    cutoff_action_spec a = {.id = "EA-1",
+                            .case_id = "CASE-7",
+                            .scope = scope,
+                            .n_scope = 1,
+                            .deny = deny,
+                            .n_deny = 1,
+                            .phases = phases,
+                            .n_phases = 2,
+                            .status = status,
+                            .state = CUTOFF_STATE_ACTIVE,
+                            .version = 2,
                             .activated_at = T0};
     a.notice.summary = "Storage is read-only.";
     a.notice.ref = ref;
@@ -107,9 +117,10 @@ static void allow_is_decision_request_and_null_action(void **state)
     cutoff_verdict v = {.reason = CUTOFF_REASON_ALLOW};
     cutoff_request r = {"sub-1", "storage.read", NULL, T0};
     char *text = render(&v, &r, NULL);
-    assert_string_equal(text, "{\"decision\":\"allow\",\"reason\":\"allow\",\"subscription\":\"sub-1\","
-                              "\"action\":\"storage.read\",\"region\":null,\"at\":\"2025-09-25T12:00:00Z\","
-                              "\"enforcement_action\":null}");
+    assert_string_equal(
+        text, "{\"decision\":\"allow\",\"reason\":\"allow\",\"subscription\":\"sub-1\","
+              "\"action\":\"storage.read\",\"region\":null,\"at\":\"2025-09-25T12:00:00Z\","
+              "\"enforcement_action\":null}");
     cutoff_free(text);
     assert_int_equal(cutoff_verdict_status(&v), 200);
 }
@@ -121,14 +132,16 @@ static void read_only_deny_has_window_and_notice(void **state)
     cutoff_verdict v = {CUTOFF_REASON_READ_ONLY, &a, T0, T0 + 30 * DAY};
     cutoff_request r = {"sub-1", "storage.write", "eu-ireland", T0 + DAY};
     char *text = render(&v, &r, "https://ignored.example/");
-    assert_string_equal(text,
-                        "{\"decision\":\"deny\",\"reason\":\"read_only\",\"subscription\":\"sub-1\","
-                        "\"action\":\"storage.write\",\"region\":\"eu-ireland\",\"at\":\"2025-09-26T12:00:00Z\","
-                        "\"status\":451,\"enforcement_action\":\"EA-1\",\"version\":2,\"case\":\"CASE-7\","
-                        "\"since\":\"2025-09-25T12:00:00Z\",\"until\":\"2025-10-25T12:00:00Z\","
-                        "\"export_window_ends\":\"2025-10-25T12:00:00Z\","
-                        "\"notice\":{\"summary\":\"Storage is read-only.\","
-                        "\"ref\":\"https://provider.example/n/EA-1\",\"url\":\"https://provider.example/n/EA-1\"}}");
+    assert_string_equal(
+        text,
+        "{\"decision\":\"deny\",\"reason\":\"read_only\",\"subscription\":\"sub-1\","
+        "\"action\":\"storage.write\",\"region\":\"eu-ireland\",\"at\":\"2025-09-26T12:00:00Z\","
+        "\"status\":451,\"enforcement_action\":\"EA-1\",\"version\":2,\"case\":\"CASE-7\","
+        "\"since\":\"2025-09-25T12:00:00Z\",\"until\":\"2025-10-25T12:00:00Z\","
+        "\"export_window_ends\":\"2025-10-25T12:00:00Z\","
+        "\"notice\":{\"summary\":\"Storage is read-only.\","
+        "\"ref\":\"https://provider.example/n/EA-1\",\"url\":\"https://provider.example/n/"
+        "EA-1\"}}");
     cutoff_free(text);
     assert_int_equal(cutoff_verdict_status(&v), 451);
 }
@@ -165,9 +178,11 @@ static void deny_without_action_is_403(void **state)
     cutoff_verdict v = {.reason = CUTOFF_REASON_UNKNOWN_SUBSCRIPTION};
     cutoff_request r = {"nobody", "storage.read", NULL, T0};
     char *text = render(&v, &r, NULL);
-    assert_string_equal(text, "{\"decision\":\"deny\",\"reason\":\"unknown_subscription\",\"subscription\":\"nobody\","
-                              "\"action\":\"storage.read\",\"region\":null,\"at\":\"2025-09-25T12:00:00Z\","
-                              "\"status\":403,\"enforcement_action\":null}");
+    assert_string_equal(
+        text,
+        "{\"decision\":\"deny\",\"reason\":\"unknown_subscription\",\"subscription\":\"nobody\","
+        "\"action\":\"storage.read\",\"region\":null,\"at\":\"2025-09-25T12:00:00Z\","
+        "\"status\":403,\"enforcement_action\":null}");
     cutoff_free(text);
 }
 
@@ -204,23 +219,35 @@ static void explanation_extends_the_verdict(void **state)
     (void)state;
     cutoff_action_spec a = action(NULL, 451);
     const char *path[] = {"sub-1", "unit-8200", "imod"};
-    cutoff_explain_entry e = {.action = &a, .scope_node = "unit-8200", .deny_pattern = "storage.*",
-                              .region_match = 1, .mode = CUTOFF_MODE_READ_ONLY, .since = T0,
-                              .until = T0 + 30 * DAY, .effect = CUTOFF_REASON_READ_ONLY, .decides = 1};
+    cutoff_explain_entry e = {.action = &a,
+                              .scope_node = "unit-8200",
+                              .deny_pattern = "storage.*",
+                              .region_match = 1,
+                              .mode = CUTOFF_MODE_READ_ONLY,
+                              .since = T0,
+                              .until = T0 + 30 * DAY,
+                              .effect = CUTOFF_REASON_READ_ONLY,
+                              .decides = 1};
     cutoff_explanation x = {.verdict = {CUTOFF_REASON_READ_ONLY, &a, T0, T0 + 30 * DAY},
-                            .plan = "enterprise", .plan_from = "imod", .entitled = 1,
-                            .path = path, .n_path = 3, .entries = &e, .n_entries = 1};
+                            .plan = "enterprise",
+                            .plan_from = "imod",
+                            .entitled = 1,
+                            .path = path,
+                            .n_path = 3,
+                            .entries = &e,
+                            .n_entries = 1};
     cutoff_request r = {"sub-1", "storage.write", NULL, T0 + DAY};
     char *verdict = render(&x.verdict, &r, NULL), *full = NULL;
     assert_int_equal(cutoff_explanation_to_json(&x, &r, NULL, &full), 0);
     /* the verdict is a prefix of the explanation, less its closing brace */
     assert_memory_equal(full, verdict, strlen(verdict) - 1);
-    assert_string_equal(full + strlen(verdict) - 1,
-                        ",\"explanation\":{\"path\":[\"sub-1\",\"unit-8200\",\"imod\"],\"plan\":\"enterprise\","
-                        "\"plan_from\":\"imod\",\"entitled\":true,\"actions\":[{\"enforcement_action\":\"EA-1\","
-                        "\"scope_node\":\"unit-8200\",\"deny_pattern\":\"storage.*\",\"except_pattern\":null,"
-                        "\"region_match\":true,\"mode\":\"read-only\",\"since\":\"2025-09-25T12:00:00Z\","
-                        "\"until\":\"2025-10-25T12:00:00Z\",\"effect\":\"read_only\",\"decides\":true}]}}");
+    assert_string_equal(
+        full + strlen(verdict) - 1,
+        ",\"explanation\":{\"path\":[\"sub-1\",\"unit-8200\",\"imod\"],\"plan\":\"enterprise\","
+        "\"plan_from\":\"imod\",\"entitled\":true,\"actions\":[{\"enforcement_action\":\"EA-1\","
+        "\"scope_node\":\"unit-8200\",\"deny_pattern\":\"storage.*\",\"except_pattern\":null,"
+        "\"region_match\":true,\"mode\":\"read-only\",\"since\":\"2025-09-25T12:00:00Z\","
+        "\"until\":\"2025-10-25T12:00:00Z\",\"effect\":\"read_only\",\"decides\":true}]}}");
     cutoff_free(verdict);
     cutoff_free(full);
 }

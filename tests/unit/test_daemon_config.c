@@ -30,10 +30,13 @@ static char *write_temp(const char *text)
 
 static const char *routes_doc =
     "{\"routes\": ["
-    " {\"method\": \"GET\", \"path\": \"/storage/{subscription}/**\", \"action\": \"storage.read\", \"region\": \"eu-netherlands\"},"
-    " {\"method\": \"PUT\", \"path\": \"/storage/{subscription}/**\", \"action\": \"storage.write\"},"
+    " {\"method\": \"GET\", \"path\": \"/storage/{subscription}/**\", \"action\": "
+    "\"storage.read\", \"region\": \"eu-netherlands\"},"
+    " {\"method\": \"PUT\", \"path\": \"/storage/{subscription}/**\", \"action\": "
+    "\"storage.write\"},"
     " {\"path\": \"/r/{region}/{subscription}/*\", \"action\": \"ai.infer\"},"
-    " {\"path\": \"/security/**\", \"action\": \"security.scan\", \"subscription_header\": \"X-Sub\"}"
+    " {\"path\": \"/security/**\", \"action\": \"security.scan\", \"subscription_header\": "
+    "\"X-Sub\"}"
     "]}";
 
 static void routes_match_and_capture(void **state)
@@ -90,11 +93,15 @@ static void bad_configs_are_refused(void **state)
         {"{\"listen\": \"x\"}", "unknown key \"listen\""},
         {"{\"routes\": [{\"path\": \"/a/{subscription}\"}]}", "routes[0].action"},
         {"{\"routes\": [{\"path\": \"/a/b\", \"action\": \"a.b\"}]}", "needs {subscription}"},
-        {"{\"routes\": [{\"path\": \"a/{subscription}\", \"action\": \"a.b\"}]}", "must start with /"},
+        {"{\"routes\": [{\"path\": \"a/{subscription}\", \"action\": \"a.b\"}]}",
+         "must start with /"},
         {"{\"routes\": [{\"path\": \"/**/{subscription}\", \"action\": \"a.b\"}]}", "last segment"},
-        {"{\"routes\": [{\"path\": \"/x{y}/{subscription}\", \"action\": \"a.b\"}]}", "is not a literal"},
-        {"{\"routes\": [{\"path\": \"/{subscription}\", \"action\": \"a.*\"}]}", "routes[0].action"},
-        {"{\"routes\": [{\"path\": \"/{subscription}\", \"action\": \"a.b\", \"verb\": 1}]}", "unknown key \"verb\""},
+        {"{\"routes\": [{\"path\": \"/x{y}/{subscription}\", \"action\": \"a.b\"}]}",
+         "is not a literal"},
+        {"{\"routes\": [{\"path\": \"/{subscription}\", \"action\": \"a.*\"}]}",
+         "routes[0].action"},
+        {"{\"routes\": [{\"path\": \"/{subscription}\", \"action\": \"a.b\", \"verb\": 1}]}",
+         "unknown key \"verb\""},
         {"{\"limits\": {\"threads\": 0}}", "limits.threads"},
         {"{\"limits\": {\"timeout\": 3}}", "unknown key \"timeout\""},
         {"{\"watch_ms\": \"fast\"}", "watch_ms"},
@@ -139,7 +146,9 @@ static void tokens_hashed_and_checked(void **state)
     char a[65], b[65], text[512];
     hex_sha256("secret-alice", a);
     hex_sha256("secret-bob", b);
-    snprintf(text, sizeof text, "# comment\n\nsha256:%s alice investigator,enforcer\n  sha256:%s bob approver\n", a, b);
+    snprintf(text, sizeof text,
+             "# comment\n\nsha256:%s alice investigator,enforcer\n  sha256:%s bob approver\n", a,
+             b);
     char *path = write_temp(text);
     token_table *t;
     char err[256];

@@ -745,16 +745,16 @@ static void test_case_workflow(void **state)
     before = dump(f->path);
     char missing[160];
     snprintf(missing, sizeof missing, "%s/nope.bin", f->dir);
-    assert_int_equal(
-        cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", missing, NULL, NULL, NULL, 0, sha, &d),
-        CUTOFF_EIO);
+    assert_int_equal(cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", missing, NULL, NULL,
+                                                 NULL, 0, sha, &d),
+                     CUTOFF_EIO);
     assert_contains(d.message, "nope.bin");
     assert_int_equal(
         cutoff_db_case_add_evidence(f->db, "alice", "CASE-9", path, NULL, NULL, NULL, 0, sha, &d),
         CUTOFF_ENOTFOUND);
-    assert_int_equal(
-        cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", path, NULL, "not a type", NULL, 0, sha, &d),
-        CUTOFF_EINVAL);
+    assert_int_equal(cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", path, NULL, "not a type",
+                                                 NULL, 0, sha, &d),
+                     CUTOFF_EINVAL);
     after = dump(f->path);
     assert_string_equal(before, after);
     free(after);

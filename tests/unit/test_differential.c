@@ -36,7 +36,7 @@
 #define PREVIEW_PROPOSALS 2
 
 static uint64_t base_seed;
-static long only_scenario = -1; /* CUTOFF_SCENARIO */
+static long only_scenario = -1;  /* CUTOFF_SCENARIO */
 static long scenario_count = -1; /* CUTOFF_SCENARIOS */
 
 /* One scenario built twice: as plain specs for the reference and with the
@@ -70,7 +70,9 @@ static void diff_fail(diff_ctx *c, const char *fmt, ...)
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     fprintf(stderr, "# %s: MISMATCH in scenario %zu: %s\n", c->test, c->index, why);
-    fprintf(stderr, "# replay: CUTOFF_SEED=%" PRIu64 " CUTOFF_SCENARIO=%zu ./build/tests/test_differential\n",
+    fprintf(stderr,
+            "# replay: CUTOFF_SEED=%" PRIu64
+            " CUTOFF_SCENARIO=%zu ./build/tests/test_differential\n",
             base_seed, c->index);
     char *text = NULL;
     size_t len = 0;
@@ -167,8 +169,8 @@ static void check_shape(diff_ctx *c)
         diff_fail(c, "tree counts %zu/%zu/%zu/%zu, wanted %zu/%zu/%zu/%zu",
                   cutoff_tree_count(c->tree, 0), cutoff_tree_count(c->tree, CUTOFF_NODE_TENANT),
                   cutoff_tree_count(c->tree, CUTOFF_NODE_UNIT),
-                  cutoff_tree_count(c->tree, CUTOFF_NODE_SUBSCRIPTION), all, counts[1],
-                  counts[2], counts[3]);
+                  cutoff_tree_count(c->tree, CUTOFF_NODE_SUBSCRIPTION), all, counts[1], counts[2],
+                  counts[3]);
 
     size_t active = 0;
     for (size_t i = 0; i < c->sc.n_actions; i++)
@@ -201,12 +203,11 @@ static void compare_verdict(diff_ctx *c, const char *what, const scenario_query 
     if (same)
         return;
     scenario_format_query(q, qs, sizeof qs);
-    diff_fail(c, "%s %s: engine says %s by %s [%s, %s), reference says %s by %s [%s, %s)", what,
-              qs, cutoff_reason_name(got->reason), id_or_dash(got->by),
+    diff_fail(c, "%s %s: engine says %s by %s [%s, %s), reference says %s by %s [%s, %s)", what, qs,
+              cutoff_reason_name(got->reason), id_or_dash(got->by),
               got->by ? cutoff_time_format(got->since, t1) : "-",
-              got->by ? cutoff_time_format(got->until, t2) : "-",
-              cutoff_reason_name(want->reason), id_or_dash(want->by),
-              want->by ? cutoff_time_format(want->since, t3) : "-",
+              got->by ? cutoff_time_format(got->until, t2) : "-", cutoff_reason_name(want->reason),
+              id_or_dash(want->by), want->by ? cutoff_time_format(want->since, t3) : "-",
               want->by ? cutoff_time_format(want->until, t4) : "-");
 }
 
@@ -289,8 +290,8 @@ static void check_explain(diff_ctx *c, const scenario_query *q, const ref_verdic
     /* An entry's effect is what the action adds once steps [1] and [2] of
      * the contract have passed; for a request that fails them it is left
      * unchecked. */
-    int effects_defined = want->reason != CUTOFF_REASON_UNKNOWN_ACTION &&
-                          want->reason != CUTOFF_REASON_NOT_ENTITLED;
+    int effects_defined =
+        want->reason != CUTOFF_REASON_UNKNOWN_ACTION && want->reason != CUTOFF_REASON_NOT_ENTITLED;
 
     /* The path from the subscription up to its tenant, and the plan. */
     if (e->n_path != n_path) {
@@ -305,8 +306,9 @@ static void check_explain(diff_ctx *c, const scenario_query *q, const ref_verdic
     const char *from = NULL;
     const char *plan = ref_inherited_plan(path, n_path, &from);
     if (!same_str(e->plan, plan) || !same_str(e->plan_from, from)) {
-        snprintf(why, sizeof why, "plan %s from %s, wanted %s from %s", e->plan ? e->plan : "(none)",
-                 e->plan_from ? e->plan_from : "-", plan ? plan : "(none)", from ? from : "-");
+        snprintf(why, sizeof why, "plan %s from %s, wanted %s from %s",
+                 e->plan ? e->plan : "(none)", e->plan_from ? e->plan_from : "-",
+                 plan ? plan : "(none)", from ? from : "-");
         goto done;
     }
     if (act != NULL && !e->entitled != !ref_entitled(&c->world, plan, q->action)) {
@@ -348,8 +350,9 @@ static void check_explain(diff_ctx *c, const scenario_query *q, const ref_verdic
                     strcmp(path[j]->id, en->scope_node) == 0)
                     scope_ok = 1;
         if (!scope_ok) {
-            snprintf(why, sizeof why, "%s: scope_node %s is not a scope node above the subscription",
-                     a->id, en->scope_node ? en->scope_node : "(null)");
+            snprintf(why, sizeof why,
+                     "%s: scope_node %s is not a scope node above the subscription", a->id,
+                     en->scope_node ? en->scope_node : "(null)");
             goto done;
         }
         if (!same_str(en->deny_pattern, re.deny_pattern) ||
@@ -366,7 +369,8 @@ static void check_explain(diff_ctx *c, const scenario_query *q, const ref_verdic
             goto done;
         }
         if (re.phase >= 0 && (en->since != re.since || en->until != re.until)) {
-            snprintf(why, sizeof why, "%s: phase [%" PRId64 ", %" PRId64 "), wanted [%" PRId64 ", %" PRId64 ")",
+            snprintf(why, sizeof why,
+                     "%s: phase [%" PRId64 ", %" PRId64 "), wanted [%" PRId64 ", %" PRId64 ")",
                      a->id, en->since, en->until, re.since, re.until);
             goto done;
         }
@@ -491,7 +495,8 @@ static void test_check_matches_reference(void **state)
            ", read_only %" PRIu64 "\n",
            ran, cov.requests, o[0], o[1], o[2], o[3], o[4], o[5]);
     printf("# %" PRIu64 " denials decided among several denying actions, %" PRIu64
-           " at the first second of their phase\n", cov.contested, cov.boundary);
+           " at the first second of their phase\n",
+           cov.contested, cov.boundary);
     /* A generator that never reaches a reason, a tie or a boundary would
      * make this test weak. */
     if (only_scenario < 0 && n >= 100) {
@@ -557,7 +562,8 @@ static void brute_force(diff_ctx *c, const cutoff_action_spec *proposed, int64_t
             for (size_t ph = 0; ph < p.n_phases; ph++) {
                 int64_t t = cutoff_phase_start(&p, ph, activation);
                 for (size_t r = 0; r <= c->sc.catalog.n_regions; r++) {
-                    const char *region = r < c->sc.catalog.n_regions ? c->sc.catalog.regions[r] : NULL;
+                    const char *region =
+                        r < c->sc.catalog.n_regions ? c->sc.catalog.regions[r] : NULL;
                     ref_verdict before, now;
                     ref_check_path(&c->world, path, n_path, name, region, t, &before);
                     ref_check_path(&w_after, path, n_path, name, region, t, &now);
@@ -643,9 +649,11 @@ static void compare_preview(diff_ctx *c, const cutoff_action_spec *proposed, int
             except |= cutoff_pattern_match(proposed->except[k], ca->name);
         if (strcmp(l->action, ca->name) != 0 || l->cls != ca->cls ||
             !l->targeted != !(deny && !except) || !l->excepted != !except) {
-            snprintf(why, sizeof why, "line %zu: %s cls=%d targeted=%d excepted=%d, wanted %s cls=%d "
-                     "targeted=%d excepted=%d", a, l->action, (int)l->cls, l->targeted, l->excepted,
-                     ca->name, (int)ca->cls, deny && !except, except);
+            snprintf(why, sizeof why,
+                     "line %zu: %s cls=%d targeted=%d excepted=%d, wanted %s cls=%d "
+                     "targeted=%d excepted=%d",
+                     a, l->action, (int)l->cls, l->targeted, l->excepted, ca->name, (int)ca->cls,
+                     deny && !except, except);
             goto done;
         }
         uint64_t changed = 0;
@@ -661,7 +669,8 @@ static void compare_preview(diff_ctx *c, const cutoff_action_spec *proposed, int
             for (size_t s = 0; s < b->n_subs; s++)
                 in_phase += *brute_at(b, a, ph, s);
             if (l->changed_in_phase[ph] != in_phase) {
-                snprintf(why, sizeof why, "%s: changed_in_phase[%zu] %" PRIu64 ", brute force says %" PRIu64,
+                snprintf(why, sizeof why,
+                         "%s: changed_in_phase[%zu] %" PRIu64 ", brute force says %" PRIu64,
                          ca->name, ph, l->changed_in_phase[ph], in_phase);
                 goto done;
             }
@@ -683,8 +692,9 @@ static void compare_preview(diff_ctx *c, const cutoff_action_spec *proposed, int
     /* excepted_changes counts like `changed`, summed over excepted lines. */
     if ((pv->excepted_unchanged != 0) != (excepted_changes == 0) ||
         pv->excepted_changes != excepted_changes) {
-        snprintf(why, sizeof why, "excepted_unchanged=%d excepted_changes=%" PRIu64
-                 ", brute force finds %" PRIu64 " changes of excepted actions",
+        snprintf(why, sizeof why,
+                 "excepted_unchanged=%d excepted_changes=%" PRIu64 ", brute force finds %" PRIu64
+                 " changes of excepted actions",
                  pv->excepted_unchanged, pv->excepted_changes, excepted_changes);
         goto done;
     }
@@ -695,8 +705,9 @@ static void compare_preview(diff_ctx *c, const cutoff_action_spec *proposed, int
     n_list = read_changes(pv, page, &list);
     size_t n_list1 = read_changes(pv, 1, &list1);
     if (n_list != subs_changed || n_list1 != n_list) {
-        snprintf(why, sizeof why, "change list has %zu entries (%zu in pages of 1), wanted %" PRIu64,
-                 n_list, n_list1, subs_changed);
+        snprintf(why, sizeof why,
+                 "change list has %zu entries (%zu in pages of 1), wanted %" PRIu64, n_list,
+                 n_list1, subs_changed);
         goto done;
     }
     for (size_t i = 0; i < n_list; i++) {
@@ -757,7 +768,8 @@ static void compare_preview(diff_ctx *c, const cutoff_action_spec *proposed, int
                 }
         }
         if (count > 0 && last - first + 1 != count)
-            snprintf(why, sizeof why, "change list is not in tree order: the %zu changed "
+            snprintf(why, sizeof why,
+                     "change list is not in tree order: the %zu changed "
                      "subscriptions below %s are spread over entries %zu..%zu",
                      count, node, first, last);
     }
@@ -804,7 +816,8 @@ static void test_preview_matches_brute_force(void **state)
             size_t n_active = cutoff_snapshot_action_count(c.snap);
             if (n_active > 0 && scenario_rng_chance(&c.sc.rng, 50))
                 id = cutoff_snapshot_action(c.snap, scenario_rng_below(&c.sc.rng, n_active))->id;
-            int64_t activation = c.sc.base_time + scenario_rng_range(&c.sc.rng, -20 * 86400, 20 * 86400);
+            int64_t activation =
+                c.sc.base_time + scenario_rng_range(&c.sc.rng, -20 * 86400, 20 * 86400);
             const cutoff_action_spec *p = scenario_random_action(&c.sc, id, activation);
             cutoff_preview *pv = NULL;
             cutoff_diag diag;
@@ -833,9 +846,10 @@ static void test_preview_matches_brute_force(void **state)
 static void test_reference_by_hand(void **state)
 {
     (void)state;
-    static const cutoff_catalog_action acts[] = {
-        {"storage.read", CUTOFF_CLASS_READ}, {"storage.write", CUTOFF_CLASS_WRITE},
-        {"ai.transcribe", CUTOFF_CLASS_WRITE}, {"security.scan", CUTOFF_CLASS_READ}};
+    static const cutoff_catalog_action acts[] = {{"storage.read", CUTOFF_CLASS_READ},
+                                                 {"storage.write", CUTOFF_CLASS_WRITE},
+                                                 {"ai.transcribe", CUTOFF_CLASS_WRITE},
+                                                 {"security.scan", CUTOFF_CLASS_READ}};
     static const char *const regions[] = {"eu-netherlands", "us-east"};
     static const char *const lab_services[] = {"security.*"};
     static const cutoff_plan_spec plans[] = {{"security-only", lab_services, 1}};
@@ -854,9 +868,17 @@ static void test_reference_by_hand(void **state)
     static const char *const eu[] = {"eu-*"};
     const int64_t t0 = 1758801600, t1 = t0 + 30 * 86400;
     cutoff_phase_spec phases[] = {{t0, 0, CUTOFF_MODE_READ_ONLY}, {t1, 0, CUTOFF_MODE_SUSPEND}};
-    cutoff_action_spec ea10 = {.id = "EA-10", .scope = scope, .n_scope = 1, .deny = deny,
-                               .n_deny = 2, .except = except, .n_except = 1, .regions = eu,
-                               .n_regions = 1, .phases = phases, .n_phases = 2,
+    cutoff_action_spec ea10 = {.id = "EA-10",
+                               .scope = scope,
+                               .n_scope = 1,
+                               .deny = deny,
+                               .n_deny = 2,
+                               .except = except,
+                               .n_except = 1,
+                               .regions = eu,
+                               .n_regions = 1,
+                               .phases = phases,
+                               .n_phases = 2,
                                .state = CUTOFF_STATE_ACTIVE};
     /* Same shape, id EA-9 (byte-wise after EA-10), suspends from +1h after
      * activation at t0, but is only a draft. */

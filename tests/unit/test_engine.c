@@ -30,9 +30,9 @@
 /* ---- the reference case ------------------------------------------------- */
 
 static const cutoff_catalog_action catalog_actions[] = {
-    {"storage.read", CUTOFF_CLASS_READ},     {"storage.write", CUTOFF_CLASS_WRITE},
-    {"storage.export", CUTOFF_CLASS_READ},   {"ai.transcribe", CUTOFF_CLASS_WRITE},
-    {"ai.translate", CUTOFF_CLASS_WRITE},    {"security.scan", CUTOFF_CLASS_READ},
+    {"storage.read", CUTOFF_CLASS_READ},      {"storage.write", CUTOFF_CLASS_WRITE},
+    {"storage.export", CUTOFF_CLASS_READ},    {"ai.transcribe", CUTOFF_CLASS_WRITE},
+    {"ai.translate", CUTOFF_CLASS_WRITE},     {"security.scan", CUTOFF_CLASS_READ},
     {"security.monitor", CUTOFF_CLASS_WRITE},
 };
 static const char *const catalog_regions[] = {"eu-netherlands", "eu-ireland", "us-east"};
@@ -137,7 +137,7 @@ static cutoff_snapshot *build_snapshot(cutoff_tree *t, const cutoff_action_spec 
 
 /* Asserts one decision: reason, deciding action (NULL for none) and, for a
  * denial by an action, the phase [since, until). */
-#define expect(s, sub, act, region, t, reason_, by_, since_, until_)                              \
+#define expect(s, sub, act, region, t, reason_, by_, since_, until_)                               \
     expect_at(__LINE__, s, sub, act, region, t, reason_, by_, since_, until_)
 
 static void expect_at(int line, const cutoff_snapshot *s, const char *sub, const char *act,
@@ -148,8 +148,8 @@ static void expect_at(int line, const cutoff_snapshot *s, const char *sub, const
     memset(&v, 0x5a, sizeof v);
     cutoff_check(s, sub, act, region, t, &v);
     const char *got_by = v.by ? v.by->id : NULL;
-    int ok = v.reason == reason && ((by == NULL && got_by == NULL) ||
-                                    (by && got_by && strcmp(by, got_by) == 0));
+    int ok = v.reason == reason &&
+             ((by == NULL && got_by == NULL) || (by && got_by && strcmp(by, got_by) == 0));
     if (ok && by != NULL)
         ok = v.since == since && v.until == until;
     if (!ok)
@@ -157,8 +157,8 @@ static void expect_at(int line, const cutoff_snapshot *s, const char *sub, const
                  "[%lld, %lld)",
                  line, sub, act, region ? region : "(none)", (long long)t,
                  cutoff_reason_name(v.reason), got_by ? got_by : "-", (long long)v.since,
-                 (long long)v.until, cutoff_reason_name(reason), by ? by : "-",
-                 (long long)since, (long long)until);
+                 (long long)v.until, cutoff_reason_name(reason), by ? by : "-", (long long)since,
+                 (long long)until);
 }
 
 #define NEVER CUTOFF_TIME_NEVER
@@ -188,8 +188,8 @@ static void test_reference_case(void **state)
     expect(s, "sub-archive", "storage.write", nl, T1 - 1, CUTOFF_REASON_READ_ONLY, "EA-1", T0, T1);
     /* Suspended from T1: reads stop too. */
     expect(s, "sub-archive", "storage.read", nl, T1, CUTOFF_REASON_SUSPENDED, "EA-1", T1, NEVER);
-    expect(s, "sub-archive", "storage.export", "us-east", T1 + 400 * DAY,
-           CUTOFF_REASON_SUSPENDED, "EA-1", T1, NEVER);
+    expect(s, "sub-archive", "storage.export", "us-east", T1 + 400 * DAY, CUTOFF_REASON_SUSPENDED,
+           "EA-1", T1, NEVER);
     /* Security services stay on for the unit. */
     expect(s, "sub-archive", "security.scan", nl, T1, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     expect(s, "sub-archive", "security.monitor", nl, T1, CUTOFF_REASON_ALLOW, NULL, 0, 0);
@@ -197,7 +197,8 @@ static void test_reference_case(void **state)
     expect(s, "sub-c4i", "storage.write", nl, T1, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     expect(s, "sub-acme", "ai.transcribe", nl, T1, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     /* Fail closed on names that are not a subscription / an action. */
-    expect(s, "unit-8200", "storage.read", nl, T0 - 1, CUTOFF_REASON_UNKNOWN_SUBSCRIPTION, NULL, 0, 0);
+    expect(s, "unit-8200", "storage.read", nl, T0 - 1, CUTOFF_REASON_UNKNOWN_SUBSCRIPTION, NULL, 0,
+           0);
     expect(s, "imod", "storage.read", nl, T0 - 1, CUTOFF_REASON_UNKNOWN_SUBSCRIPTION, NULL, 0, 0);
     expect(s, "nobody", "storage.read", nl, T0 - 1, CUTOFF_REASON_UNKNOWN_SUBSCRIPTION, NULL, 0, 0);
     expect(s, "sub-c4i", "storage.nuke", nl, T0 - 1, CUTOFF_REASON_UNKNOWN_ACTION, NULL, 0, 0);
@@ -281,15 +282,33 @@ static void test_nested_scopes_and_ties(void **state)
     static const cutoff_phase_spec ro_then_suspend[] = {{T0, 0, CUTOFF_MODE_READ_ONLY},
                                                         {T0 + 10, 0, CUTOFF_MODE_SUSPEND}};
     /* Byte-wise: "EA-100" < "EA-20" < "EA-3", the reverse of numeric order. */
-    cutoff_action_spec a20 = {.id = "EA-20", .scope = scope_imod, .n_scope = 1, .deny = deny_all,
-                              .n_deny = 1, .phases = ro, .n_phases = 1,
-                              .state = CUTOFF_STATE_ACTIVE, .status = 403};
-    cutoff_action_spec a3 = {.id = "EA-3", .scope = scope_nested, .n_scope = 2,
-                             .deny = deny_storage, .n_deny = 1, .phases = ro_then_suspend,
-                             .n_phases = 2, .state = CUTOFF_STATE_ACTIVE, .status = 403};
-    cutoff_action_spec a100 = {.id = "EA-100", .scope = scope_8200, .n_scope = 1,
-                               .deny = deny_write, .n_deny = 1, .phases = ro, .n_phases = 1,
-                               .state = CUTOFF_STATE_ACTIVE, .status = 403};
+    cutoff_action_spec a20 = {.id = "EA-20",
+                              .scope = scope_imod,
+                              .n_scope = 1,
+                              .deny = deny_all,
+                              .n_deny = 1,
+                              .phases = ro,
+                              .n_phases = 1,
+                              .state = CUTOFF_STATE_ACTIVE,
+                              .status = 403};
+    cutoff_action_spec a3 = {.id = "EA-3",
+                             .scope = scope_nested,
+                             .n_scope = 2,
+                             .deny = deny_storage,
+                             .n_deny = 1,
+                             .phases = ro_then_suspend,
+                             .n_phases = 2,
+                             .state = CUTOFF_STATE_ACTIVE,
+                             .status = 403};
+    cutoff_action_spec a100 = {.id = "EA-100",
+                               .scope = scope_8200,
+                               .n_scope = 1,
+                               .deny = deny_write,
+                               .n_deny = 1,
+                               .phases = ro,
+                               .n_phases = 1,
+                               .state = CUTOFF_STATE_ACTIVE,
+                               .status = 403};
     /* Lifted, draft and expired actions never bite, whatever they say. */
     cutoff_action_spec lifted = a3, draft = a3, expired = a3;
     lifted.id = "A-lifted";
@@ -307,16 +326,22 @@ static void test_nested_scopes_and_ties(void **state)
     assert_string_equal(cutoff_snapshot_action(s, 2)->id, "EA-3");
 
     /* Three read-only denials: the lowest id decides. */
-    expect(s, "sub-archive", "storage.write", NULL, T0, CUTOFF_REASON_READ_ONLY, "EA-100", T0, NEVER);
+    expect(s, "sub-archive", "storage.write", NULL, T0, CUTOFF_REASON_READ_ONLY, "EA-100", T0,
+           NEVER);
     /* EA-100 does not cover ai; EA-20 ("*") and EA-3 (storage only) ... */
-    expect(s, "sub-archive", "ai.transcribe", NULL, T0, CUTOFF_REASON_READ_ONLY, "EA-20", T0, NEVER);
+    expect(s, "sub-archive", "ai.transcribe", NULL, T0, CUTOFF_REASON_READ_ONLY, "EA-20", T0,
+           NEVER);
     /* ... and from T0+10 EA-3 suspends, which beats any read-only. */
-    expect(s, "sub-archive", "storage.write", NULL, T0 + 9, CUTOFF_REASON_READ_ONLY, "EA-100", T0, NEVER);
-    expect(s, "sub-archive", "storage.write", NULL, T0 + 10, CUTOFF_REASON_SUSPENDED, "EA-3", T0 + 10, NEVER);
-    expect(s, "sub-archive", "storage.read", NULL, T0 + 10, CUTOFF_REASON_SUSPENDED, "EA-3", T0 + 10, NEVER);
+    expect(s, "sub-archive", "storage.write", NULL, T0 + 9, CUTOFF_REASON_READ_ONLY, "EA-100", T0,
+           NEVER);
+    expect(s, "sub-archive", "storage.write", NULL, T0 + 10, CUTOFF_REASON_SUSPENDED, "EA-3",
+           T0 + 10, NEVER);
+    expect(s, "sub-archive", "storage.read", NULL, T0 + 10, CUTOFF_REASON_SUSPENDED, "EA-3",
+           T0 + 10, NEVER);
     expect(s, "sub-archive", "storage.read", NULL, T0 + 9, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     /* sub-ai is under unit-8200 but not under EA-3's scope. */
-    expect(s, "sub-ai", "storage.write", NULL, T0 + 10, CUTOFF_REASON_READ_ONLY, "EA-100", T0, NEVER);
+    expect(s, "sub-ai", "storage.write", NULL, T0 + 10, CUTOFF_REASON_READ_ONLY, "EA-100", T0,
+           NEVER);
     expect(s, "sub-ai", "storage.read", NULL, T0 + 10, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     /* Elsewhere under imod only EA-20. */
     expect(s, "sub-c4i", "storage.write", NULL, T0, CUTOFF_REASON_READ_ONLY, "EA-20", T0, NEVER);
@@ -363,16 +388,36 @@ static void test_region_prefixes(void **state)
     static const char *const us_and_ireland[] = {"us-*", "eu-ireland"};
     static const cutoff_phase_spec suspend[] = {{T0, 0, CUTOFF_MODE_SUSPEND}};
     static const cutoff_phase_spec ro[] = {{T0, 0, CUTOFF_MODE_READ_ONLY}};
-    cutoff_action_spec eu_only = {.id = "EA-5", .scope = scope_imod, .n_scope = 1,
-                                  .deny = deny_all, .n_deny = 1, .regions = eu, .n_regions = 1,
-                                  .phases = suspend, .n_phases = 1, .state = CUTOFF_STATE_ACTIVE};
-    cutoff_action_spec us_ie = {.id = "EA-6", .scope = scope_imod, .n_scope = 1,
-                                .deny = deny_all, .n_deny = 1, .regions = us_and_ireland,
-                                .n_regions = 2, .phases = ro, .n_phases = 1,
+    cutoff_action_spec eu_only = {.id = "EA-5",
+                                  .scope = scope_imod,
+                                  .n_scope = 1,
+                                  .deny = deny_all,
+                                  .n_deny = 1,
+                                  .regions = eu,
+                                  .n_regions = 1,
+                                  .phases = suspend,
+                                  .n_phases = 1,
+                                  .state = CUTOFF_STATE_ACTIVE};
+    cutoff_action_spec us_ie = {.id = "EA-6",
+                                .scope = scope_imod,
+                                .n_scope = 1,
+                                .deny = deny_all,
+                                .n_deny = 1,
+                                .regions = us_and_ireland,
+                                .n_regions = 2,
+                                .phases = ro,
+                                .n_phases = 1,
                                 .state = CUTOFF_STATE_ACTIVE};
-    cutoff_action_spec star = {.id = "EA-7", .scope = scope_acme, .n_scope = 1, .deny = deny_all,
-                               .n_deny = 1, .regions = regions_all, .n_regions = 1,
-                               .phases = ro, .n_phases = 1, .state = CUTOFF_STATE_ACTIVE};
+    cutoff_action_spec star = {.id = "EA-7",
+                               .scope = scope_acme,
+                               .n_scope = 1,
+                               .deny = deny_all,
+                               .n_deny = 1,
+                               .regions = regions_all,
+                               .n_regions = 1,
+                               .phases = ro,
+                               .n_phases = 1,
+                               .state = CUTOFF_STATE_ACTIVE};
     cutoff_action_spec absent = star;
     absent.id = "EA-8";
     absent.regions = NULL;
@@ -381,15 +426,19 @@ static void test_region_prefixes(void **state)
     const cutoff_action_spec *list[] = {&eu_only, &us_ie, &star, &absent};
     cutoff_snapshot *s = build_snapshot(t, list, 4);
 
-    expect(s, "sub-c4i", "storage.write", "eu-netherlands", T0, CUTOFF_REASON_SUSPENDED, "EA-5", T0, NEVER);
+    expect(s, "sub-c4i", "storage.write", "eu-netherlands", T0, CUTOFF_REASON_SUSPENDED, "EA-5", T0,
+           NEVER);
     /* eu-ireland matches both; suspend beats read-only. */
-    expect(s, "sub-c4i", "storage.write", "eu-ireland", T0, CUTOFF_REASON_SUSPENDED, "EA-5", T0, NEVER);
-    expect(s, "sub-c4i", "storage.write", "us-east", T0, CUTOFF_REASON_READ_ONLY, "EA-6", T0, NEVER);
+    expect(s, "sub-c4i", "storage.write", "eu-ireland", T0, CUTOFF_REASON_SUSPENDED, "EA-5", T0,
+           NEVER);
+    expect(s, "sub-c4i", "storage.write", "us-east", T0, CUTOFF_REASON_READ_ONLY, "EA-6", T0,
+           NEVER);
     expect(s, "sub-c4i", "storage.read", "us-east", T0, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     /* A request that names no region matches only "*" (and absent). */
     expect(s, "sub-c4i", "storage.write", NULL, T0, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     expect(s, "sub-acme", "storage.write", NULL, T0, CUTOFF_REASON_SUSPENDED, "EA-8", T0, NEVER);
-    expect(s, "sub-acme", "storage.read", "us-east", T0, CUTOFF_REASON_SUSPENDED, "EA-8", T0, NEVER);
+    expect(s, "sub-acme", "storage.read", "us-east", T0, CUTOFF_REASON_SUSPENDED, "EA-8", T0,
+           NEVER);
 
     /* The same through handles. */
     cutoff_sub_handle sub;
@@ -428,9 +477,15 @@ static void test_phase_boundaries(void **state)
     static const cutoff_phase_spec phases[] = {{T0, 0, CUTOFF_MODE_SUSPEND},
                                                {150, 1, CUTOFF_MODE_OFF},
                                                {T0 + 200, 0, CUTOFF_MODE_READ_ONLY}};
-    cutoff_action_spec a = {.id = "EA-1", .scope = scope_sub, .n_scope = 1, .deny = deny_all,
-                            .n_deny = 1, .phases = phases, .n_phases = 3,
-                            .state = CUTOFF_STATE_ACTIVE, .activated_at = T0 - 50};
+    cutoff_action_spec a = {.id = "EA-1",
+                            .scope = scope_sub,
+                            .n_scope = 1,
+                            .deny = deny_all,
+                            .n_deny = 1,
+                            .phases = phases,
+                            .n_phases = 3,
+                            .state = CUTOFF_STATE_ACTIVE,
+                            .activated_at = T0 - 50};
     assert_true(cutoff_phase_start(&a, 1, 0) == T0 + 100);
     const cutoff_action_spec *list[] = {&a};
     cutoff_snapshot *s = build_snapshot(t, list, 1);
@@ -438,18 +493,22 @@ static void test_phase_boundaries(void **state)
     expect(s, "sub-acme", "storage.read", NULL, INT64_MIN, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     expect(s, "sub-acme", "storage.read", NULL, T0 - 1, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     expect(s, "sub-acme", "storage.read", NULL, T0, CUTOFF_REASON_SUSPENDED, "EA-1", T0, T0 + 100);
-    expect(s, "sub-acme", "storage.read", NULL, T0 + 99, CUTOFF_REASON_SUSPENDED, "EA-1", T0, T0 + 100);
+    expect(s, "sub-acme", "storage.read", NULL, T0 + 99, CUTOFF_REASON_SUSPENDED, "EA-1", T0,
+           T0 + 100);
     expect(s, "sub-acme", "storage.read", NULL, T0 + 100, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     expect(s, "sub-acme", "storage.write", NULL, T0 + 199, CUTOFF_REASON_ALLOW, NULL, 0, 0);
-    expect(s, "sub-acme", "storage.write", NULL, T0 + 200, CUTOFF_REASON_READ_ONLY, "EA-1", T0 + 200, NEVER);
+    expect(s, "sub-acme", "storage.write", NULL, T0 + 200, CUTOFF_REASON_READ_ONLY, "EA-1",
+           T0 + 200, NEVER);
     expect(s, "sub-acme", "storage.read", NULL, T0 + 200, CUTOFF_REASON_ALLOW, NULL, 0, 0);
-    expect(s, "sub-acme", "storage.write", NULL, INT64_MAX, CUTOFF_REASON_READ_ONLY, "EA-1", T0 + 200, NEVER);
+    expect(s, "sub-acme", "storage.write", NULL, INT64_MAX, CUTOFF_REASON_READ_ONLY, "EA-1",
+           T0 + 200, NEVER);
     cutoff_snapshot_release(s);
 
     /* The same action activated later: relative phases move with it. */
     a.activated_at = T0;
     s = build_snapshot(t, list, 1);
-    expect(s, "sub-acme", "storage.read", NULL, T0 + 149, CUTOFF_REASON_SUSPENDED, "EA-1", T0, T0 + 150);
+    expect(s, "sub-acme", "storage.read", NULL, T0 + 149, CUTOFF_REASON_SUSPENDED, "EA-1", T0,
+           T0 + 150);
     expect(s, "sub-acme", "storage.read", NULL, T0 + 150, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     cutoff_snapshot_release(s);
     cutoff_tree_release(t);
@@ -496,10 +555,8 @@ static void test_tree_builder_errors(void **state)
 
     /* A cycle of units: one of them is named. */
     const cutoff_node_spec cycle[] = {
-        {"t", CUTOFF_NODE_TENANT, NULL, NULL, NULL},
-        {"a", CUTOFF_NODE_UNIT, "b", NULL, NULL},
-        {"b", CUTOFF_NODE_UNIT, "c", NULL, NULL},
-        {"c", CUTOFF_NODE_UNIT, "a", NULL, NULL},
+        {"t", CUTOFF_NODE_TENANT, NULL, NULL, NULL},      {"a", CUTOFF_NODE_UNIT, "b", NULL, NULL},
+        {"b", CUTOFF_NODE_UNIT, "c", NULL, NULL},         {"c", CUTOFF_NODE_UNIT, "a", NULL, NULL},
         {"s", CUTOFF_NODE_SUBSCRIPTION, "t", NULL, NULL},
     };
     assert_int_equal(try_build(cycle, 5, &diag), CUTOFF_ECYCLE);
@@ -561,9 +618,9 @@ static void test_tree_builder_errors(void **state)
     assert_int_equal(cutoff_tree_builder_new(&catalog, &b, &diag), 0);
     const cutoff_node_spec t_node = {"t", CUTOFF_NODE_TENANT, NULL, NULL, NULL};
     const cutoff_node_spec s_node = {"s", CUTOFF_NODE_SUBSCRIPTION, "t", NULL, NULL};
-    assert_int_equal(cutoff_tree_builder_add(b, &t_node, &diag), 0);    /* item 0 */
-    assert_int_equal(cutoff_tree_builder_add(b, &s_node, &diag), 0);    /* item 1 */
-    assert_int_equal(cutoff_tree_builder_add(b, &s_node, &diag), 0);    /* item 2: replaces */
+    assert_int_equal(cutoff_tree_builder_add(b, &t_node, &diag), 0); /* item 0 */
+    assert_int_equal(cutoff_tree_builder_add(b, &s_node, &diag), 0); /* item 1 */
+    assert_int_equal(cutoff_tree_builder_add(b, &s_node, &diag), 0); /* item 2: replaces */
     assert_int_equal(cutoff_tree_builder_count(b), 2);
     char long_id[CUTOFF_ID_MAX + 2];
     memset(long_id, 'x', sizeof long_id - 1);
@@ -733,8 +790,13 @@ static void test_handles_across_snapshots(void **state)
     static const char *const scope_imod[] = {"imod"};
     static const char *const deny_all[] = {"*"};
     static const cutoff_phase_spec suspend[] = {{T0 + 5, 0, CUTOFF_MODE_SUSPEND}};
-    cutoff_action_spec wide = {.id = "EA-0", .scope = scope_imod, .n_scope = 1, .deny = deny_all,
-                               .n_deny = 1, .phases = suspend, .n_phases = 1,
+    cutoff_action_spec wide = {.id = "EA-0",
+                               .scope = scope_imod,
+                               .n_scope = 1,
+                               .deny = deny_all,
+                               .n_deny = 1,
+                               .phases = suspend,
+                               .n_phases = 1,
                                .state = CUTOFF_STATE_ACTIVE};
     const cutoff_action_spec *l1[] = {&ea1};
     const cutoff_action_spec *l2[] = {&ea1, &wide};
@@ -773,7 +835,8 @@ static void test_handles_across_snapshots(void **state)
     /* The handles really see each snapshot's own actions. */
     expect(snaps[0], "sub-c4i", "storage.read", NULL, T1, CUTOFF_REASON_ALLOW, NULL, 0, 0);
     expect(snaps[1], "sub-c4i", "storage.read", NULL, T1, CUTOFF_REASON_ALLOW, NULL, 0, 0);
-    expect(snaps[2], "sub-c4i", "storage.read", NULL, T1, CUTOFF_REASON_SUSPENDED, "EA-0", T0 + 5, NEVER);
+    expect(snaps[2], "sub-c4i", "storage.read", NULL, T1, CUTOFF_REASON_SUSPENDED, "EA-0", T0 + 5,
+           NEVER);
     for (int k = 0; k < 3; k++)
         cutoff_snapshot_release(snaps[k]);
     cutoff_tree_release(t);
@@ -804,9 +867,15 @@ static cutoff_snapshot *numbered_snapshot(cutoff_tree *t, int k)
     snprintf(id, sizeof id, "EA-%d", k);
     snprintf(summary, sizeof summary, "snapshot %d", k);
     cutoff_phase_spec phase = {T0, 0, k % 2 ? CUTOFF_MODE_SUSPEND : CUTOFF_MODE_READ_ONLY};
-    cutoff_action_spec a = {.id = id, .scope = scope_imod, .n_scope = 1, .deny = deny_storage,
-                            .n_deny = 1, .phases = &phase, .n_phases = 1,
-                            .notice = {.summary = summary}, .state = CUTOFF_STATE_ACTIVE,
+    cutoff_action_spec a = {.id = id,
+                            .scope = scope_imod,
+                            .n_scope = 1,
+                            .deny = deny_storage,
+                            .n_deny = 1,
+                            .phases = &phase,
+                            .n_phases = 1,
+                            .notice = {.summary = summary},
+                            .state = CUTOFF_STATE_ACTIVE,
                             .version = k};
     const cutoff_action_spec *list[] = {&a};
     cutoff_snapshot *s = NULL;
@@ -907,8 +976,8 @@ static void test_publication_threads(void **state)
     cutoff_engine_free(ps.engine);
     cutoff_tree_release(ps.tree);
     assert_int_equal(co__alloc_live(), live_before);
-    printf("# %d publications, %ld checks by %d readers\n", PUBLICATIONS,
-           atomic_load(&ps.checks), READERS);
+    printf("# %d publications, %ld checks by %d readers\n", PUBLICATIONS, atomic_load(&ps.checks),
+           READERS);
 }
 
 /* ---- out of memory ------------------------------------------------------------- */
@@ -946,7 +1015,8 @@ static void test_out_of_memory_tree(void **state)
             /* success must hand over a tree, even when an allocation failed
              * on the way and was recovered from */
             if (t == NULL)
-                fail_msg("cutoff_tree_build returned 0 without a tree when allocation %ld failed", n);
+                fail_msg("cutoff_tree_build returned 0 without a tree when allocation %ld failed",
+                         n);
             assert_int_equal(cutoff_tree_count(t, 0), N_TREE_NODES);
             cutoff_tree_release(t);
         }
@@ -983,8 +1053,10 @@ static void test_out_of_memory_snapshot(void **state)
             assert_null(s);
             assert_int_equal(co__alloc_live(), live_tree);
         } else {
-            expect(s, "sub-archive", "storage.write", NULL, T0, CUTOFF_REASON_READ_ONLY, "EA-1", T0, T1);
-            expect(s, "sub-acme", "storage.write", NULL, T1, CUTOFF_REASON_SUSPENDED, "EA-2", T1, NEVER);
+            expect(s, "sub-archive", "storage.write", NULL, T0, CUTOFF_REASON_READ_ONLY, "EA-1", T0,
+                   T1);
+            expect(s, "sub-acme", "storage.write", NULL, T1, CUTOFF_REASON_SUSPENDED, "EA-2", T1,
+                   NEVER);
 
             /* explain under the same treatment */
             int erc = CUTOFF_ENOMEM;

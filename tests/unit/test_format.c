@@ -32,8 +32,8 @@ static char case_label[64];
 static void expect_failure(int rc, const cutoff_diag *d, int want_rc, const char *const *want)
 {
     if (rc != want_rc)
-        fail_msg("%swanted %s, got %s: %s", case_label, cutoff_errname(want_rc),
-                 cutoff_errname(rc), d->message);
+        fail_msg("%swanted %s, got %s: %s", case_label, cutoff_errname(want_rc), cutoff_errname(rc),
+                 d->message);
     if (d->code != rc || strchr(d->message, '\n') != NULL)
         fail_msg("%sdiag code %d or message on more than one line: %s", case_label, d->code,
                  d->message);
@@ -170,36 +170,90 @@ static const struct bad_doc bad_catalogs[] = {
     {"[]", CUTOFF_EPARSE, {"must be a JSON object", "an array"}},
     {"{\"services\":[],\"services\":[]}", CUTOFF_EPARSE, {"duplicate", "services"}},
     /* keys */
-    {"{\"sevices\":[]}", CUTOFF_EPARSE, {"unknown key \"sevices\"", "services, regions, plans", "did you mean \"services\""}},
+    {"{\"sevices\":[]}",
+     CUTOFF_EPARSE,
+     {"unknown key \"sevices\"", "services, regions, plans", "did you mean \"services\""}},
     {"{}", CUTOFF_EPARSE, {"missing \"services\""}},
-    {"{\"services\":[{\"name\":\"storage\",\"actoins\":[]}]}", CUTOFF_EPARSE, {"services[0]: unknown key \"actoins\"", "did you mean \"actions\""}},
-    {"{\"services\":[{\"name\":\"storage\",\"actions\":[{\"name\":\"read\",\"clas\":\"read\"}]}]}", CUTOFF_EPARSE, {"services[0].actions[0]: unknown key \"clas\"", "name, class"}},
-    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"service\":[]}]}", CUTOFF_EPARSE, {"plans[0]: unknown key \"service\"", "did you mean \"services\""}},
+    {"{\"services\":[{\"name\":\"storage\",\"actoins\":[]}]}",
+     CUTOFF_EPARSE,
+     {"services[0]: unknown key \"actoins\"", "did you mean \"actions\""}},
+    {"{\"services\":[{\"name\":\"storage\",\"actions\":[{\"name\":\"read\",\"clas\":\"read\"}]}]}",
+     CUTOFF_EPARSE,
+     {"services[0].actions[0]: unknown key \"clas\"", "name, class"}},
+    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"service\":[]}]}",
+     CUTOFF_EPARSE,
+     {"plans[0]: unknown key \"service\"", "did you mean \"services\""}},
     {"{\"services\":[{\"actions\":[]}]}", CUTOFF_EPARSE, {"services[0]: missing \"name\""}},
-    {"{\"services\":[{\"name\":\"storage\",\"actions\":[{\"name\":\"read\"}]}]}", CUTOFF_EPARSE, {"services[0].actions[0]: missing \"class\""}},
+    {"{\"services\":[{\"name\":\"storage\",\"actions\":[{\"name\":\"read\"}]}]}",
+     CUTOFF_EPARSE,
+     {"services[0].actions[0]: missing \"class\""}},
     /* types */
     {"{\"services\":{}}", CUTOFF_EPARSE, {"services: expected an array, got an object"}},
-    {"{\"services\":[\"storage\"]}", CUTOFF_EPARSE, {"services[0]: expected an object, got a string"}},
-    {"{\"services\":[{\"name\":7,\"actions\":[]}]}", CUTOFF_EPARSE, {"services[0].name: expected a string, got an integer"}},
-    {"{\"services\":[],\"regions\":[\"eu\",null]}", CUTOFF_EPARSE, {"regions[1]: expected a string, got null"}},
-    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"services\":[1]}]}", CUTOFF_EPARSE, {"plans[0].services[0]: expected a string"}},
+    {"{\"services\":[\"storage\"]}",
+     CUTOFF_EPARSE,
+     {"services[0]: expected an object, got a string"}},
+    {"{\"services\":[{\"name\":7,\"actions\":[]}]}",
+     CUTOFF_EPARSE,
+     {"services[0].name: expected a string, got an integer"}},
+    {"{\"services\":[],\"regions\":[\"eu\",null]}",
+     CUTOFF_EPARSE,
+     {"regions[1]: expected a string, got null"}},
+    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"services\":[1]}]}",
+     CUTOFF_EPARSE,
+     {"plans[0].services[0]: expected a string"}},
     /* names and classes */
-    {"{\"services\":[{\"name\":\"sto.rage\",\"actions\":[{\"name\":\"read\",\"class\":\"read\"}]}]}", CUTOFF_EPARSE, {"services[0].name: \"sto.rage\" is not a service name", "no dots"}},
-    {"{\"services\":[{\"name\":\"storage\",\"actions\":[{\"name\":\"re ad\",\"class\":\"read\"}]}]}", CUTOFF_EPARSE, {"services[0].actions[0].name: \"re ad\" is not an action name"}},
-    {"{\"services\":[" ONE_ACTION ",{\"name\":\"ai\",\"actions\":[{\"name\":\"x\",\"class\":\"read\"},{\"name\":\"y\",\"class\":\"delete\"}]}]}", CUTOFF_EPARSE, {"services[1].actions[1].class: \"delete\" is not a class; use \"read\" or \"write\""}},
-    {"{\"services\":[{\"name\":\"storage\",\"actions\":[]}]}", CUTOFF_EPARSE, {"services[0].actions: empty"}},
-    {"{\"services\":[" ONE_ACTION "," ONE_ACTION "]}", CUTOFF_EPARSE, {"services[1].name: service \"storage\" is already defined at services[0]"}},
-    {"{\"services\":[{\"name\":\"storage\",\"actions\":[{\"name\":\"read\",\"class\":\"read\"},{\"name\":\"read\",\"class\":\"write\"}]}]}", CUTOFF_EPARSE, {"services[0].actions[1].name: \"storage.read\" is already defined at services[0].actions[0]"}},
+    {"{\"services\":[{\"name\":\"sto.rage\",\"actions\":[{\"name\":\"read\",\"class\":\"read\"}]}]"
+     "}",
+     CUTOFF_EPARSE,
+     {"services[0].name: \"sto.rage\" is not a service name", "no dots"}},
+    {"{\"services\":[{\"name\":\"storage\",\"actions\":[{\"name\":\"re "
+     "ad\",\"class\":\"read\"}]}]}",
+     CUTOFF_EPARSE,
+     {"services[0].actions[0].name: \"re ad\" is not an action name"}},
+    {"{\"services\":[" ONE_ACTION ",{\"name\":\"ai\",\"actions\":[{\"name\":\"x\",\"class\":"
+     "\"read\"},{\"name\":\"y\",\"class\":\"delete\"}]}]}",
+     CUTOFF_EPARSE,
+     {"services[1].actions[1].class: \"delete\" is not a class; use \"read\" or \"write\""}},
+    {"{\"services\":[{\"name\":\"storage\",\"actions\":[]}]}",
+     CUTOFF_EPARSE,
+     {"services[0].actions: empty"}},
+    {"{\"services\":[" ONE_ACTION "," ONE_ACTION "]}",
+     CUTOFF_EPARSE,
+     {"services[1].name: service \"storage\" is already defined at services[0]"}},
+    {"{\"services\":[{\"name\":\"storage\",\"actions\":[{\"name\":\"read\",\"class\":\"read\"},{"
+     "\"name\":\"read\",\"class\":\"write\"}]}]}",
+     CUTOFF_EPARSE,
+     {"services[0].actions[1].name: \"storage.read\" is already defined at "
+      "services[0].actions[0]"}},
     /* regions */
-    {"{\"services\":[],\"regions\":[\"eu west\"]}", CUTOFF_EPARSE, {"regions[0]: \"eu west\" is not a region id"}},
-    {"{\"services\":[],\"regions\":[\"eu\",\"us\",\"eu\"]}", CUTOFF_EPARSE, {"regions[2]: \"eu\" is listed twice (first at regions[0])"}},
+    {"{\"services\":[],\"regions\":[\"eu west\"]}",
+     CUTOFF_EPARSE,
+     {"regions[0]: \"eu west\" is not a region id"}},
+    {"{\"services\":[],\"regions\":[\"eu\",\"us\",\"eu\"]}",
+     CUTOFF_EPARSE,
+     {"regions[2]: \"eu\" is listed twice (first at regions[0])"}},
     /* plans */
-    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"\",\"services\":[]}]}", CUTOFF_EPARSE, {"plans[0].name: \"\" is not a plan id"}},
-    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"services\":[]},{\"name\":\"p\",\"services\":[]}]}", CUTOFF_EPARSE, {"plans[1].name: plan \"p\" is already defined at plans[0]"}},
-    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"services\":[\"storage\"]}]}", CUTOFF_EPARSE, {"plans[0].services[0]: \"storage\" is not a pattern", "SERVICE.*"}},
-    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"services\":[\"storage.*\",\"secuirty.*\"]}]}", CUTOFF_EPARSE, {"plans[0].services[1]: \"secuirty.*\" matches no action"}},
-    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"services\":[\"storage.write\"]}]}", CUTOFF_EPARSE, {"plans[0].services[0]: \"storage.write\" matches no action"}},
-    {"{\"services\":[],\"plans\":[{\"name\":\"p\",\"services\":[\"*\"]}]}", CUTOFF_EPARSE, {"plans[0].services[0]: \"*\" matches no action"}},
+    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"\",\"services\":[]}]}",
+     CUTOFF_EPARSE,
+     {"plans[0].name: \"\" is not a plan id"}},
+    {"{\"services\":[" ONE_ACTION
+     "],\"plans\":[{\"name\":\"p\",\"services\":[]},{\"name\":\"p\",\"services\":[]}]}",
+     CUTOFF_EPARSE,
+     {"plans[1].name: plan \"p\" is already defined at plans[0]"}},
+    {"{\"services\":[" ONE_ACTION "],\"plans\":[{\"name\":\"p\",\"services\":[\"storage\"]}]}",
+     CUTOFF_EPARSE,
+     {"plans[0].services[0]: \"storage\" is not a pattern", "SERVICE.*"}},
+    {"{\"services\":[" ONE_ACTION
+     "],\"plans\":[{\"name\":\"p\",\"services\":[\"storage.*\",\"secuirty.*\"]}]}",
+     CUTOFF_EPARSE,
+     {"plans[0].services[1]: \"secuirty.*\" matches no action"}},
+    {"{\"services\":[" ONE_ACTION
+     "],\"plans\":[{\"name\":\"p\",\"services\":[\"storage.write\"]}]}",
+     CUTOFF_EPARSE,
+     {"plans[0].services[0]: \"storage.write\" matches no action"}},
+    {"{\"services\":[],\"plans\":[{\"name\":\"p\",\"services\":[\"*\"]}]}",
+     CUTOFF_EPARSE,
+     {"plans[0].services[0]: \"*\" matches no action"}},
 };
 
 static void catalog_refuses_bad_documents(void **state)
@@ -242,13 +296,15 @@ static void catalog_limits(void **state)
     char service[101], action[28];
     memset(service, 's', 100), service[100] = '\0';
     memset(action, 'a', 27), action[27] = '\0';
-    doc = build("{\"services\":[{\"name\":\"%s\",\"actions\":[{\"name\":\"%s\",\"class\":\"read\"}]}]}",
-                service, action);
+    doc = build(
+        "{\"services\":[{\"name\":\"%s\",\"actions\":[{\"name\":\"%s\",\"class\":\"read\"}]}]}",
+        service, action);
     assert_int_equal(cutoff_catalog_parse(doc, strlen(doc), &c, &d), 0); /* 128 */
     cutoff_catalog_free(c);
     free(doc);
-    doc = build("{\"services\":[{\"name\":\"%s\",\"actions\":[{\"name\":\"%sa\",\"class\":\"read\"}]}]}",
-                service, action);
+    doc = build(
+        "{\"services\":[{\"name\":\"%s\",\"actions\":[{\"name\":\"%sa\",\"class\":\"read\"}]}]}",
+        service, action);
     EXPECT_FAILURE(cutoff_catalog_parse(doc, strlen(doc), &c, &d), &d, CUTOFF_EPARSE,
                    "services[0].actions[0].name", "is 129 bytes", "at most 128");
     free(doc);
@@ -298,10 +354,12 @@ static void catalog_writer_groups_and_validates(void **state)
     cutoff_catalog_spec spec = {actions, 3, regions, 1, plans, 1};
     char *json = NULL;
     assert_int_equal(cutoff_catalog_to_json(&spec, &json), 0);
-    assert_string_equal(json, "{\"services\":[{\"name\":\"storage\",\"actions\":["
-                              "{\"name\":\"read\",\"class\":\"read\"},{\"name\":\"write\",\"class\":\"write\"}]},"
-                              "{\"name\":\"ai\",\"actions\":[{\"name\":\"embed\",\"class\":\"write\"}]}],"
-                              "\"regions\":[\"eu-west\"],\"plans\":[{\"name\":\"basic\",\"services\":[\"storage.*\"]}]}");
+    assert_string_equal(
+        json,
+        "{\"services\":[{\"name\":\"storage\",\"actions\":["
+        "{\"name\":\"read\",\"class\":\"read\"},{\"name\":\"write\",\"class\":\"write\"}]},"
+        "{\"name\":\"ai\",\"actions\":[{\"name\":\"embed\",\"class\":\"write\"}]}],"
+        "\"regions\":[\"eu-west\"],\"plans\":[{\"name\":\"basic\",\"services\":[\"storage.*\"]}]}");
     cutoff_free(json);
 
     /* invalid specs are refused rather than written */
@@ -347,15 +405,18 @@ static void catalog_out_of_memory(void **state)
 /* ---- actions ------------------------------------------------------------------------ */
 
 static const char reference_action[] =
-    "{\"id\":\"EA-1\",\"case\":\"CASE-7\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\",\"ai.*\"],"
+    "{\"id\":\"EA-1\",\"case\":\"CASE-7\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\",\"ai.*"
+    "\"],"
     "\"except\":[\"security.*\"],\"regions\":[\"*\"],"
-    "\"phases\":[{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"read-only\"},{\"at\":\"+30d\",\"mode\":\"suspend\"}],"
+    "\"phases\":[{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"read-only\"},{\"at\":\"+30d\","
+    "\"mode\":\"suspend\"}],"
     "\"status\":403,\"notice\":{\"summary\":\"Storage and AI are stopped for this unit.\","
-    "\"terms\":\"Acceptable use policy, section 3\",\"contact\":\"trust@example.com\",\"ref\":\"N-17\"}}";
+    "\"terms\":\"Acceptable use policy, section "
+    "3\",\"contact\":\"trust@example.com\",\"ref\":\"N-17\"}}";
 
 /* The minimal action; %s is spliced in before the closing brace. */
 #define MINIMAL_ACTION(extra)                                                                      \
-    "{\"case\":\"C-1\",\"scope\":[\"u1\"],\"deny\":[\"storage.*\"],"                                \
+    "{\"case\":\"C-1\",\"scope\":[\"u1\"],\"deny\":[\"storage.*\"],"                               \
     "\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"}],\"notice\":{\"summary\":\"s\"}" extra "}"
 
 static void action_reads_reference(void **state)
@@ -410,9 +471,11 @@ static void action_defaults(void **state)
     assert_null(a->notice.ref);
     cutoff_action_free(a);
 
-    doc = "{\"id\":null,\"case\":\"C-1\",\"scope\":[\"u1\",\"u2\"],\"deny\":[\"storage.*\"],\"except\":[],"
+    doc = "{\"id\":null,\"case\":\"C-1\",\"scope\":[\"u1\",\"u2\"],\"deny\":[\"storage.*\"],"
+          "\"except\":[],"
           "\"regions\":[\"eu-*\",\"us-east\"],\"status\":451,"
-          "\"phases\":[{\"at\":1758801600,\"mode\":\"suspend\"},{\"at\":\"1758888000\",\"mode\":\"off\"}],"
+          "\"phases\":[{\"at\":1758801600,\"mode\":\"suspend\"},{\"at\":\"1758888000\",\"mode\":"
+          "\"off\"}],"
           "\"notice\":{\"summary\":\"s\",\"terms\":null,\"ref\":\"\"}}";
     assert_int_equal(cutoff_action_parse(doc, strlen(doc), &a, &d), 0);
     assert_null(a->id);
@@ -440,13 +503,15 @@ static void action_mixed_phases(void **state)
                       "{\"at\":\"+1d\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}";
     EXPECT_FAILURE(cutoff_action_parse(doc, strlen(doc), &a, &d), &d, CUTOFF_EPARSE,
                    "phases[2].at: +1d is not after phases[0].at (+30d)");
-    doc = "{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"*\"],\"phases\":["
-          "{\"at\":\"+30d\",\"mode\":\"read-only\"},"
-          "{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"suspend\"},"
-          "{\"at\":\"+31d\",\"mode\":\"off\"},"
-          "{\"at\":\"2025-09-25T11:00:00+00:00\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}";
-    EXPECT_FAILURE(cutoff_action_parse(doc, strlen(doc), &a, &d), &d, CUTOFF_EPARSE,
-                   "phases[3].at: 2025-09-25T11:00:00Z is not after phases[1].at (2025-09-25T12:00:00Z)");
+    doc =
+        "{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"*\"],\"phases\":["
+        "{\"at\":\"+30d\",\"mode\":\"read-only\"},"
+        "{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"suspend\"},"
+        "{\"at\":\"+31d\",\"mode\":\"off\"},"
+        "{\"at\":\"2025-09-25T11:00:00+00:00\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}";
+    EXPECT_FAILURE(
+        cutoff_action_parse(doc, strlen(doc), &a, &d), &d, CUTOFF_EPARSE,
+        "phases[3].at: 2025-09-25T11:00:00Z is not after phases[1].at (2025-09-25T12:00:00Z)");
     doc = "{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"*\"],\"phases\":["
           "{\"at\":\"+30d\",\"mode\":\"read-only\"},"
           "{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"suspend\"},"
@@ -463,63 +528,187 @@ static const struct bad_doc bad_actions[] = {
     {"{\"case\":", CUTOFF_EPARSE, {"line 1, column", "malformed JSON"}},
     {"\"EA-1\"", CUTOFF_EPARSE, {"malformed JSON"}},
     {"[1]", CUTOFF_EPARSE, {"must be a JSON object, not an array"}},
-    {MINIMAL_ACTION(",\"sataus\":403"), CUTOFF_EPARSE, {"unknown key \"sataus\" at the top level", "did you mean \"status\""}},
+    {MINIMAL_ACTION(",\"sataus\":403"),
+     CUTOFF_EPARSE,
+     {"unknown key \"sataus\" at the top level", "did you mean \"status\""}},
     {MINIMAL_ACTION(",\"case\":\"C-2\""), CUTOFF_EPARSE, {"duplicate", "case"}},
     /* id and case */
-    {MINIMAL_ACTION(",\"id\":\"EA 1\""), CUTOFF_EPARSE, {"id: \"EA 1\" is not an action id", "A-Z a-z 0-9 . _ : -"}},
+    {MINIMAL_ACTION(",\"id\":\"EA 1\""),
+     CUTOFF_EPARSE,
+     {"id: \"EA 1\" is not an action id", "A-Z a-z 0-9 . _ : -"}},
     {MINIMAL_ACTION(",\"id\":1"), CUTOFF_EPARSE, {"id: expected a string, got an integer"}},
-    {"{\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"missing \"case\""}},
-    {"{\"case\":\"\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"case: \"\" is not a case id"}},
+    {"{\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],"
+     "\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"missing \"case\""}},
+    {"{\"case\":\"\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"case: \"\" is not a case id"}},
     /* scope */
-    {"{\"case\":\"C\",\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"missing \"scope\""}},
-    {"{\"case\":\"C\",\"scope\":[],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"scope: empty"}},
-    {"{\"case\":\"C\",\"scope\":\"u\",\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"scope: expected an array, got a string"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\",\"u/v\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"scope[1]: \"u/v\" is not a node id"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\",\"v\",\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"scope[2]: \"u\" is listed twice (first at scope[0])"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\",7],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"scope[1]: expected a string, got an integer"}},
+    {"{\"case\":\"C\",\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{"
+     "\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"missing \"scope\""}},
+    {"{\"case\":\"C\",\"scope\":[],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}]"
+     ",\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"scope: empty"}},
+    {"{\"case\":\"C\",\"scope\":\"u\",\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"scope: expected an array, got a string"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\",\"u/"
+     "v\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{"
+     "\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"scope[1]: \"u/v\" is not a node id"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\",\"v\",\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\","
+     "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"scope[2]: \"u\" is listed twice (first at scope[0])"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\",7],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"scope[1]: expected a string, got an integer"}},
     /* patterns */
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"deny: empty"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"storage\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"deny[0]: \"storage\" is not a pattern", "\"SERVICE.*\""}},
-    {MINIMAL_ACTION(",\"except\":[\"security.*\",\"sec*\"]"), CUTOFF_EPARSE, {"except[1]: \"sec*\" is not a pattern"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],"
+     "\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"deny: empty"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"storage\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"deny[0]: \"storage\" is not a pattern", "\"SERVICE.*\""}},
+    {MINIMAL_ACTION(",\"except\":[\"security.*\",\"sec*\"]"),
+     CUTOFF_EPARSE,
+     {"except[1]: \"sec*\" is not a pattern"}},
     /* regions */
     {MINIMAL_ACTION(",\"regions\":[]"), CUTOFF_EPARSE, {"regions: empty", "[\"*\"]"}},
-    {MINIMAL_ACTION(",\"regions\":[\"eu\",\"*\"]"), CUTOFF_EPARSE, {"regions[1]: \"*\" means every region and must stand alone"}},
-    {MINIMAL_ACTION(",\"regions\":[\"eu-**\"]"), CUTOFF_EPARSE, {"regions[0]: \"eu-**\" is not a region", "eu-*"}},
-    {MINIMAL_ACTION(",\"regions\":[\"e*u\"]"), CUTOFF_EPARSE, {"regions[0]: \"e*u\" is not a region"}},
-    {MINIMAL_ACTION(",\"regions\":[\"eu-*\",\"eu-*\"]"), CUTOFF_EPARSE, {"regions[1]: \"eu-*\" is listed twice"}},
+    {MINIMAL_ACTION(",\"regions\":[\"eu\",\"*\"]"),
+     CUTOFF_EPARSE,
+     {"regions[1]: \"*\" means every region and must stand alone"}},
+    {MINIMAL_ACTION(",\"regions\":[\"eu-**\"]"),
+     CUTOFF_EPARSE,
+     {"regions[0]: \"eu-**\" is not a region", "eu-*"}},
+    {MINIMAL_ACTION(",\"regions\":[\"e*u\"]"),
+     CUTOFF_EPARSE,
+     {"regions[0]: \"e*u\" is not a region"}},
+    {MINIMAL_ACTION(",\"regions\":[\"eu-*\",\"eu-*\"]"),
+     CUTOFF_EPARSE,
+     {"regions[1]: \"eu-*\" is listed twice"}},
     /* phases */
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"missing \"phases\""}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases: empty"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[\"+0\"],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0]: expected an object"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0]: missing \"at\""}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0]: missing \"mode\""}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\",\"until\":\"+1d\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0]: unknown key \"until\"", "at, mode"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"readonly\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].mode: \"readonly\" is not a mode", "\"read-only\", \"suspend\" or \"off\""}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"2025-02-29T00:00:00Z\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].at: ", "does not exist"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"next week\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].at: ", "RFC 3339"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+3w\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].at: ", "+30d"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":true,\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].at: expected a time string or Unix seconds, got a boolean"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"\\u00e9t\\u00e9\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].at: \"\xc3\xa9t\xc3\xa9\" is not a time"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":-1,\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].at: -1 is out of range", "1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":253402300800,\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].at: 253402300800 is out of range"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+36501d\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[0].at: ", "out of range; use +0 to +36500d"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"2025-10-01T00:00:00Z\",\"mode\":\"read-only\"},{\"at\":\"2025-09-01T00:00:00Z\",\"mode\":\"suspend\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[1].at: 2025-09-01T00:00:00Z is not after phases[0].at (2025-10-01T00:00:00Z)"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+1h\",\"mode\":\"read-only\"},{\"at\":\"+60m\",\"mode\":\"suspend\"}],\"notice\":{\"summary\":\"s\"}}", CUTOFF_EPARSE, {"phases[1].at: +1h is not after phases[0].at (+1h)", "time order"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"missing \"phases\""}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[],\"notice\":{\"summary\":"
+     "\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases: empty"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[\"+0\"],\"notice\":{"
+     "\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0]: expected an object"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"mode\":\"off\"}],"
+     "\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0]: missing \"at\""}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\"}],\"notice\":"
+     "{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0]: missing \"mode\""}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\",\"until\":\"+1d\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0]: unknown key \"until\"", "at, mode"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"readonly\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].mode: \"readonly\" is not a mode", "\"read-only\", \"suspend\" or \"off\""}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"2025-02-29T00:00:"
+     "00Z\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].at: ", "does not exist"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"next "
+     "week\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].at: ", "RFC 3339"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+3w\",\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].at: ", "+30d"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":true,\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].at: expected a time string or Unix seconds, got a boolean"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"\\u00e9t\\u00e9\","
+     "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].at: \"\xc3\xa9t\xc3\xa9\" is not a time"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":-1,\"mode\":\"off\"}"
+     "],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].at: -1 is out of range", "1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":253402300800,"
+     "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].at: 253402300800 is out of range"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+36501d\","
+     "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[0].at: ", "out of range; use +0 to +36500d"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"2025-10-01T00:00:"
+     "00Z\",\"mode\":\"read-only\"},{\"at\":\"2025-09-01T00:00:00Z\",\"mode\":\"suspend\"}],"
+     "\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[1].at: 2025-09-01T00:00:00Z is not after phases[0].at (2025-10-01T00:00:00Z)"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+1h\",\"mode\":"
+     "\"read-only\"},{\"at\":\"+60m\",\"mode\":\"suspend\"}],\"notice\":{\"summary\":\"s\"}}",
+     CUTOFF_EPARSE,
+     {"phases[1].at: +1h is not after phases[0].at (+1h)", "time order"}},
     /* status */
-    {MINIMAL_ACTION(",\"status\":500"), CUTOFF_EPARSE, {"status: 500 is not allowed; use 403 or 451"}},
-    {MINIMAL_ACTION(",\"status\":\"403\""), CUTOFF_EPARSE, {"status: expected 403 or 451, got a string"}},
-    {MINIMAL_ACTION(",\"status\":403.0"), CUTOFF_EPARSE, {"status: expected 403 or 451, got a fractional number"}},
+    {MINIMAL_ACTION(",\"status\":500"),
+     CUTOFF_EPARSE,
+     {"status: 500 is not allowed; use 403 or 451"}},
+    {MINIMAL_ACTION(",\"status\":\"403\""),
+     CUTOFF_EPARSE,
+     {"status: expected 403 or 451, got a string"}},
+    {MINIMAL_ACTION(",\"status\":403.0"),
+     CUTOFF_EPARSE,
+     {"status: expected 403 or 451, got a fractional number"}},
     /* notice */
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}]}", CUTOFF_EPARSE, {"missing \"notice\"", "summary"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":\"stop\"}", CUTOFF_EPARSE, {"notice: expected an object, got a string"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"terms\":\"t\"}}", CUTOFF_EPARSE, {"notice: missing \"summary\""}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"\"}}", CUTOFF_EPARSE, {"notice.summary: empty"}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\",\"contcat\":\"x\"}}", CUTOFF_EPARSE, {"notice: unknown key \"contcat\"", "did you mean \"contact\""}},
-    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\",\"ref\":5}}", CUTOFF_EPARSE, {"notice.ref: expected a string, got an integer"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}]}",
+     CUTOFF_EPARSE,
+     {"missing \"notice\"", "summary"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":\"stop\"}",
+     CUTOFF_EPARSE,
+     {"notice: expected an object, got a string"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":{\"terms\":\"t\"}}",
+     CUTOFF_EPARSE,
+     {"notice: missing \"summary\""}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"\"}}",
+     CUTOFF_EPARSE,
+     {"notice.summary: empty"}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"s\",\"contcat\":\"x\"}}",
+     CUTOFF_EPARSE,
+     {"notice: unknown key \"contcat\"", "did you mean \"contact\""}},
+    {"{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":"
+     "\"off\"}],\"notice\":{\"summary\":\"s\",\"ref\":5}}",
+     CUTOFF_EPARSE,
+     {"notice.ref: expected a string, got an integer"}},
     /* lifecycle fields are checked even though a plain parse ignores them */
-    {MINIMAL_ACTION(",\"state\":\"approved\""), CUTOFF_EPARSE, {"state: \"approved\" is not a state", "draft, active"}},
+    {MINIMAL_ACTION(",\"state\":\"approved\""),
+     CUTOFF_EPARSE,
+     {"state: \"approved\" is not a state", "draft, active"}},
     {MINIMAL_ACTION(",\"version\":-2"), CUTOFF_EPARSE, {"version: -2 is out of range"}},
-    {MINIMAL_ACTION(",\"activated_at\":\"yesterday\""), CUTOFF_EPARSE, {"activated_at: ", "RFC 3339"}},
+    {MINIMAL_ACTION(",\"activated_at\":\"yesterday\""),
+     CUTOFF_EPARSE,
+     {"activated_at: ", "RFC 3339"}},
 };
 
 static void action_refuses_bad_documents(void **state)
@@ -544,13 +733,16 @@ static void action_limits(void **state)
     cutoff_action_spec *a = NULL;
     cutoff_diag d;
     char *scope = repeat("\"u%d\"", CO__LIST_MAX + 1);
-    char *doc = build("{\"case\":\"C\",\"scope\":[%s],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\","
-                      "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", scope);
+    char *doc =
+        build("{\"case\":\"C\",\"scope\":[%s],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\","
+              "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+              scope);
     EXPECT_FAILURE(cutoff_action_parse(doc, strlen(doc), &a, &d), &d, CUTOFF_ELIMIT,
                    "scope: 1001 entries is too many; at most 1000");
     free(doc);
     doc = build("{\"case\":\"C\",\"scope\":[%s],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\","
-                "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}", strchr(scope, ',') + 1);
+                "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\"}}",
+                strchr(scope, ',') + 1);
     assert_int_equal(cutoff_action_parse(doc, strlen(doc), &a, &d), 0);
     assert_int_equal(a->n_scope, CO__LIST_MAX);
     assert_string_equal(a->scope[999], "u1000");
@@ -562,13 +754,15 @@ static void action_limits(void **state)
     memset(text, 'x', CO__TEXT_MAX + 1);
     text[CO__TEXT_MAX + 1] = '\0';
     doc = build("{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\","
-                "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\",\"terms\":\"%s\"}}", text);
+                "\"mode\":\"off\"}],\"notice\":{\"summary\":\"s\",\"terms\":\"%s\"}}",
+                text);
     EXPECT_FAILURE(cutoff_action_parse(doc, strlen(doc), &a, &d), &d, CUTOFF_ELIMIT,
                    "notice.terms: 4097 bytes is too long; at most 4096");
     free(doc);
     text[CO__TEXT_MAX] = '\0';
     doc = build("{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[{\"at\":\"+0\","
-                "\"mode\":\"off\"}],\"notice\":{\"summary\":\"%s\"}}", text);
+                "\"mode\":\"off\"}],\"notice\":{\"summary\":\"%s\"}}",
+                text);
     assert_int_equal(cutoff_action_parse(doc, strlen(doc), &a, &d), 0);
     assert_int_equal(strlen(a->notice.summary), CO__TEXT_MAX);
     cutoff_action_free(a);
@@ -577,7 +771,8 @@ static void action_limits(void **state)
 
     char *phases = repeat("{\"at\":\"+%dm\",\"mode\":\"off\"}", CO__PHASES_MAX + 1);
     doc = build("{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"a.*\"],\"phases\":[%s],"
-                "\"notice\":{\"summary\":\"s\"}}", phases);
+                "\"notice\":{\"summary\":\"s\"}}",
+                phases);
     EXPECT_FAILURE(cutoff_action_parse(doc, strlen(doc), &a, &d), &d, CUTOFF_ELIMIT,
                    "phases: 101 phases is too many; at most 100");
     free(doc);
@@ -630,12 +825,16 @@ static void action_round_trips(void **state)
     char *json = NULL, *json2 = NULL;
     assert_int_equal(cutoff_action_parse(reference_action, strlen(reference_action), &a, &d), 0);
     assert_int_equal(cutoff_action_to_json(a, &json), 0);
-    assert_string_equal(json,
-        "{\"id\":\"EA-1\",\"case\":\"CASE-7\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\",\"ai.*\"],"
+    assert_string_equal(
+        json,
+        "{\"id\":\"EA-1\",\"case\":\"CASE-7\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\","
+        "\"ai.*\"],"
         "\"except\":[\"security.*\"],\"regions\":[\"*\"],"
-        "\"phases\":[{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"read-only\"},{\"at\":\"+30d\",\"mode\":\"suspend\"}],"
+        "\"phases\":[{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"read-only\"},{\"at\":\"+30d\","
+        "\"mode\":\"suspend\"}],"
         "\"status\":403,\"notice\":{\"summary\":\"Storage and AI are stopped for this unit.\","
-        "\"terms\":\"Acceptable use policy, section 3\",\"contact\":\"trust@example.com\",\"ref\":\"N-17\"},"
+        "\"terms\":\"Acceptable use policy, section "
+        "3\",\"contact\":\"trust@example.com\",\"ref\":\"N-17\"},"
         "\"state\":\"draft\",\"version\":0,\"activated_at\":null}");
     assert_int_equal(cutoff_action_parse(json, strlen(json), &again, &d), 0);
     expect_same_action(a, again);
@@ -648,19 +847,21 @@ static void action_round_trips(void **state)
 
     /* relative offsets are written in the largest unit that divides them,
      * absolute times as RFC 3339 UTC, non-ASCII text as UTF-8 */
-    const char *doc = "{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"*\"],\"phases\":["
-                      "{\"at\":\"+0s\",\"mode\":\"read-only\"},{\"at\":\"+90\",\"mode\":\"read-only\"},"
-                      "{\"at\":\"+90m\",\"mode\":\"suspend\"},{\"at\":\"+3600m\",\"mode\":\"suspend\"},"
-                      "{\"at\":\"+72h\",\"mode\":\"off\"},"
-                      "{\"at\":\"2025-09-25T14:00:00.9+02:00\",\"mode\":\"off\"}],"
-                      "\"notice\":{\"summary\":\"\\u00e9t\\u00e9 \\\"q\\\"\"}}";
+    const char *doc =
+        "{\"case\":\"C\",\"scope\":[\"u\"],\"deny\":[\"*\"],\"phases\":["
+        "{\"at\":\"+0s\",\"mode\":\"read-only\"},{\"at\":\"+90\",\"mode\":\"read-only\"},"
+        "{\"at\":\"+90m\",\"mode\":\"suspend\"},{\"at\":\"+3600m\",\"mode\":\"suspend\"},"
+        "{\"at\":\"+72h\",\"mode\":\"off\"},"
+        "{\"at\":\"2025-09-25T14:00:00.9+02:00\",\"mode\":\"off\"}],"
+        "\"notice\":{\"summary\":\"\\u00e9t\\u00e9 \\\"q\\\"\"}}";
     assert_int_equal(cutoff_action_parse(doc, strlen(doc), &a, &d), 0);
     assert_int_equal(cutoff_action_to_json(a, &json), 0);
-    assert_non_null(strstr(json, "\"phases\":[{\"at\":\"+0\",\"mode\":\"read-only\"},"
-                                 "{\"at\":\"+90s\",\"mode\":\"read-only\"},"
-                                 "{\"at\":\"+90m\",\"mode\":\"suspend\"},{\"at\":\"+60h\",\"mode\":\"suspend\"},"
-                                 "{\"at\":\"+3d\",\"mode\":\"off\"},"
-                                 "{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"off\"}]"));
+    assert_non_null(strstr(
+        json, "\"phases\":[{\"at\":\"+0\",\"mode\":\"read-only\"},"
+              "{\"at\":\"+90s\",\"mode\":\"read-only\"},"
+              "{\"at\":\"+90m\",\"mode\":\"suspend\"},{\"at\":\"+60h\",\"mode\":\"suspend\"},"
+              "{\"at\":\"+3d\",\"mode\":\"off\"},"
+              "{\"at\":\"2025-09-25T12:00:00Z\",\"mode\":\"off\"}]"));
     assert_non_null(strstr(json, "\"summary\":\"\xc3\xa9t\xc3\xa9 \\\"q\\\"\""));
     assert_non_null(strstr(json, "\"except\":[]"));
     assert_null(strstr(json, "\"id\""));
@@ -682,14 +883,16 @@ static void action_lifecycle_fields(void **state)
     a->version = 3;
     a->activated_at = 1758801600;
     assert_int_equal(cutoff_action_to_json(a, &json), 0);
-    assert_non_null(strstr(json, "\"state\":\"active\",\"version\":3,\"activated_at\":\"2025-09-25T12:00:00Z\"}"));
+    assert_non_null(strstr(
+        json, "\"state\":\"active\",\"version\":3,\"activated_at\":\"2025-09-25T12:00:00Z\"}"));
     /* a plain parse reads a draft: activation is the database's business */
     assert_int_equal(cutoff_action_parse(json, strlen(json), &plain, &d), 0);
     assert_int_equal(plain->state, CUTOFF_STATE_DRAFT);
     assert_int_equal(plain->version, 0);
     assert_int_equal(plain->activated_at, 0);
     /* a store that keeps actions as JSON gets them back whole */
-    assert_int_equal(co__action_parse_ex(json, strlen(json), CO__ACTION_KEEP_LIFECYCLE, &kept, &d), 0);
+    assert_int_equal(co__action_parse_ex(json, strlen(json), CO__ACTION_KEEP_LIFECYCLE, &kept, &d),
+                     0);
     expect_same_action(a, kept);
     cutoff_free(json);
     cutoff_action_free(a);
@@ -716,10 +919,18 @@ static void action_copy_is_deep(void **state)
     /* a spec assembled by code, with empty lists as NULL */
     const char *scope[] = {"t1"}, *deny[] = {"*"};
     cutoff_phase_spec phases[] = {{10, 1, CUTOFF_MODE_SUSPEND}};
-    cutoff_action_spec built = {.case_id = "C", .scope = scope, .n_scope = 1, .deny = deny,
-                                .n_deny = 1, .phases = phases, .n_phases = 1, .status = 451,
-                                .notice = {.summary = "s"}, .state = CUTOFF_STATE_LIFTED,
-                                .version = 2, .activated_at = 5};
+    cutoff_action_spec built = {.case_id = "C",
+                                .scope = scope,
+                                .n_scope = 1,
+                                .deny = deny,
+                                .n_deny = 1,
+                                .phases = phases,
+                                .n_phases = 1,
+                                .status = 451,
+                                .notice = {.summary = "s"},
+                                .state = CUTOFF_STATE_LIFTED,
+                                .version = 2,
+                                .activated_at = 5};
     cutoff_action_spec *c2 = NULL;
     assert_int_equal(cutoff_action_copy(&built, &c2), 0);
     expect_same_action(&built, c2);
@@ -738,8 +949,14 @@ static void action_writer_validates(void **state)
     (void)state;
     const char *scope[] = {"t1"}, *deny[] = {"*"};
     cutoff_phase_spec phases[] = {{10, 1, CUTOFF_MODE_SUSPEND}, {5, 1, CUTOFF_MODE_OFF}};
-    cutoff_action_spec a = {.case_id = "C", .scope = scope, .n_scope = 1, .deny = deny,
-                            .n_deny = 1, .phases = phases, .n_phases = 1, .status = 403,
+    cutoff_action_spec a = {.case_id = "C",
+                            .scope = scope,
+                            .n_scope = 1,
+                            .deny = deny,
+                            .n_deny = 1,
+                            .phases = phases,
+                            .n_phases = 1,
+                            .status = 403,
                             .notice = {.summary = "s"}};
     char *json = NULL;
     cutoff_diag d;
@@ -750,7 +967,8 @@ static void action_writer_validates(void **state)
     a.n_phases = 2; /* out of order */
     assert_int_equal(cutoff_action_to_json(&a, &json), CUTOFF_EINVAL);
     assert_null(json);
-    EXPECT_FAILURE(co__action_validate(&a, &d), &d, CUTOFF_EPARSE, "phases[1].at: +5s is not after phases[0].at (+10s)");
+    EXPECT_FAILURE(co__action_validate(&a, &d), &d, CUTOFF_EPARSE,
+                   "phases[1].at: +5s is not after phases[0].at (+10s)");
     a.n_phases = 1;
     a.status = 200;
     assert_int_equal(cutoff_action_to_json(&a, &json), CUTOFF_EINVAL);
@@ -813,7 +1031,8 @@ static void node_line_reads_good_lines(void **state)
     cutoff_diag d;
     assert_int_equal(parse_line("{\"id\":\"unit-8200\",\"kind\":\"unit\",\"parent\":\"imod\","
                                 "\"name\":\"Unit 8200\",\"plan\":\"enterprise\"}",
-                                buf, sizeof buf, &n, &d), 0);
+                                buf, sizeof buf, &n, &d),
+                     0);
     assert_string_equal(n.id, "unit-8200");
     assert_int_equal(n.kind, CUTOFF_NODE_UNIT);
     assert_string_equal(n.parent, "imod");
@@ -823,22 +1042,28 @@ static void node_line_reads_good_lines(void **state)
     assert_true(in_buffer(n.id, buf, sizeof buf) && in_buffer(n.parent, buf, sizeof buf) &&
                 in_buffer(n.name, buf, sizeof buf) && in_buffer(n.plan, buf, sizeof buf));
 
-    assert_int_equal(parse_line("{\"id\":\"imod\",\"kind\":\"tenant\",\"parent\":null,\"name\":null,\"plan\":null}",
-                                buf, sizeof buf, &n, &d), 0);
+    assert_int_equal(
+        parse_line(
+            "{\"id\":\"imod\",\"kind\":\"tenant\",\"parent\":null,\"name\":null,\"plan\":null}",
+            buf, sizeof buf, &n, &d),
+        0);
     assert_string_equal(n.id, "imod");
     assert_int_equal(n.kind, CUTOFF_NODE_TENANT);
     assert_null(n.parent);
     assert_null(n.name);
     assert_null(n.plan);
 
-    assert_int_equal(parse_line("  {\"kind\":\"tenant\",\"id\":\"t:1\"}\r\n", buf, sizeof buf, &n, &d), 0);
+    assert_int_equal(
+        parse_line("  {\"kind\":\"tenant\",\"id\":\"t:1\"}\r\n", buf, sizeof buf, &n, &d), 0);
     assert_string_equal(n.id, "t:1");
     assert_null(n.parent);
 
     /* escapes are decoded */
-    assert_int_equal(parse_line("{\"id\":\"s\\u002e1\",\"kind\":\"subscription\",\"parent\":\"u_1\","
-                                "\"name\":\"caf\\u00e9 \\\"A\\\\B\\\"\\n\"}",
-                                buf, sizeof buf, &n, &d), 0);
+    assert_int_equal(
+        parse_line("{\"id\":\"s\\u002e1\",\"kind\":\"subscription\",\"parent\":\"u_1\","
+                   "\"name\":\"caf\\u00e9 \\\"A\\\\B\\\"\\n\"}",
+                   buf, sizeof buf, &n, &d),
+        0);
     assert_string_equal(n.id, "s.1");
     assert_int_equal(n.kind, CUTOFF_NODE_SUBSCRIPTION);
     assert_string_equal(n.name, "caf\xc3\xa9 \"A\\B\"\n");
@@ -853,7 +1078,8 @@ static void node_line_reads_good_lines(void **state)
     char id[CUTOFF_ID_MAX + 1];
     memset(id, 'x', CUTOFF_ID_MAX);
     id[CUTOFF_ID_MAX] = '\0';
-    char *line = build("{\"id\":\"%s\",\"kind\":\"unit\",\"parent\":\"%s\",\"plan\":\"%s\"}", id, id, id);
+    char *line =
+        build("{\"id\":\"%s\",\"kind\":\"unit\",\"parent\":\"%s\",\"plan\":\"%s\"}", id, id, id);
     size_t len = strlen(line);
     char *exact = malloc(len); /* exactly the line, no NUL: sanitizers see overruns */
     memcpy(exact, line, len);
@@ -871,30 +1097,60 @@ struct bad_line {
 };
 
 static const struct bad_line bad_lines[] = {
-    {"{\"id\":\"a\",\"kind\":tenant}", CUTOFF_EPARSE, {"malformed JSON at column 23", "invalid token near 'tenant'"}},
+    {"{\"id\":\"a\",\"kind\":tenant}",
+     CUTOFF_EPARSE,
+     {"malformed JSON at column 23", "invalid token near 'tenant'"}},
     {"{\"id\":\"a\",", CUTOFF_EPARSE, {"malformed JSON at column"}},
     {"", CUTOFF_EPARSE, {"malformed JSON"}},
-    {"{\"id\":\"a\",\"kind\":\"tenant\"} x", CUTOFF_EPARSE, {"malformed JSON", "end of file expected"}},
+    {"{\"id\":\"a\",\"kind\":\"tenant\"} x",
+     CUTOFF_EPARSE,
+     {"malformed JSON", "end of file expected"}},
     {"[\"a\",\"tenant\"]", CUTOFF_EPARSE, {"one JSON object", "not an array"}},
     {"{\"id\":\"a\",\"kind\":\"tenant\",\"id\":\"b\"}", CUTOFF_EPARSE, {"duplicate object key"}},
     {"{\"kind\":\"tenant\"}", CUTOFF_EPARSE, {"missing \"id\""}},
     {"{\"id\":null,\"kind\":\"tenant\"}", CUTOFF_EPARSE, {"id: expected a string, got null"}},
     {"{\"id\":42,\"kind\":\"tenant\"}", CUTOFF_EPARSE, {"id: expected a string, got an integer"}},
-    {"{\"id\":\"unit 8200\",\"kind\":\"tenant\"}", CUTOFF_EPARSE, {"id: \"unit 8200\" is not an id", "1-128 bytes of A-Z a-z 0-9 . _ : -"}},
+    {"{\"id\":\"unit 8200\",\"kind\":\"tenant\"}",
+     CUTOFF_EPARSE,
+     {"id: \"unit 8200\" is not an id", "1-128 bytes of A-Z a-z 0-9 . _ : -"}},
     {"{\"id\":\"\",\"kind\":\"tenant\"}", CUTOFF_EPARSE, {"id: \"\" is not an id"}},
     {"{\"id\":\"a\"}", CUTOFF_EPARSE, {"missing \"kind\"", "tenant, unit or subscription"}},
-    {"{\"id\":\"a\",\"kind\":\"team\"}", CUTOFF_EPARSE, {"kind: \"team\" is not a kind; use tenant, unit or subscription"}},
-    {"{\"id\":\"a\",\"kind\":[\"unit\"]}", CUTOFF_EPARSE, {"kind: expected a string, got an array"}},
-    {"{\"id\":\"a\",\"kind\":\"tenant\",\"parent\":\"b\"}", CUTOFF_EPARSE, {"parent: a tenant has no parent (got \"b\")"}},
-    {"{\"id\":\"a\",\"kind\":\"unit\"}", CUTOFF_EPARSE, {"missing \"parent\": a unit needs a parent"}},
-    {"{\"id\":\"a\",\"kind\":\"subscription\",\"parent\":null}", CUTOFF_EPARSE, {"missing \"parent\": a subscription needs a parent"}},
-    {"{\"id\":\"a\",\"kind\":\"unit\",\"parent\":\"b/c\"}", CUTOFF_EPARSE, {"parent: \"b/c\" is not an id"}},
-    {"{\"id\":\"a\",\"kind\":\"unit\",\"parent\":{}}", CUTOFF_EPARSE, {"parent: expected a string, got an object"}},
-    {"{\"id\":\"a\",\"kind\":\"tenant\",\"plan\":\"gold plan\"}", CUTOFF_EPARSE, {"plan: \"gold plan\" is not an id"}},
-    {"{\"id\":\"a\",\"kind\":\"tenant\",\"name\":true}", CUTOFF_EPARSE, {"name: expected a string, got a boolean"}},
-    {"{\"id\":\"a\",\"kind\":\"unit\",\"prent\":\"b\"}", CUTOFF_EPARSE, {"unknown key \"prent\"", "id, kind, parent, name, plan", "did you mean \"parent\""}},
-    {"{\"id\":\"a\\u0000b\",\"kind\":\"tenant\"}", CUTOFF_EPARSE, {"malformed JSON", "\\u0000 is not allowed"}},
-    {"{\"id\":\"a\",\"kind\":\"tenant\",\"name\":\"\xc3\x28\"}", CUTOFF_EPARSE, {"malformed JSON", "unable to decode byte 0xc3"}},
+    {"{\"id\":\"a\",\"kind\":\"team\"}",
+     CUTOFF_EPARSE,
+     {"kind: \"team\" is not a kind; use tenant, unit or subscription"}},
+    {"{\"id\":\"a\",\"kind\":[\"unit\"]}",
+     CUTOFF_EPARSE,
+     {"kind: expected a string, got an array"}},
+    {"{\"id\":\"a\",\"kind\":\"tenant\",\"parent\":\"b\"}",
+     CUTOFF_EPARSE,
+     {"parent: a tenant has no parent (got \"b\")"}},
+    {"{\"id\":\"a\",\"kind\":\"unit\"}",
+     CUTOFF_EPARSE,
+     {"missing \"parent\": a unit needs a parent"}},
+    {"{\"id\":\"a\",\"kind\":\"subscription\",\"parent\":null}",
+     CUTOFF_EPARSE,
+     {"missing \"parent\": a subscription needs a parent"}},
+    {"{\"id\":\"a\",\"kind\":\"unit\",\"parent\":\"b/c\"}",
+     CUTOFF_EPARSE,
+     {"parent: \"b/c\" is not an id"}},
+    {"{\"id\":\"a\",\"kind\":\"unit\",\"parent\":{}}",
+     CUTOFF_EPARSE,
+     {"parent: expected a string, got an object"}},
+    {"{\"id\":\"a\",\"kind\":\"tenant\",\"plan\":\"gold plan\"}",
+     CUTOFF_EPARSE,
+     {"plan: \"gold plan\" is not an id"}},
+    {"{\"id\":\"a\",\"kind\":\"tenant\",\"name\":true}",
+     CUTOFF_EPARSE,
+     {"name: expected a string, got a boolean"}},
+    {"{\"id\":\"a\",\"kind\":\"unit\",\"prent\":\"b\"}",
+     CUTOFF_EPARSE,
+     {"unknown key \"prent\"", "id, kind, parent, name, plan", "did you mean \"parent\""}},
+    {"{\"id\":\"a\\u0000b\",\"kind\":\"tenant\"}",
+     CUTOFF_EPARSE,
+     {"malformed JSON", "\\u0000 is not allowed"}},
+    {"{\"id\":\"a\",\"kind\":\"tenant\",\"name\":\"\xc3\x28\"}",
+     CUTOFF_EPARSE,
+     {"malformed JSON", "unable to decode byte 0xc3"}},
 };
 
 static void node_line_refuses_bad_lines(void **state)
@@ -925,8 +1181,8 @@ static void node_line_refuses_bad_lines(void **state)
     char buf[512];
     cutoff_node_spec n;
     cutoff_diag d;
-    EXPECT_FAILURE(parse_line(line, buf, sizeof buf, &n, &d), &d, CUTOFF_EPARSE,
-                   "id: \"xxx", "is 129 bytes; ids are 1-128 bytes");
+    EXPECT_FAILURE(parse_line(line, buf, sizeof buf, &n, &d), &d, CUTOFF_EPARSE, "id: \"xxx",
+                   "is 129 bytes; ids are 1-128 bytes");
     free(line);
 
     char *name = malloc(CO__TEXT_MAX + 2);
