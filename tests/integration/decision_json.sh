@@ -41,7 +41,7 @@ expect_eq "a second action without a notice ref is active" 0 "$?"
 chmod 600 viewer.tok
 # No notice base: a notice's url is its ref, as on a local database.
 cat >cutoffd.json <<'EOF'
-{"notice_base": "",
+{"notice_base": "", "forward_headers": "forwarded",
  "routes": [{"method": "PUT", "path": "/storage/{subscription}/**", "action": "storage.write", "region": "eu-germany"}]}
 EOF
 "$CUTOFFD" --config cutoffd.json --db "$CUTOFF_DB" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
