@@ -263,6 +263,27 @@ static int no_action(const char *id, cutoff_diag *diag)
 /* Four eyes: the latest draft becomes active only on the word of someone
  * other than its proposer. The checks of proposal time are made again,
  * since the case, tree or catalog may have changed in between. */
+/* Absolute and relative ("+30d") phases are ordered only among their own
+ * kind when proposed; approval fixes the activation time, and the phases
+ * must then follow each other strictly in time. Otherwise the phase "in
+ * force" would depend on whether one reads the list by position or by time
+ * (and the last phase as written, if "off", would expire the action before
+ * an earlier-written later phase bites). */
+static int check_phase_order(const cutoff_action_spec *a, int64_t activation, cutoff_diag *diag)
+{
+    for (size_t i = 1; i < a->n_phases; i++) {
+        int64_t before = cutoff_phase_start(a, i - 1, activation), at = cutoff_phase_start(a, i, activation);
+        if (at <= before) {
+            char t1[32], t2[32];
+            return co__diag(diag, CUTOFF_ESTATE,
+                            "approved now, phases[%zu] would begin at %s, not after phases[%zu] at %s: "
+                            "phases must follow each other in time once relative ones are resolved",
+                            i, cutoff_time_format(at, t1), i - 1, cutoff_time_format(before, t2));
+        }
+    }
+    return 0;
+}
+
 int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id, int64_t now,
                              cutoff_diag *diag)
 {
@@ -293,7 +314,8 @@ int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id, i
                       id, latest.version);
         goto out;
     }
-    if ((rc = co__db_action_spec(&latest, &a)) != 0 || (rc = check_action(db, a, diag)) != 0)
+    if ((rc = co__db_action_spec(&latest, &a)) != 0 || (rc = check_action(db, a, diag)) != 0 ||
+        (rc = check_phase_order(a, now, diag)) != 0)
         goto out;
     co__action_filter f = {.id = id, .state = CUTOFF_STATE_ACTIVE};
     if ((rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, &active)) != 0 ||

@@ -152,6 +152,15 @@ expect_ok "lift" --actor bob action lift EA-1 --reason "test"
 refused "lifting twice" 'EA-1.*nothing to lift|EA-1.*lifted' --actor bob action lift EA-1
 refused "previewing a lifted action" 'EA-1.*lifted' action preview EA-1
 
+# A relative phase written before an absolute one that, once approved, comes
+# earlier in time: the phase in force would depend on how the list is read,
+# and an "off" written last would expire the action before it bites.
+variant 's/"EA-1"/"EA-3"/; s/{"at": "+0", "mode": "read-only"}/{"at": "2030-01-01T00:00:00Z", "mode": "suspend"}/; s/{"at": "+30d", "mode": "suspend"}/{"at": "+0", "mode": "off"}/' a14.json
+expect_ok "an action with phases out of time order once resolved is proposed" --actor alice action propose a14.json
+refused "and its approval is refused, naming the phases" 'phases\[1\].*not after phases\[0\]' --actor bob action approve EA-3
+run_cutoff action show EA-3 --json
+expect_eq "it stays a draft" draft "$(printf '%s' "$OUT" | jq -r '.versions[-1].state // .state')"
+
 # ---- closed case ----------------------------------------------------------------
 expect_ok "case close" --actor alice case close CASE-7
 refused "closing twice" 'CASE-7' --actor alice case close CASE-7
