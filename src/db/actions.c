@@ -272,13 +272,15 @@ static int no_action(const char *id, cutoff_diag *diag)
 static int check_phase_order(const cutoff_action_spec *a, int64_t activation, cutoff_diag *diag)
 {
     for (size_t i = 1; i < a->n_phases; i++) {
-        int64_t before = cutoff_phase_start(a, i - 1, activation), at = cutoff_phase_start(a, i, activation);
+        int64_t before = cutoff_phase_start(a, i - 1, activation),
+                at = cutoff_phase_start(a, i, activation);
         if (at <= before) {
             char t1[32], t2[32];
-            return co__diag(diag, CUTOFF_ESTATE,
-                            "approved now, phases[%zu] would begin at %s, not after phases[%zu] at %s: "
-                            "phases must follow each other in time once relative ones are resolved",
-                            i, cutoff_time_format(at, t1), i - 1, cutoff_time_format(before, t2));
+            return co__diag(
+                diag, CUTOFF_ESTATE,
+                "approved now, phases[%zu] would begin at %s, not after phases[%zu] at %s: "
+                "phases must follow each other in time once relative ones are resolved",
+                i, cutoff_time_format(at, t1), i - 1, cutoff_time_format(before, t2));
         }
     }
     return 0;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cutoff.h"
+#include "../support/dbdump.h"
 #include "util/util.h"
 
 #define DAY INT64_C(86400)
@@ -131,37 +132,11 @@ static int64_t count_rows(const char *path, const char *sql)
     return n;
 }
 
-/* Every row of every table, as text: the whole observable state. */
+/* The whole observable state (tests/support/dbdump.c). */
 static char *dump(const char *path)
 {
-    static const char *const tables[] = {"nodes",   "catalog", "cases",  "evidence",
-                                         "actions", "audit",   "changes"};
-    sqlite3 *s = NULL;
-    co__buf out;
-    co__buf_init(&out);
-    assert_int_equal(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
-        char sql[128];
-        sqlite3_stmt *st;
-        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1, 2", tables[t]);
-        assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
-        co__buf_printf(&out, "[%s]\n", tables[t]);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(st); c++) {
-                const void *v = sqlite3_column_blob(st, c);
-                if (v == NULL)
-                    co__buf_puts(&out, "NULL");
-                else
-                    co__buf_append(&out, v, (size_t)sqlite3_column_bytes(st, c));
-                co__buf_puts(&out, "|");
-            }
-            co__buf_puts(&out, "\n");
-        }
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(s);
-    char *text = strdup(out.data);
-    co__buf_free(&out);
+    char *text = test_db_dump(path);
+    assert_non_null(text);
     return text;
 }
 
