@@ -11,7 +11,8 @@
 
 char *test_db_dump(const char *path)
 {
-    static const char *const tables[] = {"nodes", "catalog", "cases", "evidence", "actions", "audit", "changes"};
+    static const char *const tables[] = {"nodes",   "catalog", "cases",  "evidence",
+                                         "actions", "audit",   "changes"};
     sqlite3 *s = NULL;
     char *text = NULL;
     size_t len = 0;
