@@ -89,14 +89,72 @@ static bool read_check(json_t *o, const char **sub, const char **act, const char
     return true;
 }
 
+/* Decides one request object into its decision JSON (release with
+ * cutoff_free). NULL when the request has been answered instead: the item
+ * is malformed (index names it in a batch; -1 for a single check) or out
+ * of memory. */
+static char *decide_one(cutoffd *d, co__http_req *req, const cutoff_snapshot *snap, json_t *item,
+                        long index)
+{
+    cutoff_request r;
+    char err[300];
+    if (!read_check(item, &r.subscription, &r.action, &r.region, &r.at, err, sizeof err)) {
+        char where[360];
+        snprintf(where, sizeof where, "requests[%ld]: %s", index, err);
+        bad_request(d, req, index < 0 ? err : where);
+        return NULL;
+    }
+    cutoff_verdict v;
+    cutoff_check(snap, r.subscription, r.action, r.region, r.at, &v);
+    metrics_outcome(&d->metrics, (int)v.reason);
+    char *text = verdict_text(d, &v, &r);
+    if (text == NULL)
+        co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
+    return text;
+}
+
+/* The decisions of a batch as {"results": [...]}; NULL when the request
+ * has been answered instead. */
+static char *decide_batch(cutoffd *d, co__http_req *req, const cutoff_snapshot *snap,
+                          json_t *requests)
+{
+    char *answer = NULL;
+    size_t answer_len = 0;
+    FILE *out = open_memstream(&answer, &answer_len);
+    bool failed = out == NULL;
+    if (out)
+        fputs("{\"results\":[", out);
+    for (size_t i = 0; !failed && i < json_array_size(requests); i++) {
+        char *text = decide_one(d, req, snap, json_array_get(requests, i), (long)i);
+        if (text)
+            fprintf(out, "%s%s", i ? "," : "", text);
+        failed = text == NULL;
+        cutoff_free(text);
+    }
+    if (out) {
+        fputs("]}", out);
+        if (fclose(out) != 0 && !failed) {
+            co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
+            failed = true;
+        }
+    } else {
+        co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
+    }
+    if (failed) {
+        free(answer);
+        return NULL;
+    }
+    return answer;
+}
+
 void decision_check(cutoffd *d, co__http_req *req, bool batch)
 {
     size_t len;
     const char *body = co__http_body(req, &len);
     json_error_t je;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    char err[300];
     if (doc == NULL) {
+        char err[300];
         snprintf(err, sizeof err, "malformed JSON at line %d column %d: %s", je.line, je.column,
                  je.text);
         bad_request(d, req, err);
@@ -109,152 +167,173 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
                     "a batch is {\"requests\": [ {subscription, action, region, at}, ... ]}");
         return;
     }
-    size_t n = batch ? json_array_size(requests) : 1;
     cutoff_reader *reader = daemon_reader(d);
     const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
-    char *answer = NULL;
-    size_t answer_len = 0;
-    FILE *out = snap ? open_memstream(&answer, &answer_len) : NULL;
-    if (out == NULL) {
-        if (reader)
-            cutoff_reader_exit(reader);
-        json_decref(doc);
+    bool decided = false; /* refusals count their own latency */
+    if (snap == NULL) {
+        co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL, NULL, NULL);
+    } else if (batch) {
+        char *answer = decide_batch(d, req, snap, requests);
+        if ((decided = answer != NULL))
+            co__http_reply_json(req, 200, answer, NULL);
         free(answer);
-        co__http_reply_error(req, snap ? CUTOFF_ENOMEM : CUTOFF_EUNAVAIL, NULL, NULL, NULL);
-        return;
+    } else {
+        /* One decision: its text is the answer, with no copy in between. */
+        char *answer = decide_one(d, req, snap, doc, -1);
+        if ((decided = answer != NULL))
+            co__http_reply_json(req, 200, answer, NULL);
+        cutoff_free(answer);
     }
-    bool failed = false;
-    if (batch)
-        fputs("{\"results\":[", out);
-    for (size_t i = 0; i < n && !failed; i++) {
-        cutoff_request r;
-        json_t *item = batch ? json_array_get(requests, i) : doc;
-        if (!read_check(item, &r.subscription, &r.action, &r.region, &r.at, err, sizeof err)) {
-            failed = true;
-            if (batch) {
-                char where[360];
-                snprintf(where, sizeof where, "requests[%zu]: %s", i, err);
-                bad_request(d, req, where);
-            } else {
-                bad_request(d, req, err);
-            }
-            break;
-        }
-        cutoff_verdict v;
-        cutoff_check(snap, r.subscription, r.action, r.region, r.at, &v);
-        metrics_outcome(&d->metrics, (int)v.reason);
-        char *text = verdict_text(d, &v, &r);
-        if (text == NULL) {
-            failed = true;
-            co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
-            break;
-        }
-        fprintf(out, "%s%s", i ? "," : "", text);
-        cutoff_free(text);
-    }
-    if (batch)
-        fputs("]}", out);
-    bool written = fclose(out) == 0;
-    cutoff_reader_exit(reader);
+    if (reader)
+        cutoff_reader_exit(reader);
     json_decref(doc);
-    if (!failed && written)
-        co__http_reply_json(req, 200, answer, NULL);
-    else if (!failed)
-        co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
-    free(answer);
-    if (!failed)
+    if (decided)
         metrics_latency(&d->metrics, co__http_elapsed_ns(req));
 }
 
-/* The one header of the listener's convention: NULL with *why set when it
- * is absent or repeated (a second copy could come from the client). */
-static const char *forwarded_header(co__http_req *req, const char *name, char *why, size_t n)
+/* The value of a header the request carries exactly once; NULL when it is
+ * absent, and when it is repeated (*repeated set): a second copy may have
+ * come from the client through the gateway. */
+static const char *single_header(co__http_req *req, const char *name, bool *repeated)
 {
     unsigned count = co__http_header_count(req, name);
-    if (count == 1)
-        return co__http_header(req, name);
-    snprintf(why, n, "the gateway sent %s %s; denying", count ? "more than one" : "no", name);
-    return NULL;
+    *repeated = count > 1;
+    return count == 1 ? co__http_header(req, name) : NULL;
 }
 
-/* Refuses a gateway's request that cannot be decided unambiguously: 403
- * with reason bad_request, whichever endpoint was asked. */
-static void refuse_forwarded(cutoffd *d, co__http_req *req, const char *detail)
+/* Fails a gateway's request closed: 403 whichever endpoint was asked, with
+ * reason bad_request (it cannot be decided unambiguously) or no_route. */
+static void refuse_forwarded(cutoffd *d, co__http_req *req, bool no_route, const char *detail)
 {
-    metrics_decision(&d->metrics, OUTCOME_BAD_REQUEST, co__http_elapsed_ns(req));
+    const char *reason = no_route ? "no_route" : "bad_request";
+    char type[64], extra[96];
+    snprintf(type, sizeof type, PROBLEM_BASE "%s", no_route ? "no-route" : "bad-request");
+    snprintf(extra, sizeof extra, "{\"decision\":\"deny\",\"reason\":\"%s\"}", reason);
+    metrics_decision(&d->metrics, no_route ? OUTCOME_NO_ROUTE : OUTCOME_BAD_REQUEST,
+                     co__http_elapsed_ns(req));
     co__http_reply_problem(
-        req, 403, PROBLEM_BASE "bad-request", "Forbidden", detail,
-        "{\"decision\":\"deny\",\"reason\":\"bad_request\"}",
-        (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "bad_request", NULL});
+        req, 403, type, "Forbidden", detail, extra,
+        (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", reason, NULL});
 }
 
-/* GET /v1/authz: decides the original request a gateway forwards. With
- * for_nginx every denial is 403 (auth_request accepts only 2xx, 401 and
- * 403) and the real status travels in Cutoff-Status. */
-static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
+/* Reads the original request a gateway forwards, in the listener's one
+ * header convention, and maps it through the route rules into *asked.
+ * Route captures are decoded into scratch (n bytes) when the URI fits,
+ * else into *heap, which the caller frees; the strings of *asked are
+ * borrowed from the request and from there. On false the request has been
+ * answered (failed closed). */
+static bool read_forwarded(cutoffd *d, co__http_req *req, char *scratch, size_t n, char **heap,
+                           cutoff_request *asked)
 {
     /* Only the configured convention's headers are read: the other one's
      * may have come from the client through the gateway. */
     bool nginx = daemon_live(d)->convention == FORWARD_NGINX;
-    char why[300];
-    const char *method =
-        forwarded_header(req, nginx ? "X-Original-Method" : "X-Forwarded-Method", why, sizeof why);
-    const char *uri = method ? forwarded_header(req, nginx ? "X-Original-URI" : "X-Forwarded-Uri",
-                                                why, sizeof why)
-                             : NULL;
-    if (method && !route_method_check(method))
-        snprintf(why, sizeof why, "the forwarded method is not an HTTP token; denying");
-    if (method == NULL || uri == NULL || !route_method_check(method) ||
-        !route_uri_check(uri, why, sizeof why))
-        return refuse_forwarded(d, req, why);
-    size_t ulen = strlen(uri);
-    /* Captures are decoded into scratch: on the stack for usual URIs. */
-    char small[1024];
-    char *scratch = ulen < sizeof small ? small : malloc(ulen + 1);
+    const char *method_name = nginx ? "X-Original-Method" : "X-Forwarded-Method";
+    const char *uri_name = nginx ? "X-Original-URI" : "X-Forwarded-Uri";
+    bool repeated_method, repeated_uri;
+    const char *method = single_header(req, method_name, &repeated_method);
+    const char *uri = single_header(req, uri_name, &repeated_uri);
+    char why[400];
+    if (method == NULL || uri == NULL) {
+        snprintf(why, sizeof why, "the gateway sent %s %s; denying",
+                 repeated_method || repeated_uri ? "more than one" : "no",
+                 method == NULL ? method_name : uri_name);
+        return refuse_forwarded(d, req, false, why), false;
+    }
+    if (!route_method_check(method))
+        return refuse_forwarded(d, req, false,
+                                "the forwarded method is not an HTTP token; denying"),
+               false;
+    if (!route_uri_check(uri, why, sizeof why))
+        return refuse_forwarded(d, req, false, why), false;
+    if (strlen(uri) + 1 > n && (scratch = *heap = malloc(strlen(uri) + 1)) == NULL)
+        return co__http_reply_error(req, CUTOFF_ENOMEM, NULL, NULL, NULL), false;
     route_match m;
-    if (scratch == NULL || !route_find(daemon_live(d), method, uri, scratch, &m)) {
-        if (scratch != small)
-            free(scratch);
-        metrics_decision(&d->metrics, OUTCOME_NO_ROUTE, co__http_elapsed_ns(req));
-        co__http_reply_problem(
-            req, 403, PROBLEM_BASE "no-route", "Forbidden",
-            "no route rule maps this method and path to a subscription and action; denying",
-            "{\"decision\":\"deny\",\"reason\":\"no_route\"}",
-            (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", "no_route", NULL});
-        return;
-    }
+    if (!route_find(daemon_live(d), method, uri, scratch, &m))
+        return refuse_forwarded(d, req, true,
+                                "no route rule maps this method and path to a subscription and "
+                                "action; denying"),
+               false;
     const route *r = m.route;
-    const char *sub =
-        r->subscription_header ? co__http_header(req, r->subscription_header) : m.subscription;
-    const char *region = r->region ? r->region : m.region;
-    if (r->region_header && co__http_header(req, r->region_header))
-        region = co__http_header(req, r->region_header);
-    if ((r->subscription_header && co__http_header_count(req, r->subscription_header) > 1) ||
-        (r->region_header && co__http_header_count(req, r->region_header) > 1)) {
-        if (scratch != small)
-            free(scratch);
-        return refuse_forwarded(d, req,
+    bool repeated_sub = false, repeated_region = false;
+    const char *sub = r->subscription_header
+                          ? single_header(req, r->subscription_header, &repeated_sub)
+                          : m.subscription;
+    const char *region_value =
+        r->region_header ? single_header(req, r->region_header, &repeated_region) : NULL;
+    if (repeated_sub || repeated_region)
+        return refuse_forwarded(d, req, false,
                                 "the request repeats the header that names its subscription or "
-                                "region; denying");
-    }
+                                "region; denying"),
+               false;
     if (sub == NULL) {
-        char detail[400];
-        snprintf(detail, sizeof detail,
+        snprintf(why, sizeof why,
                  "route %.100s %.120s takes the subscription from the %.40s header, "
                  "which the request lacks; denying",
                  r->method, r->path, r->subscription_header);
-        if (scratch != small)
-            free(scratch);
-        return refuse_forwarded(d, req, detail);
+        return refuse_forwarded(d, req, false, why), false;
     }
-    cutoff_verdict v;
-    cutoff_reader *reader = daemon_reader(d);
+    *asked = (cutoff_request){sub, r->action,
+                              region_value ? region_value
+                              : r->region  ? r->region
+                                           : m.region,
+                              daemon_now()};
+    return true;
+}
+
+/* Answers a decision to a gateway: 204 for an allow; for a deny the
+ * problem body (the decision's members) with the Cutoff-* headers and, on
+ * a 451, the Link to the notice. With for_nginx every denial is 403
+ * (auth_request accepts only 2xx, 401 and 403) and the real status travels
+ * in Cutoff-Status and the body. */
+static void answer_authz(cutoffd *d, co__http_req *req, bool for_nginx, const cutoff_verdict *v,
+                         const cutoff_request *asked)
+{
+    if (v->reason == CUTOFF_REASON_ALLOW) {
+        co__http_reply(
+            req, 204, NULL, "", 0,
+            (const char *const[]){"Cutoff-Decision", "allow", "Cutoff-Reason", "allow", NULL});
+        return;
+    }
+    int status = cutoff_verdict_status(v);
+    char status_text[8], *link = NULL, *url = NULL;
+    snprintf(status_text, sizeof status_text, "%d", status);
+    const char *headers[16];
+    size_t h = 0;
+    headers[h++] = "Cutoff-Decision", headers[h++] = "deny";
+    headers[h++] = "Cutoff-Reason", headers[h++] = cutoff_reason_name(v->reason);
+    headers[h++] = "Cutoff-Status", headers[h++] = status_text;
+    if (v->by) {
+        headers[h++] = "Cutoff-Action", headers[h++] = v->by->id;
+        if (v->by->case_id)
+            headers[h++] = "Cutoff-Case", headers[h++] = v->by->case_id;
+        if (status == 451 && cutoff_notice_url(v->by, daemon_live(d)->notice_base, &url) == 0 &&
+            url && asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
+            headers[h++] = "Link", headers[h++] = link;
+    }
+    headers[h] = NULL;
+    char *extra_text = verdict_text(d, v, asked);
+    char type[64];
+    snprintf(type, sizeof type, PROBLEM_BASE "%s", cutoff_reason_name(v->reason));
+    const char *detail =
+        v->by && v->by->notice.summary ? v->by->notice.summary : "this request is denied by cutoff";
+    co__http_reply_problem(req, for_nginx ? 403 : status, type, problem_title(v->reason), detail,
+                           extra_text, headers);
+    cutoff_free(extra_text);
+    cutoff_free(url);
+    free(link);
+}
+
+/* GET /v1/authz and /v1/authz/nginx: decides the original request a
+ * gateway forwards. */
+static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
+{
+    char scratch[1024], *heap = NULL; /* captures: on the stack for usual URIs */
+    cutoff_request asked;
+    bool readable = read_forwarded(d, req, scratch, sizeof scratch, &heap, &asked);
+    cutoff_reader *reader = readable ? daemon_reader(d) : NULL;
     const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
-    if (snap == NULL) {
-        if (reader)
-            cutoff_reader_exit(reader);
-        if (scratch != small)
-            free(scratch);
+    if (readable && snap == NULL) {
         if (for_nginx)
             co__http_reply_problem(req, 403, NULL, "Forbidden",
                                    "no snapshot is published yet; denying",
@@ -262,47 +341,15 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
         else
             co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL,
                                  "no snapshot is published yet; denying", NULL);
-        return;
+    } else if (readable) {
+        cutoff_verdict v;
+        cutoff_check(snap, asked.subscription, asked.action, asked.region, asked.at, &v);
+        answer_authz(d, req, for_nginx, &v, &asked);
+        metrics_decision(&d->metrics, (int)v.reason, co__http_elapsed_ns(req));
     }
-    cutoff_request asked = {sub, r->action, region, daemon_now()};
-    cutoff_check(snap, asked.subscription, asked.action, asked.region, asked.at, &v);
-    if (v.reason == CUTOFF_REASON_ALLOW) {
-        co__http_reply(
-            req, 204, NULL, "", 0,
-            (const char *const[]){"Cutoff-Decision", "allow", "Cutoff-Reason", "allow", NULL});
-    } else {
-        int status = cutoff_verdict_status(&v);
-        char status_text[8], *link = NULL, *url = NULL;
-        snprintf(status_text, sizeof status_text, "%d", status);
-        const char *headers[16];
-        size_t h = 0;
-        headers[h++] = "Cutoff-Decision", headers[h++] = "deny";
-        headers[h++] = "Cutoff-Reason", headers[h++] = cutoff_reason_name(v.reason);
-        headers[h++] = "Cutoff-Status", headers[h++] = status_text;
-        if (v.by) {
-            headers[h++] = "Cutoff-Action", headers[h++] = v.by->id;
-            if (v.by->case_id)
-                headers[h++] = "Cutoff-Case", headers[h++] = v.by->case_id;
-            if (status == 451 && cutoff_notice_url(v.by, daemon_live(d)->notice_base, &url) == 0 &&
-                url && asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
-                headers[h++] = "Link", headers[h++] = link;
-        }
-        headers[h] = NULL;
-        char *extra_text = verdict_text(d, &v, &asked);
-        char type[64];
-        snprintf(type, sizeof type, PROBLEM_BASE "%s", cutoff_reason_name(v.reason));
-        const char *detail = v.by && v.by->notice.summary ? v.by->notice.summary
-                                                          : "this request is denied by cutoff";
-        co__http_reply_problem(req, for_nginx ? 403 : status, type, problem_title(v.reason), detail,
-                               extra_text, headers);
-        cutoff_free(extra_text);
-        cutoff_free(url);
-        free(link);
-    }
-    cutoff_reader_exit(reader);
-    if (scratch != small)
-        free(scratch);
-    metrics_decision(&d->metrics, (int)v.reason, co__http_elapsed_ns(req));
+    if (reader)
+        cutoff_reader_exit(reader);
+    free(heap);
 }
 
 bool ops_handle(cutoffd *d, co__http_req *req)

@@ -465,6 +465,8 @@ expect_eq "authz: $hostile_n ambiguous spellings of a path are each refused (403
 [ -n "$hostile_bad" ] && echo "# let through:$hostile_bad"
 authz "X-Forwarded-Method: PUT" "X-Forwarded-Uri: /storage/sub-8200-storage/%E2%82%AC%20report%3B1.csv?x=../y"
 expect_code "authz: escapes that need escaping, and a query, are decided (451)" 451
+authz "X-Forwarded-Method: PUT" "X-Forwarded-Uri: /storage/sub-8200-storage/$(printf 'd%.0s' $(seq 3000))/f"
+expect_code "authz: a path longer than the on-stack capture buffer is decided too (451)" 451
 authz "X-Forwarded-Method: GET" "X-Forwarded-Uri: /storage/sub-8200-storage%2F..%2Fsub-logistics-erp/x"
 expect_problem "authz: an encoded / in a capture is refused (403)" 403 .
 authz "X-Forwarded-Method: PUT" "X-Forwarded-Uri: /storage/sub-logistics-erp/orders.csv"
