@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * dbdump.c - see dbdump.h. Plain sqlite3 on purpose: the dump must not go
+ * dbfiles.c - see dbfiles.h. Plain sqlite3 on purpose: the dump must not go
  * through the code under test.
  */
-#include "dbdump.h"
+#include "dbfiles.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 char *test_db_dump(const char *path)
 {
@@ -48,4 +49,14 @@ char *test_db_dump(const char *path)
         return NULL;
     }
     return text;
+}
+
+void test_db_remove(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        unlink(p);
+    }
 }

@@ -26,6 +26,7 @@
 
 #include "audit/audit.h"
 #include "cutoff.h"
+#include "../support/dbfiles.h"
 #include "util/util.h"
 
 #define RECORDS 6
@@ -85,13 +86,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char p[160];
     cutoff_db_close(f->db);
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
+    test_db_remove(f->path);
     rmdir(f->dir);
     free(f);
     return 0;
@@ -231,12 +227,7 @@ static void test_append_only_triggers(void **state)
     cutoff_audit_report rep;
     assert_int_equal(cutoff_db_audit_verify(db, &rep), 0);
     cutoff_db_close(db);
-    char p[160];
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
-    }
+    test_db_remove(path);
     rmdir(dir);
 }
 

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "cutoff.h"
-#include "../support/dbdump.h"
+#include "../support/dbfiles.h"
 #include "util/util.h"
 
 #define DAY INT64_C(86400)
@@ -83,22 +83,12 @@ static int setup(void **state)
     return 0;
 }
 
-static void remove_db_files(const char *path)
-{
-    char p[160];
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
-    }
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
     cutoff_db_close(f->db);
     long live = co__alloc_live(), live_before = f->live_before;
-    remove_db_files(f->path);
+    test_db_remove(f->path);
     unlink(f->evidence);
     rmdir(f->dir);
     free(f);
@@ -471,7 +461,7 @@ static void sweep_transient(fixture *f, change_fn change, const char *what)
     assert_int_equal(change(f, db), 0);
     cutoff_db_close(db);
     char *want = last_change(copy);
-    remove_db_files(copy);
+    test_db_remove(copy);
     long n;
     for (n = 0; n < 100000; n++) {
         copy_db(f->path, copy);
@@ -495,7 +485,7 @@ static void sweep_transient(fixture *f, change_fn change, const char *what)
                          n, got, want);
             free(got);
         }
-        remove_db_files(copy);
+        test_db_remove(copy);
         if (!failed)
             break;
     }
@@ -781,7 +771,7 @@ static void test_migration_from_version_1(void **state)
     assert_string_equal(before, after);
     free(before);
     free(after);
-    remove_db_files(path);
+    test_db_remove(path);
 
     write_v1_database(path);
     must(cutoff_db_open(path, 0, &db, &d), &d, "open version 1");
@@ -804,7 +794,7 @@ static void test_migration_from_version_1(void **state)
     must(cutoff_db_open(path, 0, &db, &d), &d, "reopen");
     assert_int_equal(head(db), 1);
     cutoff_db_close(db);
-    remove_db_files(path);
+    test_db_remove(path);
 }
 
 int main(void)

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "daemon/daemon.h"
+#include "../support/dbfiles.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,12 +79,7 @@ static int teardown(void **state)
     fclose(f->d.log);
     pthread_mutex_destroy(&f->d.log_lock);
     cutoff_db_close(f->cli);
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[160];
-        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
+    test_db_remove(f->path);
     rmdir(f->dir);
     free(f);
     return 0;

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "cutoff.h"
-#include "../support/dbdump.h"
+#include "../support/dbfiles.h"
 #include "util/util.h"
 
 /* 2025-09-25T12:00:00Z */
@@ -110,22 +110,12 @@ static int setup(void **state)
     return 0;
 }
 
-static void remove_db_files(const char *path)
-{
-    char p[160];
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
-    }
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
     cutoff_db_close(f->db);
     long live = co__alloc_live(), live_before = f->live_before;
-    remove_db_files(f->path);
+    test_db_remove(f->path);
     char p[160];
     snprintf(p, sizeof p, "%s/evidence.bin", f->dir);
     unlink(p);
@@ -300,7 +290,7 @@ static void test_open_needs_init(void **state)
     cutoff_db_close(db);
     assert_int_equal(count_rows(empty, "PRAGMA user_version"), cutoff_db_schema_version());
     assert_true(cutoff_db_schema_version() >= 1);
-    remove_db_files(empty);
+    test_db_remove(empty);
 }
 
 static void test_open_settings(void **state)
