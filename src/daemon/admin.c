@@ -624,16 +624,11 @@ const admin_route *admin_route_find(const char *method, const char *path, char *
 
 /* ---- dispatch ------------------------------------------------------------------ */
 
-bool admin_spool(void *ctx, const char *method, const char *path)
-{
-    (void)ctx;
-    char id[CUTOFF_ID_MAX * 2 + 1];
-    const char *allow;
-    const admin_route *r = admin_route_find(method, path, id, sizeof id, &allow);
-    return r && r->spool;
-}
-
-void admin_handle(void *ctx, co__http_req *req)
+/* The one check of a call, run when its head is complete and before any of
+ * its body is read: the bearer token, the route, the role. A caller that
+ * fails it is answered at once and its body is discarded unread; an
+ * upload's body goes to a file only for a caller that passes. */
+void admin_admit(void *ctx, co__http_req *req)
 {
     cutoffd *d = ctx;
     if (ops_handle(d, req))
@@ -675,7 +670,27 @@ void admin_handle(void *ctx, co__http_req *req)
         co__http_reply_error(req, CUTOFF_EPERM, CO__PROBLEM_ROLE, detail, NULL);
         return;
     }
+    admin_call *kept = malloc(sizeof *kept);
+    if (kept == NULL) {
+        co__http_reply_error(req, CUTOFF_ENOMEM, NULL, NULL, NULL);
+        return;
+    }
+    *kept = c;
+    co__http_set_data(req, kept, free);
+    if (c.route->spool)
+        co__http_spool_body(req);
+}
+
+/* An admitted call, its body complete: run it under the write lock. */
+void admin_handle(void *ctx, co__http_req *req)
+{
+    cutoffd *d = ctx;
+    admin_call *c = co__http_data(req);
+    if (c == NULL) {
+        co__http_reply_error(req, CUTOFF_EIO, NULL, "the call was not admitted", NULL);
+        return;
+    }
     pthread_mutex_lock(&d->write_lock);
-    c.route->handler(&c);
+    c->route->handler(c);
     pthread_mutex_unlock(&d->write_lock);
 }

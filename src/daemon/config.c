@@ -8,7 +8,9 @@
 
 #include "cutoff.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +31,18 @@ static void set_defaults(daemon_config *c)
     c->watch_ms = 2;
     c->limits = (co__http_limits){
         .max_body_bytes = 1 << 20,
-        .max_spool_bytes = 8ull << 30,
+        .max_spool_bytes = 1ull << 30,
         .max_header_bytes = 32 * 1024,
         .max_connections = 4096,
         .timeout_s = 30,
+        .header_timeout_ms = 10000,
+        .body_timeout_s = 300,
         .threads = 2,
     };
+    /* A gateway on the same host reaches the decision listener from one
+     * address with all its connections: no bound there by default. */
+    c->decision_per_client = 0;
+    c->admin_per_client = 16;
 }
 
 void config_free(daemon_config *c)
@@ -210,12 +218,17 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
     static const char *const keys[] = {"database",    "decision_listen", "admin_listen",
                                        "tokens_file", "log_file",        "log_decisions",
                                        "notice_base", "watch_ms",        "forward_headers",
-                                       "limits",      "routes",          NULL};
+                                       "limits",      "routes",          "admin_allow_remote",
+                                       NULL};
     static const char *const limit_keys[] = {"max_body_bytes",
                                              "max_spool_bytes",
                                              "max_header_bytes",
                                              "max_connections",
+                                             "decision_connections_per_client",
+                                             "admin_connections_per_client",
                                              "timeout_s",
+                                             "header_timeout_ms",
+                                             "body_timeout_s",
                                              "threads",
                                              NULL};
     set_defaults(out);
@@ -258,6 +271,12 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
         goto done;
     }
     out->log_decisions = json_is_true(ld);
+    json_t *remote = json_object_get(root, "admin_allow_remote");
+    if (remote && !json_is_boolean(remote)) {
+        fail(msg, sizeof msg, "config.admin_allow_remote: must be true or false");
+        goto done;
+    }
+    out->admin_allow_remote = json_is_true(remote);
     v = out->watch_ms;
     if (get_uint(root, "watch_ms", 1, 60000, &v, "config", msg, sizeof msg))
         goto done;
@@ -270,17 +289,33 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
             goto done;
         }
         uint64_t body = l->max_body_bytes, spool = l->max_spool_bytes, head = l->max_header_bytes,
-                 conns = l->max_connections, tmo = l->timeout_s, thr = l->threads;
+                 conns = l->max_connections, dec_pc = out->decision_per_client,
+                 adm_pc = out->admin_per_client, tmo = l->timeout_s, head_ms = l->header_timeout_ms,
+                 body_s = l->body_timeout_s, thr = l->threads;
         if (only_keys(lim, limit_keys, "config.limits", msg, sizeof msg) ||
             get_uint(lim, "max_body_bytes", 1024, 1ull << 32, &body, "limits", msg, sizeof msg) ||
             get_uint(lim, "max_spool_bytes", 1024, 1ull << 40, &spool, "limits", msg, sizeof msg) ||
             get_uint(lim, "max_header_bytes", 4096, 1 << 24, &head, "limits", msg, sizeof msg) ||
             get_uint(lim, "max_connections", 1, 1 << 20, &conns, "limits", msg, sizeof msg) ||
+            get_uint(lim, "decision_connections_per_client", 0, 1 << 20, &dec_pc, "limits", msg,
+                     sizeof msg) ||
+            get_uint(lim, "admin_connections_per_client", 0, 1 << 20, &adm_pc, "limits", msg,
+                     sizeof msg) ||
             get_uint(lim, "timeout_s", 1, 3600, &tmo, "limits", msg, sizeof msg) ||
+            get_uint(lim, "header_timeout_ms", 100, 600000, &head_ms, "limits", msg, sizeof msg) ||
+            get_uint(lim, "body_timeout_s", 1, 86400, &body_s, "limits", msg, sizeof msg) ||
             get_uint(lim, "threads", 1, 256, &thr, "limits", msg, sizeof msg))
             goto done;
-        *l = (co__http_limits){(size_t)body,    spool,         (size_t)head,
-                               (unsigned)conns, (unsigned)tmo, (unsigned)thr};
+        *l = (co__http_limits){.max_body_bytes = (size_t)body,
+                               .max_spool_bytes = spool,
+                               .max_header_bytes = (size_t)head,
+                               .max_connections = (unsigned)conns,
+                               .timeout_s = (unsigned)tmo,
+                               .header_timeout_ms = (unsigned)head_ms,
+                               .body_timeout_s = (unsigned)body_s,
+                               .threads = (unsigned)thr};
+        out->decision_per_client = (unsigned)dec_pc;
+        out->admin_per_client = (unsigned)adm_pc;
     }
     json_t *routes = json_object_get(root, "routes");
     if (routes && parse_routes(routes, out, msg, sizeof msg) != 0)
@@ -293,6 +328,40 @@ done:
     }
     json_decref(root);
     return rc;
+}
+
+static bool loopback_address(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+bool config_listen_is_loopback(const char *listen)
+{
+    char host[256];
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof host)
+        return false;
+    const char *h = listen;
+    size_t hl = (size_t)(colon - listen);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return false;
+    bool loopback = res != NULL;
+    for (const struct addrinfo *a = res; a && loopback; a = a->ai_next)
+        loopback = loopback_address(a->ai_addr);
+    freeaddrinfo(res);
+    return loopback;
 }
 
 static int hex_value(char c)

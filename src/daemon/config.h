@@ -45,11 +45,14 @@ typedef struct daemon_config {
     char *decision_listen;
     char *admin_listen;
     char *tokens_file;
-    char *log_file;     /* NULL or "-": standard error */
-    bool log_decisions; /* one log line per decision request too */
-    char *notice_base;  /* base URL of notices, for Link and problem bodies */
-    unsigned watch_ms;  /* how often to look for changes made by others */
-    co__http_limits limits;
+    char *log_file;                /* NULL or "-": standard error */
+    bool log_decisions;            /* one log line per decision request too */
+    char *notice_base;             /* base URL of notices, for Link and problem bodies */
+    unsigned watch_ms;             /* how often to look for changes made by others */
+    co__http_limits limits;        /* both listeners; connections_per_client: below */
+    unsigned decision_per_client;  /* "decision_connections_per_client", 0: no bound */
+    unsigned admin_per_client;     /* "admin_connections_per_client" */
+    bool admin_allow_remote;       /* the admin listener may be on a non-loopback address */
     forward_convention convention; /* "forward_headers": "nginx" (default) or "forwarded" */
     route *routes;
     size_t n_routes;
@@ -59,6 +62,12 @@ typedef struct daemon_config {
  * that names the file and the JSON path. */
 int config_load(const char *path, daemon_config *out, char *err, size_t err_len);
 void config_free(daemon_config *c);
+
+/* Whether every address a listen address ("HOST:PORT", "[V6]:PORT")
+ * resolves to is a loopback address (127.0.0.0/8, ::1, or IPv4 loopback
+ * mapped to IPv6). False for a wildcard ("0.0.0.0", "[::]") and for what
+ * does not resolve. */
+bool config_listen_is_loopback(const char *listen);
 
 /* The captures of a matched route. Strings point into `scratch`. */
 typedef struct route_match {

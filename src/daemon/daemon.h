@@ -105,8 +105,11 @@ typedef struct admin_route {
     void (*handler)(admin_call *c);
 } admin_route;
 
+/* Header time (co__http_admit_fn): the token, route and role check; a
+ * caller that fails it is answered before any of its body is read. */
+void admin_admit(void *ctx, co__http_req *req);
+/* Runs an admitted call (co__http_handler). */
 void admin_handle(void *ctx, co__http_req *req);
-bool admin_spool(void *ctx, const char *method, const char *path);
 /* The route table, in the order `cutoffd --routes` prints it. */
 const admin_route *admin_routes(size_t *n);
 /* Prints the route table: a Markdown role matrix (the one in

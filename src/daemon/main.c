@@ -36,7 +36,9 @@ static const char usage[] =
     "\n"
     "Signals: SIGTERM or SIGINT stop accepting, drain open requests (up to 5 s)\n"
     "and exit 0; SIGHUP reloads routes, notice_base, log_decisions and the tokens file.\n"
-    "Exit status: 0 after a clean stop, 1 when it cannot start, 2 on a usage error.\n";
+    "Exit status: 0 after a clean stop, 1 when it cannot start (also: a tokens file\n"
+    "others may write, an admin listener off loopback without admin_allow_remote),\n"
+    "2 on a usage error.\n";
 
 static cutoffd the_daemon;
 
@@ -199,6 +201,16 @@ int main(int argc, char **argv)
         d->cfg.limits.threads = (unsigned)threads;
     d->cfg.log_decisions |= log_decisions;
     atomic_store(&d->live, &d->cfg);
+    /* The admin API in plain HTTP off this host: only when asked for. */
+    bool admin_remote = !config_listen_is_loopback(d->cfg.admin_listen);
+    if (admin_remote && !d->cfg.admin_allow_remote) {
+        fprintf(stderr,
+                "cutoffd: the admin listener %s is not a loopback address; cutoffd speaks plain "
+                "HTTP: put TLS in front and set \"admin_allow_remote\": true to allow it\n",
+                d->cfg.admin_listen);
+        config_free(&d->cfg);
+        return 1;
+    }
 
     pthread_mutex_init(&d->write_lock, NULL);
     pthread_mutex_init(&d->readers_lock, NULL);
@@ -232,14 +244,25 @@ int main(int argc, char **argv)
         cleanup(d);
         return 1;
     }
+    if (admin_remote)
+        daemon_log(d, "warn", "admin_remote",
+                   json_pack("{s:s,s:s}", "admin", d->cfg.admin_listen, "message",
+                             "the admin API listens off loopback in plain HTTP: bearer tokens "
+                             "cross the network readable unless TLS is in front"));
     co__http_callbacks decision_cb = {
         .handle = decision_handle, .done = daemon_log_request, .ctx = d};
-    co__http_callbacks admin_cb = {
-        .handle = admin_handle, .done = daemon_log_request, .spool = admin_spool, .ctx = d};
+    co__http_callbacks admin_cb = {.admit = admin_admit,
+                                   .handle = admin_handle,
+                                   .done = daemon_log_request,
+                                   .ctx = d,
+                                   .spools = true};
+    co__http_limits decision_limits = d->cfg.limits, admin_limits = d->cfg.limits;
+    decision_limits.connections_per_client = d->cfg.decision_per_client;
+    admin_limits.connections_per_client = d->cfg.admin_per_client;
     d->decision =
-        co__http_start(d->cfg.decision_listen, &d->cfg.limits, &decision_cb, err, sizeof err);
+        co__http_start(d->cfg.decision_listen, &decision_limits, &decision_cb, err, sizeof err);
     if (d->decision)
-        d->admin = co__http_start(d->cfg.admin_listen, &d->cfg.limits, &admin_cb, err, sizeof err);
+        d->admin = co__http_start(d->cfg.admin_listen, &admin_limits, &admin_cb, err, sizeof err);
     if (d->decision == NULL || d->admin == NULL || daemon_watch_start(d) != 0) {
         fprintf(stderr, "cutoffd: %s\n", err);
         co__http_stop(d->decision, 0);

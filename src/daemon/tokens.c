@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int tokens_parse_roles(const char *text, unsigned *out)
 {
@@ -52,6 +54,18 @@ int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, err_len, "%s: cannot open the tokens file", path);
+        free(t);
+        return -1;
+    }
+    /* Whoever may write the file may grant themselves any role. */
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+        (st.st_uid != 0 && st.st_uid != geteuid())) {
+        snprintf(err, err_len,
+                 "%s: the tokens file must be owned by root or this user (uid %u) and writable by "
+                 "its owner only (it is uid %u, mode %03o): chmod go-w it",
+                 path, (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
+        fclose(f);
         free(t);
         return -1;
     }

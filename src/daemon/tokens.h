@@ -40,8 +40,10 @@ typedef struct token_table {
     size_t n;
 } token_table;
 
-/* Loads a tokens file. -1 with a message naming the line on error. An
- * absent path gives an empty table (no admin access). */
+/* Loads a tokens file. -1 with a message naming the line on error, and
+ * for a file that others could rewrite: writable by group or others, or
+ * owned by a user other than root and the one running. An absent path
+ * gives an empty table (no admin access). */
 int tokens_load(const char *path, token_table **out, char *err, size_t err_len);
 void tokens_free(token_table *t);
 /* The entry for a presented token, or NULL. */

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http.h - a thin layer over libmicrohttpd for cutoffd: one listener with
- * limits, whole request bodies collected up to a cap, request ids, and
- * small helpers to answer with JSON or an RFC 9457 problem. Handlers see a
- * co__http_req and never touch MHD's upload protocol.
+ * limits and deadlines, whole request bodies collected up to a cap, request
+ * ids, and small helpers to answer with JSON or an RFC 9457 problem.
+ * Handlers see a co__http_req and never touch MHD's upload protocol.
+ *
+ * A request passes two steps: admit, once its head is complete and before
+ * any of its body is read (authentication, routing, whether the body goes
+ * to a file), then handle, with the whole body. A request that admit
+ * answers has its body discarded unread, and its connection is closed.
  */
 #ifndef CUTOFF_HTTP_H
 #define CUTOFF_HTTP_H
@@ -21,29 +26,44 @@ typedef struct co__http_limits {
     uint64_t max_spool_bytes; /* the same for bodies spooled to a file */
     size_t max_header_bytes;  /* per connection buffer for the request head */
     unsigned max_connections;
-    unsigned timeout_s; /* idle connection timeout */
-    unsigned threads;   /* polling threads (epoll), >= 1 */
+    unsigned connections_per_client; /* per client address; 0: no bound */
+    unsigned timeout_s;              /* idle connection timeout */
+    /* A connection's first request head must be complete this long after
+     * the connection opened (a later one: timeout_s after the previous
+     * answer, if longer); a body, body_timeout_s after its head. Slower
+     * clients are disconnected. */
+    unsigned header_timeout_ms;
+    unsigned body_timeout_s;
+    unsigned threads; /* polling threads (epoll), >= 1 */
 } co__http_limits;
 
-/* Handles one complete request: must answer with co__http_reply* exactly
- * once. A body that streams (bulk import) was spooled to a temporary file
- * first, when the spool callback asked for it (co__http_body_file). */
+/* Called once a request's head is complete, before any of its body is
+ * read. It refuses by answering (co__http_reply*): the body is then never
+ * read or stored. Otherwise it may ask for the body to go to a file
+ * (co__http_spool_body) and keep state for handle (co__http_set_data).
+ * May be NULL: every request is admitted, its body kept in memory. */
+typedef void (*co__http_admit_fn)(void *ctx, co__http_req *req);
+/* Handles one complete, admitted request: must answer with co__http_reply*
+ * exactly once. */
 typedef void (*co__http_handler)(void *ctx, co__http_req *req);
 /* Called after each answered request (for logs and metrics). */
 typedef void (*co__http_done_fn)(void *ctx, const co__http_req *req, int status);
-/* Whether a request's body should go to a temporary file rather than
- * memory (large streamed uploads such as a bulk import). May be NULL. */
-typedef bool (*co__http_spool_fn)(void *ctx, const char *method, const char *path);
 
 typedef struct co__http_callbacks {
+    co__http_admit_fn admit;
     co__http_handler handle;
     co__http_done_fn done;
-    co__http_spool_fn spool;
     void *ctx;
+    /* Whether requests may spool their bodies to files. The files live in
+     * a directory of this listener's own, $TMPDIR/cutoffd-spool.XXXXXX,
+     * made at start (where directories that no running listener holds,
+     * left by a killed process, are removed) and removed at stop. */
+    bool spools;
 } co__http_callbacks;
 
 /* Starts a listener on host:port ("127.0.0.1:8080"; port 0 picks one).
- * Returns NULL and fills err on failure. */
+ * Returns NULL and fills err on failure (also when $TMPDIR cannot hold
+ * the spool directory). */
 co__http_server *co__http_start(const char *listen, const co__http_limits *limits,
                                 const co__http_callbacks *cb, char *err, size_t err_len);
 /* The port actually bound. */
@@ -60,8 +80,17 @@ const char *co__http_header(const co__http_req *r, const char *name);
 unsigned co__http_header_count(const co__http_req *r, const char *name);
 const char *co__http_query(const co__http_req *r, const char *name);
 const char *co__http_body(const co__http_req *r, size_t *len);
+/* For admit: the body goes to a file, up to limits.max_spool_bytes (a
+ * larger Content-Length is refused with 413 before any of it is read).
+ * Only on a listener whose callbacks say spools. */
+void co__http_spool_body(co__http_req *r);
+/* State admit keeps for handle; release (may be NULL) frees it when the
+ * request ends, whatever happens to it. */
+void co__http_set_data(co__http_req *r, void *data, void (*release)(void *));
+void *co__http_data(const co__http_req *r);
 /* The spooled body, rewound, and the temporary file's path (NULL unless
- * spool said so). The file is removed when the request ends. */
+ * admit asked for a file). The file is removed when the request ends, also
+ * when the client goes away before. */
 FILE *co__http_body_file(co__http_req *r);
 const char *co__http_body_path(co__http_req *r);
 const char *co__http_request_id(const co__http_req *r);

@@ -9,6 +9,9 @@
 #   expect_match "says why" 'line 3'    "$stderr_text"
 #   finish
 set -u
+# Files the tests write (tokens files) must not be writable by others:
+# cutoffd refuses such a tokens file.
+umask 022
 CUTOFF_BUILD=${CUTOFF_BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CUTOFF="$ROOT/$CUTOFF_BUILD/cutoff"

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *write_temp(const char *text)
@@ -107,6 +108,11 @@ static void bad_configs_are_refused(void **state)
         {"{\"watch_ms\": \"fast\"}", "watch_ms"},
         {"{\"log_decisions\": 1}", "log_decisions"},
         {"{\"database\": 7}", "database: must be a string"},
+        {"{\"admin_allow_remote\": \"yes\"}", "admin_allow_remote"},
+        {"{\"limits\": {\"header_timeout_ms\": 10}}", "limits.header_timeout_ms"},
+        {"{\"limits\": {\"body_timeout_s\": 0}}", "limits.body_timeout_s"},
+        {"{\"limits\": {\"admin_connections_per_client\": -1}}",
+         "limits.admin_connections_per_client"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *path = write_temp(cases[i].doc);
@@ -129,7 +135,77 @@ static void defaults_without_a_file(void **state)
     assert_string_equal(c.admin_listen, "127.0.0.1:8081");
     assert_int_equal(c.n_routes, 0);
     assert_true(c.limits.max_body_bytes > 0);
+    /* Uploads are bounded well below the disk; slow clients are dropped;
+     * the gateway's address is not bounded, an operator's is. */
+    assert_int_equal(c.limits.max_spool_bytes, 1ull << 30);
+    assert_int_equal(c.limits.header_timeout_ms, 10000);
+    assert_int_equal(c.limits.body_timeout_s, 300);
+    assert_int_equal(c.decision_per_client, 0);
+    assert_int_equal(c.admin_per_client, 16);
+    assert_false(c.admin_allow_remote);
     config_free(&c);
+}
+
+static void limits_and_remote_admin_are_read(void **state)
+{
+    (void)state;
+    char *path = write_temp("{\"admin_allow_remote\": true, \"limits\": {\"header_timeout_ms\": "
+                            "2500, \"body_timeout_s\": 60, \"decision_connections_per_client\": 7, "
+                            "\"admin_connections_per_client\": 0, \"max_spool_bytes\": 4096}}");
+    daemon_config c;
+    char err[512];
+    assert_int_equal(config_load(path, &c, err, sizeof err), 0);
+    assert_true(c.admin_allow_remote);
+    assert_int_equal(c.limits.header_timeout_ms, 2500);
+    assert_int_equal(c.limits.body_timeout_s, 60);
+    assert_int_equal(c.decision_per_client, 7);
+    assert_int_equal(c.admin_per_client, 0);
+    assert_int_equal(c.limits.max_spool_bytes, 4096);
+    assert_int_equal(c.limits.timeout_s, 30); /* the keys not given keep their defaults */
+    config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+/* Which admin listen addresses need "admin_allow_remote". */
+static void loopback_listen_addresses(void **state)
+{
+    (void)state;
+    static const char *const loopback[] = {"127.0.0.1:8081", "127.1.2.3:0", "[::1]:8081",
+                                           "[::ffff:127.0.0.1]:8081"};
+    static const char *const remote[] = {"0.0.0.0:8081",   "[::]:8081",       "10.0.0.1:8081",
+                                         "192.0.2.7:8081", "[2001:db8::1]:1", "[::ffff:10.0.0.1]:1",
+                                         "no-port",        ":8081",           "",
+                                         "128.0.0.1:8081"};
+    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++)
+        if (!config_listen_is_loopback(loopback[i]))
+            fail_msg("%s should be loopback", loopback[i]);
+    for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++)
+        if (config_listen_is_loopback(remote[i]))
+            fail_msg("%s should not be loopback", remote[i]);
+    assert_false(config_listen_is_loopback(NULL));
+}
+
+/* Whoever may write the tokens file may grant themselves any role. */
+static void tokens_file_others_may_write_is_refused(void **state)
+{
+    (void)state;
+    char *path = write_temp("# no tokens yet\n");
+    token_table *t;
+    char err[512];
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(tokens_load(path, &t, err, sizeof err), 0);
+    tokens_free(t);
+    static const mode_t bad[] = {0660, 0602, 0666};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(chmod(path, bad[i]), 0);
+        err[0] = '\0';
+        if (tokens_load(path, &t, err, sizeof err) == 0 || strstr(err, path) == NULL ||
+            strstr(err, "chmod go-w") == NULL)
+            fail_msg("mode %03o accepted or unclear: \"%s\"", (unsigned)bad[i], err);
+    }
+    unlink(path);
+    free(path);
 }
 
 static void hex_sha256(const char *token, char out[65])
@@ -195,6 +271,9 @@ int main(void)
         cmocka_unit_test(bad_configs_are_refused),
         cmocka_unit_test(defaults_without_a_file),
         cmocka_unit_test(tokens_hashed_and_checked),
+        cmocka_unit_test(limits_and_remote_admin_are_read),
+        cmocka_unit_test(loopback_listen_addresses),
+        cmocka_unit_test(tokens_file_others_may_write_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
