@@ -412,7 +412,7 @@ static const char reference_action[] =
     "\"mode\":\"suspend\"}],"
     "\"status\":403,\"notice\":{\"summary\":\"Storage and AI are stopped for this unit.\","
     "\"terms\":\"Acceptable use policy, section "
-    "3\",\"contact\":\"trust@example.com\",\"ref\":\"N-17\"}}";
+    "3\",\"contact\":\"trust@example.com\",\"ref\":\"https://provider.example/n/N-17\"}}";
 
 /* The minimal action; %s is spliced in before the closing brace. */
 #define MINIMAL_ACTION(extra)                                                                      \
@@ -446,7 +446,7 @@ static void action_reads_reference(void **state)
     assert_string_equal(a->notice.summary, "Storage and AI are stopped for this unit.");
     assert_string_equal(a->notice.terms, "Acceptable use policy, section 3");
     assert_string_equal(a->notice.contact, "trust@example.com");
-    assert_string_equal(a->notice.ref, "N-17");
+    assert_string_equal(a->notice.ref, "https://provider.example/n/N-17");
     assert_int_equal(a->state, CUTOFF_STATE_DRAFT);
     assert_int_equal(a->version, 0);
     assert_int_equal(a->activated_at, 0);
@@ -834,7 +834,7 @@ static void action_round_trips(void **state)
         "\"mode\":\"suspend\"}],"
         "\"status\":403,\"notice\":{\"summary\":\"Storage and AI are stopped for this unit.\","
         "\"terms\":\"Acceptable use policy, section "
-        "3\",\"contact\":\"trust@example.com\",\"ref\":\"N-17\"},"
+        "3\",\"contact\":\"trust@example.com\",\"ref\":\"https://provider.example/n/N-17\"},"
         "\"state\":\"draft\",\"version\":0,\"activated_at\":null}");
     assert_int_equal(cutoff_action_parse(json, strlen(json), &again, &d), 0);
     expect_same_action(a, again);
@@ -914,7 +914,7 @@ static void action_copy_is_deep(void **state)
     assert_ptr_not_equal(a->notice.summary, copy->notice.summary);
     cutoff_action_free(a);
     assert_string_equal(copy->deny[1], "ai.*");
-    assert_string_equal(copy->notice.ref, "N-17");
+    assert_string_equal(copy->notice.ref, "https://provider.example/n/N-17");
 
     /* a spec assembled by code, with empty lists as NULL */
     const char *scope[] = {"t1"}, *deny[] = {"*"};
@@ -1061,12 +1061,12 @@ static void node_line_reads_good_lines(void **state)
     /* escapes are decoded */
     assert_int_equal(
         parse_line("{\"id\":\"s\\u002e1\",\"kind\":\"subscription\",\"parent\":\"u_1\","
-                   "\"name\":\"caf\\u00e9 \\\"A\\\\B\\\"\\n\"}",
+                   "\"name\":\"caf\\u00e9 \\\"A\\\\B\\\"\\u0021\"}",
                    buf, sizeof buf, &n, &d),
         0);
     assert_string_equal(n.id, "s.1");
     assert_int_equal(n.kind, CUTOFF_NODE_SUBSCRIPTION);
-    assert_string_equal(n.name, "caf\xc3\xa9 \"A\\B\"\n");
+    assert_string_equal(n.name, "caf\xc3\xa9 \"A\\B\"!");
 
     /* only len bytes are read: the line need not end in NUL */
     const char *two = "{\"id\":\"a\",\"kind\":\"tenant\"}{\"id\":\"b\"}";
