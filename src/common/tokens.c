@@ -101,8 +101,7 @@ int co__token_line_parse(const char *line, co__token_line *out, char *why, size_
     return 1;
 }
 
-int co__token_principal_clash(const char *principal, const char *earlier, char *why,
-                              size_t why_len)
+int co__token_principal_clash(const char *principal, const char *earlier, char *why, size_t why_len)
 {
     if (strcmp(principal, earlier) == 0 || !cutoff_actor_same(principal, earlier))
         return 0;

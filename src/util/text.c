@@ -370,8 +370,7 @@ static bool hidden_char(uint32_t cp)
     return false;
 }
 
-int co__text_check(const char *s, size_t max, unsigned flags, const char *what,
-                   cutoff_diag *diag)
+int co__text_check(const char *s, size_t max, unsigned flags, const char *what, cutoff_diag *diag)
 {
     if (s == NULL || *s == '\0') {
         if (flags & CO__TEXT_OPTIONAL)

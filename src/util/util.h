@@ -94,7 +94,6 @@ const char *co__quote(const char *s, char *buf, size_t size);
  * `what` names the field in the message ("case title"). Returns 0,
  * CUTOFF_EINVAL (missing, empty, not UTF-8, a refused character: the
  * message names it as U+XXXX and its byte offset) or CUTOFF_ELIMIT. */
-int co__text_check(const char *s, size_t max, unsigned flags, const char *what,
-                   cutoff_diag *diag);
+int co__text_check(const char *s, size_t max, unsigned flags, const char *what, cutoff_diag *diag);
 
 #endif
