@@ -144,9 +144,11 @@ typedef struct cutoff_diag {
 #define CUTOFF_ID_MAX 128
 
 /* Parses RFC 3339 ("2025-09-25T12:00:00Z", offsets and fractions allowed,
- * fractions are truncated) or decimal Unix seconds. Returns 0, or
- * CUTOFF_EPARSE on anything else (also NULL, empty or out of range; diag
- * says what is allowed). */
+ * fractions are truncated) or decimal Unix seconds. The time must lie in
+ * the years 0000 to 9999 (UTC), so that it prints back as four-digit-year
+ * RFC 3339 and is never CUTOFF_TIME_NEVER. Returns 0, or CUTOFF_EPARSE on
+ * anything else (also NULL, empty, or out of that range, an offset that
+ * moves it out included; diag says what is allowed). */
 CUTOFF_EXPORT int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag);
 /* Formats t as RFC 3339 UTC ("2025-09-25T12:00:00Z") into buf (>= 32 bytes).
  * CUTOFF_TIME_NEVER formats as "never". Returns buf. */
@@ -154,8 +156,24 @@ CUTOFF_EXPORT char *cutoff_time_format(int64_t t, char buf[32]);
 /* Parses a relative offset "+0", "+3s", "+15m", "+12h", "+30d" into seconds.
  * Returns 0, or CUTOFF_EPARSE (diag says what is allowed). */
 CUTOFF_EXPORT int cutoff_offset_parse(const char *text, int64_t *out, cutoff_diag *diag);
-/* 1 when id is 1..128 bytes of [A-Za-z0-9._:-], else 0. */
+/* 1 when id is 1..128 bytes of [A-Za-z0-9._:-], else 0. This is also the
+ * grammar of actors and token principals: no space, control or non-ASCII
+ * character can make two spellings of one name look alike. */
 CUTOFF_EXPORT int cutoff_id_valid(const char *id);
+/* 1 when actors (or principals) a and b are the same person: equal when
+ * ASCII letters are folded to lower case ("Alice" is "alice"), whatever
+ * the locale. 0 otherwise, and when either is NULL. Four eyes compares
+ * with this, and a tokens file may not hold two principals it finds the
+ * same unless they are spelled the same. */
+CUTOFF_EXPORT int cutoff_actor_same(const char *a, const char *b);
+/* 0 when url is an absolute http or https URL ("https://host/...", scheme
+ * in any case, a host part present) made only of RFC 3986 characters: no
+ * space, quote, angle bracket, backslash, caret, backquote, brace, bar,
+ * control byte or non-ASCII byte, so that it can stand in an HTTP header
+ * (the Link of a 451) as it is. The rule for notice.ref and for a
+ * notice_base (which the action id is appended to). Else CUTOFF_EPARSE
+ * (diag names the offending byte). */
+CUTOFF_EXPORT int cutoff_notice_url_check(const char *url, cutoff_diag *diag);
 /* 0 when text is a valid pattern: "*", "SERVICE.*" or "SERVICE.ACTION";
  * else CUTOFF_EPARSE (diag says what is allowed). */
 CUTOFF_EXPORT int cutoff_pattern_check(const char *pattern, cutoff_diag *diag);
@@ -480,8 +498,10 @@ CUTOFF_EXPORT void cutoff_explanation_free(cutoff_explanation *e);
  * --------------------------------------------------------------------- */
 /* Where the customer reads the notice of action a: its notice.ref, else
  * notice_base followed by the action id when notice_base is neither NULL
- * nor empty. *out is NULL when there is no such place, else a string to
- * release with cutoff_free. Returns 0, CUTOFF_EINVAL or CUTOFF_ENOMEM. */
+ * nor empty. A ref or notice_base that fails cutoff_notice_url_check is
+ * treated as absent, so the result is always safe in an HTTP header.
+ * *out is NULL when there is no such place, else a string to release with
+ * cutoff_free. Returns 0, CUTOFF_EINVAL or CUTOFF_ENOMEM. */
 CUTOFF_EXPORT int cutoff_notice_url(const cutoff_action_spec *a, const char *notice_base,
                                     char **out);
 CUTOFF_EXPORT int cutoff_verdict_to_json(const cutoff_verdict *v, const cutoff_request *r,
@@ -636,8 +656,13 @@ CUTOFF_EXPORT int cutoff_node_parse_line(char *line, size_t len, cutoff_node_spe
  * timeout, disk full, a corrupt file, stored data that does not parse) or
  * CUTOFF_EIO (an I/O error), with diag, where there is one, saying what was
  * being done. Functions that take an actor return CUTOFF_EINVAL for a
- * missing one or one that is not 1-256 bytes of UTF-8 without control
- * characters. A failed change leaves the database as it was. */
+ * missing one or one that is not an id (cutoff_id_valid: 1-128 bytes of
+ * [A-Za-z0-9._:-]). Free text (titles, notes, findings, reasons, evidence
+ * file names, node names, notice fields) must be valid UTF-8 without
+ * control characters or characters that hide or reorder text (bidi
+ * overrides and isolates, zero-width and other format characters; findings
+ * and evidence notes may hold LF and TAB), else CUTOFF_EINVAL (CUTOFF_EPARSE
+ * inside a document). A failed change leaves the database as it was. */
 typedef struct cutoff_db cutoff_db;
 
 #define CUTOFF_DB_CREATE 1 /* create the file and schema if missing (init) */

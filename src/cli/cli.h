@@ -103,11 +103,15 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * CLI_REPORTED (the backend has said why). Returns CLI_FAIL. */
 int cli_fail(int rc, const cutoff_diag *diag, const char *what);
 
+/* Copies s for a message: printable ASCII as it is, every other byte as
+ * \xNN, cut with "..." to fit n bytes. Returns buf. */
+const char *cli_quote(const char *s, char *buf, size_t n);
+
 /* ---- inputs --------------------------------------------------------------- */
 /* Before a change: resolves the mode, and locally checks the actor a
- * change is recorded under (a usage error when there is none or it holds a
- * control character; the database checks the rest). With a server the
- * token's principal is the actor and this only resolves. */
+ * change is recorded under (a usage error when there is none or it is not
+ * an id, cutoff_id_valid: the grammar of actors and principals). With a
+ * server the token's principal is the actor and this only resolves. */
 int cli_check_actor(cli *c);
 /* Opens the local database (created when create is true); a usage error in
  * server mode, naming what (`what`, e.g. "init") works only locally.

@@ -41,6 +41,8 @@ typedef struct tokens_file {
     struct stat st;
     char *text; /* the content, NUL-terminated */
     size_t len;
+    char (*principals)[CUTOFF_ID_MAX + 1]; /* of its entries, in file order */
+    size_t n_principals;
 } tokens_file;
 
 static void file_close(tokens_file *f)
@@ -50,6 +52,19 @@ static void file_close(tokens_file *f)
     f->fd = -1;
     free(f->text);
     f->text = NULL;
+    free(f->principals);
+    f->principals = NULL;
+    f->n_principals = 0;
+}
+
+/* Refuses a principal that differs from one of the file's only by case. */
+static int check_clash(const tokens_file *f, const char *principal, const char *where)
+{
+    char why[384];
+    for (size_t i = 0; i < f->n_principals; i++)
+        if (co__token_principal_clash(principal, f->principals[i], why, sizeof why) != 0)
+            return cli_error("%s: %s", where, why);
+    return CLI_OK;
 }
 
 /* Reads the whole file through fd and checks every line. */
@@ -88,8 +103,20 @@ static int file_read(tokens_file *f)
                              sizeof one - 1);
         memcpy(one, line, n);
         one[n] = '\0';
-        if (co__token_line_parse(one, &entry, why, sizeof why) < 0)
+        int kind = co__token_line_parse(one, &entry, why, sizeof why);
+        if (kind < 0)
             return cli_error("%s:%zu: %s", f->path, lineno, why);
+        if (kind > 0) {
+            char where[1100];
+            snprintf(where, sizeof where, "%s:%zu", f->path, lineno);
+            if (check_clash(f, entry.principal, where) != CLI_OK)
+                return CLI_FAIL;
+            void *grown = realloc(f->principals, (f->n_principals + 1) * sizeof *f->principals);
+            if (grown == NULL)
+                return cli_error("out of memory");
+            f->principals = grown;
+            memcpy(f->principals[f->n_principals++], entry.principal, sizeof entry.principal);
+        }
         line += n + (nl != NULL);
     }
     return CLI_OK;
@@ -225,9 +252,12 @@ static int check_principal(cli *c, const char *principal)
 {
     if (principal == NULL)
         return cli_usage(c, "--principal NAME is required");
+    char q[96];
     if (!cutoff_id_valid(principal))
-        return cli_usage(c, "--principal \"%s\" is not a name of 1-128 bytes of [A-Za-z0-9._:-]",
-                         principal);
+        return cli_usage(c,
+                         "--principal \"%s\" is not a name of 1-128 bytes of [A-Za-z0-9._:-] (no "
+                         "spaces, controls or non-ASCII letters)",
+                         cli_quote(principal, q, sizeof q));
     return CLI_OK;
 }
 
@@ -274,6 +304,8 @@ static int token_create(cli *c, int argc, char **argv)
             unlink(path);
         goto out;
     }
+    if ((rc = check_clash(&f, principal, path)) != CLI_OK)
+        goto out;
 
     randombytes_buf(raw, sizeof raw);
     memcpy(token, TOKEN_PREFIX, sizeof TOKEN_PREFIX - 1);

@@ -59,6 +59,28 @@ int cli_usage(const cli *c, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+const char *cli_quote(const char *s, char *buf, size_t n)
+{
+    size_t o = 0;
+    for (; n > 0 && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char piece[8];
+        size_t len = ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"'
+                         ? (piece[0] = (char)ch, 1)
+                         : (size_t)snprintf(piece, sizeof piece, "\\x%02x", ch);
+        if (o + len + 4 > n) {
+            if (o + 4 <= n)
+                memcpy(buf + o, "...", 3), o += 3;
+            break;
+        }
+        memcpy(buf + o, piece, len);
+        o += len;
+    }
+    if (n > 0)
+        buf[o] = '\0';
+    return buf;
+}
+
 int cli_error(const char *fmt, ...)
 {
     char msg[1024];
@@ -294,9 +316,13 @@ int cli_check_actor(cli *c)
         return rc;
     if (c->actor == NULL || c->actor[0] == '\0')
         return cli_usage(c, "cannot tell who you are: pass --actor NAME or set CUTOFF_ACTOR");
-    for (const char *p = c->actor; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return cli_usage(c, "actor name contains a control character");
+    if (!cutoff_id_valid(c->actor)) {
+        char q[96];
+        return cli_usage(c,
+                         "actor \"%s\" is not a name of 1-128 bytes of [A-Za-z0-9._:-] (no "
+                         "spaces, controls or non-ASCII letters)",
+                         cli_quote(c->actor, q, sizeof q));
+    }
     return CLI_OK;
 }
 

@@ -86,7 +86,11 @@ int co__token_line_parse(const char *line, co__token_line *out, char *why, size_
         return -1;
     }
     if (principal_len > CUTOFF_ID_MAX || !cutoff_id_valid(principal)) {
-        snprintf(why, why_len, "principal \"%.64s\" is not 1-128 of [A-Za-z0-9._:-]", principal);
+        /* the line is the file's own, but may hold anything: say which
+         * bytes are wrong without echoing them */
+        snprintf(why, why_len,
+                 "principal is not a name of 1-128 bytes of [A-Za-z0-9._:-] (no spaces, "
+                 "controls or non-ASCII letters)");
         return -1;
     }
     if (roles_len >= sizeof roles || co__roles_parse(roles, &out->roles) != 0) {
@@ -95,4 +99,15 @@ int co__token_line_parse(const char *line, co__token_line *out, char *why, size_
     }
     memcpy(out->principal, principal, principal_len + 1);
     return 1;
+}
+
+int co__token_principal_clash(const char *principal, const char *earlier, char *why, size_t why_len)
+{
+    if (strcmp(principal, earlier) == 0 || !cutoff_actor_same(principal, earlier))
+        return 0;
+    snprintf(why, why_len,
+             "principal \"%s\" differs from \"%s\" only by case; four eyes counts them as one "
+             "person, so use one spelling",
+             principal, earlier);
+    return -1;
 }

@@ -59,9 +59,19 @@ int co__roles_parse(const char *text, unsigned *out);
 const char *co__roles_text(unsigned roles, char *buf, size_t n);
 
 /* Parses one line of a tokens file (the newline may be there or not).
+ * The principal must be an id (cutoff_id_valid), the grammar of actors.
  * Returns 1 for an entry (out filled), 0 for a blank or comment line, and
  * -1 for anything else with the reason in why (no file or line prefix:
  * the caller knows them). */
 int co__token_line_parse(const char *line, co__token_line *out, char *why, size_t why_len);
+
+/* Four eyes compares principals without regard to ASCII case
+ * (cutoff_actor_same), so one file may not name "alice" and "Alice": they
+ * would be two tokens of one person, or two people the approval rule
+ * cannot tell apart. Returns -1 with the reason in why when principal and
+ * an earlier one differ only by case, else 0 (the same spelling twice is
+ * fine: one person may hold several tokens). */
+int co__token_principal_clash(const char *principal, const char *earlier, char *why,
+                              size_t why_len);
 
 #endif /* CUTOFF_COMMON_TOKENS_H */

@@ -84,6 +84,14 @@ int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
             rc = -1;
             break;
         }
+        for (size_t i = 0; rc == 0 && i < t->n; i++)
+            if (co__token_principal_clash(entry.principal, t->entries[i].principal, why,
+                                          sizeof why) != 0) {
+                snprintf(err, err_len, "%s:%zu: %s", path, lineno, why);
+                rc = -1;
+            }
+        if (rc != 0)
+            break;
         token_entry e;
         memset(&e, 0, sizeof e);
         memcpy(e.hash, entry.hash, sizeof e.hash);

@@ -87,6 +87,19 @@ static int check_action(cutoff_db *db, const cutoff_action_spec *a, cutoff_diag 
                         "deny: the action denies nothing; give at least one pattern");
     if ((rc = co__db_catalog(db, &catalog, diag)) != 0)
         return rc;
+    /* A region the catalog does not list is almost always a typo, and an
+     * action limited to it would never bite where it was meant to. */
+    for (size_t i = 0; i < a->n_regions && rc == 0; i++) {
+        bool hit = false;
+        for (size_t k = 0; k < catalog->n_regions && !hit; k++)
+            hit = cutoff_region_match(a->regions[i], catalog->regions[k]);
+        if (!hit)
+            rc = co__diag(diag, CUTOFF_EINVAL,
+                          "regions[%zu]: \"%s\" %s no region of the catalog; name catalog "
+                          "regions, or leave \"regions\" out for every region",
+                          i, co__quote(a->regions[i], q, sizeof q),
+                          a->regions[i][strlen(a->regions[i]) - 1] == '*' ? "matches" : "is");
+    }
     for (size_t pass = 0; pass < 2 && rc == 0; pass++) {
         const char *const *pats = pass ? a->except : a->deny;
         size_t n = pass ? a->n_except : a->n_deny;
@@ -310,10 +323,12 @@ int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id, i
                       latest.version, cutoff_action_state_name((cutoff_action_state)latest.state));
         goto out;
     }
-    if (strcmp(actor, latest.proposed_by) == 0) {
+    /* Without regard to ASCII case: "Alice" is the alice who proposed it
+     * (actors are ids, so no other spelling can look the same). */
+    if (cutoff_actor_same(actor, latest.proposed_by)) {
         rc = co__diag(diag, CUTOFF_EPERM,
-                      "\"%s\" proposed %s v%d and cannot approve it; a second person must", actor,
-                      id, latest.version);
+                      "\"%s\" proposed %s v%d and cannot approve it; a second person must",
+                      latest.proposed_by, id, latest.version);
         goto out;
     }
     if ((rc = co__db_action_spec(&latest, &a)) != 0 || (rc = check_action(db, a, diag)) != 0 ||

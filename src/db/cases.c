@@ -233,7 +233,8 @@ int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor, const char *ca
     int64_t size = 0, n = 0;
     int rc = co__db_check_actor(actor, diag);
     if (rc == 0)
-        rc = co__db_check_text(note, NOTE_MAX, true, "evidence note", diag);
+        rc = co__text_check(note, NOTE_MAX, CO__TEXT_OPTIONAL | CO__TEXT_MULTILINE, "evidence note",
+                            diag);
     if (rc != 0)
         return rc;
     if (case_id == NULL || path == NULL)
@@ -289,7 +290,7 @@ int cutoff_db_case_set_findings(cutoff_db *db, const char *actor, const char *ca
     co__case_row row = {0};
     int rc = co__db_check_actor(actor, diag);
     if (rc == 0)
-        rc = co__db_check_text(findings, FINDINGS_MAX, false, "findings", diag);
+        rc = co__text_check(findings, FINDINGS_MAX, CO__TEXT_MULTILINE, "findings", diag);
     if (rc != 0)
         return rc;
     if (case_id == NULL)

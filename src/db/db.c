@@ -133,31 +133,23 @@ int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor
 
 int co__db_check_actor(const char *actor, cutoff_diag *diag)
 {
+    char q[96];
     if (actor == NULL || *actor == '\0')
         return co__diag(diag, CUTOFF_EINVAL,
                         "no actor given: every change is recorded with who made it");
-    size_t n = strlen(actor);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)actor[i] < 0x20 || actor[i] == 0x7f)
-            return co__diag(diag, CUTOFF_EINVAL, "actor name contains a control character");
-    if (n > 256 || !co__utf8_valid(actor))
-        return co__diag(diag, CUTOFF_EINVAL, "actor name must be 1-256 bytes of UTF-8");
+    if (!cutoff_id_valid(actor))
+        return co__diag(diag, CUTOFF_EINVAL,
+                        "actor \"%s\" is not a name of 1-128 bytes of [A-Za-z0-9._:-] (no "
+                        "spaces, controls or non-ASCII letters, so that no two spellings look "
+                        "alike)",
+                        co__quote(actor, q, sizeof q));
     return 0;
 }
 
 int co__db_check_text(const char *text, size_t max, bool optional, const char *what,
                       cutoff_diag *diag)
 {
-    if (text == NULL || *text == '\0') {
-        if (optional)
-            return 0;
-        return co__diag(diag, CUTOFF_EINVAL, "%s is empty", what);
-    }
-    if (strlen(text) > max)
-        return co__diag(diag, CUTOFF_ELIMIT, "%s is longer than %zu bytes", what, max);
-    if (!co__utf8_valid(text))
-        return co__diag(diag, CUTOFF_EINVAL, "%s is not valid UTF-8", what);
-    return 0;
+    return co__text_check(text, max, optional ? CO__TEXT_OPTIONAL : 0, what, diag);
 }
 
 int co__db_json_take(json_t *v, char **out)
@@ -225,7 +217,7 @@ int co__db_catalog(cutoff_db *db, cutoff_catalog_spec **out, cutoff_diag *diag)
 int co__db_action_spec(const co__action_row *row, cutoff_action_spec **out)
 {
     cutoff_action_spec *a = NULL;
-    int rc = cutoff_action_parse(row->doc, strlen(row->doc), &a, NULL);
+    int rc = co__action_parse_ex(row->doc, strlen(row->doc), CO__ACTION_STORED, &a, NULL);
     if (rc != 0)
         return rc == CUTOFF_ENOMEM ? rc : CUTOFF_ESTORE;
     a->state = (cutoff_action_state)row->state;

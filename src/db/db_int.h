@@ -55,10 +55,11 @@ int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor
 int64_t co__db_wall_now(void);
 
 /* ---- input checks -------------------------------------------------------- */
-/* An actor: 1..256 bytes of UTF-8 without control characters. */
+/* An actor: an id (cutoff_id_valid). */
 int co__db_check_actor(const char *actor, cutoff_diag *diag);
-/* Free text (titles, notes, reasons): valid UTF-8 of at most max bytes,
- * NULL allowed when optional. `what` names it in the message. */
+/* One-line free text (titles, reasons, file names): co__text_check of at
+ * most max bytes, NULL allowed when optional. `what` names it in the
+ * message. */
 int co__db_check_text(const char *text, size_t max, bool optional, const char *what,
                       cutoff_diag *diag);
 

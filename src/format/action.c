@@ -278,6 +278,26 @@ int co__action_validate(const cutoff_action_spec *a, cutoff_diag *diag)
     return rc;
 }
 
+/* What a new document may bring in beyond what the spec validator
+ * checks: notice text a reader sees as it is, and a ref that can stand in
+ * an HTTP header (see CO__ACTION_STORED). */
+static int check_input(const cutoff_action_spec *a, cutoff_diag *diag)
+{
+    static const char *const keys[] = {"notice.summary", "notice.terms", "notice.contact"};
+    const char *const text[] = {a->notice.summary, a->notice.terms, a->notice.contact};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (co__text_check(text[i], 0, CO__TEXT_OPTIONAL, keys[i], diag) != 0) {
+            if (diag)
+                diag->code = CUTOFF_EPARSE;
+            return CUTOFF_EPARSE;
+        }
+    if (a->notice.ref && a->notice.ref[0] && cutoff_notice_url_check(a->notice.ref, diag) != 0) {
+        co__diag_prefix(diag, "notice.ref: ");
+        return CUTOFF_EPARSE;
+    }
+    return 0;
+}
+
 /* ---- parsing ------------------------------------------------------------------------ */
 
 /* A string list member: absent (when allowed) or an array of strings of at
@@ -531,6 +551,8 @@ int co__action_parse_ex(const char *json, size_t len, unsigned flags, cutoff_act
     a.phases = phase_v;
     a.n_phases = n_phases;
     rc = co__action_validate(&a, diag);
+    if (rc == 0 && !(flags & CO__ACTION_STORED))
+        rc = check_input(&a, diag);
     if (rc == 0)
         rc = cutoff_action_copy(&a, out);
 done:

@@ -47,9 +47,13 @@ int cutoff_notice_url(const cutoff_action_spec *a, const char *notice_base, char
     co__buf url;
     co__buf_init(&url);
     int rc = 0;
-    if (a->notice.ref && a->notice.ref[0])
+    /* A ref or base that is not a plain URL (stored before the parser
+     * refused such refs, or a base set by code) is never handed on: it
+     * would be copied into a Link header. */
+    if (a->notice.ref && a->notice.ref[0] && cutoff_notice_url_check(a->notice.ref, NULL) == 0)
         rc = co__buf_puts(&url, a->notice.ref);
-    else if (notice_base && notice_base[0] && a->id)
+    else if (notice_base && notice_base[0] && a->id &&
+             cutoff_notice_url_check(notice_base, NULL) == 0 && cutoff_id_valid(a->id))
         rc = co__buf_puts(&url, notice_base) == 0 ? co__buf_puts(&url, a->id) : CUTOFF_ENOMEM;
     else
         return 0;

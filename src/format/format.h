@@ -55,6 +55,12 @@ bool co__utf8_valid(const char *s);
  * reads back) and returns a draft. With this flag they are read into the
  * spec instead, for code that stores actions as JSON and loads them back. */
 #define CO__ACTION_KEEP_LIFECYCLE 1u
+/* The rules for what enters cutoff (notice fields as free text without
+ * hidden characters, notice.ref a plain http(s) URL) are made on every
+ * parse except of a document the database already holds: one stored
+ * before a rule existed must still load, or no snapshot could be built.
+ * cutoff_notice_url never hands on such a stored ref. */
+#define CO__ACTION_STORED 2u
 
 int co__action_parse_ex(const char *json, size_t len, unsigned flags, cutoff_action_spec **out,
                         cutoff_diag *diag);

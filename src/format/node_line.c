@@ -92,6 +92,11 @@ static int check_line(json_t *const m[5], cutoff_node_kind *kind, cutoff_diag *d
             return co__diag(diag, CUTOFF_ELIMIT,
                             "name: %zu bytes is too long; at most %d are allowed",
                             json_string_length(m[NAME]), CO__TEXT_MAX);
+        if (co__text_check(json_string_value(m[NAME]), 0, CO__TEXT_OPTIONAL, "name", diag) != 0) {
+            if (diag)
+                diag->code = CUTOFF_EPARSE; /* malformed input in a document */
+            return CUTOFF_EPARSE;
+        }
     }
     return check_id("plan", m[PLAN], false, diag);
 }

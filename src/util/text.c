@@ -47,6 +47,11 @@ static int days_in_month(int y, int m)
     return m == 2 && leap ? 29 : dm[m - 1];
 }
 
+/* Years 0000 to 9999: every time read prints back as four-digit-year
+ * RFC 3339, and none is mistaken for CUTOFF_TIME_NEVER. */
+#define TIME_FIRST INT64_C(-62167219200) /* 0000-01-01T00:00:00Z */
+#define TIME_LAST INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
+
 int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag)
 {
     char q[80];
@@ -61,9 +66,8 @@ int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag)
         errno = 0;
         char *end;
         long long v = strtoll(text, &end, 10);
-        if (errno != 0 || *end != '\0')
-            return co__diag(diag, CUTOFF_EPARSE, "time \"%s\" is out of range",
-                            co__quote(text, q, sizeof q));
+        if (errno != 0 || *end != '\0' || v < TIME_FIRST || v > TIME_LAST)
+            goto out_of_range;
         *out = v;
         return 0;
     }
@@ -99,8 +103,16 @@ int cutoff_time_parse(const char *text, int64_t *out, cutoff_diag *diag)
     }
     if (s == 60)
         s = 59; /* a leap second counts as the second before it */
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
+    if (t < TIME_FIRST || t > TIME_LAST)
+        goto out_of_range; /* an offset moved it past a year boundary */
+    *out = t;
     return 0;
+out_of_range:
+    return co__diag(diag, CUTOFF_EPARSE,
+                    "time \"%s\" is out of range: times lie between 0000-01-01T00:00:00Z and "
+                    "9999-12-31T23:59:59Z (Unix seconds -62167219200 to 253402300799)",
+                    co__quote(text, q, sizeof q));
 bad:
     return co__diag(
         diag, CUTOFF_EPARSE,
@@ -177,9 +189,15 @@ bad:
 
 /* ---- ids and patterns --------------------------------------------------- */
 
+/* ASCII only, whatever the locale: isalnum() may accept bytes past 0x7f. */
+static bool ascii_alnum(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static bool id_char(unsigned char c)
 {
-    return isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+    return ascii_alnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
 }
 
 int cutoff_id_valid(const char *id)
@@ -191,6 +209,61 @@ int cutoff_id_valid(const char *id)
         if (n >= CUTOFF_ID_MAX || !id_char((unsigned char)id[n]))
             return 0;
     return n >= 1;
+}
+
+int cutoff_actor_same(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return 0;
+    /* ASCII folding by hand: no locale may change who counts as whom */
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return 0;
+        if (x == '\0')
+            return 1;
+    }
+}
+
+/* Characters of RFC 3986 (unreserved, reserved and '%'): no space, quote,
+ * angle bracket, backslash, caret, backquote, brace or bar, no control and
+ * no byte past ASCII. */
+static bool uri_char(unsigned char c)
+{
+    return ascii_alnum(c) || (c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL);
+}
+
+/* 1 when s starts with the lower-case ASCII prefix, ignoring ASCII case. */
+static bool ascii_prefix(const char *s, const char *prefix)
+{
+    for (; *prefix; s++, prefix++)
+        if (*s == '\0' || (*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s) != *prefix)
+            return false;
+    return true;
+}
+
+int cutoff_notice_url_check(const char *url, cutoff_diag *diag)
+{
+    char q[96];
+    if (url == NULL || *url == '\0')
+        return co__diag(diag, CUTOFF_EPARSE, "empty notice URL");
+    size_t scheme = ascii_prefix(url, "https://") ? 8 : ascii_prefix(url, "http://") ? 7 : 0;
+    if (scheme == 0 || strchr("/?#", url[scheme]) != NULL)
+        return co__diag(diag, CUTOFF_EPARSE,
+                        "\"%s\" is not an absolute http or https URL "
+                        "(like https://provider.example/notices/EA-1)",
+                        co__quote(url, q, sizeof q));
+    for (size_t i = 0; url[i]; i++)
+        if (!uri_char((unsigned char)url[i]))
+            return co__diag(diag, CUTOFF_EPARSE,
+                            "\"%s\" holds byte 0x%02x at %zu, which a URL may not: percent-encode "
+                            "spaces, quotes, <, >, controls and non-ASCII characters",
+                            co__quote(url, q, sizeof q), (unsigned char)url[i], i);
+    return 0;
 }
 
 /* A service or action name: a non-empty id without dots. */
@@ -239,6 +312,89 @@ int cutoff_region_match(const char *pattern, const char *region)
     if (n >= 1 && pattern[n - 1] == '*')
         return strncmp(pattern, region, n - 1) == 0;
     return strcmp(pattern, region) == 0;
+}
+
+/* ---- free text ---------------------------------------------------------- */
+
+/* The code point of the UTF-8 sequence at s and its length, or 0 when it
+ * is not valid UTF-8 (overlong, a surrogate, past U+10FFFF, cut short). */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
+{
+    unsigned c = s[0];
+    size_t n;
+    uint32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, v = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, v = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, v = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0; /* also stops at the terminating NUL */
+        v = (v << 6) | (s[i] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+/* Characters that hide or reorder text: controls (Cc), format characters
+ * (Cf, Unicode 15), line and paragraph separators, invisible fillers that
+ * render as nothing, and noncharacters. */
+static bool hidden_char(uint32_t cp)
+{
+    /* clang-format off */
+    static const uint32_t ranges[][2] = {
+        {0x0000, 0x001f}, {0x007f, 0x009f}, {0x00ad, 0x00ad}, {0x034f, 0x034f},
+        {0x0600, 0x0605}, {0x061c, 0x061c}, {0x06dd, 0x06dd}, {0x070f, 0x070f},
+        {0x0890, 0x0891}, {0x08e2, 0x08e2}, {0x115f, 0x1160}, {0x17b4, 0x17b5},
+        {0x180b, 0x180f}, {0x200b, 0x200f}, {0x2028, 0x202e}, {0x2060, 0x206f},
+        {0x3164, 0x3164}, {0xfdd0, 0xfdef}, {0xfeff, 0xfeff}, {0xffa0, 0xffa0},
+        {0xfff9, 0xfffb}, {0x110bd, 0x110bd}, {0x110cd, 0x110cd}, {0x13430, 0x1343f},
+        {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+    };
+    /* clang-format on */
+    if ((cp & 0xfffe) == 0xfffe)
+        return true; /* U+FFFE, U+FFFF and their copies in every plane */
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (cp >= ranges[i][0] && cp <= ranges[i][1])
+            return true;
+    return false;
+}
+
+int co__text_check(const char *s, size_t max, unsigned flags, const char *what, cutoff_diag *diag)
+{
+    if (s == NULL || *s == '\0') {
+        if (flags & CO__TEXT_OPTIONAL)
+            return 0;
+        return co__diag(diag, CUTOFF_EINVAL, "%s is empty", what);
+    }
+    size_t len = strlen(s);
+    if (max && len > max)
+        return co__diag(diag, CUTOFF_ELIMIT, "%s is longer than %zu bytes", what, max);
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t off = 0; off < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode(p + off, &cp);
+        if (n == 0)
+            return co__diag(diag, CUTOFF_EINVAL, "%s is not valid UTF-8 (at byte %zu)", what, off);
+        bool allowed = (flags & CO__TEXT_MULTILINE) && (cp == '\n' || cp == '\t');
+        if (!allowed && hidden_char(cp))
+            return co__diag(diag, CUTOFF_EINVAL,
+                            "%s holds U+%04X at byte %zu: control and invisible or "
+                            "direction-changing format characters are not allowed in text",
+                            what, (unsigned)cp, off);
+        off += n;
+    }
+    return 0;
 }
 
 /* ---- enum names --------------------------------------------------------- */

@@ -78,4 +78,22 @@ static inline uint64_t co__hash(const void *p, size_t n)
  * Returns buf. */
 const char *co__quote(const char *s, char *buf, size_t size);
 
+/* ---- free text ---------------------------------------------------------- */
+/* The one rule for free text that enters cutoff (titles, notes, reasons,
+ * findings, evidence file names, node names, notice fields): valid UTF-8
+ * without characters that hide or reorder what a reader sees, which are
+ * control characters (C0, DEL, C1), format characters (Unicode category Cf:
+ * bidi embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069,
+ * marks such as U+200E, zero-width characters U+200B-U+200D, U+2060,
+ * U+FEFF, soft hyphen, tag characters U+E0000-U+E007F, ...), the line and
+ * paragraph separators U+2028 and U+2029, and noncharacters. A multi-line
+ * field (findings, evidence notes) may also hold LF and TAB. */
+#define CO__TEXT_OPTIONAL 1u  /* NULL or "" is fine */
+#define CO__TEXT_MULTILINE 2u /* LF and TAB are allowed */
+/* Checks s under the rule above and at most max bytes (0: no limit).
+ * `what` names the field in the message ("case title"). Returns 0,
+ * CUTOFF_EINVAL (missing, empty, not UTF-8, a refused character: the
+ * message names it as U+XXXX and its byte offset) or CUTOFF_ELIMIT. */
+int co__text_check(const char *s, size_t max, unsigned flags, const char *what, cutoff_diag *diag);
+
 #endif

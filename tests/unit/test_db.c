@@ -1322,6 +1322,208 @@ static void test_store_failure_rolls_back(void **state)
     free(bulk);
 }
 
+/* ===================================================================== */
+/* Names, free text and regions                                           */
+/* ===================================================================== */
+
+/* Every spelling that could pass for another person's name is refused as
+ * an actor, and four eyes holds against every spelling that is allowed. */
+static void test_actor_names_and_four_eyes(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    char id[CUTOFF_ID_MAX + 1];
+    int version;
+    load_world(f);
+    open_case_1(f);
+    propose(f, "alice", ACTION_8200, "EA-1", 1);
+    static const char *const spoofed[] = {
+        "alice ",
+        " alice",
+        "al ice",
+        "alice\t",
+        "alice\n",
+        "\x1b[1malice",
+        "alice\xe2\x80\x8b",
+        "\xd0\xb0lice",
+        "alice\xc2\xa0",
+        "\xef\xbb\xbf"
+        "alice",
+        "\xef\xbd\x81lice",
+        "a\xcc\x81lice",
+        "\xe2\x80\xae"
+        "ecila",
+        "",
+        NULL,
+    };
+    const char *const scope[] = {"unit-8200"};
+    char *before = dump(f->path);
+    for (size_t i = 0; i < sizeof spoofed / sizeof *spoofed; i++) {
+        memset(&d, 0, sizeof d);
+        if (cutoff_db_action_approve(f->db, spoofed[i], "EA-1", T0, &d) != CUTOFF_EINVAL)
+            fail_msg("approve as spelling %zu: %s", i, d.message);
+        assert_true(d.message[0] != '\0');
+        if (cutoff_db_action_propose(f->db, spoofed[i], ACTION_8200, strlen(ACTION_8200), id,
+                                     &version, &d) != CUTOFF_EINVAL)
+            fail_msg("propose as spelling %zu", i);
+        if (cutoff_db_case_open(f->db, spoofed[i], NULL, "t", scope, 1, id, &d) != CUTOFF_EINVAL)
+            fail_msg("case open as spelling %zu", i);
+        if (cutoff_db_action_lift(f->db, spoofed[i], "EA-1", T0, NULL, &d) != CUTOFF_EINVAL)
+            fail_msg("lift as spelling %zu", i);
+    }
+    static const char *const cased[] = {"Alice", "ALICE", "aLiCe", "alicE"};
+    for (size_t i = 0; i < sizeof cased / sizeof *cased; i++) {
+        memset(&d, 0, sizeof d);
+        if (cutoff_db_action_approve(f->db, cased[i], "EA-1", T0, &d) != CUTOFF_EPERM)
+            fail_msg("\"%s\" approved alice's draft: %s", cased[i], d.message);
+        assert_contains(d.message, "proposed EA-1 v1 and cannot approve it");
+    }
+    char *after = dump(f->path);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+
+    /* a row stored with another spelling (before names were ids, or by
+     * hand) is compared the same way */
+    exec_sql(f->path, "UPDATE actions SET proposed_by = 'ALICE' WHERE id = 'EA-1'");
+    assert_int_equal(cutoff_db_action_approve(f->db, "alice", "EA-1", T0, &d), CUTOFF_EPERM);
+    assert_int_equal(cutoff_db_action_approve(f->db, "Bob", "EA-1", T0, &d), 0);
+}
+
+/* Each free-text field refuses control and hidden or direction-changing
+ * characters, and the database is unchanged after each refusal. */
+static void test_free_text_fields(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    char id[CUTOFF_ID_MAX + 1], sha[65], path[160];
+    load_world(f);
+    open_case_1(f);
+    propose(f, "alice", ACTION_8200, "EA-1", 1);
+    snprintf(path, sizeof path, "%s/evidence.bin", f->dir);
+    FILE *ev = fopen(path, "w");
+    assert_non_null(ev);
+    fputs("abc", ev);
+    fclose(ev);
+    const char *const scope[] = {"unit-8200"};
+    static const char *const hidden[] = {
+        "x\x1b]0;owned\x07",
+        "x\xe2\x80\xae"
+        "fdp.exe",
+        "x\xe2\x81\xa6"
+        "y",
+        "x\xe2\x80\x8by",
+        "x\xef\xbb\xbfy",
+        "x\xc2\x9by",
+        "x\ry",
+        "x\xe2\x80\xa8y",
+        "x\xf3\xa0\x81\xa1y",
+        "x\xff",
+    };
+    char *before = dump(f->path);
+    for (size_t i = 0; i < sizeof hidden / sizeof *hidden; i++) {
+        const char *t = hidden[i];
+        if (cutoff_db_case_open(f->db, "bob", NULL, t, scope, 1, id, &d) != CUTOFF_EINVAL)
+            fail_msg("case title %zu accepted", i);
+        assert_contains(d.message, "case title");
+        if (cutoff_db_case_add_evidence(f->db, "bob", "CASE-1", path, NULL, NULL, t, 0, sha, &d) !=
+            CUTOFF_EINVAL)
+            fail_msg("evidence note %zu accepted", i);
+        assert_contains(d.message, "evidence note");
+        if (cutoff_db_case_add_evidence(f->db, "bob", "CASE-1", path, t, NULL, NULL, 0, sha, &d) !=
+            CUTOFF_EINVAL)
+            fail_msg("evidence name %zu accepted", i);
+        assert_contains(d.message, "evidence file name");
+        if (cutoff_db_case_set_findings(f->db, "bob", "CASE-1", t, &d) != CUTOFF_EINVAL)
+            fail_msg("findings %zu accepted", i);
+        assert_contains(d.message, "findings");
+        if (cutoff_db_action_lift(f->db, "bob", "EA-1", T0, t, &d) != CUTOFF_EINVAL)
+            fail_msg("lift reason %zu accepted", i);
+        assert_contains(d.message, "reason");
+    }
+    /* one-line fields refuse LF and TAB; findings and notes keep them */
+    assert_int_equal(cutoff_db_case_open(f->db, "bob", NULL, "a\nb", scope, 1, id, &d),
+                     CUTOFF_EINVAL);
+    assert_int_equal(cutoff_db_case_open(f->db, "bob", NULL, "a\tb", scope, 1, id, &d),
+                     CUTOFF_EINVAL);
+    assert_int_equal(cutoff_db_action_lift(f->db, "bob", "EA-1", T0, "a\nb", &d), CUTOFF_EINVAL);
+    char *after = dump(f->path);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    assert_int_equal(
+        cutoff_db_case_set_findings(f->db, "bob", "CASE-1", "1.\tusage\n2.\tcost\n", &d), 0);
+    assert_int_equal(cutoff_db_case_add_evidence(f->db, "bob", "CASE-1", path,
+                                                 "r\xc3\xa9sum\xc3\xa9.csv", NULL,
+                                                 "line one\nline two", 0, sha, &d),
+                     0);
+}
+
+/* An action names catalog regions, or prefixes that match one. */
+static void test_action_regions_in_catalog(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    char id[CUTOFF_ID_MAX + 1];
+    int version;
+    load_world(f);
+    open_case_1(f);
+#define REGIONS(list)                                                                              \
+    "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\"],\"regions\":" list    \
+    ",\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"}],\"notice\":{\"summary\":\"s\"}}"
+    static const struct {
+        const char *doc, *message;
+    } bad[] = {
+        {REGIONS("[\"mars\"]"), "regions[0]: \"mars\" is no region of the catalog"},
+        {REGIONS("[\"us-east\",\"EU-NETHERLANDS\"]"), "regions[1]"},
+        {REGIONS("[\"ap-*\"]"), "regions[0]: \"ap-*\" matches no region"},
+        {REGIONS("[\"eu-netherlands-2\"]"), "regions[0]"},
+    };
+    char *before = dump(f->path);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&d, 0, sizeof d);
+        if (cutoff_db_action_propose(f->db, "alice", bad[i].doc, strlen(bad[i].doc), id, &version,
+                                     &d) != CUTOFF_EINVAL)
+            fail_msg("regions case %zu accepted", i);
+        assert_contains(d.message, bad[i].message);
+    }
+    char *after = dump(f->path);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    propose(f, "alice", REGIONS("[\"eu-*\",\"us-east\"]"), "EA-1", 1);
+    propose(f, "alice", REGIONS("[\"*\"]"), "EA-2", 1);
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", T0, &d), 0);
+#undef REGIONS
+}
+
+/* A notice the parser refuses never reaches the database. */
+static void test_action_notice_refused(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    char id[CUTOFF_ID_MAX + 1];
+    int version;
+    load_world(f);
+    open_case_1(f);
+    static const char *const docs[] = {
+        "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\"],\"phases\":[{"
+        "\"at\":\"+0\",\"mode\":\"suspend\"}],\"status\":451,\"notice\":{\"summary\":\"s\","
+        "\"ref\":\"https://p.example/n>; rel=\\\"x\\\", <https://evil.example/\"}}",
+        "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\"],\"phases\":[{"
+        "\"at\":\"+0\",\"mode\":\"suspend\"}],\"notice\":{\"summary\":\"\\u202egnirots\"}}",
+    };
+    char *before = dump(f->path);
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++)
+        assert_int_equal(
+            cutoff_db_action_propose(f->db, "alice", docs[i], strlen(docs[i]), id, &version, &d),
+            CUTOFF_EPARSE);
+    char *after = dump(f->path);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1344,6 +1546,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_memory_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_import_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_actor_names_and_four_eyes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_text_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_regions_in_catalog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_notice_refused, setup, teardown),
     };
     /* CUTOFF_TEST_FILTER=pattern runs only the tests whose names match. */
     if (getenv("CUTOFF_TEST_FILTER"))

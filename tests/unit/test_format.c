@@ -412,7 +412,7 @@ static const char reference_action[] =
     "\"mode\":\"suspend\"}],"
     "\"status\":403,\"notice\":{\"summary\":\"Storage and AI are stopped for this unit.\","
     "\"terms\":\"Acceptable use policy, section "
-    "3\",\"contact\":\"trust@example.com\",\"ref\":\"N-17\"}}";
+    "3\",\"contact\":\"trust@example.com\",\"ref\":\"https://provider.example/n/N-17\"}}";
 
 /* The minimal action; %s is spliced in before the closing brace. */
 #define MINIMAL_ACTION(extra)                                                                      \
@@ -446,7 +446,7 @@ static void action_reads_reference(void **state)
     assert_string_equal(a->notice.summary, "Storage and AI are stopped for this unit.");
     assert_string_equal(a->notice.terms, "Acceptable use policy, section 3");
     assert_string_equal(a->notice.contact, "trust@example.com");
-    assert_string_equal(a->notice.ref, "N-17");
+    assert_string_equal(a->notice.ref, "https://provider.example/n/N-17");
     assert_int_equal(a->state, CUTOFF_STATE_DRAFT);
     assert_int_equal(a->version, 0);
     assert_int_equal(a->activated_at, 0);
@@ -834,7 +834,7 @@ static void action_round_trips(void **state)
         "\"mode\":\"suspend\"}],"
         "\"status\":403,\"notice\":{\"summary\":\"Storage and AI are stopped for this unit.\","
         "\"terms\":\"Acceptable use policy, section "
-        "3\",\"contact\":\"trust@example.com\",\"ref\":\"N-17\"},"
+        "3\",\"contact\":\"trust@example.com\",\"ref\":\"https://provider.example/n/N-17\"},"
         "\"state\":\"draft\",\"version\":0,\"activated_at\":null}");
     assert_int_equal(cutoff_action_parse(json, strlen(json), &again, &d), 0);
     expect_same_action(a, again);
@@ -914,7 +914,7 @@ static void action_copy_is_deep(void **state)
     assert_ptr_not_equal(a->notice.summary, copy->notice.summary);
     cutoff_action_free(a);
     assert_string_equal(copy->deny[1], "ai.*");
-    assert_string_equal(copy->notice.ref, "N-17");
+    assert_string_equal(copy->notice.ref, "https://provider.example/n/N-17");
 
     /* a spec assembled by code, with empty lists as NULL */
     const char *scope[] = {"t1"}, *deny[] = {"*"};
@@ -1061,12 +1061,12 @@ static void node_line_reads_good_lines(void **state)
     /* escapes are decoded */
     assert_int_equal(
         parse_line("{\"id\":\"s\\u002e1\",\"kind\":\"subscription\",\"parent\":\"u_1\","
-                   "\"name\":\"caf\\u00e9 \\\"A\\\\B\\\"\\n\"}",
+                   "\"name\":\"caf\\u00e9 \\\"A\\\\B\\\"\\u0021\"}",
                    buf, sizeof buf, &n, &d),
         0);
     assert_string_equal(n.id, "s.1");
     assert_int_equal(n.kind, CUTOFF_NODE_SUBSCRIPTION);
-    assert_string_equal(n.name, "caf\xc3\xa9 \"A\\B\"\n");
+    assert_string_equal(n.name, "caf\xc3\xa9 \"A\\B\"!");
 
     /* only len bytes are read: the line need not end in NUL */
     const char *two = "{\"id\":\"a\",\"kind\":\"tenant\"}{\"id\":\"b\"}";
@@ -1244,6 +1244,356 @@ static void messages_stay_valid_utf8(void **state)
     free(name);
 }
 
+/* ---- names, free text, notice URLs, time range --------------------------------- */
+
+/* Spellings of "alice" that must never pass as a name: blanks around it,
+ * whitespace, invisible and format characters, look-alikes. */
+static const char *const spoofed_alice[] = {
+    "alice ",
+    " alice",
+    "al ice",
+    "alice\t",
+    "alice\n",
+    "alice\r",
+    "alice\x1b[0m",
+    "alice\xe2\x80\x8b", /* U+200B zero-width space */
+    "\xd0\xb0lice",      /* Cyrillic a */
+    "alice\xc2\xa0",     /* U+00A0 no-break space */
+    "\xef\xbb\xbf"
+    "alice",            /* U+FEFF */
+    "\xef\xbd\x81lice", /* fullwidth a */
+    "a\xcc\x81lice",    /* a + combining acute */
+    "\xe2\x80\xae"
+    "ecila",         /* U+202E right-to-left override */
+    "alice\xc2\x85", /* U+0085, a C1 control */
+    "",
+};
+
+static void names_follow_the_id_grammar(void **state)
+{
+    (void)state;
+    assert_true(cutoff_id_valid("alice"));
+    assert_true(cutoff_id_valid("Alice"));
+    assert_true(cutoff_id_valid("svc:deploy-bot.2"));
+    for (size_t i = 0; i < sizeof spoofed_alice / sizeof *spoofed_alice; i++)
+        if (cutoff_id_valid(spoofed_alice[i]))
+            fail_msg("\"%s\" (spelling %zu) passed as a name", spoofed_alice[i], i);
+    assert_false(cutoff_id_valid(NULL));
+    char long_name[CUTOFF_ID_MAX + 2];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    assert_false(cutoff_id_valid(long_name));
+    long_name[CUTOFF_ID_MAX] = '\0';
+    assert_true(cutoff_id_valid(long_name));
+}
+
+static void actors_compare_without_case(void **state)
+{
+    (void)state;
+    static const char *const same[] = {"alice", "Alice", "ALICE", "aLiCe", "alicE"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        for (size_t k = 0; k < sizeof same / sizeof *same; k++)
+            if (!cutoff_actor_same(same[i], same[k]))
+                fail_msg("\"%s\" and \"%s\" are one person", same[i], same[k]);
+    assert_false(cutoff_actor_same("alice", "bob"));
+    assert_false(cutoff_actor_same("alice", "alice2"));
+    assert_false(cutoff_actor_same("alice", "alic"));
+    assert_false(cutoff_actor_same("alice", NULL));
+    assert_false(cutoff_actor_same(NULL, NULL));
+    /* folding is ASCII only: '@' (0x40) and '`' (0x60) are not letters */
+    assert_false(cutoff_actor_same("a@", "a`"));
+    assert_false(cutoff_actor_same("a[", "a{"));
+}
+
+static void free_text_refuses_hidden_characters(void **state)
+{
+    (void)state;
+    cutoff_diag d;
+    static const char *const good[] = {"Unit 8200 review",
+                                       "caf\xc3\xa9 \"A\\B\"",
+                                       "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82",
+                                       "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", /* Hebrew: no override */
+                                       "\xf0\x9f\x94\x92 locked",
+                                       "\xef\xbf\xbd"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        if (co__text_check(good[i], 0, 0, "title", &d) != 0)
+            fail_msg("\"%s\" refused: %s", good[i], d.message);
+    static const struct {
+        const char *text;
+        const char *cp; /* U+XXXX named in the message */
+    } bad[] = {
+        {"a\x1b[2Jb", "U+001B"},
+        {"a\rb", "U+000D"},
+        {"a\nb", "U+000A"},
+        {"a\tb", "U+0009"},
+        {"a\x7f", "U+007F"},
+        {"a\xc2\x9b"
+         "31m",
+         "U+009B"},
+        {"a\xe2\x80\xae"
+         "b",
+         "U+202E"},
+        {"a\xe2\x80\xaa"
+         "b",
+         "U+202A"},
+        {"a\xe2\x80\xab"
+         "b",
+         "U+202B"},
+        {"a\xe2\x80\xac"
+         "b",
+         "U+202C"},
+        {"a\xe2\x80\xad"
+         "b",
+         "U+202D"},
+        {"a\xe2\x81\xa6"
+         "b",
+         "U+2066"},
+        {"a\xe2\x81\xa7"
+         "b",
+         "U+2067"},
+        {"a\xe2\x81\xa8"
+         "b",
+         "U+2068"},
+        {"a\xe2\x81\xa9"
+         "b",
+         "U+2069"},
+        {"a\xe2\x80\x8f"
+         "b",
+         "U+200F"},
+        {"a\xe2\x80\x8e"
+         "b",
+         "U+200E"},
+        {"a\xe2\x80\x8b"
+         "b",
+         "U+200B"},
+        {"a\xe2\x80\x8d"
+         "b",
+         "U+200D"},
+        {"a\xe2\x81\xa0"
+         "b",
+         "U+2060"},
+        {"\xef\xbb\xbf"
+         "ab",
+         "U+FEFF"},
+        {"a\xc2\xad"
+         "b",
+         "U+00AD"},
+        {"a\xd8\x9c"
+         "b",
+         "U+061C"},
+        {"a\xe2\x80\xa8"
+         "b",
+         "U+2028"},
+        {"a\xe2\x80\xa9"
+         "b",
+         "U+2029"},
+        {"a\xf3\xa0\x80\x81"
+         "b",
+         "U+E0001"},
+        {"a\xf3\xa0\x81\xa1"
+         "b",
+         "U+E0061"},
+        {"a\xe3\x85\xa4"
+         "b",
+         "U+3164"},
+        {"a\xef\xbf\xbe", "U+FFFE"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&d, 0, sizeof d);
+        if (co__text_check(bad[i].text, 0, 0, "title", &d) != CUTOFF_EINVAL)
+            fail_msg("case %zu (%s) was accepted", i, bad[i].cp);
+        if (strstr(d.message, bad[i].cp) == NULL || strstr(d.message, "title") == NULL)
+            fail_msg("case %zu: message \"%s\" lacks %s", i, d.message, bad[i].cp);
+    }
+    /* multi-line text keeps LF and TAB, and nothing else of the kind */
+    assert_int_equal(co__text_check("line 1\n\tline 2\n", 0, CO__TEXT_MULTILINE, "findings", &d),
+                     0);
+    assert_int_equal(co__text_check("a\r\nb", 0, CO__TEXT_MULTILINE, "findings", &d),
+                     CUTOFF_EINVAL);
+    assert_int_equal(co__text_check("a\xe2\x80\xae", 0, CO__TEXT_MULTILINE, "findings", &d),
+                     CUTOFF_EINVAL);
+    /* not UTF-8, empty, optional, too long */
+    assert_int_equal(co__text_check("a\xff", 0, 0, "title", &d), CUTOFF_EINVAL);
+    assert_non_null(strstr(d.message, "UTF-8"));
+    assert_int_equal(co__text_check("\xed\xa0\x80", 0, 0, "title", &d), CUTOFF_EINVAL);
+    assert_int_equal(co__text_check("", 0, 0, "title", &d), CUTOFF_EINVAL);
+    assert_int_equal(co__text_check(NULL, 0, 0, "title", &d), CUTOFF_EINVAL);
+    assert_int_equal(co__text_check(NULL, 0, CO__TEXT_OPTIONAL, "title", &d), 0);
+    assert_int_equal(co__text_check("abcd", 3, 0, "title", &d), CUTOFF_ELIMIT);
+    assert_int_equal(co__text_check("abc", 3, 0, "title", &d), 0);
+}
+
+static void notice_urls_are_plain(void **state)
+{
+    (void)state;
+    cutoff_diag d;
+    static const char *const good[] = {"https://provider.example/notices/EA-1", "http://p.example",
+                                       "HTTPS://P.EXAMPLE/a?b=c&d=%20#x", "https://[::1]:8443/n/",
+                                       "https://p.example/a,b;c=d"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        if (cutoff_notice_url_check(good[i], &d) != 0)
+            fail_msg("\"%s\" refused: %s", good[i], d.message);
+    static const char *const bad[] = {
+        "https://p.example/x>; rel=\"x\", <https://evil.example/",
+        "https://p.example/a\r\nSet-Cookie: x=1",
+        "https://p.example/a\nb",
+        "https://p.example/a b",
+        "https://p.example/\"",
+        "https://p.example/<",
+        "https://p.example/\\",
+        "https://p.example/{x}",
+        "https://p.example/\xc3\xa9",
+        "https://p.example/\xe2\x80\xae",
+        "https://p.example/\x7f",
+        "N-17",
+        "/notices/EA-1",
+        "//p.example/n",
+        "javascript:alert(1)",
+        "ftp://p.example/n",
+        "https://",
+        "https:///path",
+        "https:p.example",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&d, 0, sizeof d);
+        if (cutoff_notice_url_check(bad[i], &d) != CUTOFF_EPARSE)
+            fail_msg("case %zu was accepted", i);
+        assert_true(d.message[0] != '\0');
+        assert_true(co__utf8_valid(d.message));
+        assert_null(strchr(d.message, '\n'));
+    }
+    assert_int_equal(cutoff_notice_url_check(NULL, &d), CUTOFF_EPARSE);
+}
+
+/* A stored ref that fails the rule (written before it existed) is never
+ * handed to a Link header: the URL falls back to notice_base + id. */
+static void notice_url_skips_unsafe_refs(void **state)
+{
+    (void)state;
+    static const char *const phases_ids[] = {"u1"};
+    static const char *const deny[] = {"storage.*"};
+    cutoff_phase_spec ph = {.at = 0, .relative = 1, .mode = CUTOFF_MODE_SUSPEND};
+    cutoff_action_spec a = {.id = "EA-1",
+                            .case_id = "C-1",
+                            .scope = phases_ids,
+                            .n_scope = 1,
+                            .deny = deny,
+                            .n_deny = 1,
+                            .phases = &ph,
+                            .n_phases = 1,
+                            .status = 451,
+                            .notice = {.summary = "s", .ref = "https://x.example/a>; rel=\"y\""}};
+    char *url = NULL;
+    assert_int_equal(cutoff_notice_url(&a, "https://p.example/n/", &url), 0);
+    assert_string_equal(url, "https://p.example/n/EA-1");
+    cutoff_free(url);
+    assert_int_equal(cutoff_notice_url(&a, "https://p.example/n/\r\nX: y", &url), 0);
+    assert_null(url);
+    a.notice.ref = "https://x.example/ok";
+    assert_int_equal(cutoff_notice_url(&a, NULL, &url), 0);
+    assert_string_equal(url, "https://x.example/ok");
+    cutoff_free(url);
+}
+
+static void action_refuses_unsafe_notices(void **state)
+{
+    (void)state;
+    static const char *const bad_notices[][2] = {
+        {"{\"summary\":\"s\",\"ref\":\"https://p.example/x>; rel=\\\"x\\\", <https://e.example/\"}",
+         "notice.ref"},
+        {"{\"summary\":\"s\",\"ref\":\"https://p.example/a\\r\\nX-Injected: 1\"}", "notice.ref"},
+        {"{\"summary\":\"s\",\"ref\":\"N-17\"}", "notice.ref"},
+        {"{\"summary\":\"s\",\"ref\":\"https://p.example/\\u00e9\"}", "notice.ref"},
+        {"{\"summary\":\"stop \\u202eevil\"}", "notice.summary"},
+        {"{\"summary\":\"stop \\u001b[2J\"}", "notice.summary"},
+        {"{\"summary\":\"two\\nlines\"}", "notice.summary"},
+        {"{\"summary\":\"s\",\"terms\":\"AUP\\u2066 3\"}", "notice.terms"},
+        {"{\"summary\":\"s\",\"contact\":\"t\\u200b@example.com\"}", "notice.contact"},
+        {"{\"summary\":\"s\",\"contact\":\"\\ufefft@example.com\"}", "notice.contact"},
+    };
+    for (size_t i = 0; i < sizeof bad_notices / sizeof *bad_notices; i++) {
+        char doc[512];
+        snprintf(doc, sizeof doc,
+                 "{\"case\":\"C-1\",\"scope\":[\"u1\"],\"deny\":[\"storage.*\"],"
+                 "\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"}],\"notice\":%s}",
+                 bad_notices[i][0]);
+        cutoff_action_spec *a = NULL;
+        cutoff_diag d = {0};
+        int rc = cutoff_action_parse(doc, strlen(doc), &a, &d);
+        if (rc != CUTOFF_EPARSE)
+            fail_msg("case %zu: rc %d, want EPARSE", i, rc);
+        assert_null(a);
+        assert_int_equal(d.code, CUTOFF_EPARSE);
+        if (strncmp(d.message, bad_notices[i][1], strlen(bad_notices[i][1])) != 0)
+            fail_msg("case %zu: message \"%s\" does not start with %s", i, d.message,
+                     bad_notices[i][1]);
+        assert_true(co__utf8_valid(d.message));
+        assert_null(strchr(d.message, '\n'));
+        assert_null(strchr(d.message, '\r'));
+    }
+    /* what the database stored before these rules still loads */
+    const char *stored = "{\"case\":\"C-1\",\"scope\":[\"u1\"],\"deny\":[\"storage.*\"],"
+                         "\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"}],"
+                         "\"notice\":{\"summary\":\"\\u202es\",\"ref\":\"N-17\"}}";
+    cutoff_action_spec *a = NULL;
+    assert_int_equal(cutoff_action_parse(stored, strlen(stored), &a, NULL), CUTOFF_EPARSE);
+    assert_int_equal(co__action_parse_ex(stored, strlen(stored), CO__ACTION_STORED, &a, NULL), 0);
+    assert_string_equal(a->notice.ref, "N-17");
+    cutoff_action_free(a);
+}
+
+static void node_names_refuse_hidden_characters(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"Unit \\u202e0028", "Unit\\n8200", "Unit\\u0085",
+                                        "Unit \\u001b]0;x\\u0007", "Unit\\u2067 8200"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char line[256], buf[512];
+        snprintf(line, sizeof line, "{\"id\":\"u\",\"kind\":\"tenant\",\"name\":\"%s\"}", names[i]);
+        cutoff_node_spec n;
+        cutoff_diag d = {0};
+        int rc = cutoff_node_parse_line(memcpy(buf, line, strlen(line) + 1), strlen(line), &n, &d);
+        if (rc != CUTOFF_EPARSE)
+            fail_msg("name %zu: rc %d", i, rc);
+        assert_int_equal(d.code, CUTOFF_EPARSE);
+        if (strstr(d.message, "name") == NULL)
+            fail_msg("name %zu: message \"%s\"", i, d.message);
+    }
+}
+
+static void times_stay_in_four_digit_years(void **state)
+{
+    (void)state;
+    int64_t t = 1;
+    cutoff_diag d;
+    assert_int_equal(cutoff_time_parse("9999-12-31T23:59:59Z", &t, &d), 0);
+    assert_int_equal(t, INT64_C(253402300799));
+    assert_int_equal(cutoff_time_parse("253402300799", &t, &d), 0);
+    assert_int_equal(cutoff_time_parse("0000-01-01T00:00:00Z", &t, &d), 0);
+    assert_int_equal(t, INT64_C(-62167219200));
+    assert_int_equal(cutoff_time_parse("-62167219200", &t, &d), 0);
+    static const char *const bad[] = {
+        "253402300800",
+        "99999999999999",
+        "9223372036854775807", /* CUTOFF_TIME_NEVER itself */
+        "9223372036854775808",
+        "-62167219201",
+        "-9223372036854775808",
+        "9999-12-31T23:59:59-00:01", /* the offset moves it into 10000 */
+        "0000-01-01T00:00:00+00:01", /* and this one before year 0 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        t = 42;
+        memset(&d, 0, sizeof d);
+        if (cutoff_time_parse(bad[i], &t, &d) != CUTOFF_EPARSE)
+            fail_msg("\"%s\" was accepted as %lld", bad[i], (long long)t);
+        assert_int_equal(t, 42);
+        assert_non_null(strstr(d.message, "out of range"));
+        assert_non_null(strstr(d.message, "9999-12-31T23:59:59Z"));
+    }
+}
+
 int main(void)
 {
     /* jansson allocates through the library wrapper here, so failure
@@ -1271,6 +1621,14 @@ int main(void)
         cmocka_unit_test(node_line_refuses_bad_lines),
         cmocka_unit_test(node_line_out_of_memory),
         cmocka_unit_test(messages_stay_valid_utf8),
+        cmocka_unit_test(names_follow_the_id_grammar),
+        cmocka_unit_test(actors_compare_without_case),
+        cmocka_unit_test(free_text_refuses_hidden_characters),
+        cmocka_unit_test(notice_urls_are_plain),
+        cmocka_unit_test(notice_url_skips_unsafe_refs),
+        cmocka_unit_test(action_refuses_unsafe_notices),
+        cmocka_unit_test(node_names_refuse_hidden_characters),
+        cmocka_unit_test(times_stay_in_four_digit_years),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
