@@ -256,6 +256,13 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
         get_string(root, "log_file", &out->log_file, "config", msg, sizeof msg) ||
         get_string(root, "notice_base", &out->notice_base, "config", msg, sizeof msg))
         goto done;
+    /* The action id is appended to it in the Link header of a denial. */
+    cutoff_diag url_diag;
+    if (out->notice_base && *out->notice_base &&
+        cutoff_notice_url_check(out->notice_base, &url_diag) != 0) {
+        fail(msg, sizeof msg, "config.notice_base: %s", url_diag.message);
+        goto done;
+    }
     json_t *fh = json_object_get(root, "forward_headers");
     const char *fhs = json_string_value(fh);
     if (fh && (fhs == NULL || (strcmp(fhs, "nginx") != 0 && strcmp(fhs, "forwarded") != 0))) {

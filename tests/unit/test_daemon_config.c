@@ -113,6 +113,12 @@ static void bad_configs_are_refused(void **state)
         {"{\"limits\": {\"body_timeout_s\": 0}}", "limits.body_timeout_s"},
         {"{\"limits\": {\"admin_connections_per_client\": -1}}",
          "limits.admin_connections_per_client"},
+        /* The action id is appended to notice_base in a denial's Link header. */
+        {"{\"notice_base\": \"https://n.example/x>; rel=\\\"y\\\", <https://e/\"}",
+         "config.notice_base"},
+        {"{\"notice_base\": \"https://n.example/\\r\\nSet-Cookie: a=b/\"}", "config.notice_base"},
+        {"{\"notice_base\": \"javascript:alert(1)//\"}", "config.notice_base"},
+        {"{\"notice_base\": \"/relative/\"}", "config.notice_base"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *path = write_temp(cases[i].doc);
