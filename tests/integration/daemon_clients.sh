@@ -96,15 +96,26 @@ upload() { # upload WHAT [CURL ARGS...]: POST the 50 MB file to the node import;
         --data-binary "@$WORK/big.bin" "$ADM/v1/nodes/import")
 }
 start_monitor
-upload -H 'Expect:'
-expect_eq "50 MB without a token (no Expect: 100-continue): 401" "401 EAUTH" "$CODE $(jq -r .code "$WORK/body")"
+# curl, like most clients, sends a large body only after "Expect: 100-continue"
+# is answered: these get their refusal before sending a byte of it.
+upload
+expect_eq "50 MB without a token: 401" "401 EAUTH" "$CODE $(jq -r .code "$WORK/body")"
 upload -H "Authorization: Bearer $(new_token)"
 expect_eq "50 MB with an unknown token: 401" "401 EAUTH" "$CODE $(jq -r .code "$WORK/body")"
-upload -H "Authorization: Bearer $VIEW_T" -H 'Expect:'
+upload -H "Authorization: Bearer $VIEW_T"
 expect_eq "50 MB with a viewer's token (role): 403" "403 urn:cutoff:problem:role" "$CODE $(jq -r .type "$WORK/body")"
-upload -H "Authorization: Bearer $ROOT_T" -H 'Expect:'
+upload -H "Authorization: Bearer $ROOT_T"
 expect_eq "50 MB from admin, over max_spool_bytes by Content-Length: 413 at once" "413 ELIMIT" \
     "$CODE $(jq -r .code "$WORK/body")"
+# A client that sends the body without waiting is answered at once too, but
+# the body is not read: the close may reset the connection before the client
+# reads the answer (000). Either way nothing is stored (checked below).
+for who in "no token" viewer; do
+    auth=()
+    [ "$who" = viewer ] && auth=(-H "Authorization: Bearer $VIEW_T")
+    upload -H 'Expect:' "${auth[@]}"
+    expect_match "50 MB sent without waiting ($who): refused or reset" '^(401|403|000)$' "$CODE"
+done
 stop_monitor
 MAX_UNAUTH=$(cat "$WORK/max")
 echo "# largest TMPDIR content during the refused uploads: $MAX_UNAUTH bytes"
