@@ -68,10 +68,20 @@ typedef struct cli_opt {
     bool *flag;
 } cli_opt;
 
+/* Stores the value of option --NAME (name_len bytes of name) in *field, or
+ * sets a flag. Every option is single-valued: one given twice is a usage
+ * error naming it (taking either silently would hide a mistake), and so is
+ * an empty value. Returns CLI_OK or CLI_USAGE after printing why. */
+int cli_option_set(const cli *c, const char *name, size_t name_len, const char **field,
+                   const char *value);
+int cli_flag_set(const cli *c, const char *name, size_t name_len, bool *flag);
+
 /* Parses args (the words after the verb) into the option table and up to
  * max_pos positional arguments, which options may precede or follow ("--"
- * ends options; "-" is positional). Returns CLI_OK with *n_pos set, CLI_DONE
- * after printing help, or CLI_USAGE after printing why. */
+ * ends options; "-" is positional). Options are set with cli_option_set
+ * and cli_flag_set, as those given before the verb are. Returns CLI_OK
+ * with *n_pos set, CLI_DONE after printing help, or CLI_USAGE after
+ * printing why. */
 int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, int max_pos,
               int *n_pos);
 

@@ -67,6 +67,10 @@ static int audit_log(cli *c, int argc, char **argv)
         return rc;
     if (limit_text && (rc = cli_parse_count(c, "--limit", limit_text, &limit)) != CLI_OK)
         return rc;
+    /* The backends read a limit of 0 as "all": asked for none, that would
+     * print everything. */
+    if (limit_text && limit == 0)
+        return cli_usage(c, "--limit must be at least 1 (leave it out for all records)");
 
     cli_backend *b = NULL;
     char *text = NULL;
