@@ -361,6 +361,7 @@ int cli_fetch(cli *c, cli_fetch_fn fetch, const char *id, const char *missing, c
     char *text = NULL;
     cutoff_diag diag = {0};
     *doc = NULL;
+    c->read_only = true; /* every show and list only reads */
     int rc = cli_backend_open(c, &b);
     if (rc != CLI_OK)
         return rc;

@@ -35,6 +35,9 @@ typedef struct cli {
     const char *server_opt;     /* --server */
     const char *token_file_opt; /* --token-file */
     bool json;
+    /* The command only reads: a local database is opened read-only (set
+     * by the verb before it opens the backend). */
+    bool read_only;
     const char *verb;
     const char *sub;
 
@@ -119,9 +122,9 @@ int cli_fail(int rc, const cutoff_diag *diag, const char *what);
  * control character; the database checks the rest). With a server the
  * token's principal is the actor and this only resolves. */
 int cli_check_actor(cli *c);
-/* Opens the local database (created when create is true); a usage error in
- * server mode, naming what (`what`, e.g. "init") works only locally.
- * Reports failures. */
+/* Opens the local database (created when create is true; read-only when
+ * the command only reads, c->read_only); a usage error in server mode,
+ * naming what (`what`, e.g. "init") works only locally. Reports failures. */
 int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out);
 /* Reads a whole file ("-" is standard input) into a NUL-terminated malloc'd
  * buffer. Reports failures. */

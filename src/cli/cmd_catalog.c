@@ -190,6 +190,7 @@ static int catalog_show(cli *c, int argc, char **argv)
     cutoff_catalog_spec *cat = NULL;
     char *json = NULL;
     cutoff_diag diag = {0};
+    c->read_only = true;
     if ((rc = cli_backend_open(c, &b)) != CLI_OK)
         goto out;
     int err = b->ops->catalog_get(b, &json, &diag);

@@ -337,7 +337,8 @@ int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out)
                          "give --db PATH to use one",
                          what, c->server);
     cutoff_diag diag = {0};
-    rc = cutoff_db_open(c->db_path, create ? CUTOFF_DB_CREATE : 0, out, &diag);
+    int flags = create ? CUTOFF_DB_CREATE : c->read_only ? CUTOFF_DB_READ_ONLY : 0;
+    rc = cutoff_db_open(c->db_path, flags, out, &diag);
     if (rc != 0) {
         *out = NULL;
         /* The library's message may already name the file; avoid saying it twice. */

@@ -42,8 +42,14 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
     if (db == NULL)
         return CUTOFF_ENOMEM;
     const co__store_ops *ops = &co__sqlite_store_ops;
-    if ((rc = ops->open(path, (flags & CUTOFF_DB_CREATE) != 0, &db->store, diag)) != 0)
+    bool read_only = (flags & CUTOFF_DB_READ_ONLY) != 0;
+    if (read_only && (flags & CUTOFF_DB_CREATE) != 0)
+        return co__diag(diag, CUTOFF_EINVAL, "a database opened read-only cannot be created");
+    int mode = (flags & CUTOFF_DB_CREATE ? CO__STORE_CREATE : 0) |
+               (read_only ? CO__STORE_READ_ONLY : 0);
+    if ((rc = ops->open(path, mode, &db->store, diag)) != 0)
         goto out;
+    db->read_only = read_only;
     if ((rc = ops->schema_version(db->store, &version)) != 0) {
         rc = co__db_store_fail(db, rc, diag, "reading the schema version");
         goto out;
@@ -52,6 +58,13 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
         rc = co__diag(diag, CUTOFF_EVERSION,
                       "database \"%s\" has schema version %d, newer than this program's %d; "
                       "use a newer cutoff",
+                      path, version, CO__STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    if (version < CO__STORE_SCHEMA_VERSION && read_only) {
+        rc = co__diag(diag, CUTOFF_ESTATE,
+                      "database \"%s\" has schema version %d and must be migrated to %d by a "
+                      "command that may write it ('cutoff init')",
                       path, version, CO__STORE_SCHEMA_VERSION);
         goto out;
     }

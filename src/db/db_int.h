@@ -18,6 +18,7 @@
 
 struct cutoff_db {
     co__store *store;
+    bool read_only; /* opened with CUTOFF_DB_READ_ONLY: nothing is written */
 };
 
 /* The store's operations of a handle. */
