@@ -724,12 +724,19 @@ CUTOFF_EXPORT int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t n
 CUTOFF_EXPORT int cutoff_db_case_open(cutoff_db *db, const char *actor, const char *id,
                                       const char *title, const char *const *scope, size_t n_scope,
                                       char id_out[CUTOFF_ID_MAX + 1], cutoff_diag *diag);
+/* The largest evidence file (bytes): evidence is business records, and a
+ * bound keeps a sparse or growing file from hashing for hours. */
+#define CUTOFF_EVIDENCE_MAX (1ull << 30)
+
 /* Records evidence from a file: SHA-256, size, media type, note, actor, and
  * the file's name (`name`, or the base name of path when NULL: an upload
  * spooled to a temporary file keeps the uploader's name). The file's content
- * is stored only when keep_content is 1. Returns 0, CUTOFF_EINVAL (no case
- * or path, a bad media type, name or note), CUTOFF_ELIMIT (a note too long,
- * or content over 64 MiB to keep), CUTOFF_EIO (the file cannot be read),
+ * is stored only when keep_content is 1. The file must be a regular file
+ * (a symbolic link to one will do): a directory, FIFO, socket or device is
+ * refused without reading it. Returns 0, CUTOFF_EINVAL (no case or path, a
+ * bad media type, name or note, a path that is not a regular file),
+ * CUTOFF_ELIMIT (a note too long, a file over CUTOFF_EVIDENCE_MAX, or
+ * content over 64 MiB to keep), CUTOFF_EIO (the file cannot be read),
  * CUTOFF_ENOTFOUND (no such case), CUTOFF_ESTATE (the case is closed), or a
  * database error. */
 CUTOFF_EXPORT int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor, const char *case_id,

@@ -11,10 +11,14 @@
 #include "util/util.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ===================================================================== */
 /* Handle                                                                 */
@@ -171,6 +175,46 @@ int co__db_check_text(const char *text, size_t max, bool optional, const char *w
     if (!co__utf8_valid(text))
         return co__diag(diag, CUTOFF_EINVAL, "%s is not valid UTF-8", what);
     return 0;
+}
+
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+                            : "not a regular file";
+}
+
+int co__open_regular(const char *path, const char *what, uint64_t max, FILE **out,
+                     cutoff_diag *diag)
+{
+    char q[300];
+    struct stat sb;
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return co__diag(diag, CUTOFF_EIO, "cannot read %s \"%s\": %s", what,
+                        co__quote(path, q, sizeof q), strerror(errno));
+    int rc = 0, flags;
+    if (fstat(fd, &sb) != 0) {
+        rc = co__diag(diag, CUTOFF_EIO, "cannot read %s \"%s\": %s", what,
+                      co__quote(path, q, sizeof q), strerror(errno));
+    } else if (!S_ISREG(sb.st_mode)) {
+        rc = co__diag(diag, CUTOFF_EINVAL, "%s \"%s\" is %s; give a regular file", what,
+                      co__quote(path, q, sizeof q), file_kind(sb.st_mode));
+    } else if ((uint64_t)sb.st_size > max) {
+        rc = co__diag(diag, CUTOFF_ELIMIT, "%s \"%s\" is larger than %llu MiB", what,
+                      co__quote(path, q, sizeof q), (unsigned long long)(max >> 20));
+    } else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+               (*out = fdopen(fd, "rb")) == NULL) {
+        rc = co__diag(diag, CUTOFF_EIO, "cannot read %s \"%s\": %s", what,
+                      co__quote(path, q, sizeof q), strerror(errno));
+    }
+    if (*out == NULL)
+        close(fd);
+    return rc;
 }
 
 int co__db_json_take(json_t *v, char **out)

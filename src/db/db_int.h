@@ -63,6 +63,15 @@ int co__db_check_actor(const char *actor, cutoff_diag *diag);
 int co__db_check_text(const char *text, size_t max, bool optional, const char *what,
                       cutoff_diag *diag);
 
+/* Opens a file the layer reads from a caller's path (evidence): it must be
+ * a regular file (opened without blocking, so a FIFO cannot hang the
+ * call, and checked after opening, so a link swapped in between is seen)
+ * of at most max bytes. `what` names it in messages. Returns 0 with *out
+ * open for reading, CUTOFF_EIO, CUTOFF_EINVAL (not a regular file) or
+ * CUTOFF_ELIMIT. */
+int co__open_regular(const char *path, const char *what, uint64_t max, FILE **out,
+                     cutoff_diag *diag);
+
 /* ---- JSON ---------------------------------------------------------------- */
 /* Dumps v compactly into a string released with cutoff_free, and drops the
  * reference to v. CUTOFF_ENOMEM when v is NULL (a failed build). */
