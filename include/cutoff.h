@@ -664,11 +664,32 @@ CUTOFF_EXPORT int cutoff_db_schema_version(void);
 
 /* Replaces the catalog (audited). Refused with CUTOFF_ESTATE when a node's
  * plan or an active action would be left naming something that no longer
- * exists. Returns 0, the codes of cutoff_catalog_parse and
- * cutoff_tree_builder_new (CUTOFF_EINVAL also for NULL json), CUTOFF_ESTATE,
- * or a database error. */
+ * exists, or when the new catalog changes a decision under an active
+ * action (see cutoff_db_catalog_apply, which can force that). Returns 0,
+ * the codes of cutoff_catalog_parse and cutoff_tree_builder_new
+ * (CUTOFF_EINVAL also for NULL json), CUTOFF_ESTATE, or a database error. */
 CUTOFF_EXPORT int cutoff_db_catalog_load(cutoff_db *db, const char *actor, const char *json,
                                          size_t len, cutoff_diag *diag);
+
+#define CUTOFF_CATALOG_FORCE 1 /* load even if decisions under active actions change */
+
+/* cutoff_db_catalog_load with flags. The effect of every active action (in
+ * force or scheduled) is previewed (cutoff_preview_compute) under the old
+ * and the new catalog; when some catalog action's decisions differ (its
+ * class changed while the action targets it, it is gone while the action
+ * names it, or the counts of changed subscriptions differ in some phase),
+ * the load is refused with CUTOFF_ESTATE unless flags has
+ * CUTOFF_CATALOG_FORCE, and a forced load's audit record carries the
+ * changes ("forced_changes"). *impact_json (when impact_json is not NULL;
+ * release with cutoff_free) is then {"enforcement_actions": [{
+ * "enforcement_action", "version", "subscriptions_in_scope",
+ * "catalog_actions": [{"action", "class_before", "class_after" (null when
+ * gone), "subscriptions_changed"}]}], "catalog_actions": [names]}, on the
+ * refusal and on the forced load alike; NULL when nothing changes or on
+ * any other failure. Returns the codes of cutoff_db_catalog_load. */
+CUTOFF_EXPORT int cutoff_db_catalog_apply(cutoff_db *db, const char *actor, const char *json,
+                                          size_t len, int flags, char **impact_json,
+                                          cutoff_diag *diag);
 /* The current catalog (caller frees with cutoff_catalog_free). Returns 0,
  * CUTOFF_ENOTFOUND before one is loaded, or a database error. */
 CUTOFF_EXPORT int cutoff_db_catalog_get(cutoff_db *db, cutoff_catalog_spec **out);

@@ -72,6 +72,11 @@ int co__db_check_text(const char *text, size_t max, bool optional, const char *w
 int co__open_regular(const char *path, const char *what, uint64_t max, FILE **out,
                      cutoff_diag *diag);
 
+/* The tree of the stored nodes on `catalog`, read in the caller's
+ * transaction (nodes.c; the codes of cutoff_db_load_tree). */
+int co__db_tree_on(cutoff_db *db, const cutoff_catalog_spec *catalog, cutoff_tree **out,
+                   cutoff_diag *diag);
+
 /* ---- JSON ---------------------------------------------------------------- */
 /* Dumps v compactly into a string released with cutoff_free, and drops the
  * reference to v. CUTOFF_ENOMEM when v is NULL (a failed build). */
