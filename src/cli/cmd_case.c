@@ -124,9 +124,9 @@ static int check_evidence_file(const char *path)
         return cli_error("%s: %s", path, strerror(saved));
     if (!S_ISREG(sb.st_mode))
         return cli_error("evidence file \"%s\" is %s; give a regular file", path,
-                         S_ISDIR(sb.st_mode)    ? "a directory"
-                         : S_ISFIFO(sb.st_mode) ? "a FIFO"
-                         : S_ISSOCK(sb.st_mode) ? "a socket"
+                         S_ISDIR(sb.st_mode)                          ? "a directory"
+                         : S_ISFIFO(sb.st_mode)                       ? "a FIFO"
+                         : S_ISSOCK(sb.st_mode)                       ? "a socket"
                          : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ? "a device"
                                                                       : "not a regular file");
     if ((uint64_t)sb.st_size > CUTOFF_EVIDENCE_MAX)

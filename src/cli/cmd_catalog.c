@@ -102,9 +102,10 @@ static void print_impact(const json_t *impact)
             cli_table_add_json(&t, l, "class_before");
             const json_t *after = json_object_get(l, "class_after");
             cli_table_add(&t, json_is_string(after) ? json_string_value(after) : "(removed)");
-            cli_table_addf(&t, "%lld of %lld",
-                           (long long)json_integer_value(json_object_get(l, "subscriptions_changed")),
-                           (long long)json_integer_value(json_object_get(a, "subscriptions_in_scope")));
+            cli_table_addf(
+                &t, "%lld of %lld",
+                (long long)json_integer_value(json_object_get(l, "subscriptions_changed")),
+                (long long)json_integer_value(json_object_get(a, "subscriptions_in_scope")));
         }
     }
     printf("Decisions that change under active actions\n");

@@ -196,7 +196,8 @@ static int hash_file(const char *path, co__buf *content, char sha_hex[65], int64
         *size += (int64_t)got;
         if ((uint64_t)*size > CUTOFF_EVIDENCE_MAX) { /* it grew while read */
             rc = co__diag(diag, CUTOFF_ELIMIT, "evidence file \"%s\" is larger than %llu MiB",
-                          co__quote(path, q, sizeof q), (unsigned long long)(CUTOFF_EVIDENCE_MAX >> 20));
+                          co__quote(path, q, sizeof q),
+                          (unsigned long long)(CUTOFF_EVIDENCE_MAX >> 20));
             goto out;
         }
         if (content) {

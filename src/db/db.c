@@ -49,8 +49,8 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
     bool read_only = (flags & CUTOFF_DB_READ_ONLY) != 0;
     if (read_only && (flags & CUTOFF_DB_CREATE) != 0)
         return co__diag(diag, CUTOFF_EINVAL, "a database opened read-only cannot be created");
-    int mode = (flags & CUTOFF_DB_CREATE ? CO__STORE_CREATE : 0) |
-               (read_only ? CO__STORE_READ_ONLY : 0);
+    int mode =
+        (flags & CUTOFF_DB_CREATE ? CO__STORE_CREATE : 0) | (read_only ? CO__STORE_READ_ONLY : 0);
     if ((rc = ops->open(path, mode, &db->store, diag)) != 0)
         goto out;
     db->read_only = read_only;
@@ -437,11 +437,10 @@ static void changed_lines(const cutoff_preview *before, const cutoff_preview *af
             if (changed == 0 && !(was->cls != now->cls && (was->targeted || now->targeted)))
                 continue;
         }
-        json_array_append_new(
-            into, json_pack("{s:s,s:s,s:o,s:I}", "action", was->action, "class_before",
-                            class_text(was->cls), "class_after",
-                            now ? json_string(class_text(now->cls)) : json_null(),
-                            "subscriptions_changed", (json_int_t)changed));
+        json_array_append_new(into, json_pack("{s:s,s:s,s:o,s:I}", "action", was->action,
+                                              "class_before", class_text(was->cls), "class_after",
+                                              now ? json_string(class_text(now->cls)) : json_null(),
+                                              "subscriptions_changed", (json_int_t)changed));
         bool named = false;
         for (size_t k = 0; k < json_array_size(names) && !named; k++)
             named = strcmp(json_string_value(json_array_get(names, k)), was->action) == 0;
@@ -578,8 +577,7 @@ int cutoff_db_catalog_apply(cutoff_db *db, const char *actor, const char *json, 
                       "the new catalog changes decisions under %zu active action%s (%.160s) on "
                       "%zu catalog action%s (%.200s); nothing was loaded; force the load to "
                       "apply it anyway",
-                      n_ids, n_ids == 1 ? "" : "s", ids, n_names, n_names == 1 ? "" : "s",
-                      names);
+                      n_ids, n_ids == 1 ? "" : "s", ids, n_names, n_names == 1 ? "" : "s", names);
     }
     int64_t now = co__db_wall_now();
     if (rc == 0)
