@@ -38,6 +38,9 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
     cutoff_db *db = NULL;
     if (path == NULL || *path == '\0' || out == NULL)
         return co__diag(diag, CUTOFF_EINVAL, "no database path given");
+    bool read_only = (flags & CUTOFF_DB_READ_ONLY) != 0;
+    if (read_only && (flags & CUTOFF_DB_CREATE) != 0)
+        return co__diag(diag, CUTOFF_EINVAL, "a database opened read-only cannot be created");
     if (sodium_init() < 0)
         return co__diag(diag, CUTOFF_EIO, "the hashing library could not start");
     /* Every other database call needs this handle, so this covers them. */
@@ -46,9 +49,6 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
     if (db == NULL)
         return CUTOFF_ENOMEM;
     const co__store_ops *ops = &co__sqlite_store_ops;
-    bool read_only = (flags & CUTOFF_DB_READ_ONLY) != 0;
-    if (read_only && (flags & CUTOFF_DB_CREATE) != 0)
-        return co__diag(diag, CUTOFF_EINVAL, "a database opened read-only cannot be created");
     int mode =
         (flags & CUTOFF_DB_CREATE ? CO__STORE_CREATE : 0) | (read_only ? CO__STORE_READ_ONLY : 0);
     if ((rc = ops->open(path, mode, &db->store, diag)) != 0)
