@@ -665,14 +665,23 @@ CUTOFF_EXPORT int cutoff_node_parse_line(char *line, size_t len, cutoff_node_spe
  * inside a document). A failed change leaves the database as it was. */
 typedef struct cutoff_db cutoff_db;
 
-#define CUTOFF_DB_CREATE 1 /* create the file and schema if missing (init) */
+#define CUTOFF_DB_CREATE 1    /* create the file and schema if missing (init) */
+#define CUTOFF_DB_READ_ONLY 2 /* never write: for reading a file one may only read */
 
 /* Opens path. Without CUTOFF_DB_CREATE a missing or uninitialised database
- * is CUTOFF_ENOTINIT. Older schemas are migrated in one transaction.
- * Returns 0, CUTOFF_EINVAL (no path), CUTOFF_ENOTINIT, CUTOFF_EVERSION (the
- * schema is newer than this library's), CUTOFF_ESTORE (not a database, a
- * directory, no permission, a failed migration), CUTOFF_EIO or
- * CUTOFF_ENOMEM; diag says which. */
+ * is CUTOFF_ENOTINIT. Older schemas are migrated in one transaction. A
+ * database that would be created or migrated but holds a table, view,
+ * index or trigger of another program is refused, with nothing written.
+ * With CUTOFF_DB_READ_ONLY the file is opened read-only (a file or a
+ * directory the user may only read will do, as long as a database in WAL
+ * mode has its -shm file or it can be created); every change through the
+ * handle then fails with a database error, and cutoff_db_snapshot records
+ * no expiry (it leaves expired actions out). Returns 0, CUTOFF_EINVAL (no
+ * path; CREATE with READ_ONLY), CUTOFF_ENOTINIT, CUTOFF_EVERSION (the
+ * schema is newer than this library's), CUTOFF_ESTATE (read-only, and the
+ * schema is older: it needs a migration), CUTOFF_ESTORE (not a database,
+ * another program's database, a directory, no permission, a failed
+ * migration), CUTOFF_EIO or CUTOFF_ENOMEM; diag says which. */
 CUTOFF_EXPORT int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *diag);
 CUTOFF_EXPORT void cutoff_db_close(cutoff_db *db);
 /* The schema version this program writes (a number, never an error). */
@@ -680,11 +689,32 @@ CUTOFF_EXPORT int cutoff_db_schema_version(void);
 
 /* Replaces the catalog (audited). Refused with CUTOFF_ESTATE when a node's
  * plan or an active action would be left naming something that no longer
- * exists. Returns 0, the codes of cutoff_catalog_parse and
- * cutoff_tree_builder_new (CUTOFF_EINVAL also for NULL json), CUTOFF_ESTATE,
- * or a database error. */
+ * exists, or when the new catalog changes a decision under an active
+ * action (see cutoff_db_catalog_apply, which can force that). Returns 0,
+ * the codes of cutoff_catalog_parse and cutoff_tree_builder_new
+ * (CUTOFF_EINVAL also for NULL json), CUTOFF_ESTATE, or a database error. */
 CUTOFF_EXPORT int cutoff_db_catalog_load(cutoff_db *db, const char *actor, const char *json,
                                          size_t len, cutoff_diag *diag);
+
+#define CUTOFF_CATALOG_FORCE 1 /* load even if decisions under active actions change */
+
+/* cutoff_db_catalog_load with flags. The effect of every active action (in
+ * force or scheduled) is previewed (cutoff_preview_compute) under the old
+ * and the new catalog; when some catalog action's decisions differ (its
+ * class changed while the action targets it, it is gone while the action
+ * names it, or the counts of changed subscriptions differ in some phase),
+ * the load is refused with CUTOFF_ESTATE unless flags has
+ * CUTOFF_CATALOG_FORCE, and a forced load's audit record carries the
+ * changes ("forced_changes"). *impact_json (when impact_json is not NULL;
+ * release with cutoff_free) is then {"enforcement_actions": [{
+ * "enforcement_action", "version", "subscriptions_in_scope",
+ * "catalog_actions": [{"action", "class_before", "class_after" (null when
+ * gone), "subscriptions_changed"}]}], "catalog_actions": [names]}, on the
+ * refusal and on the forced load alike; NULL when nothing changes or on
+ * any other failure. Returns the codes of cutoff_db_catalog_load. */
+CUTOFF_EXPORT int cutoff_db_catalog_apply(cutoff_db *db, const char *actor, const char *json,
+                                          size_t len, int flags, char **impact_json,
+                                          cutoff_diag *diag);
 /* The current catalog (caller frees with cutoff_catalog_free). Returns 0,
  * CUTOFF_ENOTFOUND before one is loaded, or a database error. */
 CUTOFF_EXPORT int cutoff_db_catalog_get(cutoff_db *db, cutoff_catalog_spec **out);
@@ -740,12 +770,19 @@ CUTOFF_EXPORT int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t n
 CUTOFF_EXPORT int cutoff_db_case_open(cutoff_db *db, const char *actor, const char *id,
                                       const char *title, const char *const *scope, size_t n_scope,
                                       char id_out[CUTOFF_ID_MAX + 1], cutoff_diag *diag);
+/* The largest evidence file (bytes): evidence is business records, and a
+ * bound keeps a sparse or growing file from hashing for hours. */
+#define CUTOFF_EVIDENCE_MAX (1ull << 30)
+
 /* Records evidence from a file: SHA-256, size, media type, note, actor, and
  * the file's name (`name`, or the base name of path when NULL: an upload
  * spooled to a temporary file keeps the uploader's name). The file's content
- * is stored only when keep_content is 1. Returns 0, CUTOFF_EINVAL (no case
- * or path, a bad media type, name or note), CUTOFF_ELIMIT (a note too long,
- * or content over 64 MiB to keep), CUTOFF_EIO (the file cannot be read),
+ * is stored only when keep_content is 1. The file must be a regular file
+ * (a symbolic link to one will do): a directory, FIFO, socket or device is
+ * refused without reading it. Returns 0, CUTOFF_EINVAL (no case or path, a
+ * bad media type, name or note, a path that is not a regular file),
+ * CUTOFF_ELIMIT (a note too long, a file over CUTOFF_EVIDENCE_MAX, or
+ * content over 64 MiB to keep), CUTOFF_EIO (the file cannot be read),
  * CUTOFF_ENOTFOUND (no such case), CUTOFF_ESTATE (the case is closed), or a
  * database error. */
 CUTOFF_EXPORT int cutoff_db_case_add_evidence(cutoff_db *db, const char *actor, const char *case_id,

@@ -34,9 +34,12 @@ typedef struct cli_backend cli_backend;
 
 typedef struct cli_backend_ops {
     /* Replaces the catalog; answers the catalog now in force (canonical
-     * document, as "catalog show --json" prints it). */
-    int (*catalog_load)(cli_backend *b, const char *text, size_t len, char **catalog,
-                        cutoff_diag *diag);
+     * document, as "catalog show --json" prints it). A catalog that changes
+     * decisions under active actions is refused (CUTOFF_ESTATE) unless
+     * force; locally *impact then says what changes (cutoff_db_catalog_apply),
+     * also when forced; a server says it in the message only. */
+    int (*catalog_load)(cli_backend *b, const char *text, size_t len, bool force, char **catalog,
+                        char **impact, cutoff_diag *diag);
     int (*catalog_get)(cli_backend *b, char **catalog, cutoff_diag *diag);
     /* Imports node lines from `in` (named `source` in messages); answers
      * {"lines", "inserted", "updated", "unchanged"}. On a bad line diag

@@ -77,9 +77,13 @@ static int catalog_get(cli_backend *b, char **out, cutoff_diag *diag)
     return answer(rc, json, out);
 }
 
-static int catalog_load(cli_backend *b, const char *text, size_t len, char **out, cutoff_diag *diag)
+static int catalog_load(cli_backend *b, const char *text, size_t len, bool force, char **out,
+                        char **impact, cutoff_diag *diag)
 {
-    int rc = cutoff_db_catalog_load(L(b)->db, L(b)->actor, text, len, diag);
+    char *changes = NULL;
+    int rc = cutoff_db_catalog_apply(L(b)->db, L(b)->actor, text, len,
+                                     force ? CUTOFF_CATALOG_FORCE : 0, &changes, diag);
+    *impact = cli_own_text(changes);
     return rc != 0 ? rc : catalog_get(b, out, NULL);
 }
 
@@ -361,6 +365,7 @@ int cli_fetch(cli *c, cli_fetch_fn fetch, const char *id, const char *missing, c
     char *text = NULL;
     cutoff_diag diag = {0};
     *doc = NULL;
+    c->read_only = true; /* every show and list only reads */
     int rc = cli_backend_open(c, &b);
     if (rc != CLI_OK)
         return rc;

@@ -339,9 +339,16 @@ static int get(remote *r, char *path, char **answer, cutoff_diag *diag)
 
 /* ---- catalog and nodes ---------------------------------------------------------- */
 
-static int catalog_load(cli_backend *b, const char *body, size_t len, char **out, cutoff_diag *diag)
+static int catalog_load(cli_backend *b, const char *body, size_t len, bool force, char **out,
+                        char **impact, cutoff_diag *diag)
 {
-    call q = {.method = "PUT", .path = api_path(R(b), "catalog", NULL), .body = body, .len = len};
+    text t = {.p = api_path(R(b), "catalog", NULL)};
+    t.len = strlen(t.p);
+    t.cap = t.len + 1;
+    if (force)
+        query_add(&t, R(b), "force", "1");
+    call q = {.method = "PUT", .path = t.p, .body = body, .len = len};
+    *impact = NULL;
     int rc = request(R(b), &q, out, diag);
     free(q.path);
     return rc;

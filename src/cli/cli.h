@@ -35,6 +35,9 @@ typedef struct cli {
     const char *server_opt;     /* --server */
     const char *token_file_opt; /* --token-file */
     bool json;
+    /* The command only reads: a local database is opened read-only (set
+     * by the verb before it opens the backend). */
+    bool read_only;
     const char *verb;
     const char *sub;
 
@@ -68,10 +71,20 @@ typedef struct cli_opt {
     bool *flag;
 } cli_opt;
 
+/* Stores the value of option --NAME (name_len bytes of name) in *field, or
+ * sets a flag. Every option is single-valued: one given twice is a usage
+ * error naming it (taking either silently would hide a mistake), and so is
+ * an empty value. Returns CLI_OK or CLI_USAGE after printing why. */
+int cli_option_set(const cli *c, const char *name, size_t name_len, const char **field,
+                   const char *value);
+int cli_flag_set(const cli *c, const char *name, size_t name_len, bool *flag);
+
 /* Parses args (the words after the verb) into the option table and up to
  * max_pos positional arguments, which options may precede or follow ("--"
- * ends options; "-" is positional). Returns CLI_OK with *n_pos set, CLI_DONE
- * after printing help, or CLI_USAGE after printing why. */
+ * ends options; "-" is positional). Options are set with cli_option_set
+ * and cli_flag_set, as those given before the verb are. Returns CLI_OK
+ * with *n_pos set, CLI_DONE after printing help, or CLI_USAGE after
+ * printing why. */
 int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, int max_pos,
               int *n_pos);
 
@@ -113,9 +126,9 @@ const char *cli_quote(const char *s, char *buf, size_t n);
  * an id, cutoff_id_valid: the grammar of actors and principals). With a
  * server the token's principal is the actor and this only resolves. */
 int cli_check_actor(cli *c);
-/* Opens the local database (created when create is true); a usage error in
- * server mode, naming what (`what`, e.g. "init") works only locally.
- * Reports failures. */
+/* Opens the local database (created when create is true; read-only when
+ * the command only reads, c->read_only); a usage error in server mode,
+ * naming what (`what`, e.g. "init") works only locally. Reports failures. */
 int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out);
 /* Reads a whole file ("-" is standard input) into a NUL-terminated malloc'd
  * buffer. Reports failures. */

@@ -369,6 +369,7 @@ static int action_preview(cli *c, int argc, char **argv)
     char *text = NULL;
     json_t *shown = NULL, *pv = NULL;
     cutoff_diag diag = {0};
+    c->read_only = true;
     if ((rc = cli_backend_open(c, &b)) != CLI_OK)
         goto out;
     if ((rc = show_action(b, pos[0], &shown)) != CLI_OK)

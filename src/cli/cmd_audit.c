@@ -19,6 +19,7 @@ static int audit_verify(cli *c, int argc, char **argv)
     int rc = cli_parse(c, argc, argv, NULL, pos, 0, &n_pos);
     if (rc != CLI_OK)
         return rc;
+    c->read_only = true;
     cli_backend *b = NULL;
     char *text = NULL;
     json_t *report = NULL;
@@ -67,7 +68,12 @@ static int audit_log(cli *c, int argc, char **argv)
         return rc;
     if (limit_text && (rc = cli_parse_count(c, "--limit", limit_text, &limit)) != CLI_OK)
         return rc;
+    /* The backends read a limit of 0 as "all": asked for none, that would
+     * print everything. */
+    if (limit_text && limit == 0)
+        return cli_usage(c, "--limit must be at least 1 (leave it out for all records)");
 
+    c->read_only = true;
     cli_backend *b = NULL;
     char *text = NULL;
     json_t *arr = NULL;

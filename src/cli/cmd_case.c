@@ -6,8 +6,12 @@
  */
 #include "cli/backend.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Splits "a,b,c" into a malloc'd array of pointers into a malloc'd copy.
  * Empty elements are a usage error. */
@@ -103,6 +107,34 @@ out:
     return rc;
 }
 
+/* Evidence is a regular file of at most CUTOFF_EVIDENCE_MAX bytes. The
+ * library checks the file it reads; this says so before anything is sent
+ * to a server, which would otherwise get a FIFO's or a device's endless
+ * bytes. Opened without blocking, so a FIFO cannot hang the check. */
+static int check_evidence_file(const char *path)
+{
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return cli_error("%s: %s", path, strerror(errno));
+    int rc = fstat(fd, &sb);
+    int saved = errno;
+    close(fd);
+    if (rc != 0)
+        return cli_error("%s: %s", path, strerror(saved));
+    if (!S_ISREG(sb.st_mode))
+        return cli_error("evidence file \"%s\" is %s; give a regular file", path,
+                         S_ISDIR(sb.st_mode)                          ? "a directory"
+                         : S_ISFIFO(sb.st_mode)                       ? "a FIFO"
+                         : S_ISSOCK(sb.st_mode)                       ? "a socket"
+                         : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ? "a device"
+                                                                      : "not a regular file");
+    if ((uint64_t)sb.st_size > CUTOFF_EVIDENCE_MAX)
+        return cli_error("evidence file \"%s\" is larger than %llu MiB", path,
+                         (unsigned long long)(CUTOFF_EVIDENCE_MAX >> 20));
+    return CLI_OK;
+}
+
 static int case_evidence(cli *c, int argc, char **argv)
 {
     const char *type = NULL, *note = NULL;
@@ -125,7 +157,7 @@ static int case_evidence(cli *c, int argc, char **argv)
                          type);
     if (note == NULL)
         return cli_usage(c, "--note TEXT is required: say what the file is");
-    if ((rc = cli_check_actor(c)) != CLI_OK)
+    if ((rc = cli_check_actor(c)) != CLI_OK || (rc = check_evidence_file(pos[1])) != CLI_OK)
         return rc;
 
     cli_backend *b = NULL;

@@ -79,11 +79,47 @@ static int parse_catalog(const char *json, cutoff_catalog_spec **out)
     return err == 0 ? CLI_OK : cli_fail(err, &diag, "reading the catalog back");
 }
 
+/* Lays out what a catalog changes under the active actions (the impact
+ * cutoff_db_catalog_apply answers), one row per action and catalog action. */
+static void print_impact(const json_t *impact)
+{
+    cli_table t;
+    cli_table_init(&t, 5);
+    static const char *const heads[] = {"ENFORCEMENT ACTION", "CATALOG ACTION", "CLASS BEFORE",
+                                        "CLASS AFTER", "SUBSCRIPTIONS CHANGED"};
+    for (size_t i = 0; i < 5; i++)
+        cli_table_add(&t, heads[i]);
+    const json_t *acts = json_object_get(impact, "enforcement_actions");
+    for (size_t i = 0; i < json_array_size(acts); i++) {
+        const json_t *a = json_array_get(acts, i);
+        const json_t *lines = json_object_get(a, "catalog_actions");
+        for (size_t k = 0; k < json_array_size(lines); k++) {
+            const json_t *l = json_array_get(lines, k);
+            cli_table_addf(&t, "%s v%lld",
+                           json_string_value(json_object_get(a, "enforcement_action")),
+                           (long long)json_integer_value(json_object_get(a, "version")));
+            cli_table_add_json(&t, l, "action");
+            cli_table_add_json(&t, l, "class_before");
+            const json_t *after = json_object_get(l, "class_after");
+            cli_table_add(&t, json_is_string(after) ? json_string_value(after) : "(removed)");
+            cli_table_addf(
+                &t, "%lld of %lld",
+                (long long)json_integer_value(json_object_get(l, "subscriptions_changed")),
+                (long long)json_integer_value(json_object_get(a, "subscriptions_in_scope")));
+        }
+    }
+    printf("Decisions that change under active actions\n");
+    cli_table_print(&t, "  ", "00001");
+    cli_table_free(&t);
+}
+
 static int catalog_load(cli *c, int argc, char **argv)
 {
+    bool force = false;
+    const cli_opt opts[] = {{"force", NULL, &force}, {0}};
     char *pos[1];
     int n_pos;
-    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
     if (rc != CLI_OK)
         return rc;
     if (n_pos != 1)
@@ -91,18 +127,32 @@ static int catalog_load(cli *c, int argc, char **argv)
     if ((rc = cli_check_actor(c)) != CLI_OK)
         return rc;
 
-    char *text = NULL, *loaded = NULL;
+    char *text = NULL, *loaded = NULL, *impact_text = NULL;
     size_t len = 0;
     cli_backend *b = NULL;
     cutoff_catalog_spec *cat = NULL;
+    json_t *impact = NULL;
     cutoff_diag diag = {0};
     if ((rc = cli_read_file(pos[0], &text, &len)) != CLI_OK)
         goto out;
     if ((rc = cli_backend_open(c, &b)) != CLI_OK)
         goto out;
-    int err = b->ops->catalog_load(b, text, len, &loaded, &diag);
+    int err = b->ops->catalog_load(b, text, len, force, &loaded, &impact_text, &diag);
+    if (impact_text != NULL && (impact = cli_json_load(impact_text)) == NULL) {
+        rc = CLI_FAIL;
+        goto out;
+    }
     if (err != 0) {
-        rc = cli_fail(err, &diag, pos[0]);
+        /* Refused for what it would change: the changes on stdout, the
+         * refusal on stderr. */
+        if (impact != NULL && c->json)
+            cli_json_print(impact);
+        else if (impact != NULL)
+            print_impact(impact);
+        if (impact != NULL && err == CUTOFF_ESTATE)
+            rc = cli_error("%s: %s (--force)", pos[0], diag.message);
+        else
+            rc = cli_fail(err, &diag, pos[0]);
         goto out;
     }
     if ((rc = parse_catalog(loaded, &cat)) != CLI_OK)
@@ -111,16 +161,22 @@ static int catalog_load(cli *c, int argc, char **argv)
         json_t *o = json_pack("{s:i, s:i, s:i, s:i}", "services", (int)count_services(cat),
                               "actions", (int)cat->n_actions, "regions", (int)cat->n_regions,
                               "plans", (int)cat->n_plans);
+        if (o != NULL && impact != NULL)
+            json_object_set(o, "forced_changes", impact);
         cli_json_print(o);
         json_decref(o);
     } else {
+        if (impact != NULL)
+            print_impact(impact);
         printf("catalog loaded: %zu services, %zu actions, %zu regions, %zu plans\n",
                count_services(cat), cat->n_actions, cat->n_regions, cat->n_plans);
     }
     rc = CLI_OK;
 out:
+    json_decref(impact);
     cutoff_catalog_free(cat);
     cli_backend_close(b);
+    free(impact_text);
     free(loaded);
     free(text);
     return rc;
@@ -190,6 +246,7 @@ static int catalog_show(cli *c, int argc, char **argv)
     cutoff_catalog_spec *cat = NULL;
     char *json = NULL;
     cutoff_diag diag = {0};
+    c->read_only = true;
     if ((rc = cli_backend_open(c, &b)) != CLI_OK)
         goto out;
     int err = b->ops->catalog_get(b, &json, &diag);

@@ -125,6 +125,7 @@ int cli_cmd_check(cli *c, int argc, char **argv)
     int rc = cli_parse(c, argc, argv, opts, pos, 2, &n_pos);
     if (rc != CLI_OK)
         return rc;
+    c->read_only = true;
     if (batch != NULL) {
         if (n_pos != 0 || region || at_text || explain)
             return cli_usage(c, "--batch FILE takes no SUBSCRIPTION, ACTION, --region, --at or "

@@ -60,13 +60,15 @@ static const char help_init[] =
     "on a local database only, never through --server.\n";
 
 static const char help_catalog[] =
-    "usage: cutoff catalog load FILE\n"
+    "usage: cutoff catalog load FILE [--force]\n"
     "       cutoff catalog show\n"
     "\n"
     "load   replaces the catalog with the JSON document FILE ('-' for standard\n"
     "       input): services with their actions and classes (read or write),\n"
     "       regions and plans. Refused when a node's plan or an active action\n"
-    "       would name something that no longer exists.\n"
+    "       would name something that no longer exists. A catalog that changes\n"
+    "       decisions under an active action (a class, a removed action) is\n"
+    "       refused with what changes; --force loads it and records that.\n"
     "show   prints the catalog (--json: the canonical document).\n";
 
 static const char help_nodes[] =
@@ -96,7 +98,8 @@ static const char help_case[] =
     "A case is a review of business records, never of customer content.\n"
     "open      opens a case and prints its id (assigned unless --id is given).\n"
     "evidence  records FILE's SHA-256, size, media type and note, and prints the\n"
-    "          hash. The content itself is kept only with --keep-content. With\n"
+    "          hash. FILE must be a regular file of at most 1 GiB. The content\n"
+    "          itself is kept only with --keep-content. With\n"
     "          --server the file is uploaded and hashed by cutoffd.\n"
     "findings  sets the findings text (--file '-' reads standard input).\n"
     "close     closes the case; its actions stay as they are.\n"
@@ -162,7 +165,7 @@ static const char help_audit[] =
     "        verify and the head hash; exit 1 naming the first record that does\n"
     "        not (an edit, a deletion or a reordering).\n"
     "log     prints records after sequence number SEQ (default 0), at most N\n"
-    "        (default all).\n";
+    "        (at least 1; default all).\n";
 
 static const char help_token[] =
     "usage: cutoff token create --principal NAME --roles ROLE[,ROLE...] --tokens-file FILE\n"

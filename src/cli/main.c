@@ -45,8 +45,10 @@ static int run(int argc, char **argv)
         }
         if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0)
             return print_version();
+        int rc;
         if (strcmp(arg, "--json") == 0) {
-            c.json = true;
+            if ((rc = cli_flag_set(NULL, "json", 4, &c.json)) != CLI_OK)
+                return rc;
             continue;
         }
         if (arg[1] != '-')
@@ -67,9 +69,8 @@ static int run(int argc, char **argv)
                 return cli_usage(NULL, "option --%.*s needs a value", (int)name_len, name);
             v = argv[++i];
         }
-        if (v[0] == '\0')
-            return cli_usage(NULL, "option --%.*s needs a non-empty value", (int)name_len, name);
-        *value = v;
+        if ((rc = cli_option_set(NULL, name, name_len, value, v)) != CLI_OK)
+            return rc;
     }
     if (i >= argc)
         return cli_usage(NULL, "no command given");

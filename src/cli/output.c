@@ -124,6 +124,27 @@ const char **cli_global_option(cli *c, const char *name, size_t name_len)
     return NULL;
 }
 
+int cli_option_set(const cli *c, const char *name, size_t name_len, const char **field,
+                   const char *value)
+{
+    if (value[0] == '\0')
+        return cli_usage(c, "option --%.*s needs a non-empty value", (int)name_len, name);
+    if (*field != NULL)
+        return cli_usage(c, "option --%.*s is given more than once; give it once", (int)name_len,
+                         name);
+    *field = value;
+    return CLI_OK;
+}
+
+int cli_flag_set(const cli *c, const char *name, size_t name_len, bool *flag)
+{
+    if (*flag)
+        return cli_usage(c, "option --%.*s is given more than once; give it once", (int)name_len,
+                         name);
+    *flag = true;
+    return CLI_OK;
+}
+
 int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, int max_pos,
               int *n_pos)
 {
@@ -167,10 +188,12 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, in
                                 "$CUTOFF_TOKEN_FILE or $CUTOFF_TOKEN");
         if (value == NULL && flag == NULL)
             return cli_usage(c, "unknown option \"--%.*s\"", (int)name_len, name);
+        int rc;
         if (flag != NULL) {
             if (eq != NULL)
                 return cli_usage(c, "option --%.*s takes no value", (int)name_len, name);
-            *flag = true;
+            if ((rc = cli_flag_set(c, name, name_len, flag)) != CLI_OK)
+                return rc;
             continue;
         }
         const char *v;
@@ -180,9 +203,8 @@ int cli_parse(cli *c, int argc, char **argv, const cli_opt *opts, char **pos, in
             v = argv[++i];
         else
             return cli_usage(c, "option --%.*s needs a value", (int)name_len, name);
-        if (v[0] == '\0')
-            return cli_usage(c, "option --%.*s needs a non-empty value", (int)name_len, name);
-        *value = v;
+        if ((rc = cli_option_set(c, name, name_len, value, v)) != CLI_OK)
+            return rc;
     }
     *n_pos = n;
     return CLI_OK;
@@ -200,8 +222,10 @@ int cli_subcommand(cli *c, int argc, char **argv, const char *choices, int *inde
             cli_help(c->verb);
             return CLI_DONE;
         }
+        int rc;
         if (strcmp(arg, "--json") == 0) {
-            c->json = true;
+            if ((rc = cli_flag_set(c, "json", 4, &c->json)) != CLI_OK)
+                return rc;
             continue;
         }
         size_t name_len = strcspn(arg, "=");
@@ -212,9 +236,10 @@ int cli_subcommand(cli *c, int argc, char **argv, const char *choices, int *inde
         const char *v = arg[name_len] == '=' ? arg + name_len + 1 : NULL;
         if (v == NULL && i + 1 < argc)
             v = argv[++i];
-        if (v == NULL || v[0] == '\0')
-            return cli_usage(c, "option %.*s needs a non-empty value", (int)name_len, arg);
-        *value = v;
+        if (v == NULL)
+            return cli_usage(c, "option %.*s needs a value", (int)name_len, arg);
+        if ((rc = cli_option_set(c, arg + 2, name_len - 2, value, v)) != CLI_OK)
+            return rc;
     }
     return cli_usage(c, "say what to do: %s", choices);
 }
@@ -338,7 +363,8 @@ int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out)
                          "give --db PATH to use one",
                          what, c->server);
     cutoff_diag diag = {0};
-    rc = cutoff_db_open(c->db_path, create ? CUTOFF_DB_CREATE : 0, out, &diag);
+    int flags = create ? CUTOFF_DB_CREATE : c->read_only ? CUTOFF_DB_READ_ONLY : 0;
+    rc = cutoff_db_open(c->db_path, flags, out, &diag);
     if (rc != 0) {
         *out = NULL;
         /* The library's message may already name the file; avoid saying it twice. */

@@ -188,7 +188,11 @@ static void catalog_load(admin_call *c)
     cutoff_diag diag = {0};
     size_t len;
     const char *body = co__http_body(c->req, &len);
-    int rc = cutoff_db_catalog_load(c->d->db, c->who->principal, body, len, &diag);
+    /* ?force=1 loads a catalog that changes decisions under active actions. */
+    const char *force = co__http_query(c->req, "force");
+    int rc = cutoff_db_catalog_apply(c->d->db, c->who->principal, body, len,
+                                     force && strcmp(force, "1") == 0 ? CUTOFF_CATALOG_FORCE : 0,
+                                     NULL, &diag);
     if (rc != 0)
         return reply_error(c, rc, &diag, "loading the catalog");
     refresh_after_change(c);

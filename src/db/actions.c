@@ -688,7 +688,18 @@ int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_sna
         rc = co__db_store_fail(db, rc, diag, "reading the active actions");
         goto out;
     }
-    if (set.n_expired > 0) {
+    if (set.n_expired > 0 && db->read_only) {
+        /* Decided as after the expiry, which is recorded by the next
+         * handle that may write. */
+        size_t kept = 0;
+        for (size_t i = 0; i < set.n; i++) {
+            if (has_expired(set.specs[i], set.expire_before))
+                cutoff_action_free(set.specs[i]);
+            else
+                set.specs[kept++] = set.specs[i];
+        }
+        set.n = kept;
+    } else if (set.n_expired > 0) {
         if ((rc = expire_actions(db, &set, diag)) != 0)
             goto out;
         active_set_free(&set);

@@ -185,16 +185,21 @@ static int hash_file(const char *path, co__buf *content, char sha_hex[65], int64
     unsigned char chunk[65536], digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_state hash;
     int rc = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return co__diag(diag, CUTOFF_EIO, "cannot read evidence file \"%s\": %s",
-                        co__quote(path, q, sizeof q), strerror(errno));
+    FILE *f = NULL;
+    if ((rc = co__open_regular(path, "evidence file", CUTOFF_EVIDENCE_MAX, &f, diag)) != 0)
+        return rc;
     crypto_hash_sha256_init(&hash);
     *size = 0;
     size_t got;
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
         crypto_hash_sha256_update(&hash, chunk, got);
         *size += (int64_t)got;
+        if ((uint64_t)*size > CUTOFF_EVIDENCE_MAX) { /* it grew while read */
+            rc = co__diag(diag, CUTOFF_ELIMIT, "evidence file \"%s\" is larger than %llu MiB",
+                          co__quote(path, q, sizeof q),
+                          (unsigned long long)(CUTOFF_EVIDENCE_MAX >> 20));
+            goto out;
+        }
         if (content) {
             if ((uint64_t)*size > CONTENT_MAX) {
                 rc = co__diag(

@@ -11,10 +11,14 @@
 #include "util/util.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ===================================================================== */
 /* Handle                                                                 */
@@ -34,6 +38,9 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
     cutoff_db *db = NULL;
     if (path == NULL || *path == '\0' || out == NULL)
         return co__diag(diag, CUTOFF_EINVAL, "no database path given");
+    bool read_only = (flags & CUTOFF_DB_READ_ONLY) != 0;
+    if (read_only && (flags & CUTOFF_DB_CREATE) != 0)
+        return co__diag(diag, CUTOFF_EINVAL, "a database opened read-only cannot be created");
     if (sodium_init() < 0)
         return co__diag(diag, CUTOFF_EIO, "the hashing library could not start");
     /* Every other database call needs this handle, so this covers them. */
@@ -42,8 +49,11 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
     if (db == NULL)
         return CUTOFF_ENOMEM;
     const co__store_ops *ops = &co__sqlite_store_ops;
-    if ((rc = ops->open(path, (flags & CUTOFF_DB_CREATE) != 0, &db->store, diag)) != 0)
+    int mode =
+        (flags & CUTOFF_DB_CREATE ? CO__STORE_CREATE : 0) | (read_only ? CO__STORE_READ_ONLY : 0);
+    if ((rc = ops->open(path, mode, &db->store, diag)) != 0)
         goto out;
+    db->read_only = read_only;
     if ((rc = ops->schema_version(db->store, &version)) != 0) {
         rc = co__db_store_fail(db, rc, diag, "reading the schema version");
         goto out;
@@ -52,6 +62,13 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
         rc = co__diag(diag, CUTOFF_EVERSION,
                       "database \"%s\" has schema version %d, newer than this program's %d; "
                       "use a newer cutoff",
+                      path, version, CO__STORE_SCHEMA_VERSION);
+        goto out;
+    }
+    if (version < CO__STORE_SCHEMA_VERSION && read_only) {
+        rc = co__diag(diag, CUTOFF_ESTATE,
+                      "database \"%s\" has schema version %d and must be migrated to %d by a "
+                      "command that may write it ('cutoff init')",
                       path, version, CO__STORE_SCHEMA_VERSION);
         goto out;
     }
@@ -150,6 +167,46 @@ int co__db_check_text(const char *text, size_t max, bool optional, const char *w
                       cutoff_diag *diag)
 {
     return co__text_check(text, max, optional ? CO__TEXT_OPTIONAL : 0, what, diag);
+}
+
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+                            : "not a regular file";
+}
+
+int co__open_regular(const char *path, const char *what, uint64_t max, FILE **out,
+                     cutoff_diag *diag)
+{
+    char q[300];
+    struct stat sb;
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return co__diag(diag, CUTOFF_EIO, "cannot read %s \"%s\": %s", what,
+                        co__quote(path, q, sizeof q), strerror(errno));
+    int rc = 0, flags;
+    if (fstat(fd, &sb) != 0) {
+        rc = co__diag(diag, CUTOFF_EIO, "cannot read %s \"%s\": %s", what,
+                      co__quote(path, q, sizeof q), strerror(errno));
+    } else if (!S_ISREG(sb.st_mode)) {
+        rc = co__diag(diag, CUTOFF_EINVAL, "%s \"%s\" is %s; give a regular file", what,
+                      co__quote(path, q, sizeof q), file_kind(sb.st_mode));
+    } else if ((uint64_t)sb.st_size > max) {
+        rc = co__diag(diag, CUTOFF_ELIMIT, "%s \"%s\" is larger than %llu MiB", what,
+                      co__quote(path, q, sizeof q), (unsigned long long)(max >> 20));
+    } else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+               (*out = fdopen(fd, "rb")) == NULL) {
+        rc = co__diag(diag, CUTOFF_EIO, "cannot read %s \"%s\": %s", what,
+                      co__quote(path, q, sizeof q), strerror(errno));
+    }
+    if (*out == NULL)
+        close(fd);
+    return rc;
 }
 
 int co__db_json_take(json_t *v, char **out)
@@ -284,16 +341,199 @@ static int check_active_action(void *ctx, const co__action_row *row)
     return rc;
 }
 
-/* Parses and validates the catalog exactly as the engine will compile it,
- * then refuses it if it would strand a node's plan or an active action,
- * and stores its canonical form with the audit record in one transaction. */
+/* ---- what a new catalog changes under the active actions ----------------
+ * Each active action (in force or scheduled) is previewed by the engine's
+ * preview (cutoff_preview_compute) under the old and the new catalog, both
+ * times against the tree with no other action, so that an action's own
+ * effect shows even where another one denies too. A catalog action whose
+ * counts of changed subscriptions differ in some phase, whose class
+ * changes while the action targets it, or that disappears while the action
+ * names it, changes a decision under that action. */
+
+typedef struct active_list {
+    cutoff_action_spec **specs;
+    size_t n, cap;
+} active_list;
+
+static int collect_active(void *ctx, const co__action_row *row)
+{
+    active_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        cutoff_action_spec **specs = co__realloc(l->specs, cap * sizeof *specs);
+        if (specs == NULL)
+            return CUTOFF_ENOMEM;
+        l->specs = specs;
+        l->cap = cap;
+    }
+    int rc = co__db_action_spec(row, &l->specs[l->n]);
+    l->n += rc == 0;
+    return rc;
+}
+
+static void active_list_free(active_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        cutoff_action_free(l->specs[i]);
+    co__free(l->specs);
+}
+
+/* The preview of every active action on `cat` (out[l->n]). */
+static int previews_on(cutoff_db *db, const cutoff_catalog_spec *cat, const active_list *l,
+                       cutoff_preview **out, cutoff_diag *diag)
+{
+    cutoff_tree *tree = NULL;
+    cutoff_snapshot *bare = NULL;
+    int rc = co__db_tree_on(db, cat, &tree, diag);
+    if (rc == 0)
+        rc = cutoff_snapshot_build(tree, NULL, 0, &bare, diag);
+    for (size_t i = 0; i < l->n && rc == 0; i++)
+        rc = cutoff_preview_compute(bare, l->specs[i], l->specs[i]->activated_at, &out[i], diag);
+    cutoff_snapshot_release(bare);
+    cutoff_tree_release(tree);
+    return rc;
+}
+
+static const cutoff_preview_line *find_line(const cutoff_preview *p, const char *action)
+{
+    for (size_t i = 0; i < p->n_lines; i++)
+        if (strcmp(p->lines[i].action, action) == 0)
+            return &p->lines[i];
+    return NULL;
+}
+
+static const char *class_text(cutoff_action_class cls)
+{
+    return cls == CUTOFF_CLASS_READ ? "read" : "write";
+}
+
+/* The catalog actions whose decisions change under one action, as JSON
+ * objects appended to `into`; also named once each in `names`. */
+static void changed_lines(const cutoff_preview *before, const cutoff_preview *after, json_t *into,
+                          json_t *names)
+{
+    for (size_t i = 0; i < before->n_lines; i++) {
+        const cutoff_preview_line *was = &before->lines[i];
+        const cutoff_preview_line *now = find_line(after, was->action);
+        uint64_t changed = 0;
+        if (now == NULL) {
+            if (!was->targeted && !was->excepted)
+                continue;
+            changed = before->subscriptions_in_scope;
+        } else {
+            for (size_t k = 0; k < before->n_phases && k < after->n_phases; k++) {
+                uint64_t a = was->changed_in_phase[k], b = now->changed_in_phase[k];
+                uint64_t d = a > b ? a - b : b - a;
+                changed = d > changed ? d : changed;
+            }
+            if (changed == 0 && !(was->cls != now->cls && (was->targeted || now->targeted)))
+                continue;
+        }
+        json_array_append_new(into, json_pack("{s:s,s:s,s:o,s:I}", "action", was->action,
+                                              "class_before", class_text(was->cls), "class_after",
+                                              now ? json_string(class_text(now->cls)) : json_null(),
+                                              "subscriptions_changed", (json_int_t)changed));
+        bool named = false;
+        for (size_t k = 0; k < json_array_size(names) && !named; k++)
+            named = strcmp(json_string_value(json_array_get(names, k)), was->action) == 0;
+        if (!named)
+            json_array_append_new(names, json_string(was->action));
+    }
+}
+
+/* What replacing `old` by `cat` changes under the active actions: NULL in
+ * *out when nothing, else {"enforcement_actions": [{"enforcement_action",
+ * "version", "subscriptions_in_scope", "catalog_actions": [...]}],
+ * "catalog_actions": [names]}. Runs inside the caller's transaction. */
+static int catalog_impact(cutoff_db *db, const cutoff_catalog_spec *old,
+                          const cutoff_catalog_spec *cat, json_t **out, cutoff_diag *diag)
+{
+    *out = NULL;
+    active_list l = {0};
+    cutoff_preview **before = NULL, **after = NULL;
+    co__action_filter active = {.state = CUTOFF_STATE_ACTIVE};
+    int rc = STORE_OPS(db)->action_iter(db->store, &active, collect_active, &l);
+    if (rc != 0 || l.n == 0)
+        goto out;
+    before = co__calloc(l.n, sizeof *before);
+    after = co__calloc(l.n, sizeof *after);
+    if (before == NULL || after == NULL) {
+        rc = CUTOFF_ENOMEM;
+        goto out;
+    }
+    if ((rc = previews_on(db, old, &l, before, diag)) != 0 ||
+        (rc = previews_on(db, cat, &l, after, diag)) != 0)
+        goto out;
+    json_t *actions = json_array(), *names = json_array();
+    for (size_t i = 0; i < l.n; i++) {
+        json_t *lines = json_array();
+        changed_lines(before[i], after[i], lines, names);
+        if (json_array_size(lines) == 0) {
+            json_decref(lines);
+            continue;
+        }
+        json_array_append_new(actions,
+                              json_pack("{s:s,s:i,s:I,s:o}", "enforcement_action", l.specs[i]->id,
+                                        "version", l.specs[i]->version, "subscriptions_in_scope",
+                                        (json_int_t)before[i]->subscriptions_in_scope,
+                                        "catalog_actions", lines));
+    }
+    if (json_array_size(actions) > 0) {
+        *out = json_pack("{s:o,s:o}", "enforcement_actions", actions, "catalog_actions", names);
+        rc = *out ? 0 : CUTOFF_ENOMEM;
+    } else {
+        json_decref(actions);
+        json_decref(names);
+    }
+out:
+    for (size_t i = 0; i < l.n; i++) {
+        cutoff_preview_free(before ? before[i] : NULL);
+        cutoff_preview_free(after ? after[i] : NULL);
+    }
+    co__free(before);
+    co__free(after);
+    active_list_free(&l);
+    return rc;
+}
+
+/* The names an impact's list holds, joined for a message ("EA-1, EA-2"):
+ * `key` is "enforcement_actions" (objects) or "catalog_actions" (names). */
+static size_t impact_names(const json_t *impact, const char *key, char *buf, size_t size)
+{
+    const json_t *list = json_object_get(impact, key);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < json_array_size(list) && used < size; i++) {
+        const json_t *item = json_array_get(list, i);
+        const char *name = json_is_string(item)
+                               ? json_string_value(item)
+                               : json_string_value(json_object_get(item, "enforcement_action"));
+        int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", name ? name : "?");
+        used += n > 0 ? (size_t)n : 0;
+    }
+    return json_array_size(list);
+}
+
 int cutoff_db_catalog_load(cutoff_db *db, const char *actor, const char *json, size_t len,
                            cutoff_diag *diag)
 {
+    return cutoff_db_catalog_apply(db, actor, json, len, 0, NULL, diag);
+}
+
+/* Parses and validates the catalog exactly as the engine will compile it,
+ * then refuses it if it would strand a node's plan or an active action, or
+ * (unless forced) change a decision under an active action, and stores its
+ * canonical form with the audit record in one transaction. */
+int cutoff_db_catalog_apply(cutoff_db *db, const char *actor, const char *json, size_t len,
+                            int flags, char **impact_json, cutoff_diag *diag)
+{
     co__diag_clear(diag);
-    cutoff_catalog_spec *cat = NULL;
+    cutoff_catalog_spec *cat = NULL, *old = NULL;
     cutoff_tree_builder *probe = NULL;
+    json_t *impact = NULL;
     char *canon = NULL;
+    if (impact_json != NULL)
+        *impact_json = NULL;
     int rc = co__db_check_actor(actor, diag);
     if (rc != 0)
         return rc;
@@ -313,19 +553,49 @@ int cutoff_db_catalog_load(cutoff_db *db, const char *actor, const char *json, s
         co__action_filter active = {.state = CUTOFF_STATE_ACTIVE};
         rc = STORE_OPS(db)->action_iter(db->store, &active, check_active_action, &check);
     }
+    /* The first catalog changes no decision: nothing was decided before. */
+    if (rc == 0 && (rc = co__db_catalog(db, &old, NULL)) == CUTOFF_ENOTFOUND)
+        rc = 0;
+    else if (rc == 0)
+        rc = catalog_impact(db, old, cat, &impact, diag);
+    if (rc == 0 && impact != NULL && impact_json != NULL &&
+        (*impact_json = json_dumps(impact, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+        rc = CUTOFF_ENOMEM;
+    if (rc == 0 && impact != NULL && !(flags & CUTOFF_CATALOG_FORCE)) {
+        char ids[160], names[200];
+        size_t n_ids = impact_names(impact, "enforcement_actions", ids, sizeof ids);
+        size_t n_names = impact_names(impact, "catalog_actions", names, sizeof names);
+        rc = co__diag(diag, CUTOFF_ESTATE,
+                      "the new catalog changes decisions under %zu active action%s (%.160s) on "
+                      "%zu catalog action%s (%.200s); nothing was loaded; force the load to "
+                      "apply it anyway",
+                      n_ids, n_ids == 1 ? "" : "s", ids, n_names, n_names == 1 ? "" : "s", names);
+    }
     int64_t now = co__db_wall_now();
     if (rc == 0)
         rc = STORE_OPS(db)->catalog_put(db->store, canon, actor, now);
     if (rc == 0) {
         char sha[65];
         co__db_sha256_hex(canon, strlen(canon), sha);
-        rc = co__db_audit(db, CUTOFF_CHANGE_TREE, now, actor, "catalog.load", "catalog",
-                          json_pack("{s:I,s:I,s:I,s:s}", "actions", (json_int_t)cat->n_actions,
-                                    "regions", (json_int_t)cat->n_regions, "plans",
-                                    (json_int_t)cat->n_plans, "sha256", sha));
+        json_t *payload =
+            json_pack("{s:I,s:I,s:I,s:s}", "actions", (json_int_t)cat->n_actions, "regions",
+                      (json_int_t)cat->n_regions, "plans", (json_int_t)cat->n_plans, "sha256", sha);
+        /* A forced load says what it changed under which actions. */
+        if (payload != NULL && impact != NULL &&
+            json_object_set(payload, "forced_changes", impact) != 0) {
+            json_decref(payload);
+            payload = NULL;
+        }
+        rc = co__db_audit(db, CUTOFF_CHANGE_TREE, now, actor, "catalog.load", "catalog", payload);
     }
     rc = co__db_end(db, co__db_store_fail(db, rc, diag, "loading the catalog"), diag);
+    if (rc != 0 && rc != CUTOFF_ESTATE && impact_json != NULL) {
+        cutoff_free(*impact_json);
+        *impact_json = NULL;
+    }
 out:
+    json_decref(impact);
+    cutoff_catalog_free(old);
     co__free(canon);
     cutoff_tree_builder_free(probe);
     cutoff_catalog_free(cat);

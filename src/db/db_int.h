@@ -18,6 +18,7 @@
 
 struct cutoff_db {
     co__store *store;
+    bool read_only; /* opened with CUTOFF_DB_READ_ONLY: nothing is written */
 };
 
 /* The store's operations of a handle. */
@@ -62,6 +63,20 @@ int co__db_check_actor(const char *actor, cutoff_diag *diag);
  * message. */
 int co__db_check_text(const char *text, size_t max, bool optional, const char *what,
                       cutoff_diag *diag);
+
+/* Opens a file the layer reads from a caller's path (evidence): it must be
+ * a regular file (opened without blocking, so a FIFO cannot hang the
+ * call, and checked after opening, so a link swapped in between is seen)
+ * of at most max bytes. `what` names it in messages. Returns 0 with *out
+ * open for reading, CUTOFF_EIO, CUTOFF_EINVAL (not a regular file) or
+ * CUTOFF_ELIMIT. */
+int co__open_regular(const char *path, const char *what, uint64_t max, FILE **out,
+                     cutoff_diag *diag);
+
+/* The tree of the stored nodes on `catalog`, read in the caller's
+ * transaction (nodes.c; the codes of cutoff_db_load_tree). */
+int co__db_tree_on(cutoff_db *db, const cutoff_catalog_spec *catalog, cutoff_tree **out,
+                   cutoff_diag *diag);
 
 /* ---- JSON ---------------------------------------------------------------- */
 /* Dumps v compactly into a string released with cutoff_free, and drops the

@@ -981,14 +981,24 @@ int cutoff_db_load_tree(cutoff_db *db, cutoff_tree **out, cutoff_diag *diag)
 {
     co__diag_clear(diag);
     cutoff_catalog_spec *catalog = NULL;
-    tree_load load = {.diag = diag};
-    uint64_t count = 0;
     int rc = co__db_begin_read(db, diag);
     if (rc != 0)
         return rc;
-    if ((rc = co__db_catalog(db, &catalog, diag)) != 0)
-        goto out;
-    if ((rc = cutoff_tree_builder_new(catalog, &load.builder, diag)) != 0)
+    if ((rc = co__db_catalog(db, &catalog, diag)) == 0)
+        rc = co__db_tree_on(db, catalog, out, diag);
+    rc = co__db_store_fail(db, rc, diag, "loading the tree");
+    rc = co__db_end(db, rc, diag);
+    cutoff_catalog_free(catalog);
+    return rc;
+}
+
+int co__db_tree_on(cutoff_db *db, const cutoff_catalog_spec *catalog, cutoff_tree **out,
+                   cutoff_diag *diag)
+{
+    tree_load load = {.diag = diag};
+    uint64_t count = 0;
+    int rc = cutoff_tree_builder_new(catalog, &load.builder, diag);
+    if (rc != 0)
         goto out;
     if ((rc = STORE_OPS(db)->node_count(db->store, &count)) != 0 ||
         (rc = cutoff_tree_builder_reserve(load.builder, (size_t)count, 0)) != 0)
@@ -1001,10 +1011,7 @@ int cutoff_db_load_tree(cutoff_db *db, cutoff_tree **out, cutoff_diag *diag)
     if ((rc = cutoff_tree_build(load.builder, out, diag)) != 0 && rc != CUTOFF_ENOMEM && diag)
         co__diag_prefix(diag, "the stored tree does not build: ");
 out:
-    rc = co__db_store_fail(db, rc, diag, "loading the tree");
-    rc = co__db_end(db, rc, diag);
     cutoff_tree_builder_free(load.builder);
-    cutoff_catalog_free(catalog);
     return rc;
 }
 

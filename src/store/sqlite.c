@@ -361,10 +361,55 @@ static void sq_close(co__store *base)
     co__free(s);
 }
 
+/* Finds an object (table, view, index, trigger) in db that the schema
+ * does not name, so that cutoff never adds its tables to another
+ * program's database. What the schema names is what the migrations create
+ * in an empty in-memory database: one list, which cannot drift from them.
+ * Returns 0 with found[0] == '\0' when every object is the schema's (or
+ * SQLite's own), 0 with "TYPE \"NAME\"" in found otherwise, or the
+ * SQLite error. */
+static int find_foreign_object(sqlite3 *db, char *found, size_t found_size)
+{
+    sqlite3 *fresh = NULL;
+    sqlite3_stmt *mine = NULL, *theirs = NULL;
+    found[0] = '\0';
+    int rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    for (int v = 0; rc == SQLITE_OK && v < CO__STORE_SCHEMA_VERSION; v++)
+        rc = sqlite3_exec(fresh, migrations[v], NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(fresh, "SELECT 1 FROM sqlite_master WHERE type = ?1 AND name = ?2",
+                                -1, &mine, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT type, name FROM sqlite_master"
+                                " WHERE substr(name, 1, 7) <> 'sqlite_' ORDER BY type, name",
+                                -1, &theirs, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(theirs)) == SQLITE_ROW) {
+        const char *type = col_text(theirs, 0), *name = col_text(theirs, 1);
+        sqlite3_bind_text(mine, 1, type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(mine, 2, name, -1, SQLITE_STATIC);
+        bool ours = sqlite3_step(mine) == SQLITE_ROW;
+        done(mine);
+        if (!ours) {
+            char q[200];
+            snprintf(found, found_size, "%s \"%s\"", type, co__quote(name, q, sizeof q));
+            rc = SQLITE_DONE;
+        } else {
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(theirs);
+    sqlite3_finalize(mine);
+    sqlite3_close(fresh);
+    return rc;
+}
+
 /* Why SQLite could not open path: only a path that does not exist is
  * "not initialised"; a directory or a file this user may not open says so,
  * since running init would not help. */
-static int cannot_open(const char *path, bool create, cutoff_diag *diag)
+static int cannot_open(const char *path, bool create, bool read_only, cutoff_diag *diag)
 {
     char q[300];
     struct stat sb;
@@ -378,23 +423,26 @@ static int cannot_open(const char *path, bool create, cutoff_diag *diag)
     if (S_ISDIR(sb.st_mode))
         return co__diag(diag, CUTOFF_ESTORE,
                         "cannot open database \"%s\": it is a directory; give a file path", q);
-    if (access(path, R_OK | W_OK) != 0)
+    if (access(path, read_only ? R_OK : R_OK | W_OK) != 0)
         return co__diag(diag, CUTOFF_ESTORE, "cannot open database \"%s\": %s", q, strerror(errno));
     return co__diag(diag, CUTOFF_ESTORE, "cannot open database \"%s\"", q);
 }
 
-static int sq_open(const char *path, bool create, co__store **out, cutoff_diag *diag)
+static int sq_open(const char *path, int mode, co__store **out, cutoff_diag *diag)
 {
     char q[300];
     int rc = 0, version = 0;
+    bool create = (mode & CO__STORE_CREATE) != 0, read_only = (mode & CO__STORE_READ_ONLY) != 0;
     sqlite_store *s = co__calloc(1, sizeof *s);
     if (s == NULL)
         return CUTOFF_ENOMEM;
     s->base.ops = &co__sqlite_store_ops;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (read_only ? SQLITE_OPEN_READONLY
+                           : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
     int src = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (src == SQLITE_CANTOPEN) {
-        rc = cannot_open(path, create, diag);
+        rc = cannot_open(path, create, read_only, diag);
         goto out;
     }
     if (src != SQLITE_OK) {
@@ -409,9 +457,34 @@ static int sq_open(const char *path, bool create, co__store **out, cutoff_diag *
      * or not ours, is left exactly as it was. */
     src = read_user_version(s->db, &version);
     if (src != SQLITE_OK) {
-        rc = co__diag(diag, CUTOFF_ESTORE, "cannot read database \"%s\": %s",
-                      co__quote(path, q, sizeof q), sqlite3_errmsg(s->db));
+        /* A read-only user cannot make the WAL index (-shm) next to a
+         * database in WAL mode: say so rather than SQLite's "unable to open". */
+        if (read_only && ((src & 0xff) == SQLITE_CANTOPEN || (src & 0xff) == SQLITE_READONLY))
+            rc = co__diag(diag, CUTOFF_ESTORE,
+                          "cannot read database \"%s\" read-only: it is in WAL mode and its "
+                          "-wal and -shm files neither exist nor can be created in its "
+                          "directory; let this user write the directory, or read while a "
+                          "process that may write (cutoffd) has the database open",
+                          co__quote(path, q, sizeof q));
+        else
+            rc = co__diag(diag, CUTOFF_ESTORE, "cannot read database \"%s\": %s",
+                          co__quote(path, q, sizeof q), sqlite3_errmsg(s->db));
         goto out;
+    }
+    if (version < CO__STORE_SCHEMA_VERSION) {
+        char foreign[256];
+        if ((src = find_foreign_object(s->db, foreign, sizeof foreign)) != SQLITE_OK) {
+            rc = co__diag(diag, fail(src), "cannot read database \"%s\": %s",
+                          co__quote(path, q, sizeof q), sqlite3_errmsg(s->db));
+            goto out;
+        }
+        if (foreign[0]) {
+            rc = co__diag(diag, CUTOFF_ESTORE,
+                          "database \"%s\" holds %s, which is not cutoff's: it belongs to "
+                          "another program; give a new file",
+                          co__quote(path, q, sizeof q), foreign);
+            goto out;
+        }
     }
     if (version == 0 && !create) {
         rc =
@@ -419,11 +492,13 @@ static int sq_open(const char *path, bool create, co__store **out, cutoff_diag *
                      co__quote(path, q, sizeof q));
         goto out;
     }
+    /* A read-only handle keeps the journal mode the file has (init set
+     * WAL); changing it would be a write. */
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+             "%s PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
              " PRAGMA temp_store = MEMORY; PRAGMA cache_size = -%d;",
-             CACHE_KIB);
+             read_only ? "PRAGMA query_only = ON;" : "PRAGMA journal_mode = WAL;", CACHE_KIB);
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         rc = co__diag(diag, CUTOFF_ESTORE, "cannot set up database \"%s\": %s",
                       co__quote(path, q, sizeof q), sqlite3_errmsg(s->db));

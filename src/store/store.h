@@ -31,6 +31,10 @@
  * up to it. 2 added the change log. */
 #define CO__STORE_SCHEMA_VERSION 2
 
+/* Modes of open. */
+#define CO__STORE_CREATE 1
+#define CO__STORE_READ_ONLY 2
+
 typedef struct co__store co__store;
 typedef struct co__store_ops co__store_ops;
 
@@ -117,11 +121,16 @@ typedef int (*co__audit_fn)(void *ctx, const co__audit_row *row);
 struct co__store_ops {
     const char *name;
 
-    /* Connects to `location` (a file path for SQLite). With create, a
-     * missing store is created empty (schema version 0); without it a
-     * missing or empty one is CUTOFF_ENOTINIT and nothing is written.
-     * Nothing is migrated here. */
-    int (*open)(const char *location, bool create, co__store **out, cutoff_diag *diag);
+    /* Connects to `location` (a file path for SQLite). `mode` is 0 or a
+     * CO__STORE_* flag. With CO__STORE_CREATE a missing store is created
+     * empty (schema version 0); without it a missing or empty one is
+     * CUTOFF_ENOTINIT and nothing is written. With CO__STORE_READ_ONLY
+     * nothing is ever written through the handle (begin fails) and a store
+     * the user may only read opens. A store that would be created or
+     * migrated but holds objects of another program (a table, view, index
+     * or trigger the schema does not name) is refused with CUTOFF_ESTORE
+     * naming one, before anything is written. Nothing is migrated here. */
+    int (*open)(const char *location, int mode, co__store **out, cutoff_diag *diag);
     void (*close)(co__store *s);
 
     /* The schema version the store holds (0: empty). */

@@ -1524,6 +1524,138 @@ static void test_action_notice_refused(void **state)
     free(before);
 }
 
+/* ===================================================================== */
+/* Hostile input: catalog changes, evidence files, read-only and foreign  */
+/* databases                                                              */
+/* ===================================================================== */
+
+/* CATALOG with storage.read reclassified as a write. */
+static char *catalog_reclassified(const char *from, const char *to)
+{
+    const char *at = strstr(CATALOG, from);
+    assert_non_null(at);
+    size_t n = strlen(CATALOG) - strlen(from) + strlen(to);
+    char *text = calloc(1, n + 1);
+    assert_non_null(text);
+    memcpy(text, CATALOG, (size_t)(at - CATALOG));
+    strcat(text, to);
+    strcat(text, at + strlen(from));
+    return text;
+}
+
+static void test_catalog_change_under_active_action(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    load_world(f);
+    open_case_1(f);
+    propose(f, "alice", ACTION_8200, "EA-1", 1);
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", T0, &d), 0);
+
+    char *write_read = catalog_reclassified("{\"name\":\"read\",\"class\":\"read\"}",
+                                            "{\"name\":\"read\",\"class\":\"write\"}");
+    char *before = dump(f->path), *impact = NULL;
+    assert_int_equal(
+        cutoff_db_catalog_apply(f->db, "alice", write_read, strlen(write_read), 0, &impact, &d),
+        CUTOFF_ESTATE);
+    assert_contains(d.message, "EA-1");
+    assert_contains(d.message, "storage.read");
+    assert_non_null(impact);
+    json_t *im = json_loads(impact, 0, NULL);
+    cutoff_free(impact);
+    json_t *line = json_array_get(
+        json_object_get(json_array_get(json_object_get(im, "enforcement_actions"), 0),
+                        "catalog_actions"),
+        0);
+    assert_string_equal(jstr(line, "action"), "storage.read");
+    assert_string_equal(jstr(line, "class_after"), "write");
+    assert_int_equal(jint(line, "subscriptions_changed"), 2); /* sub-a and sub-b */
+    json_decref(im);
+    char *after = dump(f->path);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    /* The plain load refuses it the same way. */
+    assert_int_equal(cutoff_db_catalog_load(f->db, "alice", write_read, strlen(write_read), &d),
+                     CUTOFF_ESTATE);
+
+    /* A class the action does not target (security.* is excepted) changes nothing. */
+    char *scan_write = catalog_reclassified("{\"name\":\"scan\",\"class\":\"read\"}",
+                                            "{\"name\":\"scan\",\"class\":\"write\"}");
+    assert_int_equal(
+        cutoff_db_catalog_apply(f->db, "alice", scan_write, strlen(scan_write), 0, &impact, &d), 0);
+    assert_null(impact);
+
+    /* Forced: loaded, and the record says what changed. */
+    assert_int_equal(cutoff_db_catalog_apply(f->db, "alice", write_read, strlen(write_read),
+                                             CUTOFF_CATALOG_FORCE, &impact, &d),
+                     0);
+    assert_non_null(impact);
+    cutoff_free(impact);
+    json_t *rec = last_audit(f->db);
+    json_t *forced = json_object_get(json_object_get(rec, "payload"), "forced_changes");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(forced, "catalog_actions"), 0)),
+        "storage.read");
+    json_decref(rec);
+    free(scan_write);
+    free(write_read);
+}
+
+static void test_evidence_must_be_regular(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    char sha[65], fifo[160];
+    load_world(f);
+    open_case_1(f);
+    snprintf(fifo, sizeof fifo, "%s/evidence.bin", f->dir); /* removed by teardown */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *bad[] = {"/dev/zero", f->dir, fifo};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cutoff_db_case_add_evidence(f->db, "alice", "CASE-1", bad[i], NULL,
+                                                     "text/plain", "n", 0, sha, &d),
+                         CUTOFF_EINVAL);
+        assert_contains(d.message, "give a regular file");
+    }
+}
+
+static void test_read_only_and_foreign(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    cutoff_db *ro = NULL;
+    char id[CUTOFF_ID_MAX + 1];
+    const char *scope[] = {"unit-8200"};
+    load_world(f);
+    char *before = dump(f->path);
+    assert_int_equal(cutoff_db_open(f->path, CUTOFF_DB_READ_ONLY, &ro, &d), 0);
+    assert_int_equal(cutoff_db_case_open(ro, "alice", NULL, "t", scope, 1, id, &d), CUTOFF_ESTORE);
+    cutoff_snapshot *snap = NULL;
+    assert_int_equal(cutoff_db_snapshot(ro, NULL, T0, &snap, &d), 0);
+    cutoff_snapshot_release(snap);
+    cutoff_db_close(ro);
+    char *after = dump(f->path);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    assert_int_equal(cutoff_db_open(f->path, CUTOFF_DB_READ_ONLY | CUTOFF_DB_CREATE, &ro, &d),
+                     CUTOFF_EINVAL);
+
+    /* Another program's database: refused, nothing written. */
+    char other[160];
+    snprintf(other, sizeof other, "%s/evidence.bin", f->dir); /* removed by teardown */
+    exec_sql(other, "CREATE TABLE people(name TEXT)");
+    struct stat was, is;
+    assert_int_equal(stat(other, &was), 0);
+    assert_int_equal(cutoff_db_open(other, CUTOFF_DB_CREATE, &ro, &d), CUTOFF_ESTORE);
+    assert_contains(d.message, "table \"people\"");
+    assert_int_equal(stat(other, &is), 0);
+    assert_int_equal(is.st_size, was.st_size);
+    assert_int_equal(count_rows(other, "SELECT count(*) FROM sqlite_master"), 1);
+    assert_int_equal(count_rows(other, "PRAGMA user_version"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1550,6 +1682,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_text_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_regions_in_catalog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_notice_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_catalog_change_under_active_action, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_must_be_regular, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_and_foreign, setup, teardown),
     };
     /* CUTOFF_TEST_FILTER=pattern runs only the tests whose names match. */
     if (getenv("CUTOFF_TEST_FILTER"))
