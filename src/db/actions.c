@@ -90,10 +90,7 @@ static int check_action(cutoff_db *db, const cutoff_action_spec *a, cutoff_diag 
     /* A region the catalog does not list is almost always a typo, and an
      * action limited to it would never bite where it was meant to. */
     for (size_t i = 0; i < a->n_regions && rc == 0; i++) {
-        bool hit = false;
-        for (size_t k = 0; k < catalog->n_regions && !hit; k++)
-            hit = cutoff_region_match(a->regions[i], catalog->regions[k]);
-        if (!hit)
+        if (!co__catalog_has_region(catalog, a->regions[i]))
             rc = co__diag(diag, CUTOFF_EINVAL,
                           "regions[%zu]: \"%s\" %s no region of the catalog; name catalog "
                           "regions, or leave \"regions\" out for every region",
@@ -103,15 +100,11 @@ static int check_action(cutoff_db *db, const cutoff_action_spec *a, cutoff_diag 
     for (size_t pass = 0; pass < 2 && rc == 0; pass++) {
         const char *const *pats = pass ? a->except : a->deny;
         size_t n = pass ? a->n_except : a->n_deny;
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            bool hit = false;
-            for (size_t k = 0; k < catalog->n_actions && !hit; k++)
-                hit = cutoff_pattern_match(pats[i], catalog->actions[k].name);
-            if (!hit)
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if (!co__catalog_has_action(catalog, pats[i]))
                 rc = co__diag(diag, CUTOFF_EINVAL,
                               "%s[%zu]: pattern \"%s\" matches no action in the catalog",
                               pass ? "except" : "deny", i, co__quote(pats[i], q, sizeof q));
-        }
     }
     cutoff_catalog_free(catalog);
     return rc;

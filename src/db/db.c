@@ -296,10 +296,18 @@ static bool catalog_has_plan(const cutoff_catalog_spec *c, const char *plan)
     return false;
 }
 
-static bool catalog_matches(const cutoff_catalog_spec *c, const char *pattern)
+bool co__catalog_has_action(const cutoff_catalog_spec *c, const char *pattern)
 {
     for (size_t i = 0; i < c->n_actions; i++)
         if (cutoff_pattern_match(pattern, c->actions[i].name))
+            return true;
+    return false;
+}
+
+bool co__catalog_has_region(const cutoff_catalog_spec *c, const char *pattern)
+{
+    for (size_t i = 0; i < c->n_regions; i++)
+        if (cutoff_region_match(pattern, c->regions[i]))
             return true;
     return false;
 }
@@ -331,12 +339,20 @@ static int check_active_action(void *ctx, const co__action_row *row)
         const char *const *pats = pass ? a->except : a->deny;
         size_t n = pass ? a->n_except : a->n_deny;
         for (size_t i = 0; i < n && rc == 0; i++)
-            if (!catalog_matches(c->catalog, pats[i]))
+            if (!co__catalog_has_action(c->catalog, pats[i]))
                 rc = co__diag(c->diag, CUTOFF_ESTATE,
                               "active action %s v%d %s \"%s\", which matches no action of the new "
                               "catalog; lift the action first or keep those actions",
                               row->id, row->version, pass ? "excepts" : "denies", pats[i]);
     }
+    /* An action limited to regions the catalog no longer lists would stop
+     * biting without a word. */
+    for (size_t i = 0; i < a->n_regions && rc == 0; i++)
+        if (!co__catalog_has_region(c->catalog, a->regions[i]))
+            rc = co__diag(c->diag, CUTOFF_ESTATE,
+                          "active action %s v%d is limited to region \"%s\", which matches no "
+                          "region of the new catalog; lift the action first or keep the region",
+                          row->id, row->version, a->regions[i]);
     cutoff_action_free(a);
     return rc;
 }

@@ -93,6 +93,12 @@ void co__db_set(json_t *obj, const char *key, json_t *v, bool *ok);
 /* The current catalog, parsed. CUTOFF_ENOTFOUND with a message telling to
  * load one. */
 int co__db_catalog(cutoff_db *db, cutoff_catalog_spec **out, cutoff_diag *diag);
+/* Whether some action, or some region, of catalog c matches the pattern
+ * (cutoff_pattern_match, cutoff_region_match): what an action's deny,
+ * except and regions must do when it is stored, approved, and while it is
+ * active under a new catalog. */
+bool co__catalog_has_action(const cutoff_catalog_spec *c, const char *pattern);
+bool co__catalog_has_region(const cutoff_catalog_spec *c, const char *pattern);
 /* An action version row as a spec with its lifecycle fields set. */
 int co__db_action_spec(const co__action_row *row, cutoff_action_spec **out);
 /* The SHA-256 of a buffer as 64 hex digits. */

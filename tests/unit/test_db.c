@@ -1459,6 +1459,20 @@ static void test_free_text_fields(void **state)
                      0);
 }
 
+/* CATALOG with the first `from` replaced by `to` (calloc'd). */
+static char *catalog_edited(const char *from, const char *to)
+{
+    const char *at = strstr(CATALOG, from);
+    assert_non_null(at);
+    size_t n = strlen(CATALOG) - strlen(from) + strlen(to);
+    char *text = calloc(1, n + 1);
+    assert_non_null(text);
+    memcpy(text, CATALOG, (size_t)(at - CATALOG));
+    strcat(text, to);
+    strcat(text, at + strlen(from));
+    return text;
+}
+
 /* An action names catalog regions, or prefixes that match one. */
 static void test_action_regions_in_catalog(void **state)
 {
@@ -1495,6 +1509,19 @@ static void test_action_regions_in_catalog(void **state)
     propose(f, "alice", REGIONS("[\"*\"]"), "EA-2", 1);
     assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", T0, &d), 0);
 #undef REGIONS
+    /* A new catalog may not take away the regions an active action is
+     * limited to: EA-1 would stop biting in eu-* without a word. */
+    char *no_eu = catalog_edited("\"eu-netherlands\",", "\"ap-tokyo\",");
+    before = dump(f->path);
+    assert_int_equal(cutoff_db_catalog_apply(f->db, "alice", no_eu, strlen(no_eu),
+                                             CUTOFF_CATALOG_FORCE, NULL, &d),
+                     CUTOFF_ESTATE);
+    assert_contains(d.message, "EA-1 v1 is limited to region \"eu-*\"");
+    after = dump(f->path);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    free(no_eu);
 }
 
 /* A notice the parser refuses never reaches the database. */
@@ -1529,20 +1556,6 @@ static void test_action_notice_refused(void **state)
 /* databases                                                              */
 /* ===================================================================== */
 
-/* CATALOG with storage.read reclassified as a write. */
-static char *catalog_reclassified(const char *from, const char *to)
-{
-    const char *at = strstr(CATALOG, from);
-    assert_non_null(at);
-    size_t n = strlen(CATALOG) - strlen(from) + strlen(to);
-    char *text = calloc(1, n + 1);
-    assert_non_null(text);
-    memcpy(text, CATALOG, (size_t)(at - CATALOG));
-    strcat(text, to);
-    strcat(text, at + strlen(from));
-    return text;
-}
-
 static void test_catalog_change_under_active_action(void **state)
 {
     fixture *f = *state;
@@ -1552,8 +1565,8 @@ static void test_catalog_change_under_active_action(void **state)
     propose(f, "alice", ACTION_8200, "EA-1", 1);
     assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", T0, &d), 0);
 
-    char *write_read = catalog_reclassified("{\"name\":\"read\",\"class\":\"read\"}",
-                                            "{\"name\":\"read\",\"class\":\"write\"}");
+    char *write_read = catalog_edited("{\"name\":\"read\",\"class\":\"read\"}",
+                                      "{\"name\":\"read\",\"class\":\"write\"}");
     char *before = dump(f->path), *impact = NULL;
     assert_int_equal(
         cutoff_db_catalog_apply(f->db, "alice", write_read, strlen(write_read), 0, &impact, &d),
@@ -1580,8 +1593,8 @@ static void test_catalog_change_under_active_action(void **state)
                      CUTOFF_ESTATE);
 
     /* A class the action does not target (security.* is excepted) changes nothing. */
-    char *scan_write = catalog_reclassified("{\"name\":\"scan\",\"class\":\"read\"}",
-                                            "{\"name\":\"scan\",\"class\":\"write\"}");
+    char *scan_write = catalog_edited("{\"name\":\"scan\",\"class\":\"read\"}",
+                                      "{\"name\":\"scan\",\"class\":\"write\"}");
     assert_int_equal(
         cutoff_db_catalog_apply(f->db, "alice", scan_write, strlen(scan_write), 0, &impact, &d), 0);
     assert_null(impact);
