@@ -7,6 +7,8 @@
 #   make test       install what is missing, build, run every test, then all
 #                   of them again under AddressSanitizer + UBSan (build/san/)
 #   make bench      the benchmarks of BENCHMARKS.md (minutes; BENCH_SCALE=small for a quick look)
+#   make long       the long reliability runs of tests/long/RESULTS.md: 500 SIGKILLs during
+#                   changes (CRASH_KILLS), 60 s of load with changes (LOAD_SECONDS); minutes
 #   make fuzz       libFuzzer drivers over the committed corpora (FUZZ_SECONDS each)
 #   make install    the programs, libcutoff (.so and .a), cutoff.h, cutoff.pc, man
 #                   pages, the systemd unit and the examples under PREFIX
@@ -80,7 +82,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps run test check bench fuzz clean format install uninstall
+.PHONY: all deps run test check bench long fuzz clean format install uninstall
 all: $(LIB) $(SO_FILE) $(SO_LINKS) $(CLI) $(DAEMON) $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 deps:
@@ -157,6 +159,10 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh $(BUILD)
+
+long: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/long/run.sh $(BUILD)
 
 fuzz: deps
 	@bash fuzz/run.sh
