@@ -67,7 +67,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-# cutoffd spools uploads under TMPDIR; a killed daemon leaves them here.
+# cutoffd spools uploads under TMPDIR; the next start removes what a killed one left.
 mkdir -p "$WORK/tmp"
 export TMPDIR="$WORK/tmp"
 
@@ -111,6 +111,12 @@ start_daemon() {
         return 1
     fi
     read -r _ ADM_PORT <"$WORK/ports"
+    # What a killed cutoffd spooled is gone once the next one has started:
+    # only the running daemon's own spool directory is left.
+    local spool
+    spool=$(find "$WORK/tmp" -mindepth 1 -maxdepth 1 | sed 's|.*/||' | sort | tr '\n' ' ')
+    [[ "$spool" =~ ^cutoffd-spool\.[A-Za-z0-9]{6}\ $ ]] ||
+        fail "a started cutoffd leaves only its own spool directory in TMPDIR" "found: $spool"
 }
 
 # ---- one killed operation ------------------------------------------------------------------
@@ -441,8 +447,8 @@ for p in "${!ABSENT[@]}"; do absent_total=$((absent_total + ABSENT[$p])); done
 for p in "${!PRESENT[@]}"; do present_total=$((present_total + PRESENT[$p])); done
 echo "# outcome of the kills that hit: $absent_total absent (before commit), $present_total present (after commit)"
 echo "# audit verify passed $verified times; $whole operations wholly present or absent; $agreed decision sets agree"
-spools=$(find "$WORK/tmp" -name 'cutoffd-body.*' | wc -l)
-echo "# upload spool files left behind by killed daemons: $spools"
+spools=$(find "$WORK/tmp" -type f | wc -l)
+echo "# upload spool files in TMPDIR at the end (the last killed daemon's at most): $spools"
 echo "result crash_kill kills=$kills rounds=$rounds episodes=$episodes absent=$absent_total present=$present_total" \
     "verified=$verified whole=$whole agreed=$agreed failures=$failures seconds=$ELAPSED spools=$spools"
 
