@@ -40,13 +40,32 @@ static char *xstrdup(const char *s)
 
 /* ---- reporting ----------------------------------------------------------- */
 
+/* A message for the terminal: control bytes (a terminal escape, a line
+ * break) and, when `ascii` is set, every byte past ASCII shown as \xNN,
+ * so that what a hostile argument holds is seen, not obeyed. The library's
+ * messages quote what they were given already (bidi overrides, zero-width
+ * characters and C1 controls come as \u{XXXX}), so they keep their UTF-8. */
+static void visible(const char *msg, bool ascii, char *out, size_t size)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < size; p++) {
+        if (*p < 0x20 || *p == 0x7f || (ascii && *p >= 0x80))
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+        else
+            out[o++] = (char)*p;
+    }
+    out[o] = '\0';
+}
+
 int cli_usage(const cli *c, const char *fmt, ...)
 {
-    char msg[512];
+    char raw[512], msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* Usage messages are about arguments and options, which are ASCII. */
+    visible(raw, true, msg, sizeof msg);
     if (c != NULL && c->verb != NULL) {
         if (c->sub != NULL)
             fprintf(stderr, "cutoff: %s %s: %s (see 'cutoff help %s')\n", c->verb, c->sub, msg,
@@ -83,15 +102,16 @@ const char *cli_quote(const char *s, char *buf, size_t n)
 
 int cli_error(const char *fmt, ...)
 {
-    char msg[1024];
+    char raw[1024], msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
     /* One line, whatever the message carries. */
-    for (char *p = msg; *p; p++)
+    for (char *p = raw; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
+    visible(raw, false, msg, sizeof msg);
     fprintf(stderr, "cutoff: %s\n", msg);
     return CLI_FAIL;
 }

@@ -91,30 +91,6 @@ void co__diag_clear(cutoff_diag *diag)
     diag->message[0] = '\0';
 }
 
-/* Length of the valid UTF-8 character at s (1 for ASCII), or 0 when the
- * bytes there are not valid UTF-8. */
-static size_t utf8_char_len(const unsigned char *s)
-{
-    size_t n;
-    unsigned cp, min;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2, cp = s[0] & 0x1fu, min = 0x80;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3, cp = s[0] & 0x0fu, min = 0x800;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4, cp = s[0] & 0x07u, min = 0x10000;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
-}
-
 /* Bytes that are not valid UTF-8 are escaped too, and a character is never
  * cut in two, so the result is valid UTF-8 (messages end up in JSON). */
 const char *co__quote(const char *s, char *buf, size_t size)
@@ -126,11 +102,17 @@ const char *co__quote(const char *s, char *buf, size_t size)
         snprintf(buf, size, "(null)");
         return buf;
     }
-    while (*s && o + 5 < size) {
+    while (*s && o + 11 < size) {
         unsigned char c = (unsigned char)*s;
-        size_t n = utf8_char_len((const unsigned char *)s);
+        uint32_t cp = 0;
+        size_t n = co__utf8_decode((const unsigned char *)s, &cp);
+        if (n > 1 && co__hidden_char(cp)) {
+            o += (size_t)snprintf(buf + o, size - o, "\\u{%04X}", (unsigned)cp);
+            s += n;
+            continue;
+        }
         if (n > 1) {
-            memcpy(buf + o, s, n); /* n <= 4 fits: o + 5 < size */
+            memcpy(buf + o, s, n); /* n <= 4 fits: o + 11 < size */
             o += n;
             s += n;
             continue;

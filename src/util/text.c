@@ -316,9 +316,7 @@ int cutoff_region_match(const char *pattern, const char *region)
 
 /* ---- free text ---------------------------------------------------------- */
 
-/* The code point of the UTF-8 sequence at s and its length, or 0 when it
- * is not valid UTF-8 (overlong, a surrogate, past U+10FFFF, cut short). */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
+size_t co__utf8_decode(const unsigned char *s, uint32_t *cp)
 {
     unsigned c = s[0];
     size_t n;
@@ -346,10 +344,7 @@ static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
     return n;
 }
 
-/* Characters that hide or reorder text: controls (Cc), format characters
- * (Cf, Unicode 15), line and paragraph separators, invisible fillers that
- * render as nothing, and noncharacters. */
-static bool hidden_char(uint32_t cp)
+bool co__hidden_char(uint32_t cp)
 {
     /* clang-format off */
     static const uint32_t ranges[][2] = {
@@ -383,11 +378,11 @@ int co__text_check(const char *s, size_t max, unsigned flags, const char *what, 
     const unsigned char *p = (const unsigned char *)s;
     for (size_t off = 0; off < len;) {
         uint32_t cp;
-        size_t n = utf8_decode(p + off, &cp);
+        size_t n = co__utf8_decode(p + off, &cp);
         if (n == 0)
             return co__diag(diag, CUTOFF_EINVAL, "%s is not valid UTF-8 (at byte %zu)", what, off);
         bool allowed = (flags & CO__TEXT_MULTILINE) && (cp == '\n' || cp == '\t');
-        if (!allowed && hidden_char(cp))
+        if (!allowed && co__hidden_char(cp))
             return co__diag(diag, CUTOFF_EINVAL,
                             "%s holds U+%04X at byte %zu: control and invisible or "
                             "direction-changing format characters are not allowed in text",

@@ -72,10 +72,19 @@ static inline uint64_t co__hash(const void *p, size_t n)
 }
 
 /* ---- strings ------------------------------------------------------------ */
-/* Copies a string into buf for messages, escaping control characters,
- * quotes, backslashes and bytes that are not UTF-8 (so the result is valid
- * UTF-8 and safe in JSON), cutting it to fit at a character boundary.
- * Returns buf. */
+/* The code point of the UTF-8 sequence at s and its length, or 0 when it
+ * is not valid UTF-8 (overlong, a surrogate, past U+10FFFF, cut short). */
+size_t co__utf8_decode(const unsigned char *s, uint32_t *cp);
+/* Characters that hide or reorder text: controls (Cc), format characters
+ * (Cf, Unicode 15), line and paragraph separators, invisible fillers that
+ * render as nothing, and noncharacters. */
+bool co__hidden_char(uint32_t cp);
+
+/* Copies a string into buf for messages, escaping quotes, backslashes,
+ * bytes that are not UTF-8 (\xNN) and the characters co__hidden_char
+ * names (\u{XXXX}: controls, bidi overrides, zero-width characters), so
+ * the result is valid UTF-8, safe in JSON and shows on a terminal what it
+ * holds; it is cut to fit at a character boundary. Returns buf. */
 const char *co__quote(const char *s, char *buf, size_t size);
 
 /* ---- free text ---------------------------------------------------------- */

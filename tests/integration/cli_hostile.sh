@@ -186,4 +186,20 @@ else
     ok "# SKIP read-only checks need root and runuser"
 fi
 
+# ---- what a hostile argument holds is shown, not obeyed --------------------------------
+# A terminal escape, a C1 control, a bidi override or a zero-width space in
+# an argument comes back escaped in the error message, never raw.
+for arg in $'--\e]0;owned\a' $'--\e[2J' $'--x\xc2\x9b31m' $'--\u202eexe.txt' $'--a\u200bb' \
+    $'bogus\e[31m' $'--db=x\e[1m'; do
+    for where in global verb; do
+        if [ $where = global ]; then run_cutoff "$arg"; else run_cutoff case list "$arg"; fi
+        label="error for $where argument $(printf '%s' "$arg" | od -An -c | tr -s ' ' | head -c 60)"
+        if [ "$STATUS" -ne 0 ] && ! printf '%s' "$ERR" | LC_ALL=C grep -q $'[\x01-\x1f\x7f]\|\xc2[\x80-\x9f]\|\xe2\x80[\x8b-\x8f\xaa-\xae]'; then
+            ok "$label: escaped"
+        else
+            not_ok "$label: escaped" "exit $STATUS: $(printf '%q' "$ERR")"
+        fi
+    done
+done
+
 finish

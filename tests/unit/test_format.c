@@ -1305,6 +1305,38 @@ static void actors_compare_without_case(void **state)
     assert_false(cutoff_actor_same("a[", "a{"));
 }
 
+/* Messages quote what they were given so that a terminal shows what it
+ * holds: hidden characters and bad bytes escaped, others kept. */
+static void quoting_shows_hidden_characters(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"alice", "alice"},
+        {"M\xc3\xbcnchen \xd0\xb0", "M\xc3\xbcnchen \xd0\xb0"}, /* ü and Cyrillic а stay */
+        {"a\xe2\x80\xae"
+         "cod.exe",
+         "a\\u{202E}cod.exe"},             /* right-to-left override */
+        {"x\x1b[31my", "x\\x1b[31my"},     /* terminal escape */
+        {"z\xe2\x80\x8bw", "z\\u{200B}w"}, /* zero-width space */
+        {"\xef\xbb\xbf"
+         "bom",
+         "\\u{FEFF}bom"},
+        {"c1\xc2\x9b", "c1\\u{009B}"}, /* C1 CSI */
+        {"bad\xff\"q\\", "bad\\xff\\\"q\\\\"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        if (strcmp(co__quote(cases[i].in, buf, sizeof buf), cases[i].out) != 0)
+            fail_msg("quote %zu: got \"%s\", wanted \"%s\"", i, buf, cases[i].out);
+    }
+    /* Cut at a character boundary, never inside an escape. */
+    char small[16];
+    co__quote("\xe2\x80\xae\xe2\x80\xae\xe2\x80\xae\xe2\x80\xae", small, sizeof small);
+    assert_string_equal(small, "\\u{202E}...");
+}
+
 static void free_text_refuses_hidden_characters(void **state)
 {
     (void)state;
@@ -1601,6 +1633,7 @@ int main(void)
     json_set_alloc_funcs(co__malloc, co__free);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(catalog_reads_reference),
+        cmocka_unit_test(quoting_shows_hidden_characters),
         cmocka_unit_test(catalog_optional_parts),
         cmocka_unit_test(catalog_refuses_bad_documents),
         cmocka_unit_test(catalog_limits),
