@@ -122,14 +122,38 @@ bad:
     return false;
 }
 
-static void audit_read(admin_call *c)
+/* The longest object cutoff_db_audit_append takes, in bytes. */
+#define AUDIT_OBJECT_MAX 512
+
+static bool audit_read(admin_call *c)
 {
+    /* The object is the path as requested, with every byte outside
+     * printable ASCII percent-encoded: a path that free text may not hold
+     * (a control or bidi character) cannot keep a read out of the log; a
+     * path longer than an audit object may be is cut, marked with "...". */
+    const char *path = co__http_path(c->req);
+    size_t len = strlen(path);
+    char *object = malloc(3 * len + 1);
     json_t *p = json_pack("{s:s}", "request_id", co__http_request_id(c->req));
     char *payload = json_dumps(p, JSON_COMPACT);
     json_decref(p);
-    cutoff_db_audit_append(c->d->db, c->who->principal, "admin.read", co__http_path(c->req),
-                           payload ? payload : "{}");
+    int rc = CUTOFF_ENOMEM;
+    if (object != NULL && payload != NULL) {
+        size_t o = 0;
+        for (const unsigned char *b = (const unsigned char *)path; *b; b++)
+            o += (size_t)(*b > 0x20 && *b < 0x7f && *b != '%' ? (object[o] = (char)*b, 1)
+                                                              : sprintf(object + o, "%%%02X", *b));
+        object[o] = '\0';
+        if (o > AUDIT_OBJECT_MAX)
+            strcpy(object + AUDIT_OBJECT_MAX - 3, "...");
+        rc = cutoff_db_audit_append(c->d->db, c->who->principal, "admin.read", object, payload);
+    }
+    free(object);
     free(payload);
+    /* A read that cannot be recorded is not served. */
+    if (rc != 0)
+        reply_error(c, rc, NULL, "recording the read in the audit log");
+    return rc == 0;
 }
 
 /* Parses a non-negative integer query parameter. */
@@ -179,8 +203,8 @@ static void reply_catalog(admin_call *c)
 
 static void catalog_show(admin_call *c)
 {
-    audit_read(c);
-    reply_catalog(c);
+    if (audit_read(c))
+        reply_catalog(c);
 }
 
 static void catalog_load(admin_call *c)
@@ -219,7 +243,8 @@ static void reply_read(admin_call *c, int rc, char *json)
 {
     if (rc != 0)
         return reply_error(c, rc, NULL, c->route->verb);
-    audit_read(c);
+    if (!audit_read(c))
+        return cutoff_free(json);
     reply_owned_json(c, 200, json);
 }
 
@@ -384,7 +409,8 @@ static void action_preview(admin_call *c)
     cutoff_snapshot_release(current);
     if (rc != 0)
         return reply_error(c, rc, &diag, "previewing the action");
-    audit_read(c);
+    if (!audit_read(c))
+        return cutoff_free(json);
     reply_owned_json(c, 200, json);
 }
 
@@ -455,7 +481,8 @@ static void explain(admin_call *c)
     cutoff_snapshot_release(snap);
     if (rc != 0)
         return reply_error(c, rc, NULL, "explaining");
-    audit_read(c);
+    if (!audit_read(c))
+        return cutoff_free(json);
     reply_owned_json(c, 200, json);
 }
 
