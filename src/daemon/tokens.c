@@ -39,20 +39,30 @@ void tokens_free(token_table *t)
 
 int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
 {
-    token_table *t = calloc(1, sizeof *t);
-    if (t == NULL || sodium_init() < 0) {
-        free(t);
+    if (sodium_init() < 0) {
         snprintf(err, err_len, "cannot initialise token checking");
         return -1;
     }
     if (path == NULL) {
-        *out = t;
-        return 0;
+        if ((*out = calloc(1, sizeof **out)) == NULL)
+            snprintf(err, err_len, "out of memory");
+        return *out ? 0 : -1;
     }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, err_len, "%s: cannot open the tokens file", path);
-        free(t);
+        return -1;
+    }
+    int rc = tokens_read(f, path, out, err, err_len);
+    fclose(f);
+    return rc;
+}
+
+int tokens_read(FILE *f, const char *name, token_table **out, char *err, size_t err_len)
+{
+    token_table *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        snprintf(err, err_len, "out of memory");
         return -1;
     }
     char line[1024];
@@ -66,7 +76,7 @@ int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
         if (kind == 0)
             continue;
         if (kind < 0) {
-            snprintf(err, err_len, "%s:%zu: %s", path, lineno, why);
+            snprintf(err, err_len, "%s:%zu: %s", name, lineno, why);
             rc = -1;
             break;
         }
@@ -88,7 +98,6 @@ int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
         }
         t->entries[t->n++] = e;
     }
-    fclose(f);
     if (rc != 0) {
         tokens_free(t);
         return -1;
