@@ -6,6 +6,8 @@
  */
 #include "common/tokens.h"
 
+#include "common/text.h"
+
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -87,10 +89,12 @@ int co__token_line_parse(const char *line, co__token_line *out, char *why, size_
     }
     if (principal_len > CUTOFF_ID_MAX || !cutoff_id_valid(principal)) {
         snprintf(why, why_len, "principal \"%.64s\" is not 1-128 of [A-Za-z0-9._:-]", principal);
+        co__msg_clean(why);
         return -1;
     }
     if (roles_len >= sizeof roles || co__roles_parse(roles, &out->roles) != 0) {
         snprintf(why, why_len, "roles \"%.64s\": use %s", roles, CO__ROLE_LIST);
+        co__msg_clean(why);
         return -1;
     }
     memcpy(out->principal, principal, principal_len + 1);

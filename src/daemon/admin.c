@@ -17,6 +17,8 @@
  */
 #include "daemon/daemon.h"
 
+#include "common/text.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +76,9 @@ static const struct admin_body {
     const char *types;
     const char *shape;
 } admin_bodies[] = {
-    {"case.open", {"!title", "!scope", "id", NULL}, "sas",
+    {"case.open",
+     {"!title", "!scope", "id", NULL},
+     "sas",
      "{\"title\": TEXT, \"scope\": [NODE, ...], \"id\": optional}"},
     {"case.findings", {"!findings", NULL}, "s", "{\"findings\": TEXT}"},
     {"action.lift", {"reason", NULL}, "s", "{\"reason\": TEXT} or empty"},
@@ -103,7 +107,7 @@ json_t *admin_body_read(const char *verb, const char *body, size_t len, char *de
     if (o == NULL)
         return snprintf(detail, n, "malformed JSON at line %d column %d: %s", je.line, je.column,
                         je.text),
-               NULL;
+               co__msg_clean(detail), NULL;
     const char *k;
     json_t *v;
     if (!json_is_object(o)) {
@@ -133,6 +137,7 @@ json_t *admin_body_read(const char *verb, const char *body, size_t len, char *de
     return o;
 bad:
     json_decref(o);
+    co__msg_clean(detail); /* it may quote a key */
     return NULL;
 }
 

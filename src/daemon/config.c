@@ -6,6 +6,7 @@
  */
 #include "daemon/config.h"
 
+#include "common/text.h"
 #include "cutoff.h"
 
 #include <jansson.h>
@@ -68,6 +69,7 @@ static int fail(char *err, size_t n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, n, fmt, ap);
     va_end(ap);
+    co__msg_clean(err); /* it quotes the file: keep it one line of UTF-8 */
     return -1;
 }
 
@@ -465,7 +467,9 @@ bool route_find(const daemon_config *c, const char *method, const char *path, ch
             }
             p = slash ? slash + 1 : end + 1;
         }
-        bool consumed = k < r->n_segs ? r->segs[k].kind == SEG_REST : p > end;
+        /* a route of no segments ("/") takes the path "/" */
+        bool consumed =
+            k < r->n_segs ? r->segs[k].kind == SEG_REST : p > end || (r->n_segs == 0 && p == end);
         if (ok && consumed) {
             out->route = r;
             return true;

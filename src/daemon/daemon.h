@@ -103,8 +103,8 @@ typedef const char *(*forwarded_header_fn)(void *ctx, const char *name, bool *re
  * captures are decoded into scratch (n bytes) when the URI fits, else into
  * *heap, which the caller frees; the strings of *asked are borrowed from
  * the headers, c and there. Returns 0; CUTOFF_EPARSE when the request
- * cannot be decided unambiguously, CUTOFF_ENOTFOUND when no route maps it,
- * CUTOFF_ENOMEM; each with the reason in why. */
+ * cannot be decided unambiguously (also when its subscription is no id), CUTOFF_ENOTFOUND when no
+ * route maps it, CUTOFF_ENOMEM; each with the reason in why. */
 int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx, char *scratch,
                   size_t n, char **heap, cutoff_request *asked, char *why, size_t why_len);
 void decision_handle(void *ctx, co__http_req *req);

@@ -10,6 +10,8 @@
  */
 #include "daemon/daemon.h"
 
+#include "common/text.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +44,7 @@ static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
     co__http_reply_error(req, CUTOFF_EPARSE, PROBLEM_BASE "bad-request", detail, NULL);
 }
 
-bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
+static bool read_check(json_t *o, cutoff_request *r, char *err, size_t n)
 {
     if (!json_is_object(o)) {
         snprintf(err, n, "a check request must be a JSON object");
@@ -87,6 +89,14 @@ bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
     return true;
 }
 
+bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
+{
+    bool ok = read_check(o, r, err, n);
+    if (!ok)
+        co__msg_clean(err); /* it may quote a key */
+    return ok;
+}
+
 json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **requests, char *err,
                             size_t n)
 {
@@ -95,6 +105,7 @@ json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **r
     *requests = NULL;
     if (doc == NULL) {
         snprintf(err, n, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        co__msg_clean(err); /* jansson's text quotes the input */
         return NULL;
     }
     *requests = batch ? json_object_get(doc, "requests") : NULL;
@@ -257,8 +268,8 @@ int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx,
                CUTOFF_ENOTFOUND;
     const route *r = m.route;
     bool repeated_sub = false, repeated_region = false;
-    const char *sub =
-        r->subscription_header ? header(ctx, r->subscription_header, &repeated_sub) : m.subscription;
+    const char *sub = r->subscription_header ? header(ctx, r->subscription_header, &repeated_sub)
+                                             : m.subscription;
     const char *region_value =
         r->region_header ? header(ctx, r->region_header, &repeated_region) : NULL;
     if (repeated_sub || repeated_region)
@@ -271,8 +282,14 @@ int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx,
                  "route %.100s %.120s takes the subscription from the %.40s header, "
                  "which the request lacks; denying",
                  r->method, r->path, r->subscription_header);
+        co__msg_clean(why); /* the route's text may be cut inside a character */
         return CUTOFF_EPARSE;
     }
+    if (!cutoff_id_valid(sub))
+        return snprintf(why, why_len,
+                        "the forwarded subscription is not an id (1-128 of [A-Za-z0-9._:-]); "
+                        "denying"),
+               CUTOFF_EPARSE;
     *asked = (cutoff_request){sub, r->action,
                               region_value ? region_value
                               : r->region  ? r->region
@@ -287,8 +304,8 @@ static bool read_forwarded(cutoffd *d, co__http_req *req, char *scratch, size_t 
                            cutoff_request *asked)
 {
     char why[400];
-    int rc = forwarded_map(daemon_live(d), single_header, req, scratch, n, heap, asked, why,
-                           sizeof why);
+    int rc =
+        forwarded_map(daemon_live(d), single_header, req, scratch, n, heap, asked, why, sizeof why);
     if (rc == CUTOFF_ENOMEM)
         co__http_reply_error(req, CUTOFF_ENOMEM, NULL, NULL, NULL);
     else if (rc != 0)

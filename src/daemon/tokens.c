@@ -65,14 +65,19 @@ int tokens_read(FILE *f, const char *name, token_table **out, char *err, size_t 
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    char line[1024];
-    size_t lineno = 0, cap = 0;
+    /* Whole lines, however long: a line cut in two would make its tail (in
+     * a comment, say) a line of its own. */
+    char *line = NULL;
+    size_t line_cap = 0, lineno = 0, cap = 0;
+    ssize_t len;
     int rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((len = getline(&line, &line_cap, f)) >= 0) {
         lineno++;
         co__token_line entry;
-        char why[256];
-        int kind = co__token_line_parse(line, &entry, why, sizeof why);
+        char why[256] = "contains a NUL byte";
+        int kind = memchr(line, '\0', (size_t)len)
+                       ? -1
+                       : co__token_line_parse(line, &entry, why, sizeof why);
         if (kind == 0)
             continue;
         if (kind < 0) {
@@ -98,6 +103,9 @@ int tokens_read(FILE *f, const char *name, token_table **out, char *err, size_t 
         }
         t->entries[t->n++] = e;
     }
+    if (line)
+        sodium_memzero(line, line_cap);
+    free(line);
     if (rc != 0) {
         tokens_free(t);
         return -1;
