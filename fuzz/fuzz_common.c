@@ -22,6 +22,23 @@ void co__fuzz_check_failure(int rc, const cutoff_diag *diag)
     FUZZ_CHECK(co__utf8_valid(diag->message));
 }
 
+void co__fuzz_check_message(const char *why, size_t size)
+{
+    size_t n = strnlen(why, size);
+    FUZZ_CHECK(n > 0 && n < size);
+    FUZZ_CHECK(strchr(why, '\n') == NULL && strchr(why, '\r') == NULL);
+    FUZZ_CHECK(co__utf8_valid(why));
+}
+
+int co__fuzz_refused(int rc, const char *why, cutoff_diag *diag)
+{
+    co__fuzz_check_message(why, sizeof diag->message);
+    diag->code = rc;
+    snprintf(diag->message, sizeof diag->message, "%s", why);
+    co__fuzz_check_failure(rc, diag);
+    return rc;
+}
+
 #ifndef CUTOFF_FUZZ_REPLAY
 void co__fuzz_fail(const char *what, const char *file, int line)
 {

@@ -5,7 +5,7 @@
  *
  * The file is read with one read into one buffer and split in place; the
  * requests go into one array allocated once, so reading costs no malloc
- * per line. Every line is validated before any decision is printed: a bad
+ * per line. Every line is validated (batch_line.c) before any decision is printed: a bad
  * line is an error naming it and the output stays empty. Decisions are
  * made by name, as a gateway that receives string ids would make them,
  * with cutoff_check_many (the lookups of neighbouring requests overlap);
@@ -32,85 +32,6 @@ typedef cli_request request;
 
 /* ---- validation ----------------------------------------------------------- */
 
-/* Copies s for a message: printable ASCII kept, the rest as '?', cut. */
-static const char *shown(const char *s, char buf[72])
-{
-    size_t i = 0;
-    for (; i < 64 && s[i]; i++)
-        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-    if (i == 64 && s[i]) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
-static const char *id_rule = "1-128 bytes of [A-Za-z0-9._:-]";
-
-/* Splits one line (NUL-terminated, no newline) into a request, in place.
- * Returns 0, or -1 after writing the reason to why. */
-static int parse_line(char *line, size_t len, request *r, char *why, size_t why_size)
-{
-    char q[72];
-    char *field[4];
-    size_t n = 0;
-    if (len > 0 && line[len - 1] == '\r')
-        line[--len] = '\0';
-    if (len == 0) {
-        snprintf(why, why_size, "empty line; expected subscription<TAB>action<TAB>region<TAB>time");
-        return -1;
-    }
-    if (memchr(line, '\0', len) != NULL) {
-        snprintf(why, why_size, "contains a NUL byte");
-        return -1;
-    }
-    field[n++] = line;
-    for (char *p = line; *p; p++) {
-        if (*p == '\t') {
-            if (n == 4) {
-                n++;
-                break;
-            }
-            *p = '\0';
-            field[n++] = p + 1;
-        }
-    }
-    if (n != 4) {
-        snprintf(why, why_size,
-                 "expected 4 tab-separated fields (subscription, action, region, time), found %s",
-                 n > 4    ? "more"
-                 : n == 1 ? "1"
-                 : n == 2 ? "2"
-                          : "3");
-        return -1;
-    }
-    if (!cutoff_id_valid(field[0])) {
-        snprintf(why, why_size, "subscription \"%s\" is not an id (%s)", shown(field[0], q),
-                 id_rule);
-        return -1;
-    }
-    if (!cutoff_id_valid(field[1]) || strchr(field[1], '.') == NULL) {
-        snprintf(why, why_size, "action \"%s\" is not SERVICE.ACTION (%s)", shown(field[1], q),
-                 id_rule);
-        return -1;
-    }
-    if (strcmp(field[2], "-") != 0 && !cutoff_id_valid(field[2])) {
-        snprintf(why, why_size, "region \"%s\" is not \"-\" (none) or a region name (%s)",
-                 shown(field[2], q), id_rule);
-        return -1;
-    }
-    cutoff_diag diag = {0};
-    if (cutoff_time_parse(field[3], &r->at, &diag) != 0) {
-        snprintf(why, why_size, "%s", diag.message);
-        return -1;
-    }
-    r->subscription = field[0];
-    r->action = field[1];
-    r->region = strcmp(field[2], "-") == 0 ? NULL : field[2];
-    return 0;
-}
-
 /* Validates the whole buffer into requests (one array, allocated here).
  * On a bad line reports "NAME:LINE: why" and returns CLI_FAIL. */
 static int parse_requests(const char *name, char *data, size_t len, request **out, size_t *n_out)
@@ -129,7 +50,7 @@ static int parse_requests(const char *name, char *data, size_t len, request **ou
         char *line_end = nl ? nl : end;
         *line_end = '\0'; /* data has a spare byte after len */
         char why[600];
-        if (parse_line(p, (size_t)(line_end - p), &reqs[i], why, sizeof why) != 0) {
+        if (cli_batch_line_parse(p, (size_t)(line_end - p), &reqs[i], why, sizeof why) != 0) {
             free(reqs);
             return cli_error("%s:%zu: %s", name, i + 1, why);
         }

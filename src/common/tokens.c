@@ -6,6 +6,8 @@
  */
 #include "common/tokens.h"
 
+#include "common/text.h"
+
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -95,6 +97,7 @@ int co__token_line_parse(const char *line, co__token_line *out, char *why, size_
     }
     if (roles_len >= sizeof roles || co__roles_parse(roles, &out->roles) != 0) {
         snprintf(why, why_len, "roles \"%.64s\": use %s", roles, CO__ROLE_LIST);
+        co__msg_clean(why);
         return -1;
     }
     memcpy(out->principal, principal, principal_len + 1);

@@ -17,6 +17,8 @@
  */
 #include "daemon/daemon.h"
 
+#include "common/text.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,62 +66,92 @@ static void refresh_after_change(admin_call *c)
         daemon_log(c->d, "error", "refresh_failed", json_pack("{s:s}", "error", diag.message));
 }
 
-static json_t *body_json(admin_call *c)
+/* The JSON bodies of the calls that take one (the others take a library
+ * document, or nothing): the allowed keys, required ones marked with a
+ * leading '!', their types ('s' a string, 'a' an array of strings), and
+ * the shape for messages. */
+static const struct admin_body {
+    const char *verb;
+    const char *keys[4];
+    const char *types;
+    const char *shape;
+} admin_bodies[] = {
+    {"case.open",
+     {"!title", "!scope", "id", NULL},
+     "sas",
+     "{\"title\": TEXT, \"scope\": [NODE, ...], \"id\": optional}"},
+    {"case.findings", {"!findings", NULL}, "s", "{\"findings\": TEXT}"},
+    {"action.lift", {"reason", NULL}, "s", "{\"reason\": TEXT} or empty"},
+};
+
+static bool strings_only(json_t *a)
 {
-    size_t len;
-    const char *body = co__http_body(c->req, &len);
-    json_error_t je;
-    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (o == NULL) {
-        char detail[300];
-        snprintf(detail, sizeof detail, "malformed JSON at line %d column %d: %s", je.line,
-                 je.column, je.text);
-        co__http_reply_error(c->req, CUTOFF_EPARSE, NULL, detail, NULL);
-    }
-    return o;
+    size_t i;
+    json_t *v;
+    json_array_foreach (a, i, v)
+        if (!json_is_string(v))
+            return false;
+    return true;
 }
 
-/* A body must have exactly the shape it is documented with: only the
- * allowed keys, each of the given JSON type (a string type list like "ssa"
- * for string, string, array); required keys are marked with a leading '!'
- * in their name. Answers 400 naming the first fault and the shape. */
-static bool body_shape(admin_call *c, json_t *o, const char *const *keys, const char *types,
-                       const char *shape)
+json_t *admin_body_read(const char *verb, const char *body, size_t len, char *detail, size_t n)
 {
-    char detail[400];
+    const struct admin_body *b = NULL;
+    for (size_t i = 0; i < sizeof admin_bodies / sizeof admin_bodies[0] && !b; i++)
+        if (strcmp(admin_bodies[i].verb, verb) == 0)
+            b = &admin_bodies[i];
+    if (b == NULL)
+        return snprintf(detail, n, "%s takes no JSON body", verb), NULL;
+    json_error_t je;
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (o == NULL)
+        return snprintf(detail, n, "malformed JSON at line %d column %d: %s", je.line, je.column,
+                        je.text),
+               co__msg_clean(detail), NULL;
     const char *k;
     json_t *v;
     if (!json_is_object(o)) {
-        snprintf(detail, sizeof detail, "the body must be a JSON object: %s", shape);
+        snprintf(detail, n, "the body must be a JSON object: %s", b->shape);
         goto bad;
     }
     json_object_foreach (o, k, v) {
         size_t i = 0;
-        while (keys[i] && strcmp(keys[i] + (keys[i][0] == '!'), k) != 0)
+        while (b->keys[i] && strcmp(b->keys[i] + (b->keys[i][0] == '!'), k) != 0)
             i++;
-        if (keys[i] == NULL) {
-            snprintf(detail, sizeof detail, "unknown key \"%.64s\"; the body is %s", k, shape);
+        if (b->keys[i] == NULL) {
+            snprintf(detail, n, "unknown key \"%.64s\"; the body is %s", k, b->shape);
             goto bad;
         }
-        bool typed = types[i] == 's'   ? json_is_string(v)
-                     : types[i] == 'a' ? json_is_array(v)
-                                       : true;
+        bool typed = b->types[i] == 's' ? json_is_string(v) : json_is_array(v) && strings_only(v);
         if (!typed) {
-            snprintf(detail, sizeof detail, "\"%s\" must be %s; the body is %s", k,
-                     types[i] == 's' ? "a string" : "an array", shape);
+            snprintf(detail, n, "\"%s\" must be %s; the body is %s", k,
+                     b->types[i] == 's' ? "a string" : "an array of strings", b->shape);
             goto bad;
         }
     }
-    for (size_t i = 0; keys[i]; i++)
-        if (keys[i][0] == '!' && json_object_get(o, keys[i] + 1) == NULL) {
-            snprintf(detail, sizeof detail, "\"%s\" is missing; the body is %s", keys[i] + 1,
-                     shape);
+    for (size_t i = 0; b->keys[i]; i++)
+        if (b->keys[i][0] == '!' && json_object_get(o, b->keys[i] + 1) == NULL) {
+            snprintf(detail, n, "\"%s\" is missing; the body is %s", b->keys[i] + 1, b->shape);
             goto bad;
         }
-    return true;
+    return o;
 bad:
-    co__http_reply_error(c->req, CUTOFF_EPARSE, NULL, detail, NULL);
-    return false;
+    json_decref(o);
+    co__msg_clean(detail); /* it may quote a key */
+    return NULL;
+}
+
+/* The call's JSON body (admin_body_read), or NULL when the call has been
+ * answered with the fault (400). */
+static json_t *body_json(admin_call *c)
+{
+    size_t len;
+    const char *body = co__http_body(c->req, &len);
+    char detail[400];
+    json_t *o = admin_body_read(c->route->verb, body, len, detail, sizeof detail);
+    if (o == NULL)
+        co__http_reply_error(c->req, CUTOFF_EPARSE, NULL, detail, NULL);
+    return o;
 }
 
 /* The longest object cutoff_db_audit_append takes, in bytes. */
@@ -285,29 +317,21 @@ static void action_show(admin_call *c)
 
 static void case_open(admin_call *c)
 {
-    static const char *const keys[] = {"!title", "!scope", "id", NULL};
-    static const char shape_text[] = "{\"title\": TEXT, \"scope\": [NODE, ...], \"id\": optional}";
     json_t *o = body_json(c);
     if (o == NULL)
         return;
-    if (!body_shape(c, o, keys, "sas", shape_text)) {
-        json_decref(o);
-        return;
-    }
     json_t *scope = json_object_get(o, "scope");
     const char *title = json_string_value(json_object_get(o, "title"));
     const char *id = json_string_value(json_object_get(o, "id"));
     size_t n = json_array_size(scope);
     const char **ids = calloc(n + 1, sizeof *ids);
-    bool shape = ids != NULL;
-    for (size_t i = 0; shape && i < n; i++)
-        shape = (ids[i] = json_string_value(json_array_get(scope, i))) != NULL;
-    if (!shape) {
-        free(ids);
+    if (ids == NULL) {
         json_decref(o);
-        co__http_reply_error(c->req, ids ? CUTOFF_EPARSE : CUTOFF_ENOMEM, NULL, shape_text, NULL);
+        co__http_reply_error(c->req, CUTOFF_ENOMEM, NULL, NULL, NULL);
         return;
     }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = json_string_value(json_array_get(scope, i));
     char out[CUTOFF_ID_MAX + 1];
     cutoff_diag diag = {0};
     int rc = cutoff_db_case_open(c->d->db, c->who->principal, id, title, ids, n, out, &diag);
@@ -360,14 +384,9 @@ static void reply_case(admin_call *c, int rc, const cutoff_diag *diag, const cha
 
 static void case_findings(admin_call *c)
 {
-    static const char *const keys[] = {"!findings", NULL};
     json_t *o = body_json(c);
     if (o == NULL)
         return;
-    if (!body_shape(c, o, keys, "s", "{\"findings\": TEXT}")) {
-        json_decref(o);
-        return;
-    }
     cutoff_diag diag = {0};
     const char *text = json_string_value(json_object_get(o, "findings"));
     int rc = cutoff_db_case_set_findings(c->d->db, c->who->principal, c->id, text, &diag);
@@ -435,7 +454,6 @@ static void action_approve(admin_call *c)
 
 static void action_lift(admin_call *c)
 {
-    static const char *const keys[] = {"reason", NULL};
     const char *reason = NULL;
     json_t *o = NULL;
     size_t len;
@@ -443,10 +461,6 @@ static void action_lift(admin_call *c)
     if (len > 0) {
         if ((o = body_json(c)) == NULL)
             return;
-        if (!body_shape(c, o, keys, "s", "{\"reason\": TEXT} or empty")) {
-            json_decref(o);
-            return;
-        }
         reason = json_string_value(json_object_get(o, "reason"));
     }
     cutoff_diag diag = {0};

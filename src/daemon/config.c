@@ -6,6 +6,7 @@
  */
 #include "daemon/config.h"
 
+#include "common/text.h"
 #include "cutoff.h"
 
 #include <arpa/inet.h>
@@ -76,6 +77,7 @@ static int fail(char *err, size_t n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, n, fmt, ap);
     va_end(ap);
+    co__msg_clean(err); /* it quotes the file: keep it one line of UTF-8 */
     return -1;
 }
 
@@ -213,7 +215,41 @@ static int parse_routes(json_t *routes, daemon_config *c, char *err, size_t n)
     return 0;
 }
 
+static int config_apply(json_t *root, const char *path, daemon_config *out, char *err,
+                        size_t err_len);
+
 int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
+{
+    set_defaults(out);
+    if (path == NULL)
+        return 0;
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        fail(err, err_len, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        config_free(out);
+        return -1;
+    }
+    return config_apply(root, path, out, err, err_len);
+}
+
+int config_parse(const char *text, size_t len, const char *name, daemon_config *out, char *err,
+                 size_t err_len)
+{
+    set_defaults(out);
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        fail(err, err_len, "%s:%d:%d: %s", name, je.line, je.column, je.text);
+        config_free(out);
+        return -1;
+    }
+    return config_apply(root, name, out, err, err_len);
+}
+
+/* Reads the configuration root (consumed) over the defaults in out. */
+static int config_apply(json_t *root, const char *path, daemon_config *out, char *err,
+                        size_t err_len)
 {
     static const char *const keys[] = {"database",    "decision_listen", "admin_listen",
                                        "tokens_file", "log_file",        "log_decisions",
@@ -231,16 +267,6 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
                                              "body_timeout_s",
                                              "threads",
                                              NULL};
-    set_defaults(out);
-    if (path == NULL)
-        return 0;
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (root == NULL) {
-        fail(err, err_len, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-        config_free(out);
-        return -1;
-    }
     int rc = -1;
     char msg[400];
     uint64_t v;
@@ -517,7 +543,9 @@ bool route_find(const daemon_config *c, const char *method, const char *path, ch
             }
             p = slash ? slash + 1 : end + 1;
         }
-        bool consumed = k < r->n_segs ? r->segs[k].kind == SEG_REST : p > end;
+        /* a route of no segments ("/") takes the path "/" */
+        bool consumed =
+            k < r->n_segs ? r->segs[k].kind == SEG_REST : p > end || (r->n_segs == 0 && p == end);
         if (ok && consumed) {
             out->route = r;
             return true;

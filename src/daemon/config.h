@@ -61,6 +61,9 @@ typedef struct daemon_config {
 /* Loads path (NULL: defaults only). Returns 0, or -1 with a message in err
  * that names the file and the JSON path. */
 int config_load(const char *path, daemon_config *out, char *err, size_t err_len);
+/* The same from the len bytes of text, with name for the file in messages. */
+int config_parse(const char *text, size_t len, const char *name, daemon_config *out, char *err,
+                 size_t err_len);
 void config_free(daemon_config *c);
 
 /* Whether every address a listen address ("HOST:PORT", "[V6]:PORT")

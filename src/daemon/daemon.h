@@ -86,6 +86,27 @@ cutoff_reader *daemon_reader(cutoffd *d);
 int64_t daemon_now(void);
 
 /* ---- decide.c ---- */
+/* Parses the body of POST /v1/check (batch: /v1/check/batch): the document
+ * (json_decref it) and, in a batch, *requests its "requests" array
+ * (borrowed); NULL with the reason in err. */
+json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **requests, char *err,
+                            size_t n);
+/* Reads one check request object into *r (strings borrowed from o; "at"
+ * defaults to now): true, or false with the reason in err. */
+bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n);
+/* A header of the request being mapped: its value when the request
+ * carries it exactly once, else NULL (*repeated set when it is there more
+ * than once). */
+typedef const char *(*forwarded_header_fn)(void *ctx, const char *name, bool *repeated);
+/* Maps the original request a gateway forwards, in c's one header
+ * convention, through c's route rules into *asked (at: now). Route
+ * captures are decoded into scratch (n bytes) when the URI fits, else into
+ * *heap, which the caller frees; the strings of *asked are borrowed from
+ * the headers, c and there. Returns 0; CUTOFF_EPARSE when the request
+ * cannot be decided unambiguously (also when its subscription is no id), CUTOFF_ENOTFOUND when no
+ * route maps it, CUTOFF_ENOMEM; each with the reason in why. */
+int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx, char *scratch,
+                  size_t n, char **heap, cutoff_request *asked, char *why, size_t why_len);
 void decision_handle(void *ctx, co__http_req *req);
 /* POST /v1/check (batch: /v1/check/batch), on either listener. */
 void decision_check(cutoffd *d, co__http_req *req, bool batch);
@@ -110,6 +131,12 @@ typedef struct admin_route {
 void admin_admit(void *ctx, co__http_req *req);
 /* Runs an admitted call (co__http_handler). */
 void admin_handle(void *ctx, co__http_req *req);
+/* Parses the JSON body of the admin call verb (case.open, case.findings,
+ * action.lift; the others take a library document or nothing) and checks
+ * its documented shape: only the allowed keys, each of its type, the
+ * required ones there. The document (json_decref it), or NULL with the
+ * fault in detail (a 400, CUTOFF_EPARSE). */
+json_t *admin_body_read(const char *verb, const char *body, size_t len, char *detail, size_t n);
 /* The route table, in the order `cutoffd --routes` prints it. */
 const admin_route *admin_routes(size_t *n);
 /* Prints the route table: a Markdown role matrix (the one in

@@ -10,6 +10,8 @@
  */
 #include "daemon/daemon.h"
 
+#include "common/text.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,9 +44,7 @@ static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
     co__http_reply_error(req, CUTOFF_EPARSE, PROBLEM_BASE "bad-request", detail, NULL);
 }
 
-/* Reads one check request object: true, or false with a message in err. */
-static bool read_check(json_t *o, const char **sub, const char **act, const char **region,
-                       int64_t *at, char *err, size_t n)
+static bool read_check(json_t *o, cutoff_request *r, char *err, size_t n)
 {
     if (!json_is_object(o)) {
         snprintf(err, n, "a check request must be a JSON object");
@@ -60,25 +60,25 @@ static bool read_check(json_t *o, const char **sub, const char **act, const char
             return false;
         }
     }
-    *sub = json_string_value(json_object_get(o, "subscription"));
-    *act = json_string_value(json_object_get(o, "action"));
-    if (*sub == NULL || *act == NULL) {
+    r->subscription = json_string_value(json_object_get(o, "subscription"));
+    r->action = json_string_value(json_object_get(o, "action"));
+    if (r->subscription == NULL || r->action == NULL) {
         snprintf(err, n, "\"subscription\" and \"action\" are required strings");
         return false;
     }
-    json_t *r = json_object_get(o, "region");
-    if (r && !json_is_null(r) && !json_is_string(r)) {
+    json_t *g = json_object_get(o, "region");
+    if (g && !json_is_null(g) && !json_is_string(g)) {
         snprintf(err, n, "\"region\" must be a string or null");
         return false;
     }
-    *region = json_string_value(r);
+    r->region = json_string_value(g);
     json_t *t = json_object_get(o, "at");
-    *at = daemon_now();
+    r->at = daemon_now();
     if (json_is_integer(t)) {
-        *at = json_integer_value(t);
+        r->at = json_integer_value(t);
     } else if (json_is_string(t)) {
         cutoff_diag diag;
-        if (cutoff_time_parse(json_string_value(t), at, &diag) != 0) {
+        if (cutoff_time_parse(json_string_value(t), &r->at, &diag) != 0) {
             snprintf(err, n, "\"at\": %.200s", diag.message);
             return false;
         }
@@ -87,6 +87,35 @@ static bool read_check(json_t *o, const char **sub, const char **act, const char
         return false;
     }
     return true;
+}
+
+bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
+{
+    bool ok = read_check(o, r, err, n);
+    if (!ok)
+        co__msg_clean(err); /* it may quote a key */
+    return ok;
+}
+
+json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **requests, char *err,
+                            size_t n)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    *requests = NULL;
+    if (doc == NULL) {
+        snprintf(err, n, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        co__msg_clean(err); /* jansson's text quotes the input */
+        return NULL;
+    }
+    *requests = batch ? json_object_get(doc, "requests") : NULL;
+    if (batch && (!json_is_array(*requests) || json_object_size(doc) != 1)) {
+        json_decref(doc);
+        *requests = NULL;
+        snprintf(err, n, "a batch is {\"requests\": [ {subscription, action, region, at}, ... ]}");
+        return NULL;
+    }
+    return doc;
 }
 
 /* Decides one request object into its decision JSON (release with
@@ -98,7 +127,7 @@ static char *decide_one(cutoffd *d, co__http_req *req, const cutoff_snapshot *sn
 {
     cutoff_request r;
     char err[300];
-    if (!read_check(item, &r.subscription, &r.action, &r.region, &r.at, err, sizeof err)) {
+    if (!decision_request_read(item, &r, err, sizeof err)) {
         char where[360];
         snprintf(where, sizeof where, "requests[%ld]: %s", index, err);
         bad_request(d, req, index < 0 ? err : where);
@@ -151,20 +180,11 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
 {
     size_t len;
     const char *body = co__http_body(req, &len);
-    json_error_t je;
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    char err[300];
+    json_t *requests;
+    json_t *doc = decision_body_parse(body, len, batch, &requests, err, sizeof err);
     if (doc == NULL) {
-        char err[300];
-        snprintf(err, sizeof err, "malformed JSON at line %d column %d: %s", je.line, je.column,
-                 je.text);
         bad_request(d, req, err);
-        return;
-    }
-    json_t *requests = batch ? json_object_get(doc, "requests") : NULL;
-    if (batch && (!json_is_array(requests) || json_object_size(doc) != 1)) {
-        json_decref(doc);
-        bad_request(d, req,
-                    "a batch is {\"requests\": [ {subscription, action, region, at}, ... ]}");
         return;
     }
     cutoff_reader *reader = daemon_reader(d);
@@ -191,16 +211,6 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
         metrics_latency(&d->metrics, co__http_elapsed_ns(req));
 }
 
-/* The value of a header the request carries exactly once; NULL when it is
- * absent, and when it is repeated (*repeated set): a second copy may have
- * come from the client through the gateway. */
-static const char *single_header(co__http_req *req, const char *name, bool *repeated)
-{
-    unsigned count = co__http_header_count(req, name);
-    *repeated = count > 1;
-    return count == 1 ? co__http_header(req, name) : NULL;
-}
-
 /* Fails a gateway's request closed: 403 whichever endpoint was asked, with
  * reason bad_request (it cannot be decided unambiguously) or no_route. */
 static void refuse_forwarded(cutoffd *d, co__http_req *req, bool no_route, const char *detail)
@@ -216,69 +226,91 @@ static void refuse_forwarded(cutoffd *d, co__http_req *req, bool no_route, const
         (const char *const[]){"Cutoff-Decision", "deny", "Cutoff-Reason", reason, NULL});
 }
 
-/* Reads the original request a gateway forwards, in the listener's one
- * header convention, and maps it through the route rules into *asked.
- * Route captures are decoded into scratch (n bytes) when the URI fits,
- * else into *heap, which the caller frees; the strings of *asked are
- * borrowed from the request and from there. On false the request has been
- * answered (failed closed). */
-static bool read_forwarded(cutoffd *d, co__http_req *req, char *scratch, size_t n, char **heap,
-                           cutoff_request *asked)
+/* The value of a header the request carries exactly once; NULL when it is
+ * absent or repeated (a second copy may have come from the client through
+ * the gateway). */
+static const char *single_header(void *req, const char *name, bool *repeated)
+{
+    unsigned count = co__http_header_count(req, name);
+    *repeated = count > 1;
+    return count == 1 ? co__http_header(req, name) : NULL;
+}
+
+int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx, char *scratch,
+                  size_t n, char **heap, cutoff_request *asked, char *why, size_t why_len)
 {
     /* Only the configured convention's headers are read: the other one's
      * may have come from the client through the gateway. */
-    bool nginx = daemon_live(d)->convention == FORWARD_NGINX;
+    bool nginx = c->convention == FORWARD_NGINX;
     const char *method_name = nginx ? "X-Original-Method" : "X-Forwarded-Method";
     const char *uri_name = nginx ? "X-Original-URI" : "X-Forwarded-Uri";
     bool repeated_method, repeated_uri;
-    const char *method = single_header(req, method_name, &repeated_method);
-    const char *uri = single_header(req, uri_name, &repeated_uri);
-    char why[400];
+    const char *method = header(ctx, method_name, &repeated_method);
+    const char *uri = header(ctx, uri_name, &repeated_uri);
     if (method == NULL || uri == NULL) {
-        snprintf(why, sizeof why, "the gateway sent %s %s; denying",
+        snprintf(why, why_len, "the gateway sent %s %s; denying",
                  repeated_method || repeated_uri ? "more than one" : "no",
                  method == NULL ? method_name : uri_name);
-        return refuse_forwarded(d, req, false, why), false;
+        return CUTOFF_EPARSE;
     }
     if (!route_method_check(method))
-        return refuse_forwarded(d, req, false,
-                                "the forwarded method is not an HTTP token; denying"),
-               false;
-    if (!route_uri_check(uri, why, sizeof why))
-        return refuse_forwarded(d, req, false, why), false;
+        return snprintf(why, why_len, "the forwarded method is not an HTTP token; denying"),
+               CUTOFF_EPARSE;
+    if (!route_uri_check(uri, why, why_len))
+        return CUTOFF_EPARSE;
     if (strlen(uri) + 1 > n && (scratch = *heap = malloc(strlen(uri) + 1)) == NULL)
-        return co__http_reply_error(req, CUTOFF_ENOMEM, NULL, NULL, NULL), false;
+        return snprintf(why, why_len, "out of memory"), CUTOFF_ENOMEM;
     route_match m;
-    if (!route_find(daemon_live(d), method, uri, scratch, &m))
-        return refuse_forwarded(d, req, true,
-                                "no route rule maps this method and path to a subscription and "
-                                "action; denying"),
-               false;
+    if (!route_find(c, method, uri, scratch, &m))
+        return snprintf(why, why_len,
+                        "no route rule maps this method and path to a subscription and "
+                        "action; denying"),
+               CUTOFF_ENOTFOUND;
     const route *r = m.route;
     bool repeated_sub = false, repeated_region = false;
-    const char *sub = r->subscription_header
-                          ? single_header(req, r->subscription_header, &repeated_sub)
-                          : m.subscription;
+    const char *sub = r->subscription_header ? header(ctx, r->subscription_header, &repeated_sub)
+                                             : m.subscription;
     const char *region_value =
-        r->region_header ? single_header(req, r->region_header, &repeated_region) : NULL;
+        r->region_header ? header(ctx, r->region_header, &repeated_region) : NULL;
     if (repeated_sub || repeated_region)
-        return refuse_forwarded(d, req, false,
-                                "the request repeats the header that names its subscription or "
-                                "region; denying"),
-               false;
+        return snprintf(why, why_len,
+                        "the request repeats the header that names its subscription or "
+                        "region; denying"),
+               CUTOFF_EPARSE;
     if (sub == NULL) {
-        snprintf(why, sizeof why,
+        snprintf(why, why_len,
                  "route %.100s %.120s takes the subscription from the %.40s header, "
                  "which the request lacks; denying",
                  r->method, r->path, r->subscription_header);
-        return refuse_forwarded(d, req, false, why), false;
+        co__msg_clean(why); /* the route's text may be cut inside a character */
+        return CUTOFF_EPARSE;
     }
+    if (!cutoff_id_valid(sub))
+        return snprintf(why, why_len,
+                        "the forwarded subscription is not an id (1-128 of [A-Za-z0-9._:-]); "
+                        "denying"),
+               CUTOFF_EPARSE;
     *asked = (cutoff_request){sub, r->action,
                               region_value ? region_value
                               : r->region  ? r->region
                                            : m.region,
                               daemon_now()};
-    return true;
+    return 0;
+}
+
+/* Reads the original request a gateway forwards (forwarded_map); on false
+ * the request has been answered (failed closed). */
+static bool read_forwarded(cutoffd *d, co__http_req *req, char *scratch, size_t n, char **heap,
+                           cutoff_request *asked)
+{
+    char why[400];
+    int rc =
+        forwarded_map(daemon_live(d), single_header, req, scratch, n, heap, asked, why, sizeof why);
+    if (rc == CUTOFF_ENOMEM)
+        co__http_reply_error(req, CUTOFF_ENOMEM, NULL, NULL, NULL);
+    else if (rc != 0)
+        refuse_forwarded(d, req, rc == CUTOFF_ENOTFOUND, why);
+    return rc == 0;
 }
 
 /* Answers a decision to a gateway: 204 for an allow; for a deny the

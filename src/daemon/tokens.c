@@ -41,20 +41,18 @@ void tokens_free(token_table *t)
 
 int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
 {
-    token_table *t = calloc(1, sizeof *t);
-    if (t == NULL || sodium_init() < 0) {
-        free(t);
+    if (sodium_init() < 0) {
         snprintf(err, err_len, "cannot initialise token checking");
         return -1;
     }
     if (path == NULL) {
-        *out = t;
-        return 0;
+        if ((*out = calloc(1, sizeof **out)) == NULL)
+            snprintf(err, err_len, "out of memory");
+        return *out ? 0 : -1;
     }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, err_len, "%s: cannot open the tokens file", path);
-        free(t);
         return -1;
     }
     /* Whoever may write the file may grant themselves any role. */
@@ -66,28 +64,44 @@ int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
                  "its owner only (it is uid %u, mode %03o): chmod go-w it",
                  path, (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
         fclose(f);
-        free(t);
         return -1;
     }
-    char line[1024];
-    size_t lineno = 0, cap = 0;
+    int rc = tokens_read(f, path, out, err, err_len);
+    fclose(f);
+    return rc;
+}
+
+int tokens_read(FILE *f, const char *name, token_table **out, char *err, size_t err_len)
+{
+    token_table *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    /* Whole lines, however long: a line cut in two would make its tail (in
+     * a comment, say) a line of its own. */
+    char *line = NULL;
+    size_t line_cap = 0, lineno = 0, cap = 0;
+    ssize_t len;
     int rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((len = getline(&line, &line_cap, f)) >= 0) {
         lineno++;
         co__token_line entry;
-        char why[256];
-        int kind = co__token_line_parse(line, &entry, why, sizeof why);
+        char why[256] = "contains a NUL byte";
+        int kind = memchr(line, '\0', (size_t)len)
+                       ? -1
+                       : co__token_line_parse(line, &entry, why, sizeof why);
         if (kind == 0)
             continue;
         if (kind < 0) {
-            snprintf(err, err_len, "%s:%zu: %s", path, lineno, why);
+            snprintf(err, err_len, "%s:%zu: %s", name, lineno, why);
             rc = -1;
             break;
         }
         for (size_t i = 0; rc == 0 && i < t->n; i++)
             if (co__token_principal_clash(entry.principal, t->entries[i].principal, why,
                                           sizeof why) != 0) {
-                snprintf(err, err_len, "%s:%zu: %s", path, lineno, why);
+                snprintf(err, err_len, "%s:%zu: %s", name, lineno, why);
                 rc = -1;
             }
         if (rc != 0)
@@ -110,7 +124,9 @@ int tokens_load(const char *path, token_table **out, char *err, size_t err_len)
         }
         t->entries[t->n++] = e;
     }
-    fclose(f);
+    if (line)
+        sodium_memzero(line, line_cap);
+    free(line);
     if (rc != 0) {
         tokens_free(t);
         return -1;

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* The roles (the file's grammar is shared with the CLI: common/tokens.h). */
 enum {
@@ -45,6 +46,8 @@ typedef struct token_table {
  * owned by a user other than root and the one running. An absent path
  * gives an empty table (no admin access). */
 int tokens_load(const char *path, token_table **out, char *err, size_t err_len);
+/* The same from an open file, named name in messages (sodium_init done). */
+int tokens_read(FILE *f, const char *name, token_table **out, char *err, size_t err_len);
 void tokens_free(token_table *t);
 /* The entry for a presented token, or NULL. */
 const token_entry *tokens_find(const token_table *t, const char *token);

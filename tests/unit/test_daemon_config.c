@@ -83,6 +83,23 @@ static void routes_match_and_capture(void **state)
 }
 
 /* Each bad configuration is refused with a message naming where. */
+/* A route of the path "/" takes the path "/" and nothing else (found by
+ * fuzz_config: it took nothing). */
+static void root_route_matches_root(void **state)
+{
+    (void)state;
+    static const char doc[] = "{\"routes\": [{\"path\": \"/\", \"action\": \"s.r\", "
+                              "\"subscription_header\": \"X-Sub\"}]}";
+    daemon_config c;
+    char err[512], scratch[64];
+    assert_int_equal(config_parse(doc, strlen(doc), "root.json", &c, err, sizeof err), 0);
+    route_match m;
+    assert_true(route_find(&c, "GET", "/", scratch, &m));
+    assert_true(route_find(&c, "GET", "/?q=1", scratch, &m));
+    assert_false(route_find(&c, "GET", "/a", scratch, &m));
+    config_free(&c);
+}
+
 static void bad_configs_are_refused(void **state)
 {
     (void)state;
@@ -263,6 +280,20 @@ static void tokens_hashed_and_checked(void **state)
         unlink(path);
         free(path);
     }
+    /* A comment longer than any line buffer stays a comment: its tail is
+     * no entry (found by fuzz_tokens). */
+    char *long_comment = malloc(2048);
+    assert_non_null(long_comment);
+    memset(long_comment, '#', 1100);
+    snprintf(long_comment + 1100, 2048 - 1100, " sha256:%s mallory admin\n", a);
+    path = write_temp(long_comment);
+    assert_int_equal(tokens_load(path, &t, err, sizeof err), 0);
+    assert_int_equal(t->n, 0);
+    tokens_free(t);
+    unlink(path);
+    free(path);
+    free(long_comment);
+
     unsigned roles;
     assert_int_equal(tokens_parse_roles("viewer,admin", &roles), 0);
     assert_true(tokens_allows(roles, ROLE_APPROVER)); /* admin grants all */
@@ -273,9 +304,8 @@ static void tokens_hashed_and_checked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes_match_and_capture),
-        cmocka_unit_test(bad_configs_are_refused),
-        cmocka_unit_test(defaults_without_a_file),
+        cmocka_unit_test(routes_match_and_capture),  cmocka_unit_test(root_route_matches_root),
+        cmocka_unit_test(bad_configs_are_refused),   cmocka_unit_test(defaults_without_a_file),
         cmocka_unit_test(tokens_hashed_and_checked),
         cmocka_unit_test(limits_and_remote_admin_are_read),
         cmocka_unit_test(loopback_listen_addresses),
