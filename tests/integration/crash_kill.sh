@@ -130,6 +130,9 @@ run_killed() {
         if [ -z "$seen" ] && [ "$a" = -- ]; then seen=1; continue; fi
         if [ -z "$seen" ]; then cli+=("$a"); else api+=("$a"); fi
     done
+    # One call's token (bob approves); the next call is alice's again.
+    local token=${OP_TOKEN:-$ALICE}
+    OP_TOKEN=
     local d=${D_US[$phase]:-20000}
     local delay
     delay=$(random_below $((d + 1)))
@@ -143,10 +146,14 @@ run_killed() {
         local status=$?
         [ $status -eq 137 ] && HIT=1
         [ $status -eq 0 ] && DONE=1
+        # One that ended before the kill must have worked: a refusal would
+        # pass for "absent" and hide a broken step.
+        [ $status -ne 0 ] && [ $status -ne 137 ] &&
+            fail "the operation works when the kill comes late" "exit $status: $(head -c 300 "$WORK/op.err")"
     else
         start_daemon || return 1
         api=("${api[@]//\$ADM/$ADM_PORT}")
-        curl -s -o "$WORK/op.out" -w '%{http_code}' -H "Authorization: Bearer ${OP_TOKEN:-$ALICE}" "${api[@]}" \
+        curl -s -o "$WORK/op.out" -w '%{http_code}' -H "Authorization: Bearer $token" "${api[@]}" \
             >"$WORK/op.code" 2>/dev/null &
         CURL_PID=$!
         sleep_us "$delay"
@@ -158,6 +165,8 @@ run_killed() {
         CURL_PID=
         [ $curl_status -ne 0 ] || [ "$(cat "$WORK/op.code")" = 000 ] && HIT=1
         [ $HIT = 0 ] && [[ $(cat "$WORK/op.code") == 2* ]] && DONE=1
+        [ $HIT = 0 ] && [ $DONE = 0 ] &&
+            fail "the operation works when the kill comes late" "HTTP $(cat "$WORK/op.code"): $(head -c 300 "$WORK/op.out")"
     fi
     # Aim the next delay of this kind around the end of the operation.
     if [ $HIT = 1 ]; then

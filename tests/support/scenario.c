@@ -8,6 +8,7 @@
  */
 #include "scenario.h"
 
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,14 @@ static void gen_patterns(scenario *s, cutoff_action_spec *a)
     a->n_except = k;
 }
 
+static bool catalog_has_region(const scenario *s, const char *pattern)
+{
+    for (size_t i = 0; i < s->catalog.n_regions; i++)
+        if (cutoff_region_match(pattern, s->catalog.regions[i]))
+            return true;
+    return false;
+}
+
 static void gen_regions(scenario *s, cutoff_action_spec *a)
 {
     scenario_rng *r = &s->rng;
@@ -506,12 +515,16 @@ static void gen_regions(scenario *s, cutoff_action_spec *a)
                 p = "*"; /* among names: documents refuse it, the engine must not care */
             else
                 p = region_extra[scenario_rng_below(r, COUNT(region_extra))];
+            /* The database refuses a region that names or matches no catalog
+             * region; only the engine sees those. */
+            if (s->cli && !catalog_has_region(s, p))
+                continue;
             if (!in_list(regions, k, p))
                 regions[k++] = p;
         }
     }
     a->regions = regions;
-    a->n_regions = k;
+    a->n_regions = k; /* none left: every region */
 }
 
 /* Phases in strictly ascending order of their starts, spread around the

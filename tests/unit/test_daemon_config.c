@@ -304,8 +304,10 @@ static void tokens_hashed_and_checked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes_match_and_capture),  cmocka_unit_test(root_route_matches_root),
-        cmocka_unit_test(bad_configs_are_refused),   cmocka_unit_test(defaults_without_a_file),
+        cmocka_unit_test(routes_match_and_capture),
+        cmocka_unit_test(root_route_matches_root),
+        cmocka_unit_test(bad_configs_are_refused),
+        cmocka_unit_test(defaults_without_a_file),
         cmocka_unit_test(tokens_hashed_and_checked),
         cmocka_unit_test(limits_and_remote_admin_are_read),
         cmocka_unit_test(loopback_listen_addresses),
