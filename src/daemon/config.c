@@ -7,6 +7,7 @@
 #include "daemon/config.h"
 
 #include "common/text.h"
+#include "http/http.h"
 #include "cutoff.h"
 
 #include <arpa/inet.h>
@@ -375,20 +376,9 @@ static bool loopback_address(const struct sockaddr *sa)
 
 bool config_listen_is_loopback(const char *listen)
 {
-    char host[256];
-    const char *colon = listen ? strrchr(listen, ':') : NULL;
-    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof host)
-        return false;
-    const char *h = listen;
-    size_t hl = (size_t)(colon - listen);
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+    struct addrinfo *res;
+    char err[300];
+    if (co__http_listen_lookup(listen, false, &res, err, sizeof err) != 0)
         return false;
     bool loopback = res != NULL;
     for (const struct addrinfo *a = res; a && loopback; a = a->ai_next)

@@ -438,13 +438,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* Parses "host:port" (IPv4 or a name; "[::1]:port" for IPv6). */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_t err_len)
+int co__http_listen_lookup(const char *listen, bool with_port, struct addrinfo **res, char *err,
+                           size_t err_len)
 {
     char host[256];
-    const char *colon = strrchr(listen, ':');
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    *res = NULL;
     if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof host) {
-        snprintf(err, err_len, "listen address \"%s\" is not HOST:PORT", listen);
+        snprintf(err, err_len, "listen address \"%s\" is not HOST:PORT", listen ? listen : "");
         return -1;
     }
     const char *h = listen;
@@ -457,13 +458,21 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *e
     host[hl] = '\0';
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV},
-                    *res = NULL;
-    int rc = getaddrinfo(host, colon + 1, &hints, &res);
+                             .ai_flags = AI_NUMERICSERV};
+    int rc = getaddrinfo(host, with_port ? colon + 1 : NULL, &hints, res);
     if (rc != 0) {
         snprintf(err, err_len, "listen address \"%s\": %s", listen, gai_strerror(rc));
+        *res = NULL;
         return -1;
     }
+    return 0;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_t err_len)
+{
+    struct addrinfo *res;
+    if (co__http_listen_lookup(listen, true, &res, err, err_len) != 0)
+        return -1;
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     return 0;

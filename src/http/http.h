@@ -118,4 +118,11 @@ void co__http_reply_problem(co__http_req *r, int status, const char *type, const
 void co__http_reply_error(co__http_req *r, int rc, const char *type, const char *detail,
                           const char *const *headers);
 
+/* Looks up a listen address "HOST:PORT" ("[::1]:PORT" for IPv6) with
+ * getaddrinfo, the port too when with_port: 0 and the addresses in *res
+ * (freeaddrinfo them), or -1 with the fault in err. */
+struct addrinfo;
+int co__http_listen_lookup(const char *listen, bool with_port, struct addrinfo **res, char *err,
+                           size_t err_len);
+
 #endif
