@@ -456,9 +456,8 @@ int co__http_listen_lookup(const char *listen, bool with_port, struct addrinfo *
     }
     memcpy(host, h, hl);
     host[hl] = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     int rc = getaddrinfo(host, with_port ? colon + 1 : NULL, &hints, res);
     if (rc != 0) {
         snprintf(err, err_len, "listen address \"%s\": %s", listen, gai_strerror(rc));
