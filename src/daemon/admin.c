@@ -673,48 +673,58 @@ const admin_route *admin_route_find(const char *method, const char *path, char *
  * its body is read: the bearer token, the route, the role. A caller that
  * fails it is answered at once and its body is discarded unread; an
  * upload's body goes to a file only for a caller that passes. */
-void admin_admit(void *ctx, co__http_req *req)
+/* Token, route and role of a call, into c; false when refused (answered). */
+static bool authorise(cutoffd *d, co__http_req *req, admin_call *c)
 {
-    cutoffd *d = ctx;
-    if (ops_handle(d, req))
-        return;
-    admin_call c = {.d = d, .req = req};
+    *c = (admin_call){.d = d, .req = req};
     const char *auth = co__http_header(req, "Authorization");
     const char *token = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
-    c.who = tokens_find(atomic_load(&d->tokens), token);
-    if (c.who == NULL) {
+    c->who = tokens_find(atomic_load(&d->tokens), token);
+    if (c->who == NULL) {
         co__http_set_label(req, NULL, "unauthenticated");
         co__http_reply_error(
             req, CUTOFF_EAUTH, NULL,
             token ? "the bearer token is not known" : "send Authorization: Bearer TOKEN",
             (const char *const[]){"WWW-Authenticate", "Bearer realm=\"cutoff\"", NULL});
-        return;
+        return false;
     }
-    co__http_set_label(req, c.who->principal, NULL);
+    co__http_set_label(req, c->who->principal, NULL);
     const char *allow;
-    c.route = admin_route_find(co__http_method(req), co__http_path(req), c.id, sizeof c.id, &allow);
-    if (c.route == NULL && allow) {
+    c->route =
+        admin_route_find(co__http_method(req), co__http_path(req), c->id, sizeof c->id, &allow);
+    if (c->route == NULL && allow) {
         co__http_reply_error(req, CUTOFF_EMETHOD, NULL,
                              "this admin resource does not take that method",
                              (const char *const[]){"Allow", allow, NULL});
-        return;
+        return false;
     }
-    if (c.route == NULL) {
+    if (c->route == NULL) {
         co__http_reply_error(
             req, CUTOFF_ENOTFOUND, NULL,
             "no such admin resource; `cutoffd --routes` and docs/cutoffd.md list them", NULL);
-        return;
+        return false;
     }
-    co__http_set_label(req, NULL, c.route->verb);
-    if (!tokens_allows(c.who->roles, c.route->roles)) {
+    co__http_set_label(req, NULL, c->route->verb);
+    if (!tokens_allows(c->who->roles, c->route->roles)) {
         char have[128], need[128], detail[400];
         snprintf(detail, sizeof detail,
-                 "principal \"%s\" has roles %s; %s needs one of %s (or admin)", c.who->principal,
-                 tokens_roles_text(c.who->roles, have, sizeof have), c.route->verb,
-                 tokens_roles_text(c.route->roles, need, sizeof need));
+                 "principal \"%s\" has roles %s; %s needs one of %s (or admin)", c->who->principal,
+                 tokens_roles_text(c->who->roles, have, sizeof have), c->route->verb,
+                 tokens_roles_text(c->route->roles, need, sizeof need));
         co__http_reply_error(req, CUTOFF_EPERM, CO__PROBLEM_ROLE, detail, NULL);
-        return;
+        return false;
     }
+    return true;
+}
+
+void admin_admit(void *ctx, co__http_req *req)
+{
+    cutoffd *d = ctx;
+    if (ops_handle(d, req))
+        return;
+    admin_call c;
+    if (!authorise(d, req, &c))
+        return;
     admin_call *kept = malloc(sizeof *kept);
     if (kept == NULL) {
         co__http_reply_error(req, CUTOFF_ENOMEM, NULL, NULL, NULL);
@@ -735,6 +745,10 @@ void admin_handle(void *ctx, co__http_req *req)
         co__http_reply_error(req, CUTOFF_EIO, NULL, "the call was not admitted", NULL);
         return;
     }
+    /* Once more against the tokens in force now: a token revoked (SIGHUP)
+     * while its body was arriving does not get to change anything. */
+    if (!authorise(d, req, c))
+        return;
     pthread_mutex_lock(&d->write_lock);
     c->route->handler(c);
     pthread_mutex_unlock(&d->write_lock);

@@ -257,6 +257,31 @@ expect_match "SIGHUP refuses a tokens file others may write, saying why" 'tokens
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ROOT_T" "$ADM/v1/whoami")
 expect_eq "... and keeps the running tokens" 200 "$CODE"
 
+# A token revoked while its upload arrives changes nothing: the call is
+# authorised again, against the tokens in force, when its body is complete.
+reload_tokens() { # reload_tokens: SIGHUP, then wait for the reload
+    local before
+    before=$(grep -c '"reloaded"' "$WORK/cutoffd.log")
+    kill -HUP "$CUTOFFD_PID"
+    for _ in $(seq 100); do [ "$(grep -c '"reloaded"' "$WORK/cutoffd.log")" -gt "$before" ] && break; sleep 0.02; done
+}
+REV_T=$(new_token)
+chmod 600 "$WORK/tokens"
+token_line "$REV_T" rex admin >>"$WORK/tokens"
+reload_tokens
+for _ in $(seq 80); do cat "$CASE/nodes.jsonl"; done >"$WORK/slow.jsonl" # about 170 KB
+curl -s -o "$WORK/body" -w '%{http_code}' -H 'Expect:' --limit-rate 170k -X POST \
+    -H "Authorization: Bearer $REV_T" --data-binary "@$WORK/slow.jsonl" "$ADM/v1/nodes/import" >"$WORK/code" &
+SLOW_PID=$!
+sleep 0.3
+grep -v " rex " "$WORK/tokens" >"$WORK/tokens.new" && cat "$WORK/tokens.new" >"$WORK/tokens"
+reload_tokens
+wait "$SLOW_PID"
+expect_eq "a token revoked during its upload: 401 when the body is complete" "401 EAUTH" \
+    "$(cat "$WORK/code") $(jq -r .code "$WORK/body" 2>/dev/null)"
+expect_eq "... and rex changed nothing (no audit record of theirs)" 0 \
+    "$(sqlite3 "$CUTOFF_DB" "SELECT count(*) FROM audit WHERE actor = 'rex'")"
+
 run_daemon() { # run_daemon ARGS...: cutoffd must not start; $STATUS, $ERR
     timeout 5 "$CUTOFFD" "$@" >/dev/null 2>"$WORK/.stderr"
     STATUS=$?
