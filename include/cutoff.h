@@ -212,6 +212,8 @@ typedef enum cutoff_action_class {
     CUTOFF_CLASS_WRITE = 2 /* anything else */
 } cutoff_action_class;
 
+CUTOFF_EXPORT const char *cutoff_class_name(cutoff_action_class cls); /* "read", "write" */
+
 typedef struct cutoff_catalog_action {
     const char *name; /* full name, "storage.read" */
     cutoff_action_class cls;
@@ -876,8 +878,10 @@ CUTOFF_EXPORT int cutoff_db_audit_verify(cutoff_db *db, cutoff_audit_report *rep
  * (release with cutoff_free). Returns 0 or a database error. */
 CUTOFF_EXPORT int cutoff_db_audit_list(cutoff_db *db, uint64_t after_seq, size_t limit,
                                        char **json_out);
+#define CUTOFF_AUDIT_OBJECT_MAX 512
 /* Appends a record of the caller's own (e.g. a daemon's admin call): verb
- * an id, object 1-512 bytes of UTF-8, payload any JSON text (NULL: {}).
+ * an id, object 1-CUTOFF_AUDIT_OBJECT_MAX bytes of free text (no control
+ * or hidden characters), payload any JSON text (NULL: {}).
  * Returns 0, CUTOFF_EINVAL (a bad actor, verb or object), CUTOFF_EPARSE
  * (payload is not JSON), or a database error. */
 CUTOFF_EXPORT int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb,

@@ -69,6 +69,8 @@ static void *xalloc(void *p, size_t n)
 
 /* ---- growing text ------------------------------------------------------------ */
 
+/* Starts empty ({0}) or from a malloc'd string ({.p = api_path(...)}),
+ * whose length is taken when something is first added. */
 typedef struct text {
     char *p;
     size_t len, cap;
@@ -76,6 +78,8 @@ typedef struct text {
 
 static void text_add(text *t, const char *s, size_t n)
 {
+    if (t->p != NULL && t->cap == 0)
+        t->cap = (t->len = strlen(t->p)) + 1;
     if (t->len + n + 1 > t->cap) {
         t->cap = (t->len + n + 1) * 2;
         t->p = xalloc(t->p, t->cap);
@@ -343,8 +347,6 @@ static int catalog_load(cli_backend *b, const char *body, size_t len, bool force
                         char **impact, cutoff_diag *diag)
 {
     text t = {.p = api_path(R(b), "catalog", NULL)};
-    t.len = strlen(t.p);
-    t.cap = t.len + 1;
     if (force)
         query_add(&t, R(b), "force", "1");
     call q = {.method = "PUT", .path = t.p, .body = body, .len = len};
@@ -417,8 +419,6 @@ static int case_evidence(cli_backend *b, const char *case_id, const char *path,
         return said(cli_error("%s: not a regular file", path));
     }
     text t = {.p = api_path(r, "cases", case_id, "evidence", NULL)};
-    t.len = strlen(t.p);
-    t.cap = t.len + 1;
     const char *slash = strrchr(path, '/');
     query_add(&t, r, "name", slash ? slash + 1 : path); /* the record keeps the file's name */
     query_add(&t, r, "type", media_type);
@@ -478,8 +478,6 @@ static int action_preview(cli_backend *b, const char *id, int64_t activation, ui
     (void)activation; /* the verb refuses --at with a server */
     remote *r = R(b);
     text t = {.p = api_path(r, "actions", id, "preview", NULL)};
-    t.len = strlen(t.p);
-    t.cap = t.len + 1;
     query_add_count(&t, r, "offset", offset);
     query_add_count(&t, r, "limit", limit);
     return get(r, t.p, out, diag);
@@ -522,8 +520,6 @@ static int check(cli_backend *b, const cli_request *req, char **out, cutoff_diag
 {
     remote *r = R(b);
     text t = {.p = api_path(r, "explain", NULL)};
-    t.len = strlen(t.p);
-    t.cap = t.len + 1;
     char at[32];
     snprintf(at, sizeof at, "%lld", (long long)req->at);
     query_add(&t, r, "subscription", req->subscription);
@@ -621,8 +617,6 @@ static int audit_log(cli_backend *b, uint64_t after, uint64_t limit, char **out,
         if (want == 0)
             break;
         text t = {.p = api_path(r, "audit", NULL)};
-        t.len = strlen(t.p);
-        t.cap = t.len + 1;
         query_add_count(&t, r, "after", after);
         query_add_count(&t, r, "limit", want);
         char *answer = NULL;

@@ -66,11 +66,6 @@ static size_t count_services(const cutoff_catalog_spec *cat)
     return n;
 }
 
-static const char *class_name(cutoff_action_class cls)
-{
-    return cls == CUTOFF_CLASS_READ ? "read" : "write";
-}
-
 /* Parses the catalog document a backend answered. */
 static int parse_catalog(const char *json, cutoff_catalog_spec **out)
 {
@@ -198,7 +193,7 @@ static void print_catalog(const cutoff_catalog_spec *cat)
                      cat->actions[i - 1].name[len] != '.';
         cli_table_addf(&t, "%.*s", first ? len : 0, name);
         cli_table_add(&t, name);
-        cli_table_add(&t, class_name(cat->actions[i].cls));
+        cli_table_add(&t, cutoff_class_name(cat->actions[i].cls));
     }
     cli_table_print(&t, "  ", NULL);
     cli_table_free(&t);

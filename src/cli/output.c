@@ -40,21 +40,35 @@ static char *xstrdup(const char *s)
 
 /* ---- reporting ----------------------------------------------------------- */
 
-/* A message for the terminal: control bytes (a terminal escape, a line
- * break) and, when `ascii` is set, every byte past ASCII shown as \xNN,
- * so that what a hostile argument holds is seen, not obeyed. The library's
- * messages quote what they were given already (bidi overrides, zero-width
- * characters and C1 controls come as \u{XXXX}), so they keep their UTF-8. */
-static void visible(const char *msg, bool ascii, char *out, size_t size)
+/* Text for the terminal, so that what a hostile argument holds is seen,
+ * not obeyed: control bytes (a terminal escape, a line break) always come
+ * as \xNN, and so do the bytes `what` names, into buf of n bytes (cut with
+ * "..." to fit). The library's messages quote what they were given already
+ * (bidi overrides, zero-width characters and C1 controls come as
+ * \u{XXXX}), so messages keep their UTF-8. Returns buf. */
+#define ESCAPE_NON_ASCII 1u /* every byte past ASCII */
+#define ESCAPE_QUOTES 2u    /* '"' and '\\', for text set in quotes */
+static const char *escaped(const char *s, unsigned what, char *buf, size_t n)
 {
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < size; p++) {
-        if (*p < 0x20 || *p == 0x7f || (ascii && *p >= 0x80))
-            o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
-        else
-            out[o++] = (char)*p;
+    for (; n > 0 && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        bool escape = ch < 0x20 || ch == 0x7f || (ch >= 0x80 && (what & ESCAPE_NON_ASCII)) ||
+                      ((ch == '"' || ch == '\\') && (what & ESCAPE_QUOTES));
+        char piece[8];
+        size_t len = escape ? (size_t)snprintf(piece, sizeof piece, "\\x%02x", ch)
+                            : (piece[0] = (char)ch, 1);
+        if (o + len + 4 > n) {
+            if (o + 4 <= n)
+                memcpy(buf + o, "...", 3), o += 3;
+            break;
+        }
+        memcpy(buf + o, piece, len);
+        o += len;
     }
-    out[o] = '\0';
+    if (n > 0)
+        buf[o] = '\0';
+    return buf;
 }
 
 int cli_usage(const cli *c, const char *fmt, ...)
@@ -65,7 +79,7 @@ int cli_usage(const cli *c, const char *fmt, ...)
     vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
     /* Usage messages are about arguments and options, which are ASCII. */
-    visible(raw, true, msg, sizeof msg);
+    escaped(raw, ESCAPE_NON_ASCII, msg, sizeof msg);
     if (c != NULL && c->verb != NULL) {
         if (c->sub != NULL)
             fprintf(stderr, "cutoff: %s %s: %s (see 'cutoff help %s')\n", c->verb, c->sub, msg,
@@ -80,24 +94,7 @@ int cli_usage(const cli *c, const char *fmt, ...)
 
 const char *cli_quote(const char *s, char *buf, size_t n)
 {
-    size_t o = 0;
-    for (; n > 0 && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        char piece[8];
-        size_t len = ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"'
-                         ? (piece[0] = (char)ch, 1)
-                         : (size_t)snprintf(piece, sizeof piece, "\\x%02x", ch);
-        if (o + len + 4 > n) {
-            if (o + 4 <= n)
-                memcpy(buf + o, "...", 3), o += 3;
-            break;
-        }
-        memcpy(buf + o, piece, len);
-        o += len;
-    }
-    if (n > 0)
-        buf[o] = '\0';
-    return buf;
+    return escaped(s, ESCAPE_NON_ASCII | ESCAPE_QUOTES, buf, n);
 }
 
 int cli_error(const char *fmt, ...)
@@ -111,7 +108,7 @@ int cli_error(const char *fmt, ...)
     for (char *p = raw; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    visible(raw, false, msg, sizeof msg);
+    escaped(raw, 0, msg, sizeof msg);
     fprintf(stderr, "cutoff: %s\n", msg);
     return CLI_FAIL;
 }

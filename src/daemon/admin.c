@@ -154,9 +154,6 @@ static json_t *body_json(admin_call *c)
     return o;
 }
 
-/* The longest object cutoff_db_audit_append takes, in bytes. */
-#define AUDIT_OBJECT_MAX 512
-
 static bool audit_read(admin_call *c)
 {
     /* The object is the path as requested, with every byte outside
@@ -176,8 +173,8 @@ static bool audit_read(admin_call *c)
             o += (size_t)(*b > 0x20 && *b < 0x7f && *b != '%' ? (object[o] = (char)*b, 1)
                                                               : sprintf(object + o, "%%%02X", *b));
         object[o] = '\0';
-        if (o > AUDIT_OBJECT_MAX)
-            strcpy(object + AUDIT_OBJECT_MAX - 3, "...");
+        if (o > CUTOFF_AUDIT_OBJECT_MAX)
+            strcpy(object + CUTOFF_AUDIT_OBJECT_MAX - 3, "...");
         rc = cutoff_db_audit_append(c->d->db, c->who->principal, "admin.read", object, payload);
     }
     free(object);
@@ -669,11 +666,12 @@ const admin_route *admin_route_find(const char *method, const char *path, char *
 
 /* ---- dispatch ------------------------------------------------------------------ */
 
-/* The one check of a call, run when its head is complete and before any of
- * its body is read: the bearer token, the route, the role. A caller that
- * fails it is answered at once and its body is discarded unread; an
- * upload's body goes to a file only for a caller that passes. */
-/* Token, route and role of a call, into c; false when refused (answered). */
+/* The one check of a call: the bearer token, the route, the role, into c;
+ * false when refused (answered). It runs when the head is complete, before
+ * any of the body is read (admin_admit: a caller that fails is answered at
+ * once and its body is discarded unread; an upload's body goes to a file
+ * only for a caller that passes), and again when the body is complete
+ * (admin_handle). */
 static bool authorise(cutoffd *d, co__http_req *req, admin_call *c)
 {
     *c = (admin_call){.d = d, .req = req};

@@ -44,7 +44,7 @@ static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
     co__http_reply_error(req, CUTOFF_EPARSE, PROBLEM_BASE "bad-request", detail, NULL);
 }
 
-static bool read_check(json_t *o, cutoff_request *r, char *err, size_t n)
+bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
 {
     if (!json_is_object(o)) {
         snprintf(err, n, "a check request must be a JSON object");
@@ -57,6 +57,7 @@ static bool read_check(json_t *o, cutoff_request *r, char *err, size_t n)
             strcmp(key, "at")) {
             snprintf(err, n, "unknown key \"%.64s\" (allowed: subscription, action, region, at)",
                      key);
+            co__msg_clean(err); /* the key is the client's */
             return false;
         }
     }
@@ -80,6 +81,7 @@ static bool read_check(json_t *o, cutoff_request *r, char *err, size_t n)
         cutoff_diag diag;
         if (cutoff_time_parse(json_string_value(t), &r->at, &diag) != 0) {
             snprintf(err, n, "\"at\": %.200s", diag.message);
+            co__msg_clean(err); /* the cut may fall inside a character */
             return false;
         }
     } else if (t && !json_is_null(t)) {
@@ -87,14 +89,6 @@ static bool read_check(json_t *o, cutoff_request *r, char *err, size_t n)
         return false;
     }
     return true;
-}
-
-bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
-{
-    bool ok = read_check(o, r, err, n);
-    if (!ok)
-        co__msg_clean(err); /* it may quote a key */
-    return ok;
 }
 
 json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **requests, char *err,
@@ -231,9 +225,10 @@ static void refuse_forwarded(cutoffd *d, co__http_req *req, bool no_route, const
  * the gateway). */
 static const char *single_header(void *req, const char *name, bool *repeated)
 {
-    unsigned count = co__http_header_count(req, name);
+    unsigned count;
+    const char *value = co__http_header_once(req, name, &count);
     *repeated = count > 1;
-    return count == 1 ? co__http_header(req, name) : NULL;
+    return value;
 }
 
 int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx, char *scratch,

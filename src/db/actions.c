@@ -589,14 +589,7 @@ done:
 /* Snapshot                                                               */
 /* ===================================================================== */
 
-typedef struct active_set {
-    cutoff_action_spec **specs;
-    size_t n, cap;
-    int64_t expire_before; /* a last "off" phase that began before this expires */
-    size_t n_expired;
-} active_set;
-
-static void active_set_free(active_set *s)
+void co__active_set_free(co__active_set *s)
 {
     for (size_t i = 0; i < s->n; i++)
         cutoff_action_free(s->specs[i]);
@@ -611,9 +604,9 @@ static bool has_expired(const cutoff_action_spec *a, int64_t at)
     return cutoff_phase_start(a, a->n_phases - 1, 0) <= at;
 }
 
-static int gather_active(void *ctx, const co__action_row *row)
+int co__gather_active(void *ctx, const co__action_row *row)
 {
-    active_set *s = ctx;
+    co__active_set *s = ctx;
     cutoff_action_spec *a = NULL;
     int rc = co__db_action_spec(row, &a);
     if (rc != 0)
@@ -636,7 +629,7 @@ static int gather_active(void *ctx, const co__action_row *row)
 
 /* Marks the active actions whose last phase ("off") has begun as expired,
  * each with its audit record, in one transaction. */
-static int expire_actions(cutoff_db *db, const active_set *s, cutoff_diag *diag)
+static int expire_actions(cutoff_db *db, const co__active_set *s, cutoff_diag *diag)
 {
     int rc = co__db_begin(db, diag);
     if (rc != 0)
@@ -671,12 +664,12 @@ int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_sna
                        cutoff_diag *diag)
 {
     co__diag_clear(diag);
-    active_set set = {0};
+    co__active_set set = {0};
     cutoff_tree *own = NULL;
     int64_t wall = co__db_wall_now();
     set.expire_before = now < wall ? now : wall;
     co__action_filter f = {.state = CUTOFF_STATE_ACTIVE};
-    int rc = STORE_OPS(db)->action_iter(db->store, &f, gather_active, &set);
+    int rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, &set);
     if (rc != 0) {
         rc = co__db_store_fail(db, rc, diag, "reading the active actions");
         goto out;
@@ -695,9 +688,9 @@ int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_sna
     } else if (set.n_expired > 0) {
         if ((rc = expire_actions(db, &set, diag)) != 0)
             goto out;
-        active_set_free(&set);
+        co__active_set_free(&set);
         set.expire_before = now < wall ? now : wall;
-        if ((rc = STORE_OPS(db)->action_iter(db->store, &f, gather_active, &set)) != 0) {
+        if ((rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, &set)) != 0) {
             rc = co__db_store_fail(db, rc, diag, "reading the active actions");
             goto out;
         }
@@ -711,6 +704,6 @@ int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_sna
         cutoff_snapshot_build(tree, (const cutoff_action_spec *const *)set.specs, set.n, out, diag);
 out:
     cutoff_tree_release(own);
-    active_set_free(&set);
+    co__active_set_free(&set);
     return rc;
 }

@@ -366,36 +366,8 @@ static int check_active_action(void *ctx, const co__action_row *row)
  * changes while the action targets it, or that disappears while the action
  * names it, changes a decision under that action. */
 
-typedef struct active_list {
-    cutoff_action_spec **specs;
-    size_t n, cap;
-} active_list;
-
-static int collect_active(void *ctx, const co__action_row *row)
-{
-    active_list *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        cutoff_action_spec **specs = co__realloc(l->specs, cap * sizeof *specs);
-        if (specs == NULL)
-            return CUTOFF_ENOMEM;
-        l->specs = specs;
-        l->cap = cap;
-    }
-    int rc = co__db_action_spec(row, &l->specs[l->n]);
-    l->n += rc == 0;
-    return rc;
-}
-
-static void active_list_free(active_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        cutoff_action_free(l->specs[i]);
-    co__free(l->specs);
-}
-
 /* The preview of every active action on `cat` (out[l->n]). */
-static int previews_on(cutoff_db *db, const cutoff_catalog_spec *cat, const active_list *l,
+static int previews_on(cutoff_db *db, const cutoff_catalog_spec *cat, const co__active_set *l,
                        cutoff_preview **out, cutoff_diag *diag)
 {
     cutoff_tree *tree = NULL;
@@ -416,11 +388,6 @@ static const cutoff_preview_line *find_line(const cutoff_preview *p, const char 
         if (strcmp(p->lines[i].action, action) == 0)
             return &p->lines[i];
     return NULL;
-}
-
-static const char *class_text(cutoff_action_class cls)
-{
-    return cls == CUTOFF_CLASS_READ ? "read" : "write";
 }
 
 /* The catalog actions whose decisions change under one action, as JSON
@@ -445,10 +412,11 @@ static void changed_lines(const cutoff_preview *before, const cutoff_preview *af
             if (changed == 0 && !(was->cls != now->cls && (was->targeted || now->targeted)))
                 continue;
         }
-        json_array_append_new(into, json_pack("{s:s,s:s,s:o,s:I}", "action", was->action,
-                                              "class_before", class_text(was->cls), "class_after",
-                                              now ? json_string(class_text(now->cls)) : json_null(),
-                                              "subscriptions_changed", (json_int_t)changed));
+        json_array_append_new(
+            into, json_pack("{s:s,s:s,s:o,s:I}", "action", was->action, "class_before",
+                            cutoff_class_name(was->cls), "class_after",
+                            now ? json_string(cutoff_class_name(now->cls)) : json_null(),
+                            "subscriptions_changed", (json_int_t)changed));
         bool named = false;
         for (size_t k = 0; k < json_array_size(names) && !named; k++)
             named = strcmp(json_string_value(json_array_get(names, k)), was->action) == 0;
@@ -465,10 +433,10 @@ static int catalog_impact(cutoff_db *db, const cutoff_catalog_spec *old,
                           const cutoff_catalog_spec *cat, json_t **out, cutoff_diag *diag)
 {
     *out = NULL;
-    active_list l = {0};
+    co__active_set l = {.expire_before = INT64_MIN}; /* every one, none counted expired */
     cutoff_preview **before = NULL, **after = NULL;
     co__action_filter active = {.state = CUTOFF_STATE_ACTIVE};
-    int rc = STORE_OPS(db)->action_iter(db->store, &active, collect_active, &l);
+    int rc = STORE_OPS(db)->action_iter(db->store, &active, co__gather_active, &l);
     if (rc != 0 || l.n == 0)
         goto out;
     before = co__calloc(l.n, sizeof *before);
@@ -508,7 +476,7 @@ out:
     }
     co__free(before);
     co__free(after);
-    active_list_free(&l);
+    co__active_set_free(&l);
     return rc;
 }
 
@@ -731,7 +699,8 @@ int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb, c
     int rc = co__db_check_actor(actor, NULL);
     if (rc != 0)
         return rc;
-    if (!cutoff_id_valid(verb) || co__db_check_text(object, 512, false, "object", NULL) != 0)
+    if (!cutoff_id_valid(verb) ||
+        co__db_check_text(object, CUTOFF_AUDIT_OBJECT_MAX, false, "object", NULL) != 0)
         return CUTOFF_EINVAL;
     if (payload_json == NULL)
         payload_json = "{}";

@@ -97,6 +97,18 @@ int co__db_catalog(cutoff_db *db, cutoff_catalog_spec **out, cutoff_diag *diag);
  * (cutoff_pattern_match, cutoff_region_match): what an action's deny,
  * except and regions must do when it is stored, approved, and while it is
  * active under a new catalog. */
+/* The specs of active actions, gathered by co__gather_active (an
+ * action_iter callback); those whose last "off" phase began before
+ * expire_before are counted in n_expired. */
+typedef struct co__active_set {
+    cutoff_action_spec **specs;
+    size_t n, cap;
+    int64_t expire_before;
+    size_t n_expired;
+} co__active_set;
+int co__gather_active(void *ctx, const co__action_row *row);
+void co__active_set_free(co__active_set *s);
+
 bool co__catalog_has_action(const cutoff_catalog_spec *c, const char *pattern);
 bool co__catalog_has_region(const cutoff_catalog_spec *c, const char *pattern);
 /* An action version row as a spec with its lifecycle fields set. */

@@ -46,9 +46,9 @@ static json_t *preview_json(const cutoff_action_spec *a, const cutoff_preview *p
             json_array_append_new(per_phase, json_integer((json_int_t)l->changed_in_phase[k]));
         json_array_append_new(lines,
                               json_pack("{s:s,s:s,s:b,s:b,s:I,s:o}", "action", l->action, "class",
-                                        l->cls == CUTOFF_CLASS_READ ? "read" : "write", "targeted",
-                                        l->targeted, "excepted", l->excepted, "changed",
-                                        (json_int_t)l->changed, "changed_in_phase", per_phase));
+                                        cutoff_class_name(l->cls), "targeted", l->targeted,
+                                        "excepted", l->excepted, "changed", (json_int_t)l->changed,
+                                        "changed_in_phase", per_phase));
     }
     json_object_set_new(o, "actions", lines);
     json_object_set_new(o, "excepted_unchanged", json_boolean(p->excepted_unchanged));

@@ -519,9 +519,7 @@ static json_t *services_json(const cutoff_catalog_spec *c)
         json_t *act = json_object();
         ok = co__json_push(action_lists[s], act) == 0 &&
              co__json_put(act, "name", co__json_str(dot + 1)) == 0 &&
-             co__json_put(
-                 act, "class",
-                 co__json_str(c->actions[i].cls == CUTOFF_CLASS_READ ? "read" : "write")) == 0;
+             co__json_put(act, "class", co__json_str(cutoff_class_name(c->actions[i].cls))) == 0;
     }
     for (size_t s = 0; action_lists && s < n_services; s++)
         json_decref(action_lists[s]);

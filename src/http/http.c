@@ -606,25 +606,27 @@ const char *co__http_header(const co__http_req *r, const char *name)
 }
 
 typedef struct header_count {
-    const char *name;
+    const char *name, *value;
     unsigned n;
 } header_count;
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
-    (void)kind, (void)value;
+    (void)kind;
     header_count *c = cls;
-    if (strcasecmp(key, c->name) == 0)
-        c->n++;
+    if (strcasecmp(key, c->name) == 0 && c->n++ == 0)
+        c->value = value;
     return MHD_YES;
 }
 
-unsigned co__http_header_count(const co__http_req *r, const char *name)
+/* One pass over the headers: the count and the first value together. */
+const char *co__http_header_once(const co__http_req *r, const char *name, unsigned *count)
 {
-    header_count c = {name, 0};
+    header_count c = {name, NULL, 0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &c);
-    return c.n;
+    *count = c.n;
+    return c.n == 1 ? c.value : NULL;
 }
 
 const char *co__http_query(const co__http_req *r, const char *name)

@@ -76,8 +76,9 @@ void co__http_stop(co__http_server *s, unsigned drain_ms);
 const char *co__http_method(const co__http_req *r);
 const char *co__http_path(const co__http_req *r); /* without the query */
 const char *co__http_header(const co__http_req *r, const char *name);
-/* How many times the request carries header `name` (case-insensitive). */
-unsigned co__http_header_count(const co__http_req *r, const char *name);
+/* The value of header `name` (case-insensitive) when the request carries
+ * it exactly once, else NULL; *count says how many times it came. */
+const char *co__http_header_once(const co__http_req *r, const char *name, unsigned *count);
 const char *co__http_query(const co__http_req *r, const char *name);
 const char *co__http_body(const co__http_req *r, size_t *len);
 /* For admit: the body goes to a file, up to limits.max_spool_bytes (a

@@ -211,17 +211,18 @@ int cutoff_id_valid(const char *id)
     return n >= 1;
 }
 
+/* ASCII folding by hand: no locale may change who counts as whom. */
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
 int cutoff_actor_same(const char *a, const char *b)
 {
     if (a == NULL || b == NULL)
         return 0;
-    /* ASCII folding by hand: no locale may change who counts as whom */
     for (;; a++, b++) {
-        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
+        unsigned char x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
         if (x != y)
             return 0;
         if (x == '\0')
@@ -241,7 +242,7 @@ static bool uri_char(unsigned char c)
 static bool ascii_prefix(const char *s, const char *prefix)
 {
     for (; *prefix; s++, prefix++)
-        if (*s == '\0' || (*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s) != *prefix)
+        if (*s == '\0' || ascii_lower((unsigned char)*s) != (unsigned char)*prefix)
             return false;
     return true;
 }
@@ -415,6 +416,11 @@ cutoff_node_kind cutoff_node_kind_parse(const char *name)
     if (strcmp(name, "subscription") == 0)
         return CUTOFF_NODE_SUBSCRIPTION;
     return 0;
+}
+
+const char *cutoff_class_name(cutoff_action_class cls)
+{
+    return cls == CUTOFF_CLASS_READ ? "read" : "write";
 }
 
 const char *cutoff_mode_name(cutoff_mode mode)
