@@ -242,6 +242,9 @@ static int request(remote *r, call *q, char **answer, cutoff_diag *diag)
     curl_easy_reset(h); /* keeps the connection for the next call */
     r->errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_URL, url.p);
+    /* The path goes as built: ids may be "." or "..", which curl would
+     * otherwise resolve away (case show .. would read /v1/). */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);

@@ -284,6 +284,16 @@ done
 expect_fail 1 "a closed port fails" --server "http://127.0.0.1:$closed" --token-file auditor.tok case list
 expect_match "naming the URL" "^cutoff: cannot reach the server at http://127.0.0.1:$closed: " "$ERR"
 
+# Ids may be "." or "..": the path that carries them must reach the server
+# as written, not resolved to another resource on the way.
+as alice "case open --id .." case open --id .. --title "Dot dot" --scope unit-8200
+as alice "case open --id ." case open --id . --title "Dot" --scope unit-8200
+same_json "case show .." case show ..
+same_json "case show ." case show .
+as alice "case close .. through the server" case close ..
+run_cutoff --db "$CUTOFF_DB" --json case show ..
+expect_match "... closes case \"..\", not another resource" '"status": "closed"' "$OUT"
+
 # ---- tokens: revoke and SIGHUP --------------------------------------------------------------
 as carol "carol's token works" case list
 expect_ok "token create dave" token create --principal dave --roles viewer --tokens-file tokens
