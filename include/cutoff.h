@@ -731,6 +731,9 @@ typedef struct cutoff_import_stats {
 /* Called now and then during long work with lines done so far. */
 typedef void (*cutoff_progress_fn)(void *ctx, uint64_t done);
 
+/* The most input one import reads, in bytes: ten million lines of about
+ * 400 bytes each. */
+#define CUTOFF_IMPORT_MAX (4ull << 30)
 /* Imports node lines (JSON Lines) from `in` as one transaction: every line
  * is checked (syntax, id, kind, parent present in the database or the file,
  * kinds of parents, no cycles, known plan) before anything is written; on
@@ -739,8 +742,8 @@ typedef void (*cutoff_progress_fn)(void *ctx, uint64_t done);
  * CUTOFF_EPARSE (a malformed line), CUTOFF_EINVAL (no input, an id given
  * twice, a missing parent or one that is a subscription, a kind rule, an
  * unknown plan), CUTOFF_ECYCLE, CUTOFF_ELIMIT (too many lines, a name too
- * long), CUTOFF_EIO (reading `in`), CUTOFF_ENOTFOUND (no catalog loaded
- * yet), or a database error. */
+ * long, more than CUTOFF_IMPORT_MAX bytes), CUTOFF_EIO (reading `in`), CUTOFF_ENOTFOUND (no catalog
+ * loaded yet), or a database error. */
 CUTOFF_EXPORT int cutoff_db_nodes_import(cutoff_db *db, const char *actor, FILE *in,
                                          const char *source, cutoff_progress_fn progress,
                                          void *progress_ctx, cutoff_import_stats *stats,

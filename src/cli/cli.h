@@ -130,8 +130,15 @@ int cli_check_actor(cli *c);
  * the command only reads, c->read_only); a usage error in server mode,
  * naming what (`what`, e.g. "init") works only locally. Reports failures. */
 int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out);
+/* Opens an input file ("-" is standard input) after checking that it is a
+ * regular file or a pipe (a device or a directory is refused at once);
+ * *st describes it. Reports failures. */
+struct stat;
+int cli_open_input(const char *path, FILE **out, struct stat *st);
 /* Reads a whole file ("-" is standard input) into a NUL-terminated malloc'd
- * buffer. Reports failures. */
+ * buffer: a regular file or a pipe of at most CLI_FILE_MAX bytes (a device
+ * or a directory is refused at once). Reports failures. */
+#define CLI_FILE_MAX (1u << 30)
 int cli_read_file(const char *path, char **data, size_t *len);
 /* Parses a time option value (RFC 3339 or Unix seconds); usage error if bad. */
 int cli_parse_time(const cli *c, const char *option, const char *text, int64_t *out);

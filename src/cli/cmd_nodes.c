@@ -85,14 +85,10 @@ static int nodes_import(cli *c, int argc, char **argv)
     cli_backend *b = NULL;
     char *answer = NULL;
     json_t *st = NULL;
-    FILE *in = is_stdin ? stdin : fopen(pos[0], "r");
-    if (in == NULL)
-        return cli_error("%s: %s", source, strerror(errno));
+    FILE *in;
     struct stat sb;
-    if (fstat(fileno(in), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        rc = cli_error("%s: is a directory, not a file", source);
-        goto out;
-    }
+    if ((rc = cli_open_input(pos[0], &in, &sb)) != CLI_OK)
+        return rc;
     if ((rc = cli_backend_open(c, &b)) != CLI_OK)
         goto out;
 

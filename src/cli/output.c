@@ -392,24 +392,48 @@ int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out)
     return CLI_OK;
 }
 
+int cli_open_input(const char *path, FILE **out, struct stat *st)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "standard input" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    *out = NULL;
+    if (f == NULL)
+        return cli_error("%s: %s", name, strerror(errno));
+    int rc = CLI_OK;
+    if (fstat(fileno(f), st) != 0)
+        rc = cli_error("%s: %s", name, strerror(errno));
+    /* Input comes from a file or a pipe; a device such as /dev/zero would
+     * be read for ever. */
+    else if (S_ISDIR(st->st_mode) || (!is_stdin && !S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)))
+        rc = cli_error("%s: is %s, not a file; give a regular file or a pipe", name,
+                       S_ISDIR(st->st_mode)   ? "a directory"
+                       : S_ISCHR(st->st_mode) ? "a character device"
+                       : S_ISBLK(st->st_mode) ? "a block device"
+                                              : "a socket");
+    if (rc != CLI_OK && !is_stdin)
+        fclose(f);
+    if (rc == CLI_OK)
+        *out = f;
+    return rc;
+}
+
 int cli_read_file(const char *path, char **data, size_t *len)
 {
     bool is_stdin = strcmp(path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
     const char *name = is_stdin ? "standard input" : path;
     char *buf = NULL;
     size_t n = 0, cap = 0;
-    int rc = CLI_FAIL;
-
-    if (f == NULL)
-        return cli_error("%s: %s", name, strerror(errno));
+    FILE *f;
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        cli_error("%s: is a directory, not a file", name);
-        goto out;
-    }
+    int rc = cli_open_input(path, &f, &st);
+    if (rc != CLI_OK)
+        return rc;
+    rc = CLI_FAIL;
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > CLI_FILE_MAX)
+        goto too_large;
     /* A regular file is read with one allocation; a pipe grows the buffer. */
-    cap = (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) ? (size_t)st.st_size + 1 : 65536;
+    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
     buf = xrealloc(NULL, cap);
     for (;;) {
         size_t want = cap - n - 1;
@@ -420,7 +444,9 @@ int cli_read_file(const char *path, char **data, size_t *len)
         int ch = fgetc(f); /* the buffer is full: is there more? */
         if (ch == EOF)
             break;
-        cap *= 2;
+        if (n >= CLI_FILE_MAX)
+            goto too_large;
+        cap = cap * 2 > (size_t)CLI_FILE_MAX + 1 ? (size_t)CLI_FILE_MAX + 1 : cap * 2;
         buf = xrealloc(buf, cap);
         buf[n++] = (char)ch;
     }
@@ -433,6 +459,9 @@ int cli_read_file(const char *path, char **data, size_t *len)
     *len = n;
     buf = NULL;
     rc = CLI_OK;
+    goto out;
+too_large:
+    cli_error("%s: larger than %u MiB, the most a command reads", name, CLI_FILE_MAX >> 20);
 out:
     if (!is_stdin)
         fclose(f);

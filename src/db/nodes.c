@@ -93,15 +93,22 @@ typedef struct import_job {
 static int read_input(FILE *in, const char *source, co__buf *text, cutoff_diag *diag)
 {
     struct stat st;
-    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        co__buf_reserve(text, (size_t)st.st_size + READ_CHUNK) != 0)
-        return CUTOFF_ENOMEM;
+    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        if ((uint64_t)st.st_size > CUTOFF_IMPORT_MAX)
+            goto too_large;
+        if (co__buf_reserve(text, (size_t)st.st_size + READ_CHUNK) != 0)
+            return CUTOFF_ENOMEM;
+    }
     for (;;) {
         if (co__buf_reserve(text, READ_CHUNK) != 0)
             return CUTOFF_ENOMEM;
         size_t got = fread(text->data + text->len, 1, READ_CHUNK, in);
         text->len += got;
         text->data[text->len] = '\0';
+        /* An input without end (a device, a pipe that never closes) stops
+         * at the limit instead of taking all memory. */
+        if (text->len > CUTOFF_IMPORT_MAX)
+            goto too_large;
         if (got < READ_CHUNK) {
             if (ferror(in))
                 return co__diag(diag, CUTOFF_EIO, "%s: read error: %s", source, strerror(errno));
@@ -109,6 +116,9 @@ static int read_input(FILE *in, const char *source, co__buf *text, cutoff_diag *
                 return 0;
         }
     }
+too_large:
+    return co__diag(diag, CUTOFF_ELIMIT, "%s: more than %llu MiB of node lines; split the import",
+                    source, (unsigned long long)(CUTOFF_IMPORT_MAX >> 20));
 }
 
 static size_t online_cpus(void)

@@ -89,6 +89,37 @@ refused 1 "evidence on /dev/null" 'is a device' $(ev /dev/null)
 ln -s "$REF/catalog.json" evlink
 expect_ok "evidence through a symbolic link to a regular file" $(ev evlink)
 
+# ---- input files that are devices, directories or too large ----------------------------
+# A command's input is a regular file or a pipe: /dev/zero was read for ever
+# (nodes import took 16 GB in 20 s). Sparse files stand in for huge ones.
+truncate -s $((1024 * 1024 * 1024 + 1)) huge.txt
+truncate -s $((4 * 1024 * 1024 * 1024 + 1)) huge.jsonl
+device='is a character device, not a file' dir='is a directory, not a file'
+while IFS='|' read -r args pattern; do
+    before=$(dump)
+    # shellcheck disable=SC2086 # (5 s: without the check it eats memory fast)
+    OUT=$(timeout 5 "$CUTOFF" $args 2>"$WORK/.stderr" </dev/null); STATUS=$?; ERR=$(cat "$WORK/.stderr")
+    if [ "$STATUS" -eq 1 ] && [ "$(printf '%s\n' "$ERR" | grep -c .)" -eq 1 ] && [ "$before" = "$(dump)" ] &&
+        printf '%s' "$ERR" | grep -qE "$pattern"; then
+        ok "refused at once: $args"
+    else
+        not_ok "refused at once: $args" "exit $STATUS (124: it hung)" "wanted /$pattern/ in: $ERR"
+    fi
+done <<INPUTS
+check --batch /dev/zero|$device
+--actor alice catalog load /dev/zero|$device
+--actor alice action propose /dev/urandom|$device
+--actor alice nodes import /dev/zero|$device
+--actor alice case findings CASE-7 --file /dev/zero|$device
+--token-file /dev/zero --server http://127.0.0.1:9 case list|$device
+check --batch evdir|$dir
+--actor alice nodes import evdir|$dir
+check --batch huge.txt|larger than 1024 MiB
+--actor alice catalog load huge.txt|larger than 1024 MiB
+--actor alice nodes import huge.jsonl|more than 4096 MiB of node lines
+INPUTS
+rm -f huge.txt huge.jsonl
+
 # ---- init on another program's database ------------------------------------------
 foreign() { # foreign WHAT PATTERN SQL
     rm -f f.db*
