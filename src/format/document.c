@@ -84,31 +84,12 @@ int co__block_alloc(co__block *b)
 /* ---- messages ---------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s, or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+ * (co__utf8_decode: overlong forms, surrogates and code points past
+ * U+10FFFF are invalid). */
 static size_t utf8_seq(const unsigned char *s)
 {
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned cp, min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2, cp = c & 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3, cp = c & 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0; /* also stops at the terminating NUL */
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
+    uint32_t cp;
+    return co__utf8_decode(s, &cp);
 }
 
 bool co__utf8_valid(const char *s)
