@@ -8,12 +8,13 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 char *test_db_dump(const char *path)
 {
-    static const char *const tables[] = {"nodes",   "catalog", "cases",  "evidence",
-                                         "actions", "audit",   "changes"};
+    static const char *const tables[] = {"nodes", "catalog", "cases",    "evidence", "actions",
+                                         "audit", "changes", "catalogs", "heads",    "notices"};
     sqlite3 *s = NULL;
     char *text = NULL;
     size_t len = 0;
@@ -24,6 +25,11 @@ char *test_db_dump(const char *path)
         sqlite3_stmt *st;
         snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1, 2", tables[t]);
         if (sqlite3_prepare_v2(s, sql, -1, &st, NULL) != SQLITE_OK) {
+            /* A database of an older schema lacks the newer tables. */
+            if (strstr(sqlite3_errmsg(s), "no such table") != NULL) {
+                fprintf(out, "[%s] absent\n", tables[t]);
+                continue;
+            }
             ok = 0;
             break;
         }

@@ -8,8 +8,8 @@
 #define CUTOFF_TEST_DBFILES_H
 
 /* Every row of every table (nodes, catalog, cases, evidence, actions, audit,
- * changes), read-only, in key order; malloc'd (free it), NULL when the file
- * cannot be read as such a database. */
+ * changes, catalogs, heads, notices), read-only, in key order; malloc'd (free it), NULL when the
+ * file cannot be read as such a database. */
 char *test_db_dump(const char *path);
 /* Removes the database file and its WAL, shared-memory and journal files. */
 void test_db_remove(const char *path);
