@@ -237,7 +237,10 @@ static int check(cli_backend *b, const cli_request *r, char **out, cutoff_diag *
 {
     cutoff_snapshot *snap = NULL;
     cutoff_explanation *ex = NULL;
-    int rc = cutoff_db_snapshot(L(b)->db, NULL, cli_now(), &snap, diag);
+    /* Built for the time asked about when it is past: actions that ended
+     * since still decide it. */
+    int64_t now = cli_now();
+    int rc = cutoff_db_snapshot(L(b)->db, NULL, r->at < now ? r->at : now, &snap, diag);
     if (rc != 0)
         return state_failed(rc, diag);
     /* A local database has no notice base: a notice's url is its ref. */
@@ -254,7 +257,12 @@ static int check_batch(cli_backend *b, const cli_request *reqs, size_t n, cli_de
                        void *emit_ctx, cutoff_diag *diag)
 {
     cutoff_snapshot *snap = NULL;
-    int rc = cutoff_db_snapshot(L(b)->db, NULL, cli_now(), &snap, diag);
+    /* One snapshot for the earliest time the batch asks about. */
+    int64_t earliest = cli_now();
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i].at < earliest)
+            earliest = reqs[i].at;
+    int rc = cutoff_db_snapshot(L(b)->db, NULL, earliest, &snap, diag);
     if (rc != 0)
         return state_failed(rc, diag);
     /* Decided in chunks with cutoff_check_many, which overlaps the

@@ -481,10 +481,16 @@ static void explain(admin_call *c)
     }
     if (at_text && cutoff_time_parse(at_text, &r.at, &diag) != 0)
         return reply_error(c, CUTOFF_EINVAL, &diag, "?at");
-    cutoff_snapshot *snap = cutoff_engine_acquire(c->d->engine);
+    /* A past time may need actions that ended since: the history. */
+    int rc = 0;
+    cutoff_snapshot *snap = r.at < atomic_load(&c->d->snapshot_from)
+                                ? daemon_history_locked(c->d, &rc, &diag)
+                                : cutoff_engine_acquire(c->d->engine);
+    if (snap == NULL && rc != 0 && rc != CUTOFF_EUNAVAIL)
+        return reply_error(c, rc, &diag, "building the state of that time");
     cutoff_explanation *x = NULL;
     char *json = NULL;
-    int rc =
+    rc =
         snap ? cutoff_explain(snap, r.subscription, r.action, r.region, r.at, &x) : CUTOFF_EUNAVAIL;
     if (rc == 0)
         rc = cutoff_explanation_to_json(x, &r, daemon_live(c->d)->notice_base, &json);
@@ -501,12 +507,12 @@ static void explain(admin_call *c)
  * operator's tools use one URL. */
 static void check_one(admin_call *c)
 {
-    decision_check(c->d, c->req, false);
+    decision_check(c->d, c->req, false, true);
 }
 
 static void check_batch(admin_call *c)
 {
-    decision_check(c->d, c->req, true);
+    decision_check(c->d, c->req, true, true);
 }
 
 static void audit_log(admin_call *c)

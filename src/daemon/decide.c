@@ -170,7 +170,35 @@ static char *decide_batch(cutoffd *d, co__http_req *req, const cutoff_snapshot *
     return answer;
 }
 
-void decision_check(cutoffd *d, co__http_req *req, bool batch)
+/* Whether a request object names an "at" before `from` (a malformed one
+ * is refused later, by decide_one). */
+static bool asks_before(const json_t *item, int64_t from)
+{
+    const json_t *t = json_object_get(item, "at");
+    int64_t at;
+    if (json_is_integer(t))
+        return json_integer_value(t) < from;
+    return json_is_string(t) && cutoff_time_parse(json_string_value(t), &at, NULL) == 0 &&
+           at < from;
+}
+
+/* The history snapshot (daemon_history_locked), taking write_lock unless
+ * the caller holds it; NULL when it cannot be built (answered then). */
+static cutoff_snapshot *history(cutoffd *d, co__http_req *req, bool locked)
+{
+    int rc;
+    cutoff_diag diag = {0};
+    if (!locked)
+        pthread_mutex_lock(&d->write_lock);
+    cutoff_snapshot *snap = daemon_history_locked(d, &rc, &diag);
+    if (!locked)
+        pthread_mutex_unlock(&d->write_lock);
+    if (snap == NULL)
+        co__http_reply_error(req, rc, NULL, diag.message[0] ? diag.message : NULL, NULL);
+    return snap;
+}
+
+void decision_check(cutoffd *d, co__http_req *req, bool batch, bool locked)
 {
     size_t len;
     const char *body = co__http_body(req, &len);
@@ -183,7 +211,25 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
     }
     cutoff_reader *reader = daemon_reader(d);
     const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
+    cutoff_snapshot *past = NULL;
     bool decided = false; /* refusals count their own latency */
+    if (snap != NULL) {
+        /* A time before the live snapshot's may need actions that ended
+         * since, which it leaves out: those requests go to the history. */
+        int64_t from = atomic_load(&d->snapshot_from);
+        bool before = false;
+        for (size_t i = 0; batch && !before && i < json_array_size(requests); i++)
+            before = asks_before(json_array_get(requests, i), from);
+        if (!batch)
+            before = asks_before(doc, from);
+        if (before) {
+            cutoff_reader_exit(reader);
+            reader = NULL;
+            snap = past = history(d, req, locked);
+            if (past == NULL)
+                goto out;
+        }
+    }
     if (snap == NULL) {
         co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL, NULL, NULL);
     } else if (batch) {
@@ -198,8 +244,10 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
             co__http_reply_json(req, 200, answer, NULL);
         cutoff_free(answer);
     }
+out:
     if (reader)
         cutoff_reader_exit(reader);
+    cutoff_snapshot_release(past);
     json_decref(doc);
     if (decided)
         metrics_latency(&d->metrics, co__http_elapsed_ns(req));
@@ -425,10 +473,10 @@ void decision_handle(void *ctx, co__http_req *req)
     bool post = strcmp(method, "POST") == 0;
     if (strcmp(path, "/v1/check") == 0 && post) {
         co__http_set_label(req, NULL, "decision.check");
-        decision_check(d, req, false);
+        decision_check(d, req, false, false);
     } else if (strcmp(path, "/v1/check/batch") == 0 && post) {
         co__http_set_label(req, NULL, "decision.batch");
-        decision_check(d, req, true);
+        decision_check(d, req, true, false);
     } else if ((strcmp(path, "/v1/authz") == 0 || strcmp(path, "/v1/authz/nginx") == 0)) {
         co__http_set_label(req, NULL, "decision.authz");
         handle_authz(d, req, path[9] == '/');

@@ -260,6 +260,19 @@ static int set_states(cutoff_db *db, const char *id, const version_list *l, int 
     return 0;
 }
 
+/* The versions of an action in force: active, or expired (still deciding
+ * the times before its "off" phase). */
+static int collect_in_force(cutoff_db *db, const char *id, version_list *l)
+{
+    co__action_filter f = {.id = id, .state = CUTOFF_STATE_ACTIVE};
+    int rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, l);
+    if (rc == 0) {
+        f.state = CUTOFF_STATE_EXPIRED;
+        rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, l);
+    }
+    return rc;
+}
+
 static int no_action(const char *id, cutoff_diag *diag)
 {
     char q[160];
@@ -327,8 +340,7 @@ int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id, i
     if ((rc = co__db_action_spec(&latest, &a)) != 0 || (rc = check_action(db, a, diag)) != 0 ||
         (rc = check_phase_order(a, now, diag)) != 0)
         goto out;
-    co__action_filter f = {.id = id, .state = CUTOFF_STATE_ACTIVE};
-    if ((rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, &active)) != 0 ||
+    if ((rc = collect_in_force(db, id, &active)) != 0 ||
         (rc = set_states(db, id, &active, CUTOFF_STATE_SUPERSEDED)) != 0)
         goto out;
     latest.state = CUTOFF_STATE_ACTIVE;
@@ -376,19 +388,22 @@ int cutoff_db_action_lift(cutoff_db *db, const char *actor, const char *id, int6
         return co__diag(diag, CUTOFF_EINVAL, "no action id given");
     if ((rc = co__db_begin(db, diag)) != 0)
         return rc;
-    co__action_filter f = {.id = id, .state = CUTOFF_STATE_ACTIVE};
-    if ((rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, &active)) != 0)
+    if ((rc = collect_in_force(db, id, &active)) != 0)
         goto out;
-    /* The active version if there is one, else the latest draft. */
-    rc = STORE_OPS(db)->action_get(db->store, id, active.n ? active.versions[active.n - 1] : 0,
-                                   &row);
+    /* The version in force (active or expired) if there is one, else the
+     * latest draft. */
+    int in_force = 0;
+    for (size_t i = 0; i < active.n; i++)
+        if (active.versions[i] > in_force)
+            in_force = active.versions[i];
+    rc = STORE_OPS(db)->action_get(db->store, id, in_force, &row);
     if (rc == CUTOFF_ENOTFOUND)
         rc = no_action(id, diag);
     if (rc != 0)
         goto out;
     if (row.state == CUTOFF_STATE_DRAFT) {
         verb = "action.withdraw";
-    } else if (row.state != CUTOFF_STATE_ACTIVE) {
+    } else if (row.state != CUTOFF_STATE_ACTIVE && row.state != CUTOFF_STATE_EXPIRED) {
         rc = co__diag(diag, CUTOFF_ESTATE, "%s has nothing to lift: its latest version v%d is %s",
                       id, row.version, cutoff_action_state_name((cutoff_action_state)row.state));
         goto out;
@@ -611,7 +626,7 @@ int co__gather_active(void *ctx, const co__action_row *row)
     int rc = co__db_action_spec(row, &a);
     if (rc != 0)
         return rc;
-    if (has_expired(a, s->expire_before))
+    if (a->state == CUTOFF_STATE_ACTIVE && has_expired(a, s->expire_before))
         s->n_expired++;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -627,8 +642,22 @@ int co__gather_active(void *ctx, const co__action_row *row)
     return 0;
 }
 
+/* Whether a can deny anything at some time at or after t: a phase that is
+ * not "off" is in force at t or begins later. Phases are in time order
+ * (approval sees to it). */
+static bool bites_from(const cutoff_action_spec *a, int64_t t)
+{
+    for (size_t i = 0; i < a->n_phases; i++)
+        if (a->phases[i].mode != CUTOFF_MODE_OFF &&
+            (i + 1 == a->n_phases || cutoff_phase_start(a, i + 1, 0) > t))
+            return true;
+    return false;
+}
+
 /* Marks the active actions whose last phase ("off") has begun as expired,
- * each with its audit record, in one transaction. */
+ * each with its audit record, in one transaction. Expiry is for people:
+ * an expired version stays in force (its earlier phases decide times
+ * before "off"), so nothing has to be gathered again afterwards. */
 static int expire_actions(cutoff_db *db, const co__active_set *s, cutoff_diag *diag)
 {
     int rc = co__db_begin(db, diag);
@@ -636,7 +665,7 @@ static int expire_actions(cutoff_db *db, const co__active_set *s, cutoff_diag *d
         return rc;
     for (size_t i = 0; i < s->n && rc == 0; i++) {
         const cutoff_action_spec *a = s->specs[i];
-        if (!has_expired(a, s->expire_before))
+        if (a->state != CUTOFF_STATE_ACTIVE || !has_expired(a, s->expire_before))
             continue;
         co__action_row row = {0};
         rc = STORE_OPS(db)->action_get(db->store, a->id, a->version, &row);
@@ -657,7 +686,19 @@ static int expire_actions(cutoff_db *db, const co__active_set *s, cutoff_diag *d
     return co__db_end(db, co__db_store_fail(db, rc, diag, "marking expired actions"), diag);
 }
 
-/* The active actions compiled on the tree. Expiry is recorded only for
+int co__gather_in_force(cutoff_db *db, co__active_set *set)
+{
+    co__action_filter f = {.state = CUTOFF_STATE_ACTIVE};
+    int rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, set);
+    if (rc == 0) {
+        f.state = CUTOFF_STATE_EXPIRED;
+        rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, set);
+    }
+    return rc;
+}
+
+/* The versions in force (active or expired) compiled on the tree, less
+ * those that cannot bite at or after `now`. Expiry is recorded only for
  * phases that have begun by both `now` and the wall clock, so a snapshot
  * made to look at a future time cannot expire actions in the database. */
 int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_snapshot **out,
@@ -668,33 +709,22 @@ int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_sna
     cutoff_tree *own = NULL;
     int64_t wall = co__db_wall_now();
     set.expire_before = now < wall ? now : wall;
-    co__action_filter f = {.state = CUTOFF_STATE_ACTIVE};
-    int rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, &set);
+    int rc = co__gather_in_force(db, &set);
     if (rc != 0) {
         rc = co__db_store_fail(db, rc, diag, "reading the active actions");
         goto out;
     }
-    if (set.n_expired > 0 && db->read_only) {
-        /* Decided as after the expiry, which is recorded by the next
-         * handle that may write. */
-        size_t kept = 0;
-        for (size_t i = 0; i < set.n; i++) {
-            if (has_expired(set.specs[i], set.expire_before))
-                cutoff_action_free(set.specs[i]);
-            else
-                set.specs[kept++] = set.specs[i];
-        }
-        set.n = kept;
-    } else if (set.n_expired > 0) {
-        if ((rc = expire_actions(db, &set, diag)) != 0)
-            goto out;
-        co__active_set_free(&set);
-        set.expire_before = now < wall ? now : wall;
-        if ((rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, &set)) != 0) {
-            rc = co__db_store_fail(db, rc, diag, "reading the active actions");
-            goto out;
-        }
+    /* A read-only handle leaves the marking to the next one that may write. */
+    if (set.n_expired > 0 && !db->read_only && (rc = expire_actions(db, &set, diag)) != 0)
+        goto out;
+    size_t kept = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        if (bites_from(set.specs[i], now))
+            set.specs[kept++] = set.specs[i];
+        else
+            cutoff_action_free(set.specs[i]);
     }
+    set.n = kept;
     if (tree == NULL) {
         if ((rc = cutoff_db_load_tree(db, &own, diag)) != 0)
             goto out;

@@ -1052,6 +1052,101 @@ static void test_snapshot_marks_expired(void **state)
     cutoff_tree_release(tree);
 }
 
+/* The answer for (subscription, action, region, t) does not depend on when
+ * it is asked: an action whose last phase "off" has begun is marked
+ * expired, and its earlier phases still decide their times. */
+static void test_ended_schedule_still_decides(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    cutoff_snapshot *snap = NULL;
+    load_world(f);
+    open_case_1(f);
+    const char *brief = "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\"],"
+                        "\"phases\":[{\"at\":\"+0\",\"mode\":\"read-only\"},{\"at\":\"+1h\","
+                        "\"mode\":\"suspend\"},{\"at\":\"+1d\",\"mode\":\"off\"}],\"status\":403,"
+                        "\"notice\":{\"summary\":\"s\"}}";
+    propose(f, "alice", brief, "EA-1", 1);
+    int64_t now = (int64_t)time(NULL), approved = now - 2 * DAY;
+    int64_t in_suspend = approved + 2 * 3600, off = approved + DAY;
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", approved, &d), 0);
+
+    /* Asked before "off" began: suspended. */
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, in_suspend, &snap, &d), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", in_suspend), CUTOFF_REASON_SUSPENDED);
+    cutoff_snapshot_release(snap);
+    /* Built now, it marks EA-1 expired and leaves it out: it cannot bite
+     * at or after now. */
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, now, &snap, &d), 0);
+    assert_int_equal(cutoff_snapshot_action_count(snap), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", now), CUTOFF_REASON_ALLOW);
+    cutoff_snapshot_release(snap);
+    cutoff_action_spec *a = NULL;
+    assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 0, &a), 0);
+    assert_int_equal(a->state, CUTOFF_STATE_EXPIRED);
+    cutoff_action_free(a);
+    char *json = NULL;
+    assert_int_equal(cutoff_db_action_list(f->db, &json), 0);
+    assert_non_null(strstr(json, "\"state\":\"expired\""));
+    cutoff_free(json);
+
+    /* Asked again, after the expiry, about the same times: the same
+     * answers, at each phase and at the boundaries. */
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, approved - 1, &snap, &d), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.write", approved - 1), CUTOFF_REASON_ALLOW);
+    assert_int_equal(decide(snap, "sub-a", "storage.write", approved), CUTOFF_REASON_READ_ONLY);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", approved), CUTOFF_REASON_ALLOW);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", in_suspend), CUTOFF_REASON_SUSPENDED);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", off - 1), CUTOFF_REASON_SUSPENDED);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", off), CUTOFF_REASON_ALLOW);
+    cutoff_snapshot_release(snap);
+
+    /* A new version supersedes the expired one, which decides no more. */
+    const char *v2 = "{\"id\":\"EA-1\",\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],"
+                     "\"deny\":[\"ai.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"}],"
+                     "\"status\":403,\"notice\":{\"summary\":\"s\"}}";
+    propose(f, "alice", v2, "EA-1", 2);
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", now, &d), 0);
+    assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 1, &a), 0);
+    assert_int_equal(a->state, CUTOFF_STATE_SUPERSEDED);
+    cutoff_action_free(a);
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, in_suspend, &snap, &d), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", in_suspend), CUTOFF_REASON_ALLOW);
+    cutoff_snapshot_release(snap);
+}
+
+/* Lifting an expired version ends it at every time. */
+static void test_lift_expired(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    cutoff_snapshot *snap = NULL;
+    load_world(f);
+    open_case_1(f);
+    const char *brief = "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\"],"
+                        "\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"},{\"at\":\"+1d\","
+                        "\"mode\":\"off\"}],\"status\":403,\"notice\":{\"summary\":\"s\"}}";
+    propose(f, "alice", brief, "EA-1", 1);
+    int64_t now = (int64_t)time(NULL), approved = now - 2 * DAY;
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", approved, &d), 0);
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, now, &snap, &d), 0);
+    cutoff_snapshot_release(snap);
+    cutoff_action_spec *a = NULL;
+    assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 0, &a), 0);
+    assert_int_equal(a->state, CUTOFF_STATE_EXPIRED);
+    cutoff_action_free(a);
+
+    assert_int_equal(cutoff_db_action_lift(f->db, "carol", "EA-1", now, "over", &d), 0);
+    assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 0, &a), 0);
+    assert_int_equal(a->state, CUTOFF_STATE_LIFTED);
+    cutoff_action_free(a);
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, approved, &snap, &d), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", approved), CUTOFF_REASON_ALLOW);
+    cutoff_snapshot_release(snap);
+    /* Nothing left to lift. */
+    assert_int_equal(cutoff_db_action_lift(f->db, "carol", "EA-1", now, NULL, &d), CUTOFF_ESTATE);
+}
+
 /* ===================================================================== */
 /* Nodes shown                                                            */
 /* ===================================================================== */
@@ -1686,6 +1781,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_action_workflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_propose_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_marks_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ended_schedule_still_decides, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lift_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_show, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_append_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_leaves_nothing, setup, teardown),
