@@ -649,6 +649,57 @@ CUTOFF_EXPORT int cutoff_node_parse_line(char *line, size_t len, cutoff_node_spe
                                          cutoff_diag *diag);
 
 /* ===================================================================== */
+/* Signing keys                                                           */
+/* ===================================================================== */
+
+/* An Ed25519 key (libsodium) that signs audit heads and customer notices,
+ * so that anyone holding its public key can check them without trusting
+ * the database. Public keys travel as text, "ed25519:" followed by 44
+ * characters of base64 (the form 'cutoff key show' prints and a public key
+ * file holds on one line); signatures as 88 characters of base64. */
+#define CUTOFF_PUBKEY_TEXT_MAX 64
+#define CUTOFF_SIGNATURE_TEXT_MAX 96
+
+typedef struct cutoff_key cutoff_key;
+
+/* A new random key. Returns 0, CUTOFF_EINVAL (out NULL), CUTOFF_ENOMEM or
+ * CUTOFF_EIO (the random source could not start). */
+CUTOFF_EXPORT int cutoff_key_generate(cutoff_key **out);
+/* Writes the key to a new file of mode 0600 (one line, "cutoff-secret-key
+ * ed25519:" and the base64 of its seed), never replacing a file. Returns 0,
+ * CUTOFF_EINVAL, CUTOFF_EEXIST (the path exists, a link included) or
+ * CUTOFF_EIO. */
+CUTOFF_EXPORT int cutoff_key_save(const cutoff_key *key, const char *path, cutoff_diag *diag);
+/* Reads a key file. It must be a regular file owned by this user that no
+ * one else may read or write, since whoever reads it can sign. Returns 0,
+ * CUTOFF_EINVAL (no path; not a regular file), CUTOFF_EIO (cannot read it),
+ * CUTOFF_EPERM (owner or mode), CUTOFF_EPARSE (not a key file) or
+ * CUTOFF_ENOMEM. */
+CUTOFF_EXPORT int cutoff_key_load(const char *path, cutoff_key **out, cutoff_diag *diag);
+/* Wipes and releases a key. */
+CUTOFF_EXPORT void cutoff_key_free(cutoff_key *key);
+/* The key's public key as text ("ed25519:..."), valid while key lives. */
+CUTOFF_EXPORT const char *cutoff_key_public(const cutoff_key *key);
+/* 0 when text is a public key in the text form above, else CUTOFF_EPARSE. */
+CUTOFF_EXPORT int cutoff_public_key_check(const char *text, cutoff_diag *diag);
+/* Reads a public key file (one line as 'cutoff key show' prints; blanks
+ * around it are ignored) into out. Returns 0, CUTOFF_EINVAL (no path; not
+ * a regular file; a secret key file given by mistake), CUTOFF_EIO or
+ * CUTOFF_EPARSE. */
+CUTOFF_EXPORT int cutoff_public_key_read(const char *path, char out[CUTOFF_PUBKEY_TEXT_MAX],
+                                         cutoff_diag *diag);
+/* Signs len bytes of msg: the signature's text into sig_out. Returns 0 or
+ * CUTOFF_EINVAL. */
+CUTOFF_EXPORT int cutoff_key_sign(const cutoff_key *key, const void *msg, size_t len,
+                                  char sig_out[CUTOFF_SIGNATURE_TEXT_MAX]);
+/* Checks a signature over len bytes of msg with a public key text.
+ * Returns 0 when it verifies, CUTOFF_ETAMPER when it does not (the bytes
+ * or the signature were changed, or another key signed), CUTOFF_EPARSE (the
+ * key or signature text is malformed) or CUTOFF_EINVAL. */
+CUTOFF_EXPORT int cutoff_signature_verify(const char *public_key, const void *msg, size_t len,
+                                          const char *signature);
+
+/* ===================================================================== */
 /* Database: durable state, workflow and audit                            */
 /* ===================================================================== */
 
@@ -689,6 +740,11 @@ typedef struct cutoff_db cutoff_db;
  * migration), CUTOFF_EIO or CUTOFF_ENOMEM; diag says which. */
 CUTOFF_EXPORT int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *diag);
 CUTOFF_EXPORT void cutoff_db_close(cutoff_db *db);
+/* Gives the handle a signing key (NULL: none), borrowed until it is
+ * replaced or the handle closed. With a key, every change signs the audit
+ * head it creates, in its own transaction, and the notices it issues are
+ * signed as they are issued. */
+CUTOFF_EXPORT void cutoff_db_set_key(cutoff_db *db, const cutoff_key *key);
 /* The schema version this program writes (a number, never an error). */
 CUTOFF_EXPORT int cutoff_db_schema_version(void);
 

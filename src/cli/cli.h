@@ -34,6 +34,7 @@ typedef struct cli {
     const char *actor_opt;      /* --actor */
     const char *server_opt;     /* --server */
     const char *token_file_opt; /* --token-file */
+    const char *key_opt;        /* --key */
     bool json;
     /* The command only reads: a local database is opened read-only (set
      * by the verb before it opens the backend). */
@@ -43,17 +44,20 @@ typedef struct cli {
 
     /* Set by cli_resolve. */
     bool resolved;
-    const char *server;  /* base URL of cutoffd: server mode; NULL: local */
-    const char *db_path; /* local mode: the database */
-    const char *actor;   /* local mode: who makes changes (NULL if unknown) */
+    const char *server;   /* base URL of cutoffd: server mode; NULL: local */
+    const char *db_path;  /* local mode: the database */
+    const char *actor;    /* local mode: who makes changes (NULL if unknown) */
+    const char *key_path; /* local mode: the signing key file (NULL: none) */
+    cutoff_key *key;      /* loaded by cli_open_db for a command that writes */
 } cli;
 
 /* Decides the mode: --server URL, else (unless --db is given) $CUTOFF_SERVER,
  * selects the server; otherwise the local database (--db, $CUTOFF_DB,
  * ./cutoff.db) with the actor from --actor, $CUTOFF_ACTOR or the login
- * name. Usage errors: --db with --server, --actor with a server (the server
- * records changes under the token's principal), --token-file without one.
- * Idempotent. */
+ * name, and the signing key from --key or $CUTOFF_KEY_FILE. Usage errors:
+ * --db with --server, --actor or --key with a server (the server records
+ * changes under the token's principal and signs with its own key),
+ * --token-file without one. Idempotent. */
 int cli_resolve(cli *c);
 
 /* The field of the global option `--NAME` (name_len bytes of name), or

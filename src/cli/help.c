@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char overview[] =
-    "usage: cutoff [--db PATH] [--actor NAME] [--json] COMMAND [ARGS]\n"
+    "usage: cutoff [--db PATH] [--actor NAME] [--key FILE] [--json] COMMAND [ARGS]\n"
     "       cutoff --server URL [--token-file FILE] [--json] COMMAND [ARGS]\n"
     "\n"
     "Disable exactly what must stop, for exactly the customer unit that must\n"
@@ -38,6 +38,10 @@ static const char overview[] =
     "  --actor NAME       who makes the change (default $CUTOFF_ACTOR, else the\n"
     "                     login name); not with a server, which uses the token's\n"
     "                     principal\n"
+    "  --key FILE         the signing key (default $CUTOFF_KEY_FILE): a command\n"
+    "                     that changes the database signs the audit head it\n"
+    "                     creates and the notices it issues; not with a server,\n"
+    "                     which signs with its own key\n"
     "  --server URL       work through cutoffd's admin API at URL (default\n"
     "                     $CUTOFF_SERVER unless --db is given), e.g.\n"
     "                     http://127.0.0.1:8081; every command but init, token and\n"

@@ -88,7 +88,9 @@ static int run(int argc, char **argv)
     for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
         if (strcmp(verbs[v].name, verb) == 0) {
             c.verb = verbs[v].name;
-            return verbs[v].run(&c, argc - i - 1, argv + i + 1);
+            int status = verbs[v].run(&c, argc - i - 1, argv + i + 1);
+            cutoff_key_free(c.key);
+            return status;
         }
     }
     return cli_usage(NULL, "unknown command \"%s\"", verb);

@@ -134,7 +134,8 @@ const char **cli_global_option(cli *c, const char *name, size_t name_len)
     } globals[] = {{"db", offsetof(cli, db_opt)},
                    {"actor", offsetof(cli, actor_opt)},
                    {"server", offsetof(cli, server_opt)},
-                   {"token-file", offsetof(cli, token_file_opt)}};
+                   {"token-file", offsetof(cli, token_file_opt)},
+                   {"key", offsetof(cli, key_opt)}};
     for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++)
         if (strlen(globals[i].name) == name_len && strncmp(globals[i].name, name, name_len) == 0)
             return (const char **)(void *)((char *)c + globals[i].offset);
@@ -339,6 +340,11 @@ int cli_resolve(cli *c)
                              "--actor cannot be used with --server (%s): the server records "
                              "every change under the principal of the token",
                              c->server);
+        if (c->key_opt)
+            return cli_usage(c,
+                             "--key cannot be used with --server (%s): the server signs with "
+                             "its own key",
+                             c->server);
     } else {
         if (c->token_file_opt)
             return cli_usage(c, "--token-file goes with --server URL (or $CUTOFF_SERVER)");
@@ -346,6 +352,7 @@ int cli_resolve(cli *c)
         c->actor = c->actor_opt          ? c->actor_opt
                    : env("CUTOFF_ACTOR") ? env("CUTOFF_ACTOR")
                                          : login_name();
+        c->key_path = c->key_opt ? c->key_opt : env("CUTOFF_KEY_FILE");
     }
     c->resolved = true;
     return CLI_OK;
@@ -388,6 +395,16 @@ int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out)
         if (diag.message[0] && strstr(diag.message, c->db_path) != NULL)
             return cli_fail(rc, &diag, NULL);
         return cli_fail(rc, &diag, c->db_path);
+    }
+    /* A command that writes signs the audit head it creates (and the
+     * notices it issues) when it is given the key. */
+    if (!c->read_only && c->key_path != NULL) {
+        if (c->key == NULL && (rc = cutoff_key_load(c->key_path, &c->key, &diag)) != 0) {
+            cutoff_db_close(*out);
+            *out = NULL;
+            return cli_fail(rc, &diag, NULL);
+        }
+        cutoff_db_set_key(*out, c->key);
     }
     return CLI_OK;
 }

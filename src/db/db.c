@@ -90,6 +90,12 @@ void cutoff_db_close(cutoff_db *db)
     co__free(db);
 }
 
+void cutoff_db_set_key(cutoff_db *db, const cutoff_key *key)
+{
+    if (db != NULL)
+        db->key = key;
+}
+
 /* ===================================================================== */
 /* Shared helpers                                                         */
 /* ===================================================================== */

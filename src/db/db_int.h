@@ -18,7 +18,8 @@
 
 struct cutoff_db {
     co__store *store;
-    bool read_only; /* opened with CUTOFF_DB_READ_ONLY: nothing is written */
+    bool read_only;        /* opened with CUTOFF_DB_READ_ONLY: nothing is written */
+    const cutoff_key *key; /* signs heads and notices (cutoff_db_set_key); borrowed */
 };
 
 /* The store's operations of a handle. */

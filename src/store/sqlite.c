@@ -130,6 +130,51 @@ static const char *const migrations[CO__STORE_SCHEMA_VERSION] = {
     "  BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;"
     "CREATE TRIGGER changes_no_delete BEFORE DELETE ON changes"
     "  BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;",
+
+    /* 2 -> 3: what proof needs. Every catalog ever loaded (as-of decisions
+     * use the catalog of then; the current one starts the history), the
+     * signed audit heads, and the versions of each action's notice to its
+     * customer. Heads and notices are append-only; a notice's signature
+     * may be set once, when a key signs a notice issued without one. The
+     * triggers stop mistakes, not an attacker holding the file: the
+     * signatures are what catch that. */
+    "CREATE TABLE catalogs("
+    "  n INTEGER PRIMARY KEY,"
+    "  json TEXT NOT NULL,"
+    "  loaded_by TEXT NOT NULL,"
+    "  loaded_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX catalogs_by_time ON catalogs(loaded_at, n);"
+    "INSERT INTO catalogs(json, loaded_by, loaded_at)"
+    "  SELECT json, loaded_by, loaded_at FROM catalog;"
+    "CREATE TRIGGER catalogs_no_update BEFORE UPDATE ON catalogs"
+    "  BEGIN SELECT RAISE(ABORT, 'the catalog history is append-only'); END;"
+    "CREATE TRIGGER catalogs_no_delete BEFORE DELETE ON catalogs"
+    "  BEGIN SELECT RAISE(ABORT, 'the catalog history is append-only'); END;"
+    "CREATE TABLE heads("
+    "  n INTEGER PRIMARY KEY,"
+    "  seq INTEGER NOT NULL,"
+    "  statement TEXT NOT NULL,"
+    "  signature TEXT NOT NULL"
+    ");"
+    "CREATE TRIGGER heads_no_update BEFORE UPDATE ON heads"
+    "  BEGIN SELECT RAISE(ABORT, 'signed heads are append-only'); END;"
+    "CREATE TRIGGER heads_no_delete BEFORE DELETE ON heads"
+    "  BEGIN SELECT RAISE(ABORT, 'signed heads are append-only'); END;"
+    "CREATE TABLE notices("
+    "  action_id TEXT NOT NULL,"
+    "  n INTEGER NOT NULL CHECK (n >= 1),"
+    "  issued_at INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  signature TEXT,"
+    "  PRIMARY KEY (action_id, n)"
+    ");"
+    "CREATE TRIGGER notices_no_update BEFORE UPDATE ON notices"
+    "  WHEN OLD.signature IS NOT NULL OR NEW.action_id IS NOT OLD.action_id"
+    "    OR NEW.n IS NOT OLD.n OR NEW.issued_at IS NOT OLD.issued_at OR NEW.body IS NOT OLD.body"
+    "  BEGIN SELECT RAISE(ABORT, 'a notice is never changed once issued and signed'); END;"
+    "CREATE TRIGGER notices_no_delete BEFORE DELETE ON notices"
+    "  BEGIN SELECT RAISE(ABORT, 'notices are append-only'); END;",
 };
 
 /* ===================================================================== */
@@ -143,6 +188,7 @@ static const char *const migrations[CO__STORE_SCHEMA_VERSION] = {
     "id, title, scope, status, findings, opened_by, opened_at, closed_by, closed_at, updated_by, " \
     "updated_at"
 #define AUDIT_COLS "seq, time, actor, verb, object, payload, prev_hash, hash"
+#define NOTICE_COLS "action_id, n, issued_at, body, signature"
 
 enum stmt_id {
     ST_NODE_GET,
@@ -152,6 +198,8 @@ enum stmt_id {
     ST_NODE_PUT,
     ST_CATALOG_GET,
     ST_CATALOG_PUT,
+    ST_CATALOG_HISTORY_PUT,
+    ST_CATALOG_AT,
     ST_CASE_GET,
     ST_CASE_PUT,
     ST_CASE_ITER,
@@ -167,6 +215,14 @@ enum stmt_id {
     ST_AUDIT_LAST,
     ST_AUDIT_PUT,
     ST_AUDIT_ITER,
+    ST_HEAD_PUT,
+    ST_HEAD_LAST,
+    ST_HEAD_ITER,
+    ST_NOTICE_PUT,
+    ST_NOTICE_GET,
+    ST_NOTICE_GET_LATEST,
+    ST_NOTICE_ITER,
+    ST_NOTICE_SIGN,
     ST_CHANGE_PUT,
     ST_CHANGE_LAST,
     ST_CHANGE_LAST_KIND,
@@ -185,6 +241,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_CATALOG_PUT] = "INSERT INTO catalog(one, json, loaded_by, loaded_at) VALUES (1, ?1, ?2, ?3)"
                        " ON CONFLICT(one) DO UPDATE SET json = excluded.json,"
                        " loaded_by = excluded.loaded_by, loaded_at = excluded.loaded_at",
+    [ST_CATALOG_HISTORY_PUT] =
+        "INSERT INTO catalogs(json, loaded_by, loaded_at) VALUES (?1, ?2, ?3)",
+    [ST_CATALOG_AT] = "SELECT json FROM catalogs WHERE loaded_at <= ?1"
+                      " ORDER BY loaded_at DESC, n DESC LIMIT 1",
     [ST_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE id = ?1",
     [ST_CASE_PUT] =
         "INSERT INTO cases(" CASE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -225,6 +285,24 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit ORDER BY seq DESC LIMIT 1",
     [ST_AUDIT_PUT] = "INSERT INTO audit(" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_AUDIT_ITER] = "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [ST_HEAD_PUT] = "INSERT INTO heads(n, seq, statement, signature)"
+                    " SELECT coalesce(max(n), 0) + 1, ?1, ?2, ?3 FROM heads RETURNING n",
+    [ST_HEAD_LAST] = "SELECT n, seq, statement, signature FROM heads ORDER BY n DESC LIMIT 1",
+    [ST_HEAD_ITER] = "SELECT n, seq, statement, signature FROM heads ORDER BY n",
+    [ST_NOTICE_PUT] =
+        "INSERT INTO notices(action_id, n, issued_at, body, signature)"
+        " SELECT ?1, coalesce(max(n), 0) + 1, ?2, ?3, ?4 FROM notices WHERE action_id = ?1"
+        " RETURNING n",
+    [ST_NOTICE_GET] = "SELECT " NOTICE_COLS " FROM notices WHERE action_id = ?1 AND n = ?2",
+    [ST_NOTICE_GET_LATEST] = "SELECT " NOTICE_COLS " FROM notices WHERE action_id = ?1"
+                             " ORDER BY n DESC LIMIT 1",
+    [ST_NOTICE_ITER] = "SELECT " NOTICE_COLS " FROM notices AS a"
+                       " WHERE (?1 IS NULL OR action_id = ?1)"
+                       " AND (?2 = 0 OR n = (SELECT max(n) FROM notices AS b"
+                       "                     WHERE b.action_id = a.action_id))"
+                       " ORDER BY action_id, n",
+    [ST_NOTICE_SIGN] = "UPDATE notices SET signature = ?3"
+                       " WHERE action_id = ?1 AND n = ?2 AND signature IS NULL",
     /* seq is given, not left to the rowid allocator, so that it is plainly
      * the last one plus one. */
     [ST_CHANGE_PUT] = "INSERT INTO changes(seq, kind, object)"
@@ -772,7 +850,29 @@ static int sq_catalog_put(co__store *base, const char *json, const char *actor, 
     bind_text(st, 1, json);
     bind_text(st, 2, actor);
     sqlite3_bind_int64(st, 3, time);
+    if ((rc = step_done(st)) != 0 ||
+        (rc = prepare(as_sqlite(base), ST_CATALOG_HISTORY_PUT, &st)) != 0)
+        return rc;
+    bind_text(st, 1, json);
+    bind_text(st, 2, actor);
+    sqlite3_bind_int64(st, 3, time);
     return step_done(st);
+}
+
+static int sq_catalog_at(co__store *base, int64_t time, char **json_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CATALOG_AT, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, time);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        rc = col_dup(st, 0, json_out);
+    else
+        rc = src == SQLITE_DONE ? CUTOFF_ENOTFOUND : fail(src);
+    done(st);
+    return rc;
 }
 
 /* ===================================================================== */
@@ -1110,6 +1210,173 @@ static int sq_audit_iter(co__store *base, uint64_t after, size_t limit, co__audi
 }
 
 /* ===================================================================== */
+/* Signed heads and notices                                               */
+/* ===================================================================== */
+
+/* Runs an INSERT ... RETURNING n. */
+static int step_returning(sqlite3_stmt *st, uint64_t *n_out)
+{
+    int64_t n = 0;
+    int src = sqlite3_step(st), rc = 0;
+    if (src == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+        src = sqlite3_step(st);
+    }
+    rc = src == SQLITE_DONE ? 0 : fail(src);
+    done(st);
+    if (rc == 0 && n_out)
+        *n_out = (uint64_t)n;
+    return rc;
+}
+
+static int sq_head_put(co__store *base, const co__head_row *r, uint64_t *n_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_HEAD_PUT, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, r->seq > INT64_MAX ? INT64_MAX : (int64_t)r->seq);
+    bind_text(st, 2, r->statement);
+    bind_text(st, 3, r->signature);
+    return step_returning(st, n_out);
+}
+
+static void head_from_row(sqlite3_stmt *st, co__head_row *r)
+{
+    r->n = (uint64_t)sqlite3_column_int64(st, 0);
+    r->seq = (uint64_t)sqlite3_column_int64(st, 1);
+    r->statement = col_text(st, 2);
+    r->signature = col_text(st, 3);
+}
+
+static int sq_head_last(co__store *base, co__head_row *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_HEAD_LAST, &st);
+    if (rc != 0)
+        return rc;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        head_from_row(st, out);
+        out->statement = out->signature = NULL;
+        if (col_dup(st, 2, &out->statement) || col_dup(st, 3, &out->signature)) {
+            co__head_row_clear(out);
+            rc = CUTOFF_ENOMEM;
+        }
+    } else {
+        rc = src == SQLITE_DONE ? CUTOFF_ENOTFOUND : fail(src);
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_head_iter(co__store *base, co__head_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_HEAD_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__head_row r;
+        head_from_row(st, &r);
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+static void notice_from_row(sqlite3_stmt *st, co__notice_row *r)
+{
+    r->action_id = col_text(st, 0);
+    r->n = (uint64_t)sqlite3_column_int64(st, 1);
+    r->issued_at = sqlite3_column_int64(st, 2);
+    r->body = col_text(st, 3);
+    r->signature = col_text(st, 4);
+}
+
+static int sq_notice_put(co__store *base, const co__notice_row *r, uint64_t *n_out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_NOTICE_PUT, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, r->action_id);
+    sqlite3_bind_int64(st, 2, r->issued_at);
+    bind_text(st, 3, r->body);
+    bind_text(st, 4, r->signature);
+    return step_returning(st, n_out);
+}
+
+static int sq_notice_get(co__store *base, const char *action_id, uint64_t n, co__notice_row *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), n ? ST_NOTICE_GET : ST_NOTICE_GET_LATEST, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, action_id);
+    if (n)
+        sqlite3_bind_int64(st, 2, n > INT64_MAX ? INT64_MAX : (int64_t)n);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        notice_from_row(st, out);
+        out->action_id = out->body = out->signature = NULL;
+        if (col_dup(st, 0, &out->action_id) || col_dup(st, 3, &out->body) ||
+            col_dup(st, 4, &out->signature)) {
+            co__notice_row_clear(out);
+            rc = CUTOFF_ENOMEM;
+        }
+    } else {
+        rc = src == SQLITE_DONE ? CUTOFF_ENOTFOUND : fail(src);
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_notice_iter(co__store *base, const char *action_id, bool latest_only,
+                          co__notice_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_NOTICE_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, action_id);
+    sqlite3_bind_int(st, 2, latest_only);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__notice_row r;
+        notice_from_row(st, &r);
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+static int sq_notice_sign(co__store *base, const char *action_id, uint64_t n, const char *signature)
+{
+    sqlite_store *s = as_sqlite(base);
+    sqlite3_stmt *st;
+    int rc = prepare(s, ST_NOTICE_SIGN, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, action_id);
+    sqlite3_bind_int64(st, 2, n > INT64_MAX ? INT64_MAX : (int64_t)n);
+    bind_text(st, 3, signature);
+    if ((rc = step_done(st)) != 0)
+        return rc;
+    if (sqlite3_changes(s->db) == 1)
+        return 0;
+    co__notice_row row = {0};
+    rc = sq_notice_get(base, action_id, n, &row);
+    co__notice_row_clear(&row);
+    return rc == 0 ? CUTOFF_ESTATE : rc;
+}
+
+/* ===================================================================== */
 /* Change log                                                             */
 /* ===================================================================== */
 
@@ -1158,6 +1425,7 @@ const co__store_ops co__sqlite_store_ops = {
     .node_write_end = sq_node_write_end,
     .catalog_get = sq_catalog_get,
     .catalog_put = sq_catalog_put,
+    .catalog_at = sq_catalog_at,
     .case_get = sq_case_get,
     .case_put = sq_case_put,
     .case_iter = sq_case_iter,
@@ -1171,6 +1439,13 @@ const co__store_ops co__sqlite_store_ops = {
     .audit_last = sq_audit_last,
     .audit_put = sq_audit_put,
     .audit_iter = sq_audit_iter,
+    .head_put = sq_head_put,
+    .head_last = sq_head_last,
+    .head_iter = sq_head_iter,
+    .notice_put = sq_notice_put,
+    .notice_get = sq_notice_get,
+    .notice_iter = sq_notice_iter,
+    .notice_sign = sq_notice_sign,
     .change_put = sq_change_put,
     .change_last = sq_change_last,
 };

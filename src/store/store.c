@@ -48,3 +48,22 @@ void co__audit_row_clear(co__audit_row *row)
     co__free(row->hash);
     memset(row, 0, sizeof *row);
 }
+
+void co__head_row_clear(co__head_row *row)
+{
+    if (row == NULL)
+        return;
+    co__free(row->statement);
+    co__free(row->signature);
+    memset(row, 0, sizeof *row);
+}
+
+void co__notice_row_clear(co__notice_row *row)
+{
+    if (row == NULL)
+        return;
+    co__free(row->action_id);
+    co__free(row->body);
+    co__free(row->signature);
+    memset(row, 0, sizeof *row);
+}

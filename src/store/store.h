@@ -28,8 +28,9 @@
 #include <stdint.h>
 
 /* The schema version every backend writes; migrations bring older stores
- * up to it. 2 added the change log. */
-#define CO__STORE_SCHEMA_VERSION 2
+ * up to it. 2 added the change log; 3 the catalog history, the signed
+ * audit heads and the customer notices. */
+#define CO__STORE_SCHEMA_VERSION 3
 
 /* Modes of open. */
 #define CO__STORE_CREATE 1
@@ -109,12 +110,37 @@ typedef struct co__audit_row {
     char *hash;
 } co__audit_row;
 
+/* A signed audit head: the signer's statement about the log (which
+ * record is the newest, its hash, when) and the signature over exactly
+ * those bytes. The statement's format is the audit layer's; the store
+ * keeps it as given and indexes it by the record it names. */
+typedef struct co__head_row {
+    uint64_t n;      /* 1, 2, 3, ... in the order heads were stored */
+    uint64_t seq;    /* the audit record the statement names (0: empty log) */
+    char *statement; /* the signed text */
+    char *signature; /* the signature over statement */
+} co__head_row;
+
+/* One version of the notice about an enforcement action. body is the
+ * notice as issued (the exact text that is signed); signature is NULL
+ * until a key signs it (a notice issued by a program holding no key is
+ * signed later by one that does). */
+typedef struct co__notice_row {
+    char *action_id;
+    uint64_t n; /* 1, 2, 3, ... per action */
+    int64_t issued_at;
+    char *body;
+    char *signature;
+} co__notice_row;
+
 typedef int (*co__node_fn)(void *ctx, const cutoff_node_spec *node);
 typedef int (*co__plan_use_fn)(void *ctx, const char *plan, const char *example_node);
 typedef int (*co__case_fn)(void *ctx, const co__case_row *row);
 typedef int (*co__evidence_fn)(void *ctx, const co__evidence_row *row);
 typedef int (*co__action_fn)(void *ctx, const co__action_row *row);
 typedef int (*co__audit_fn)(void *ctx, const co__audit_row *row);
+typedef int (*co__head_fn)(void *ctx, const co__head_row *row);
+typedef int (*co__notice_fn)(void *ctx, const co__notice_row *row);
 
 /* ---- the interface ------------------------------------------------------ */
 
@@ -168,7 +194,11 @@ struct co__store_ops {
 
     /* ---- the catalog: one canonical JSON text ---- */
     int (*catalog_get)(co__store *s, char **json_out); /* co__free; ENOTFOUND */
+    /* Replaces the current catalog and appends it to the history. */
     int (*catalog_put)(co__store *s, const char *json, const char *actor, int64_t time);
+    /* The catalog in force at `time`: the last one loaded at or before it
+     * (co__free; ENOTFOUND when none was loaded by then). */
+    int (*catalog_at)(co__store *s, int64_t time, char **json_out);
 
     /* ---- cases and evidence ---- */
     int (*case_get)(co__store *s, const char *id, co__case_row *out);
@@ -200,6 +230,29 @@ struct co__store_ops {
     /* Records with seq > after, ascending by seq, at most limit (0: all). */
     int (*audit_iter)(co__store *s, uint64_t after, size_t limit, co__audit_fn fn, void *ctx);
 
+    /* ---- signed audit heads, append-only ---- */
+    /* Appends a head after the last one; assigns and returns its n. */
+    int (*head_put)(co__store *s, const co__head_row *row, uint64_t *n_out);
+    /* The head with the highest n (co__head_row_clear); ENOTFOUND when none. */
+    int (*head_last)(co__store *s, co__head_row *out);
+    /* Every head, ascending by n. */
+    int (*head_iter)(co__store *s, co__head_fn fn, void *ctx);
+
+    /* ---- notices, one row per version ---- */
+    /* Appends the next version of an action's notice; assigns and returns
+     * its n (row->n is ignored). */
+    int (*notice_put)(co__store *s, const co__notice_row *row, uint64_t *n_out);
+    /* Version n of an action's notice, n 0 meaning the latest
+     * (co__notice_row_clear); ENOTFOUND. */
+    int (*notice_get)(co__store *s, const char *action_id, uint64_t n, co__notice_row *out);
+    /* The notices of one action (action_id) or of all (NULL), ascending by
+     * (action_id, n); with latest_only only the highest n of each. */
+    int (*notice_iter)(co__store *s, const char *action_id, bool latest_only, co__notice_fn fn,
+                       void *ctx);
+    /* Sets the signature of a notice that has none; ESTATE when it has one
+     * (a signed notice is never changed), ENOTFOUND. */
+    int (*notice_sign)(co__store *s, const char *action_id, uint64_t n, const char *signature);
+
     /* ---- change log: one row per committed change of state ---- */
     /* Appends a change of one kind (a single CUTOFF_CHANGE_* bit) to
      * `object` (what it is about: "catalog", "nodes", an action or case id)
@@ -219,5 +272,7 @@ extern const co__store_ops co__sqlite_store_ops;
 void co__case_row_clear(co__case_row *row);
 void co__action_row_clear(co__action_row *row);
 void co__audit_row_clear(co__audit_row *row);
+void co__head_row_clear(co__head_row *row);
+void co__notice_row_clear(co__notice_row *row);
 
 #endif
