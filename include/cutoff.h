@@ -834,6 +834,21 @@ CUTOFF_EXPORT int cutoff_db_load_tree(cutoff_db *db, cutoff_tree **out, cutoff_d
 CUTOFF_EXPORT int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now,
                                      cutoff_snapshot **out, cutoff_diag *diag);
 
+/* A snapshot of the system as it stood at `as_of`, for disputes: the
+ * action versions in force then (approved at or before as_of, and neither
+ * lifted nor superseded by then: a version superseded at S, when the next
+ * version was approved, was in force before S; a withdrawn draft never
+ * was), with their relative phases counting from their own activation,
+ * compiled on today's nodes (there is no node history) under the catalog
+ * in force then (the one most recently loaded at or before as_of). Decide
+ * on it at t = as_of. Nothing is written. Returns 0, CUTOFF_EINVAL (db or
+ * out NULL), CUTOFF_ENOTFOUND (no catalog had been loaded by as_of),
+ * CUTOFF_ESTATE (today's tree does not build on the catalog of then, e.g.
+ * a node names a plan it lacks; diag says which), the codes of
+ * cutoff_snapshot_build, or a database error. */
+CUTOFF_EXPORT int cutoff_db_snapshot_as_of(cutoff_db *db, int64_t as_of, cutoff_snapshot **out,
+                                           cutoff_diag *diag);
+
 /* Cases. Ids are assigned ("CASE-1", ...) unless given. Returns 0,
  * CUTOFF_EINVAL (a bad id, scope id or title, a scope node named twice),
  * CUTOFF_ELIMIT (a title too long), CUTOFF_ENOTFOUND (a scope node not in

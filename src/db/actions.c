@@ -737,3 +737,124 @@ out:
     co__active_set_free(&set);
     return rc;
 }
+
+/* ===================================================================== */
+/* As of a past moment                                                    */
+/* ===================================================================== */
+
+/* The versions ever approved, in (id, version) order, with what ends them. */
+typedef struct approved_row {
+    cutoff_action_spec *spec;
+    int64_t approved_at;
+    int64_t lifted_at; /* 0: not lifted */
+} approved_row;
+
+typedef struct approved_set {
+    approved_row *rows;
+    size_t n, cap;
+} approved_set;
+
+static int gather_approved(void *ctx, const co__action_row *row)
+{
+    approved_set *s = ctx;
+    /* A draft that was withdrawn or replaced was never in force. */
+    if (row->approved_at == 0)
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        approved_row *rows = co__realloc(s->rows, cap * sizeof *rows);
+        if (rows == NULL)
+            return CUTOFF_ENOMEM;
+        s->rows = rows;
+        s->cap = cap;
+    }
+    approved_row *r = &s->rows[s->n];
+    int rc = co__db_action_spec(row, &r->spec);
+    if (rc != 0)
+        return rc;
+    r->approved_at = row->approved_at;
+    r->lifted_at = row->state == CUTOFF_STATE_LIFTED ? row->lifted_at : 0;
+    s->n++;
+    return 0;
+}
+
+/* Whether rows[i] was in force at t: approved at or before t, not lifted
+ * by then, and not superseded by then (the next approved version of the
+ * same id supersedes it when it is approved). */
+static bool in_force_at(const approved_set *s, size_t i, int64_t t)
+{
+    const approved_row *r = &s->rows[i];
+    if (r->approved_at > t || (r->lifted_at != 0 && r->lifted_at <= t))
+        return false;
+    const approved_row *next = i + 1 < s->n ? &s->rows[i + 1] : NULL;
+    return !(next && strcmp(next->spec->id, r->spec->id) == 0 && next->approved_at <= t);
+}
+
+int cutoff_db_snapshot_as_of(cutoff_db *db, int64_t as_of, cutoff_snapshot **out,
+                             cutoff_diag *diag)
+{
+    co__diag_clear(diag);
+    approved_set set = {0};
+    cutoff_action_spec **then = NULL;
+    cutoff_catalog_spec *catalog = NULL;
+    cutoff_tree *tree = NULL;
+    char *catalog_text = NULL, when[32];
+    if (db == NULL || out == NULL)
+        return co__diag(diag, CUTOFF_EINVAL, "no database or no place for the snapshot");
+    cutoff_time_format(as_of, when);
+    int rc = co__db_begin_read(db, diag);
+    if (rc != 0)
+        return rc;
+    rc = STORE_OPS(db)->catalog_at(db->store, as_of, &catalog_text);
+    if (rc == CUTOFF_ENOTFOUND) {
+        rc = co__diag(diag, rc, "no catalog had been loaded at %s", when);
+        goto out;
+    }
+    if (rc != 0) {
+        rc = co__db_store_fail(db, rc, diag, "reading the catalog of then");
+        goto out;
+    }
+    if ((rc = cutoff_catalog_parse(catalog_text, strlen(catalog_text), &catalog, diag)) != 0) {
+        if (rc != CUTOFF_ENOMEM)
+            rc = co__diag(diag, CUTOFF_ESTORE, "the catalog of %s does not parse: %s", when,
+                          diag ? diag->message : "");
+        goto out;
+    }
+    /* There is no node history: today's tree, on the catalog of then. */
+    if ((rc = co__db_tree_on(db, catalog, &tree, diag)) != 0) {
+        if (rc != CUTOFF_ENOMEM && rc != CUTOFF_ESTORE && rc != CUTOFF_EIO)
+            rc = co__diag(diag, CUTOFF_ESTATE,
+                          "today's tree does not build on the catalog in force at %s: %s", when,
+                          diag ? diag->message : "");
+        goto out;
+    }
+    co__action_filter f = {.state = -1};
+    if ((rc = STORE_OPS(db)->action_iter(db->store, &f, gather_approved, &set)) != 0) {
+        rc = co__db_store_fail(db, rc, diag, "reading the action versions");
+        goto out;
+    }
+    if ((then = co__calloc(set.n + 1, sizeof *then)) == NULL) {
+        rc = CUTOFF_ENOMEM;
+        goto out;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        if (!in_force_at(&set, i, as_of))
+            continue;
+        cutoff_action_spec *a = set.rows[i].spec;
+        /* The state it had then (relative phases count from activated_at). */
+        a->state = has_expired(a, as_of) ? CUTOFF_STATE_EXPIRED : CUTOFF_STATE_ACTIVE;
+        then[n++] = a;
+    }
+    rc = cutoff_snapshot_build(tree, (const cutoff_action_spec *const *)then, n, out, diag);
+out:
+    rc = co__db_end(db, rc, diag);
+    for (size_t i = 0; i < set.n; i++)
+        cutoff_action_free(set.rows[i].spec);
+    co__free(set.rows);
+    co__free(then);
+    cutoff_tree_release(tree);
+    cutoff_catalog_free(catalog);
+    co__free(catalog_text);
+    return rc;
+}
