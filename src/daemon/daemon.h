@@ -104,8 +104,14 @@ int64_t daemon_now(void);
 json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **requests, char *err,
                             size_t n);
 /* Reads one check request object into *r (strings borrowed from o; "at"
- * defaults to now): true, or false with the reason in err. */
-bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n);
+ * defaults to now): true, or false with the reason in err. With as_of
+ * (the admin listener) the object may give "as_of" instead of "at": then
+ * r->at is that moment and *as_of is set; with as_of NULL the key is
+ * refused. */
+bool decision_request_read(json_t *o, cutoff_request *r, bool *as_of, char *err, size_t n);
+/* Adds "as_of" and "tree": "current" to a decision's JSON text (replaced;
+ * NULL when out of memory): an answer as the system stood at as_of. */
+int decision_mark_as_of(char **text, int64_t as_of);
 /* A header of the request being mapped: its value when the request
  * carries it exactly once, else NULL (*repeated set when it is there more
  * than once). */
