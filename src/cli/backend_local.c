@@ -250,7 +250,8 @@ static int mark_as_of(char *library_text, int64_t as_of, char **out)
     json_t *d = json_loads(library_text, 0, NULL);
     cutoff_free(library_text);
     char when[32];
-    if (d == NULL || json_object_set_new(d, "as_of", json_string(cutoff_time_format(as_of, when))) ||
+    if (d == NULL ||
+        json_object_set_new(d, "as_of", json_string(cutoff_time_format(as_of, when))) ||
         json_object_set_new(d, "tree", json_string("current"))) {
         json_decref(d);
         return CUTOFF_ENOMEM;

@@ -34,8 +34,8 @@ typedef cli_request request;
 
 /* Validates the whole buffer into requests (one array, allocated here).
  * On a bad line reports "NAME:LINE: why" and returns CLI_FAIL. */
-static int parse_requests(const char *name, char *data, size_t len, request **out,
-                          bool **as_of_out, size_t *n_out)
+static int parse_requests(const char *name, char *data, size_t len, request **out, bool **as_of_out,
+                          size_t *n_out)
 {
     size_t lines = 0;
     for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))) != NULL; p++)
@@ -55,8 +55,8 @@ static int parse_requests(const char *name, char *data, size_t len, request **ou
         char *line_end = nl ? nl : end;
         *line_end = '\0'; /* data has a spare byte after len */
         char why[600];
-        if (cli_batch_line_parse(p, (size_t)(line_end - p), &reqs[i], &as_of[i], why,
-                                 sizeof why) != 0) {
+        if (cli_batch_line_parse(p, (size_t)(line_end - p), &reqs[i], &as_of[i], why, sizeof why) !=
+            0) {
             free(reqs);
             free(as_of);
             return cli_error("%s:%zu: %s", name, i + 1, why);

@@ -117,9 +117,12 @@ int cli_cmd_check(cli *c, int argc, char **argv)
 {
     const char *region = NULL, *at_text = NULL, *as_of_text = NULL, *batch = NULL;
     bool explain = false, bench = false;
-    const cli_opt opts[] = {{"region", &region, NULL},     {"at", &at_text, NULL},
-                            {"as-of", &as_of_text, NULL},  {"explain", NULL, &explain},
-                            {"batch", &batch, NULL},       {"bench", NULL, &bench},
+    const cli_opt opts[] = {{"region", &region, NULL},
+                            {"at", &at_text, NULL},
+                            {"as-of", &as_of_text, NULL},
+                            {"explain", NULL, &explain},
+                            {"batch", &batch, NULL},
+                            {"bench", NULL, &bench},
                             {0}};
     char *pos[2];
     int n_pos;

@@ -116,7 +116,8 @@ int decision_mark_as_of(char **text, int64_t as_of)
     char when[32];
     cutoff_free(*text);
     *text = NULL;
-    if (d == NULL || json_object_set_new(d, "as_of", json_string(cutoff_time_format(as_of, when))) ||
+    if (d == NULL ||
+        json_object_set_new(d, "as_of", json_string(cutoff_time_format(as_of, when))) ||
         json_object_set_new(d, "tree", json_string("current"))) {
         json_decref(d);
         return CUTOFF_ENOMEM;

@@ -790,8 +790,7 @@ static bool in_force_at(const approved_set *s, size_t i, int64_t t)
     return !(next && strcmp(next->spec->id, r->spec->id) == 0 && next->approved_at <= t);
 }
 
-int cutoff_db_snapshot_as_of(cutoff_db *db, int64_t as_of, cutoff_snapshot **out,
-                             cutoff_diag *diag)
+int cutoff_db_snapshot_as_of(cutoff_db *db, int64_t as_of, cutoff_snapshot **out, cutoff_diag *diag)
 {
     co__diag_clear(diag);
     approved_set set = {0};
