@@ -179,6 +179,7 @@ int main(int argc, char **argv)
     /* Today's tree: every node line (the parser points into the lines). */
     FILE *f = fopen(argv[2], "r");
     static cutoff_node_spec nodes[MAX_NODES];
+    static char *node_lines[MAX_NODES]; /* what the specs point into */
     size_t n_nodes = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
             line[--len] = '\0';
         if (len == 0)
             continue;
-        char *copy = strdup(line);
+        char *copy = node_lines[n_nodes] = strdup(line);
         if (copy == NULL || cutoff_node_parse_line(copy, (size_t)len, &nodes[n_nodes], NULL) != 0)
             return fail("a node line does not parse");
         n_nodes++;
@@ -236,5 +237,13 @@ int main(int argc, char **argv)
     free(line);
     fclose(f);
     json_decref(audit);
+    for (size_t k = 0; k < n_nodes; k++)
+        free(node_lines[k]);
+    for (size_t k = 0; k < n_versions; k++)
+        cutoff_action_free(versions[k].spec);
+    for (int k = 0; k < n_cats; k++)
+        cutoff_catalog_free(cats[k]);
+    free(cats);
+    free(shas);
     return 0;
 }
