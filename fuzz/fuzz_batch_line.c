@@ -27,8 +27,9 @@ int co__fuzz_batch_line(const uint8_t *data, size_t size, cutoff_diag *diag)
     memcpy(line, data, size);
     line[size] = '\0';
     cutoff_request r;
+    bool as_of;
     char why[600] = "";
-    if (cli_batch_line_parse(line, size, &r, why, sizeof why) != 0) {
+    if (cli_batch_line_parse(line, size, &r, &as_of, why, sizeof why) != 0) {
         free(line);
         return co__fuzz_refused(CUTOFF_EPARSE, why, diag);
     }
@@ -41,7 +42,10 @@ int co__fuzz_batch_line(const uint8_t *data, size_t size, cutoff_diag *diag)
                      r.region ? r.region : "-", r.at);
     FUZZ_CHECK(n > 0 && (size_t)n < sizeof written);
     cutoff_request again;
-    FUZZ_CHECK(cli_batch_line_parse(written, (size_t)n, &again, why, sizeof why) == 0);
+    bool again_as_of;
+    FUZZ_CHECK(cli_batch_line_parse(written, (size_t)n, &again, &again_as_of, why, sizeof why) ==
+                   0 &&
+               !again_as_of);
     FUZZ_CHECK(strcmp(r.subscription, again.subscription) == 0 &&
                strcmp(r.action, again.action) == 0 && r.at == again.at &&
                (r.region == NULL) == (again.region == NULL) &&

@@ -24,7 +24,7 @@ static int read_one(json_t *item, cutoff_diag *diag)
 {
     cutoff_request r, again;
     char err[300];
-    if (!decision_request_read(item, &r, err, sizeof err))
+    if (!decision_request_read(item, &r, NULL, err, sizeof err))
         return co__fuzz_refused(CUTOFF_EPARSE, err, diag);
     FUZZ_CHECK(r.subscription != NULL && r.action != NULL);
     json_t *o = json_pack("{s:s,s:s,s:s?,s:I}", "subscription", r.subscription, "action", r.action,
@@ -36,7 +36,7 @@ static int read_one(json_t *item, cutoff_diag *diag)
     json_t *requests;
     json_t *doc = decision_body_parse(text, strlen(text), false, &requests, err, sizeof err);
     FUZZ_CHECK(doc != NULL && requests == NULL);
-    FUZZ_CHECK(decision_request_read(doc, &again, err, sizeof err));
+    FUZZ_CHECK(decision_request_read(doc, &again, NULL, err, sizeof err));
     FUZZ_CHECK(same(r.subscription, again.subscription) && same(r.action, again.action) &&
                same(r.region, again.region) && r.at == again.at);
     json_decref(doc);

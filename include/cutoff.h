@@ -252,7 +252,7 @@ typedef enum cutoff_action_state {
     CUTOFF_STATE_DRAFT = 0,
     CUTOFF_STATE_ACTIVE = 1, /* approved: its phases say when it bites */
     CUTOFF_STATE_LIFTED = 2,
-    CUTOFF_STATE_EXPIRED = 3,   /* its last phase is "off" and has begun */
+    CUTOFF_STATE_EXPIRED = 3,   /* active, and its last phase "off" has begun */
     CUTOFF_STATE_SUPERSEDED = 4 /* an older version replaced by a newer one */
 } cutoff_action_state;
 
@@ -349,7 +349,10 @@ CUTOFF_EXPORT size_t cutoff_tree_memory(const cutoff_tree *t);
 typedef struct cutoff_snapshot cutoff_snapshot;
 
 /* Compiles a snapshot: takes a reference on tree and a deep copy of those
- * actions whose state is CUTOFF_STATE_ACTIVE (the others are ignored). Scope
+ * actions in force, whose state is CUTOFF_STATE_ACTIVE or
+ * CUTOFF_STATE_EXPIRED (expired is what people are shown for an action
+ * whose last phase "off" has begun: its earlier phases still decide times
+ * before that); the others are ignored. Scope
  * nodes must be in the tree and patterns valid. Cost is proportional to the
  * number of actions, not to the size of the tree. Returns 0, CUTOFF_ENOMEM,
  * CUTOFF_EINVAL (an active action without a valid id, or with an empty
@@ -816,13 +819,35 @@ CUTOFF_EXPORT int cutoff_db_node_show(cutoff_db *db, const char *id, char **json
  * CUTOFF_ENOTFOUND (no catalog loaded yet), or a database error; a stored
  * tree that does not build gives cutoff_tree_build's codes. */
 CUTOFF_EXPORT int cutoff_db_load_tree(cutoff_db *db, cutoff_tree **out, cutoff_diag *diag);
-/* Builds a snapshot of the active actions on tree (or on a freshly loaded
- * tree when tree is NULL). Also marks actions whose last phase ("off") has
- * begun at `now` as expired. Returns 0, the codes of cutoff_db_load_tree
+/* Builds a snapshot of the action versions in force (approved, not lifted,
+ * not superseded: active or expired) on tree (or on a freshly loaded tree
+ * when tree is NULL). `now` is the earliest time the snapshot will be asked
+ * about: it decides exactly at every t >= now, and a version that cannot
+ * deny anything at or after now (every phase from the one in force at now
+ * on is "off") is left out, so that ended actions do not slow decisions.
+ * To decide a past time, build with now at or before it. Also marks
+ * active versions whose last phase ("off") has begun by both now and the
+ * wall clock as expired (unless the handle is read-only); expired is a
+ * state for people, not a removal. Returns 0, the codes of cutoff_db_load_tree
  * (tree NULL) and of cutoff_snapshot_build (CUTOFF_ENOTFOUND when a scope
  * node is not in the given tree), or a database error. */
 CUTOFF_EXPORT int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now,
                                      cutoff_snapshot **out, cutoff_diag *diag);
+
+/* A snapshot of the system as it stood at `as_of`, for disputes: the
+ * action versions in force then (approved at or before as_of, and neither
+ * lifted nor superseded by then: a version superseded at S, when the next
+ * version was approved, was in force before S; a withdrawn draft never
+ * was), with their relative phases counting from their own activation,
+ * compiled on today's nodes (there is no node history) under the catalog
+ * in force then (the one most recently loaded at or before as_of). Decide
+ * on it at t = as_of. Nothing is written. Returns 0, CUTOFF_EINVAL (db or
+ * out NULL), CUTOFF_ENOTFOUND (no catalog had been loaded by as_of),
+ * CUTOFF_ESTATE (today's tree does not build on the catalog of then, e.g.
+ * a node names a plan it lacks; diag says which), the codes of
+ * cutoff_snapshot_build, or a database error. */
+CUTOFF_EXPORT int cutoff_db_snapshot_as_of(cutoff_db *db, int64_t as_of, cutoff_snapshot **out,
+                                           cutoff_diag *diag);
 
 /* Cases. Ids are assigned ("CASE-1", ...) unless given. Returns 0,
  * CUTOFF_EINVAL (a bad id, scope id or title, a scope node named twice),
@@ -880,14 +905,15 @@ CUTOFF_EXPORT int cutoff_db_action_propose(cutoff_db *db, const char *actor, con
                                            size_t len, char id_out[CUTOFF_ID_MAX + 1],
                                            int *version_out, cutoff_diag *diag);
 /* Approves the latest draft version: CUTOFF_EPERM when actor proposed it.
- * It becomes active with activated_at = now; a previously active version
- * becomes superseded. The checks of cutoff_db_action_propose are made
+ * It becomes active with activated_at = now; the version in force before
+ * it (active or expired) becomes superseded. The checks of cutoff_db_action_propose are made
  * again. Returns 0, CUTOFF_EPERM, CUTOFF_EINVAL (no id; a check),
  * CUTOFF_ENOTFOUND (no such action; a check), CUTOFF_ESTATE (the latest
  * version is not a draft, or its case is closed), or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id,
                                            int64_t now, cutoff_diag *diag);
-/* Lifts the active version (or withdraws a draft). Returns 0,
+/* Lifts the version in force, active or expired, so that it decides at no
+ * time any more (or, when none is, withdraws the latest draft). Returns 0,
  * CUTOFF_EINVAL (no id, a reason that is not UTF-8), CUTOFF_ELIMIT (a
  * reason too long), CUTOFF_ENOTFOUND, CUTOFF_ESTATE (nothing active or
  * draft to lift), or a database error. */

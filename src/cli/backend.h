@@ -76,12 +76,15 @@ typedef struct cli_backend_ops {
 
     /* One decision as "check --json --explain" prints it: decision, reason,
      * the request, the deciding action with its phase window and notice,
-     * and "explanation". */
-    int (*check)(cli_backend *b, const cli_request *r, char **decision, cutoff_diag *diag);
+     * and "explanation". With as_of, decided as the system stood at r->at
+     * (cutoff_db_snapshot_as_of), with "as_of" and "tree": "current" added. */
+    int (*check)(cli_backend *b, const cli_request *r, bool as_of, char **decision,
+                 cutoff_diag *diag);
     /* Decides every request (already validated) and hands the decisions
-     * to emit in order. */
-    int (*check_batch)(cli_backend *b, const cli_request *reqs, size_t n, cli_decision_fn emit,
-                       void *emit_ctx, cutoff_diag *diag);
+     * to emit in order; as_of[i] (as_of NULL: none) asks for request i as
+     * the system stood at its time. */
+    int (*check_batch)(cli_backend *b, const cli_request *reqs, const bool *as_of, size_t n,
+                       cli_decision_fn emit, void *emit_ctx, cutoff_diag *diag);
 
     /* Records with seq > after, at most limit (0: all), as a JSON array. */
     int (*audit_log)(cli_backend *b, uint64_t after, uint64_t limit, char **records,

@@ -233,42 +233,105 @@ static int action_list(cli_backend *b, char **out, cutoff_diag *diag)
 
 /* ---- decisions --------------------------------------------------------------- */
 
-static int check(cli_backend *b, const cli_request *r, char **out, cutoff_diag *diag)
+/* Says that building the state of then failed, before the library's why. */
+static int as_of_failed(int rc, cutoff_diag *diag)
+{
+    char why[sizeof diag->message];
+    snprintf(why, sizeof why, "%s", diag->message[0] ? diag->message : cutoff_strerror(rc));
+    snprintf(diag->message, sizeof diag->message, "building the state as of then: %.470s", why);
+    return rc;
+}
+
+/* An as-of decision says so: "as_of" (the instant whose actions and
+ * catalog decided) and "tree": "current" (there is no node history). The
+ * same keys cutoffd adds. */
+static int mark_as_of(char *library_text, int64_t as_of, char **out)
+{
+    json_t *d = json_loads(library_text, 0, NULL);
+    cutoff_free(library_text);
+    char when[32];
+    if (d == NULL ||
+        json_object_set_new(d, "as_of", json_string(cutoff_time_format(as_of, when))) ||
+        json_object_set_new(d, "tree", json_string("current"))) {
+        json_decref(d);
+        return CUTOFF_ENOMEM;
+    }
+    return dump(d, out);
+}
+
+static int check(cli_backend *b, const cli_request *r, bool as_of, char **out, cutoff_diag *diag)
 {
     cutoff_snapshot *snap = NULL;
     cutoff_explanation *ex = NULL;
-    int rc = cutoff_db_snapshot(L(b)->db, NULL, cli_now(), &snap, diag);
+    /* Built for the time asked about when it is past: actions that ended
+     * since still decide it. */
+    int64_t now = cli_now();
+    int rc = as_of ? cutoff_db_snapshot_as_of(L(b)->db, r->at, &snap, diag)
+                   : cutoff_db_snapshot(L(b)->db, NULL, r->at < now ? r->at : now, &snap, diag);
     if (rc != 0)
-        return state_failed(rc, diag);
+        return as_of ? as_of_failed(rc, diag) : state_failed(rc, diag);
     /* A local database has no notice base: a notice's url is its ref. */
     char *text = NULL;
     if ((rc = cutoff_explain(snap, r->subscription, r->action, r->region, r->at, &ex)) == 0)
         rc = cutoff_explanation_to_json(ex, r, NULL, &text);
-    rc = answer(rc, text, out);
+    if (rc == 0 && as_of)
+        rc = mark_as_of(text, r->at, out);
+    else
+        rc = answer(rc, text, out);
     cutoff_explanation_free(ex);
     cutoff_snapshot_release(snap);
     return rc;
 }
 
-static int check_batch(cli_backend *b, const cli_request *reqs, size_t n, cli_decision_fn emit,
-                       void *emit_ctx, cutoff_diag *diag)
+/* Decides request i of a batch as of its time, on the snapshot of that
+ * instant (*cached, rebuilt when the instant changes). */
+static int check_as_of(cli_backend *b, const cli_request *r, cutoff_snapshot **cached,
+                       int64_t *cached_at, cutoff_verdict *v, cutoff_diag *diag)
 {
-    cutoff_snapshot *snap = NULL;
-    int rc = cutoff_db_snapshot(L(b)->db, NULL, cli_now(), &snap, diag);
+    if (*cached == NULL || *cached_at != r->at) {
+        cutoff_snapshot_release(*cached);
+        *cached = NULL;
+        int rc = cutoff_db_snapshot_as_of(L(b)->db, r->at, cached, diag);
+        if (rc != 0)
+            return as_of_failed(rc, diag);
+        *cached_at = r->at;
+    }
+    cutoff_check(*cached, r->subscription, r->action, r->region, r->at, v);
+    return 0;
+}
+
+static int check_batch(cli_backend *b, const cli_request *reqs, const bool *as_of, size_t n,
+                       cli_decision_fn emit, void *emit_ctx, cutoff_diag *diag)
+{
+    cutoff_snapshot *snap = NULL, *then = NULL;
+    int64_t then_at = 0;
+    /* One snapshot for the earliest time the batch asks about. */
+    int64_t earliest = cli_now();
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i].at < earliest && !(as_of && as_of[i]))
+            earliest = reqs[i].at;
+    int rc = cutoff_db_snapshot(L(b)->db, NULL, earliest, &snap, diag);
     if (rc != 0)
         return state_failed(rc, diag);
     /* Decided in chunks with cutoff_check_many, which overlaps the
-     * lookups of neighbouring requests. */
+     * lookups of neighbouring requests; as-of lines one by one, each on
+     * the state of its instant. */
     enum { CHUNK = 256 };
     cutoff_verdict v[CHUNK];
     for (size_t base = 0; base < n && rc == 0; base += CHUNK) {
         size_t m = n - base < CHUNK ? n - base : CHUNK;
         cutoff_check_many(snap, reqs + base, m, v);
-        for (size_t i = 0; i < m && rc == 0; i++)
+        for (size_t i = 0; i < m && rc == 0; i++) {
+            /* Emitted at once: the id lives as long as that snapshot. */
+            if (as_of && as_of[base + i] &&
+                (rc = check_as_of(b, &reqs[base + i], &then, &then_at, &v[i], diag)) != 0)
+                break;
             if (emit(emit_ctx, v[i].reason == CUTOFF_REASON_ALLOW, cutoff_reason_name(v[i].reason),
                      v[i].by ? v[i].by->id : NULL) != CLI_OK)
                 rc = CLI_REPORTED;
+        }
     }
+    cutoff_snapshot_release(then);
     cutoff_snapshot_release(snap);
     return rc;
 }

@@ -519,7 +519,7 @@ static int action_list(cli_backend *b, char **out, cutoff_diag *diag)
 /* ---- decisions -------------------------------------------------------------------------- */
 
 /* obj[key], or null when absent (a copy: the caller owns it). */
-static int check(cli_backend *b, const cli_request *req, char **out, cutoff_diag *diag)
+static int check(cli_backend *b, const cli_request *req, bool as_of, char **out, cutoff_diag *diag)
 {
     remote *r = R(b);
     text t = {.p = api_path(r, "explain", NULL)};
@@ -529,23 +529,23 @@ static int check(cli_backend *b, const cli_request *req, char **out, cutoff_diag
     query_add(&t, r, "action", req->action);
     if (req->region)
         query_add(&t, r, "region", req->region);
-    query_add(&t, r, "at", at);
+    query_add(&t, r, as_of ? "as_of" : "at", at);
     /* The server answers the decision in its one shape, explanation included. */
     return get(r, t.p, out, diag);
 }
 
 /* Sends requests [from, to) as one POST /v1/check/batch and hands the
  * results to emit. */
-static int check_chunk(remote *r, const cli_request *reqs, size_t from, size_t to,
-                       cli_decision_fn emit, void *emit_ctx, cutoff_diag *diag)
+static int check_chunk(remote *r, const cli_request *reqs, const bool *as_of, size_t from,
+                       size_t to, cli_decision_fn emit, void *emit_ctx, cutoff_diag *diag)
 {
     json_t *list = json_array();
     for (size_t i = from; i < to; i++) {
         const cli_request *q = &reqs[i];
-        json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:I}", "subscription",
-                                              q->subscription, "action", q->action, "region",
-                                              q->region ? json_string(q->region) : json_null(),
-                                              "at", (json_int_t)q->at));
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:o, s:I}", "subscription", q->subscription, "action",
+                            q->action, "region", q->region ? json_string(q->region) : json_null(),
+                            as_of && as_of[i] ? "as_of" : "at", (json_int_t)q->at));
     }
     char *answer = NULL;
     int rc = request_json(r, "POST", api_path(r, "check", "batch", NULL),
@@ -582,8 +582,8 @@ static int check_chunk(remote *r, const cli_request *reqs, size_t from, size_t t
 
 /* A chunk ends after BATCH_CHUNK requests or when its body would pass
  * BATCH_BODY_MAX (long ids), whichever comes first. */
-static int check_batch(cli_backend *b, const cli_request *reqs, size_t n, cli_decision_fn emit,
-                       void *emit_ctx, cutoff_diag *diag)
+static int check_batch(cli_backend *b, const cli_request *reqs, const bool *as_of, size_t n,
+                       cli_decision_fn emit, void *emit_ctx, cutoff_diag *diag)
 {
     size_t from = 0;
     while (from < n) {
@@ -597,7 +597,7 @@ static int check_batch(cli_backend *b, const cli_request *reqs, size_t n, cli_de
             bytes += need;
             to++;
         }
-        int rc = check_chunk(R(b), reqs, from, to, emit, emit_ctx, diag);
+        int rc = check_chunk(R(b), reqs, as_of, from, to, emit, emit_ctx, diag);
         if (rc != 0)
             return rc;
         from = to;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * batch.c - "cutoff check --batch FILE [--bench]": many decisions from a
- * file of lines "subscription<TAB>action<TAB>region<TAB>time".
+ * file of lines "subscription<TAB>action<TAB>region<TAB>time[<TAB>as-of]".
  *
  * The file is read with one read into one buffer and split in place; the
  * requests go into one array allocated once, so reading costs no malloc
@@ -34,7 +34,8 @@ typedef cli_request request;
 
 /* Validates the whole buffer into requests (one array, allocated here).
  * On a bad line reports "NAME:LINE: why" and returns CLI_FAIL. */
-static int parse_requests(const char *name, char *data, size_t len, request **out, size_t *n_out)
+static int parse_requests(const char *name, char *data, size_t len, request **out, bool **as_of_out,
+                          size_t *n_out)
 {
     size_t lines = 0;
     for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))) != NULL; p++)
@@ -42,21 +43,33 @@ static int parse_requests(const char *name, char *data, size_t len, request **ou
     if (len > 0 && data[len - 1] != '\n')
         lines++; /* a last line without its newline */
     request *reqs = malloc((lines ? lines : 1) * sizeof *reqs);
-    if (reqs == NULL)
+    bool *as_of = calloc(lines ? lines : 1, sizeof *as_of), any_as_of = false;
+    if (reqs == NULL || as_of == NULL) {
+        free(reqs);
+        free(as_of);
         return cli_error("out of memory for %zu requests", lines);
+    }
     char *p = data, *end = data + len;
     for (size_t i = 0; i < lines; i++) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *line_end = nl ? nl : end;
         *line_end = '\0'; /* data has a spare byte after len */
         char why[600];
-        if (cli_batch_line_parse(p, (size_t)(line_end - p), &reqs[i], why, sizeof why) != 0) {
+        if (cli_batch_line_parse(p, (size_t)(line_end - p), &reqs[i], &as_of[i], why, sizeof why) !=
+            0) {
             free(reqs);
+            free(as_of);
             return cli_error("%s:%zu: %s", name, i + 1, why);
         }
+        any_as_of = any_as_of || as_of[i];
         p = line_end + 1;
     }
+    if (!any_as_of) {
+        free(as_of);
+        as_of = NULL;
+    }
     *out = reqs;
+    *as_of_out = as_of;
     *n_out = lines;
     return CLI_OK;
 }
@@ -326,6 +339,7 @@ int cli_check_batch(cli *c, const char *path, bool bench_mode)
     char *data = NULL;
     size_t len = 0;
     request *reqs = NULL;
+    bool *as_of = NULL;
     size_t n = 0;
     cutoff_db *db = NULL;
     cutoff_snapshot *snap = NULL;
@@ -343,16 +357,25 @@ int cli_check_batch(cli *c, const char *path, bool bench_mode)
                          c->server);
     if ((rc = cli_read_file(path, &data, &len)) != CLI_OK)
         return rc;
-    if ((rc = parse_requests(name, data, len, &reqs, &n)) != CLI_OK)
+    if ((rc = parse_requests(name, data, len, &reqs, &as_of, &n)) != CLI_OK)
         goto out;
     if (bench_mode) {
         if (n == 0) {
             rc = cli_error("%s: no requests to measure", name);
             goto out;
         }
+        if (as_of != NULL) {
+            rc = cli_error("%s: --bench measures today's decisions; it takes no \"as-of\" lines",
+                           name);
+            goto out;
+        }
         if ((rc = cli_open_db(c, false, "--bench", &db)) != CLI_OK)
             goto out;
-        int err = cutoff_db_snapshot(db, NULL, cli_now(), &snap, &diag);
+        int64_t earliest = cli_now();
+        for (size_t i = 0; i < n; i++)
+            if (reqs[i].at < earliest)
+                earliest = reqs[i].at;
+        int err = cutoff_db_snapshot(db, NULL, earliest, &snap, &diag);
         if (err != 0) {
             rc = cli_fail(err, &diag, "building the current state");
             goto out;
@@ -368,7 +391,7 @@ int cli_check_batch(cli *c, const char *path, bool bench_mode)
     }
     if ((rc = cli_backend_open(c, &b)) != CLI_OK)
         goto out;
-    int err = b->ops->check_batch(b, reqs, n, print_decision, out, &diag);
+    int err = b->ops->check_batch(b, reqs, as_of, n, print_decision, out, &diag);
     if (err != 0) {
         rc = cli_fail(err, &diag, NULL);
         goto out;
@@ -380,6 +403,7 @@ out:
     cutoff_snapshot_release(snap);
     cutoff_db_close(db);
     free(reqs);
+    free(as_of);
     free(data);
     return rc;
 }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * batch_line.c - the grammar of one line of "cutoff check --batch":
- * "subscription<TAB>action<TAB>region<TAB>time", checked whole before any
- * decision is made (batch.c reads the file and decides).
+ * "subscription<TAB>action<TAB>region<TAB>time[<TAB>as-of]", checked whole
+ * before any decision is made (batch.c reads the file and decides). The
+ * optional fifth field, the word "as-of", asks for the decision as the
+ * system stood at that time (check --as-of) instead of today's actions at
+ * that time.
  */
 #include "cli/cli.h"
 
@@ -24,10 +27,11 @@ static const char *shown(const char *s, char buf[72])
 
 static const char *id_rule = "1-128 bytes of [A-Za-z0-9._:-]";
 
-int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, char *why, size_t why_size)
+int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, bool *as_of, char *why,
+                         size_t why_size)
 {
     char q[72];
-    char *field[4];
+    char *field[5];
     size_t n = 0;
     if (len > 0 && line[len - 1] == '\r')
         line[--len] = '\0';
@@ -42,7 +46,7 @@ int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, char *why, s
     field[n++] = line;
     for (char *p = line; *p; p++) {
         if (*p == '\t') {
-            if (n == 4) {
+            if (n == 5) {
                 n++;
                 break;
             }
@@ -50,13 +54,18 @@ int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, char *why, s
             field[n++] = p + 1;
         }
     }
-    if (n != 4) {
+    if (n < 4 || n > 5) {
         snprintf(why, why_size,
-                 "expected 4 tab-separated fields (subscription, action, region, time), found %s",
-                 n > 4    ? "more"
+                 "expected 4 tab-separated fields (subscription, action, region, time) and "
+                 "optionally \"as-of\", found %s",
+                 n > 5    ? "more"
                  : n == 1 ? "1"
                  : n == 2 ? "2"
                           : "3");
+        return -1;
+    }
+    if (n == 5 && strcmp(field[4], "as-of") != 0) {
+        snprintf(why, why_size, "the fifth field \"%s\" is not \"as-of\"", shown(field[4], q));
         return -1;
     }
     if (!cutoff_id_valid(field[0])) {
@@ -82,5 +91,6 @@ int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, char *why, s
     r->subscription = field[0];
     r->action = field[1];
     r->region = strcmp(field[2], "-") == 0 ? NULL : field[2];
+    *as_of = n == 5;
     return 0;
 }

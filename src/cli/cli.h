@@ -212,8 +212,10 @@ int cli_cmd_token(cli *c, int argc, char **argv);
 /* check --batch FILE [--bench] (batch.c), after option parsing. */
 int cli_check_batch(cli *c, const char *path, bool bench);
 /* Splits one line of a batch file (len bytes, NUL-terminated, no newline;
- * a final CR is dropped) into *r in place, its strings pointing into line.
- * Returns 0, or -1 with the reason in why (batch_line.c). */
-int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, char *why, size_t why_size);
+ * a final CR is dropped) into *r in place, its strings pointing into line;
+ * *as_of says whether the line ends in the field "as-of". Returns 0, or -1
+ * with the reason in why (batch_line.c). */
+int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, bool *as_of, char *why,
+                         size_t why_size);
 
 #endif

@@ -115,11 +115,15 @@ static void print_explanation(const json_t *d, const json_t *e)
 
 int cli_cmd_check(cli *c, int argc, char **argv)
 {
-    const char *region = NULL, *at_text = NULL, *batch = NULL;
+    const char *region = NULL, *at_text = NULL, *as_of_text = NULL, *batch = NULL;
     bool explain = false, bench = false;
-    const cli_opt opts[] = {{"region", &region, NULL},   {"at", &at_text, NULL},
-                            {"explain", NULL, &explain}, {"batch", &batch, NULL},
-                            {"bench", NULL, &bench},     {0}};
+    const cli_opt opts[] = {{"region", &region, NULL},
+                            {"at", &at_text, NULL},
+                            {"as-of", &as_of_text, NULL},
+                            {"explain", NULL, &explain},
+                            {"batch", &batch, NULL},
+                            {"bench", NULL, &bench},
+                            {0}};
     char *pos[2];
     int n_pos;
     int rc = cli_parse(c, argc, argv, opts, pos, 2, &n_pos);
@@ -127,9 +131,9 @@ int cli_cmd_check(cli *c, int argc, char **argv)
         return rc;
     c->read_only = true;
     if (batch != NULL) {
-        if (n_pos != 0 || region || at_text || explain)
-            return cli_usage(c, "--batch FILE takes no SUBSCRIPTION, ACTION, --region, --at or "
-                                "--explain: the file gives them per line");
+        if (n_pos != 0 || region || at_text || as_of_text || explain)
+            return cli_usage(c, "--batch FILE takes no SUBSCRIPTION, ACTION, --region, --at, "
+                                "--as-of or --explain: the file gives them per line");
         return cli_check_batch(c, batch, bench);
     }
     if (bench)
@@ -137,7 +141,14 @@ int cli_cmd_check(cli *c, int argc, char **argv)
     if (n_pos != 2)
         return cli_usage(c, "give the SUBSCRIPTION and the ACTION (e.g. storage.write)");
     cli_request req = {pos[0], pos[1], region, cli_now()};
+    /* --at asks today's actions about a time; --as-of asks the system as
+     * it stood then, about that moment: one time, so not both. */
+    if (at_text && as_of_text)
+        return cli_usage(c, "give --at (today's actions at a time) or --as-of (the actions "
+                            "and catalog of that moment), not both");
     if (at_text && (rc = cli_parse_time(c, "--at", at_text, &req.at)) != CLI_OK)
+        return rc;
+    if (as_of_text && (rc = cli_parse_time(c, "--as-of", as_of_text, &req.at)) != CLI_OK)
         return rc;
     if (region != NULL && strcmp(region, "-") == 0)
         req.region = NULL;
@@ -148,7 +159,7 @@ int cli_cmd_check(cli *c, int argc, char **argv)
     cutoff_diag diag = {0};
     if ((rc = cli_backend_open(c, &b)) != CLI_OK)
         return rc;
-    int err = b->ops->check(b, &req, &text, &diag);
+    int err = b->ops->check(b, &req, as_of_text != NULL, &text, &diag);
     if (err != 0) {
         rc = cli_fail(err, &diag, NULL);
         goto out;
@@ -166,6 +177,13 @@ int cli_cmd_check(cli *c, int argc, char **argv)
         goto out;
     }
     print_verdict(d);
+    /* An as-of answer says what it stands on: which version decided is in
+     * the lines above ("action version N"). */
+    const char *as_of = jstr(d, "as_of", NULL);
+    if (as_of)
+        printf("  as of    %s: the actions and catalog of then, today's tree (there is no "
+               "node history)\n",
+               as_of);
     /* A denial without an action comes from the plan: say which. */
     const char *plan = jstr(ex, "plan", NULL);
     if (!explain && is_reason(d, "not_entitled") && plan)

@@ -473,21 +473,44 @@ static void explain(admin_call *c)
     cutoff_request r = {co__http_query(c->req, "subscription"), co__http_query(c->req, "action"),
                         co__http_query(c->req, "region"), daemon_now()};
     const char *at_text = co__http_query(c->req, "at");
+    const char *as_of_text = co__http_query(c->req, "as_of");
     cutoff_diag diag = {0};
     if (r.subscription == NULL || r.action == NULL) {
         co__http_reply_error(c->req, CUTOFF_EINVAL, NULL,
-                             "give ?subscription=...&action=... (and region, at)", NULL);
+                             "give ?subscription=...&action=... (and region, at or as_of)", NULL);
+        return;
+    }
+    if (at_text && as_of_text) {
+        co__http_reply_error(c->req, CUTOFF_EINVAL, NULL,
+                             "give ?at (today's actions at a time) or ?as_of (the system as it "
+                             "stood at that moment), not both",
+                             NULL);
         return;
     }
     if (at_text && cutoff_time_parse(at_text, &r.at, &diag) != 0)
         return reply_error(c, CUTOFF_EINVAL, &diag, "?at");
-    cutoff_snapshot *snap = cutoff_engine_acquire(c->d->engine);
+    if (as_of_text && cutoff_time_parse(as_of_text, &r.at, &diag) != 0)
+        return reply_error(c, CUTOFF_EINVAL, &diag, "?as_of");
+    /* As of a moment: the actions and catalog of then. A past time may
+     * need actions that ended since: the history. */
+    int rc = 0;
+    cutoff_snapshot *snap = NULL;
+    if (as_of_text)
+        rc = cutoff_db_snapshot_as_of(c->d->db, r.at, &snap, &diag);
+    else if (r.at < atomic_load(&c->d->snapshot_from))
+        snap = daemon_history_locked(c->d, &rc, &diag);
+    else
+        snap = cutoff_engine_acquire(c->d->engine);
+    if (snap == NULL && rc != 0 && rc != CUTOFF_EUNAVAIL)
+        return reply_error(c, rc, &diag, "building the state of that time");
     cutoff_explanation *x = NULL;
     char *json = NULL;
-    int rc =
+    rc =
         snap ? cutoff_explain(snap, r.subscription, r.action, r.region, r.at, &x) : CUTOFF_EUNAVAIL;
     if (rc == 0)
         rc = cutoff_explanation_to_json(x, &r, daemon_live(c->d)->notice_base, &json);
+    if (rc == 0 && as_of_text)
+        rc = decision_mark_as_of(&json, r.at);
     cutoff_explanation_free(x);
     cutoff_snapshot_release(snap);
     if (rc != 0)
@@ -501,12 +524,12 @@ static void explain(admin_call *c)
  * operator's tools use one URL. */
 static void check_one(admin_call *c)
 {
-    decision_check(c->d, c->req, false);
+    decision_check(c->d, c->req, false, true);
 }
 
 static void check_batch(admin_call *c)
 {
-    decision_check(c->d, c->req, true);
+    decision_check(c->d, c->req, true, true);
 }
 
 static void audit_log(admin_call *c)

@@ -40,6 +40,13 @@ typedef struct cutoffd {
     cutoff_tree *tree;
     uint64_t change_seq;               /* the database's change sequence the snapshot reflects */
     _Atomic int64_t snapshot_built_at; /* Unix seconds */
+    /* The published snapshot decides exactly from this time on (the `now`
+     * it was built for: actions that ended before are left out). Stored
+     * before the snapshot is published, read after entering a reader. */
+    _Atomic int64_t snapshot_from;
+    /* Decides every time, also before snapshot_from: built on first need
+     * after each refresh (under write_lock), NULL until then. */
+    cutoff_snapshot *history;
     _Atomic bool ready;
 
     /* Readers of the engine, one per HTTP thread, freed at exit. */
@@ -80,6 +87,11 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag);
 /* Starts / stops the thread that notices changes made by other processes. */
 int daemon_watch_start(cutoffd *d);
 void daemon_watch_stop(cutoffd *d);
+/* A snapshot of the current state that decides exactly at every time,
+ * also before snapshot_from (a past "at"), retained for the caller
+ * (cutoff_snapshot_release). Call with write_lock held. NULL when there is
+ * no tree yet or the build fails (*rc says why, diag when not NULL). */
+cutoff_snapshot *daemon_history_locked(cutoffd *d, int *rc, cutoff_diag *diag);
 /* This thread's engine reader (created on first use). */
 cutoff_reader *daemon_reader(cutoffd *d);
 /* The time decisions are made at when a request names none. */
@@ -92,8 +104,14 @@ int64_t daemon_now(void);
 json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **requests, char *err,
                             size_t n);
 /* Reads one check request object into *r (strings borrowed from o; "at"
- * defaults to now): true, or false with the reason in err. */
-bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n);
+ * defaults to now): true, or false with the reason in err. With as_of
+ * (the admin listener) the object may give "as_of" instead of "at": then
+ * r->at is that moment and *as_of is set; with as_of NULL the key is
+ * refused. */
+bool decision_request_read(json_t *o, cutoff_request *r, bool *as_of, char *err, size_t n);
+/* Adds "as_of" and "tree": "current" to a decision's JSON text (replaced;
+ * NULL when out of memory): an answer as the system stood at as_of. */
+int decision_mark_as_of(char **text, int64_t as_of);
 /* A header of the request being mapped: its value when the request
  * carries it exactly once, else NULL (*repeated set when it is there more
  * than once). */
@@ -108,8 +126,9 @@ typedef const char *(*forwarded_header_fn)(void *ctx, const char *name, bool *re
 int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx, char *scratch,
                   size_t n, char **heap, cutoff_request *asked, char *why, size_t why_len);
 void decision_handle(void *ctx, co__http_req *req);
-/* POST /v1/check (batch: /v1/check/batch), on either listener. */
-void decision_check(cutoffd *d, co__http_req *req, bool batch);
+/* POST /v1/check (batch: /v1/check/batch), on either listener; locked
+ * when the caller holds write_lock (the admin listener). */
+void decision_check(cutoffd *d, co__http_req *req, bool batch, bool locked);
 /* /healthz, /readyz, /metrics; true when req was one of them. */
 bool ops_handle(cutoffd *d, co__http_req *req);
 

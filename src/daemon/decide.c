@@ -44,7 +44,7 @@ static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
     co__http_reply_error(req, CUTOFF_EPARSE, PROBLEM_BASE "bad-request", detail, NULL);
 }
 
-bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
+bool decision_request_read(json_t *o, cutoff_request *r, bool *as_of, char *err, size_t n)
 {
     if (!json_is_object(o)) {
         snprintf(err, n, "a check request must be a JSON object");
@@ -53,8 +53,14 @@ bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
     const char *key;
     json_t *v;
     json_object_foreach (o, key, v) {
+        if (strcmp(key, "as_of") == 0 && as_of == NULL) {
+            snprintf(err, n,
+                     "\"as_of\" (decisions as the system stood at a past moment) is answered "
+                     "on the admin listener only");
+            return false;
+        }
         if (strcmp(key, "subscription") && strcmp(key, "action") && strcmp(key, "region") &&
-            strcmp(key, "at")) {
+            strcmp(key, "at") && strcmp(key, "as_of")) {
             snprintf(err, n, "unknown key \"%.64s\" (allowed: subscription, action, region, at)",
                      key);
             co__msg_clean(err); /* the key is the client's */
@@ -73,22 +79,52 @@ bool decision_request_read(json_t *o, cutoff_request *r, char *err, size_t n)
         return false;
     }
     r->region = json_string_value(g);
-    json_t *t = json_object_get(o, "at");
+    /* "at": today's actions at that time; "as_of": the system as it stood
+     * at that moment, about that moment. One time, so not both. */
+    json_t *t = json_object_get(o, "at"), *then = json_object_get(o, "as_of");
+    const char *name = "at";
+    if (as_of)
+        *as_of = then != NULL && !json_is_null(then);
+    if (as_of && *as_of) {
+        if (t != NULL && !json_is_null(t)) {
+            snprintf(err, n, "give \"at\" or \"as_of\", not both");
+            return false;
+        }
+        t = then;
+        name = "as_of";
+    }
     r->at = daemon_now();
     if (json_is_integer(t)) {
         r->at = json_integer_value(t);
     } else if (json_is_string(t)) {
         cutoff_diag diag;
         if (cutoff_time_parse(json_string_value(t), &r->at, &diag) != 0) {
-            snprintf(err, n, "\"at\": %.200s", diag.message);
+            snprintf(err, n, "\"%s\": %.200s", name, diag.message);
             co__msg_clean(err); /* the cut may fall inside a character */
             return false;
         }
     } else if (t && !json_is_null(t)) {
-        snprintf(err, n, "\"at\" must be RFC 3339, Unix seconds or null");
+        snprintf(err, n, "\"%s\" must be RFC 3339, Unix seconds or null", name);
         return false;
     }
     return true;
+}
+
+int decision_mark_as_of(char **text, int64_t as_of)
+{
+    json_t *d = json_loads(*text, 0, NULL);
+    char when[32];
+    cutoff_free(*text);
+    *text = NULL;
+    if (d == NULL ||
+        json_object_set_new(d, "as_of", json_string(cutoff_time_format(as_of, when))) ||
+        json_object_set_new(d, "tree", json_string("current"))) {
+        json_decref(d);
+        return CUTOFF_ENOMEM;
+    }
+    *text = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(d);
+    return *text ? 0 : CUTOFF_ENOMEM;
 }
 
 json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **requests, char *err,
@@ -116,21 +152,47 @@ json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **r
  * cutoff_free). NULL when the request has been answered instead: the item
  * is malformed (index names it in a batch; -1 for a single check) or out
  * of memory. */
+/* The snapshot of the last as-of instant a call asked about (admin only:
+ * building one reads the database, under write_lock). */
+typedef struct as_of_cache {
+    bool allowed;
+    cutoff_snapshot *snap;
+    int64_t at;
+} as_of_cache;
+
 static char *decide_one(cutoffd *d, co__http_req *req, const cutoff_snapshot *snap, json_t *item,
-                        long index)
+                        long index, as_of_cache *then)
 {
     cutoff_request r;
-    char err[300];
-    if (!decision_request_read(item, &r, err, sizeof err)) {
-        char where[360];
+    bool as_of = false;
+    char err[300], where[400];
+    if (!decision_request_read(item, &r, then->allowed ? &as_of : NULL, err, sizeof err)) {
         snprintf(where, sizeof where, "requests[%ld]: %s", index, err);
         bad_request(d, req, index < 0 ? err : where);
         return NULL;
     }
+    if (as_of && (then->snap == NULL || then->at != r.at)) {
+        cutoff_diag diag = {0};
+        cutoff_snapshot_release(then->snap);
+        then->snap = NULL;
+        int rc = cutoff_db_snapshot_as_of(d->db, r.at, &then->snap, &diag);
+        if (rc != 0) {
+            const char *why = diag.message[0] ? diag.message : cutoff_strerror(rc);
+            if (index < 0)
+                snprintf(where, sizeof where, "%.300s", why);
+            else
+                snprintf(where, sizeof where, "requests[%ld]: %.300s", index, why);
+            co__http_reply_error(req, rc, NULL, where, NULL);
+            return NULL;
+        }
+        then->at = r.at;
+    }
     cutoff_verdict v;
-    cutoff_check(snap, r.subscription, r.action, r.region, r.at, &v);
+    cutoff_check(as_of ? then->snap : snap, r.subscription, r.action, r.region, r.at, &v);
     metrics_outcome(&d->metrics, (int)v.reason);
     char *text = verdict_text(d, &v, &r);
+    if (text != NULL && as_of)
+        decision_mark_as_of(&text, r.at);
     if (text == NULL)
         co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
     return text;
@@ -139,7 +201,7 @@ static char *decide_one(cutoffd *d, co__http_req *req, const cutoff_snapshot *sn
 /* The decisions of a batch as {"results": [...]}; NULL when the request
  * has been answered instead. */
 static char *decide_batch(cutoffd *d, co__http_req *req, const cutoff_snapshot *snap,
-                          json_t *requests)
+                          json_t *requests, as_of_cache *then)
 {
     char *answer = NULL;
     size_t answer_len = 0;
@@ -148,7 +210,7 @@ static char *decide_batch(cutoffd *d, co__http_req *req, const cutoff_snapshot *
     if (out)
         fputs("{\"results\":[", out);
     for (size_t i = 0; !failed && i < json_array_size(requests); i++) {
-        char *text = decide_one(d, req, snap, json_array_get(requests, i), (long)i);
+        char *text = decide_one(d, req, snap, json_array_get(requests, i), (long)i, then);
         if (text)
             fprintf(out, "%s%s", i ? "," : "", text);
         failed = text == NULL;
@@ -170,7 +232,35 @@ static char *decide_batch(cutoffd *d, co__http_req *req, const cutoff_snapshot *
     return answer;
 }
 
-void decision_check(cutoffd *d, co__http_req *req, bool batch)
+/* Whether a request object names an "at" before `from` (a malformed one
+ * is refused later, by decide_one). */
+static bool asks_before(const json_t *item, int64_t from)
+{
+    const json_t *t = json_object_get(item, "at");
+    int64_t at;
+    if (json_is_integer(t))
+        return json_integer_value(t) < from;
+    return json_is_string(t) && cutoff_time_parse(json_string_value(t), &at, NULL) == 0 &&
+           at < from;
+}
+
+/* The history snapshot (daemon_history_locked), taking write_lock unless
+ * the caller holds it; NULL when it cannot be built (answered then). */
+static cutoff_snapshot *history(cutoffd *d, co__http_req *req, bool locked)
+{
+    int rc;
+    cutoff_diag diag = {0};
+    if (!locked)
+        pthread_mutex_lock(&d->write_lock);
+    cutoff_snapshot *snap = daemon_history_locked(d, &rc, &diag);
+    if (!locked)
+        pthread_mutex_unlock(&d->write_lock);
+    if (snap == NULL)
+        co__http_reply_error(req, rc, NULL, diag.message[0] ? diag.message : NULL, NULL);
+    return snap;
+}
+
+void decision_check(cutoffd *d, co__http_req *req, bool batch, bool locked)
 {
     size_t len;
     const char *body = co__http_body(req, &len);
@@ -183,23 +273,45 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch)
     }
     cutoff_reader *reader = daemon_reader(d);
     const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
+    cutoff_snapshot *past = NULL;
+    as_of_cache then = {.allowed = locked};
     bool decided = false; /* refusals count their own latency */
+    if (snap != NULL) {
+        /* A time before the live snapshot's may need actions that ended
+         * since, which it leaves out: those requests go to the history. */
+        int64_t from = atomic_load(&d->snapshot_from);
+        bool before = false;
+        for (size_t i = 0; batch && !before && i < json_array_size(requests); i++)
+            before = asks_before(json_array_get(requests, i), from);
+        if (!batch)
+            before = asks_before(doc, from);
+        if (before) {
+            cutoff_reader_exit(reader);
+            reader = NULL;
+            snap = past = history(d, req, locked);
+            if (past == NULL)
+                goto out;
+        }
+    }
     if (snap == NULL) {
         co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL, NULL, NULL);
     } else if (batch) {
-        char *answer = decide_batch(d, req, snap, requests);
+        char *answer = decide_batch(d, req, snap, requests, &then);
         if ((decided = answer != NULL))
             co__http_reply_json(req, 200, answer, NULL);
         free(answer);
     } else {
         /* One decision: its text is the answer, with no copy in between. */
-        char *answer = decide_one(d, req, snap, doc, -1);
+        char *answer = decide_one(d, req, snap, doc, -1, &then);
         if ((decided = answer != NULL))
             co__http_reply_json(req, 200, answer, NULL);
         cutoff_free(answer);
     }
+out:
     if (reader)
         cutoff_reader_exit(reader);
+    cutoff_snapshot_release(past);
+    cutoff_snapshot_release(then.snap);
     json_decref(doc);
     if (decided)
         metrics_latency(&d->metrics, co__http_elapsed_ns(req));
@@ -425,10 +537,10 @@ void decision_handle(void *ctx, co__http_req *req)
     bool post = strcmp(method, "POST") == 0;
     if (strcmp(path, "/v1/check") == 0 && post) {
         co__http_set_label(req, NULL, "decision.check");
-        decision_check(d, req, false);
+        decision_check(d, req, false, false);
     } else if (strcmp(path, "/v1/check/batch") == 0 && post) {
         co__http_set_label(req, NULL, "decision.batch");
-        decision_check(d, req, true);
+        decision_check(d, req, true, false);
     } else if ((strcmp(path, "/v1/authz") == 0 || strcmp(path, "/v1/authz/nginx") == 0)) {
         co__http_set_label(req, NULL, "decision.authz");
         handle_authz(d, req, path[9] == '/');

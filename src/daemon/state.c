@@ -113,11 +113,18 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
         d->tree = tree;
     }
     cutoff_snapshot *snap;
-    if ((rc = cutoff_db_snapshot(d->db, d->tree, daemon_now(), &snap, diag)) != 0) {
+    int64_t from = daemon_now();
+    if ((rc = cutoff_db_snapshot(d->db, d->tree, from, &snap, diag)) != 0) {
         atomic_fetch_add(&d->metrics.reload_failures, 1);
         return rc;
     }
+    /* A reader that sees the new snapshot sees its time too; one that
+     * sees the newer time with the older snapshot only asks the history
+     * snapshot a little more often. */
+    atomic_store(&d->snapshot_from, from);
     cutoff_engine_publish(d->engine, snap);
+    cutoff_snapshot_release(d->history);
+    d->history = NULL;
     atomic_store(&d->snapshot_built_at, daemon_now());
     d->change_seq = changes.head;
     atomic_store(&d->ready, true);
@@ -152,8 +159,25 @@ int daemon_state_open(cutoffd *d, char *err, size_t err_len)
     return 0;
 }
 
+cutoff_snapshot *daemon_history_locked(cutoffd *d, int *rc, cutoff_diag *diag)
+{
+    *rc = 0;
+    if (d->tree == NULL) {
+        *rc = CUTOFF_EUNAVAIL;
+        return NULL;
+    }
+    /* Built for the earliest time there is, it leaves nothing out. */
+    if (d->history == NULL &&
+        (*rc = cutoff_db_snapshot(d->db, d->tree, INT64_MIN, &d->history, diag)) != 0)
+        return NULL;
+    cutoff_snapshot_retain(d->history);
+    return d->history;
+}
+
 void daemon_state_close(cutoffd *d)
 {
+    cutoff_snapshot_release(d->history);
+    d->history = NULL;
     for (size_t i = 0; i < d->n_readers; i++)
         cutoff_reader_free(d->readers[i]);
     free(d->readers);

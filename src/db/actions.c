@@ -260,6 +260,19 @@ static int set_states(cutoff_db *db, const char *id, const version_list *l, int 
     return 0;
 }
 
+/* The versions of an action in force: active, or expired (still deciding
+ * the times before its "off" phase). */
+static int collect_in_force(cutoff_db *db, const char *id, version_list *l)
+{
+    co__action_filter f = {.id = id, .state = CUTOFF_STATE_ACTIVE};
+    int rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, l);
+    if (rc == 0) {
+        f.state = CUTOFF_STATE_EXPIRED;
+        rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, l);
+    }
+    return rc;
+}
+
 static int no_action(const char *id, cutoff_diag *diag)
 {
     char q[160];
@@ -327,8 +340,7 @@ int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id, i
     if ((rc = co__db_action_spec(&latest, &a)) != 0 || (rc = check_action(db, a, diag)) != 0 ||
         (rc = check_phase_order(a, now, diag)) != 0)
         goto out;
-    co__action_filter f = {.id = id, .state = CUTOFF_STATE_ACTIVE};
-    if ((rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, &active)) != 0 ||
+    if ((rc = collect_in_force(db, id, &active)) != 0 ||
         (rc = set_states(db, id, &active, CUTOFF_STATE_SUPERSEDED)) != 0)
         goto out;
     latest.state = CUTOFF_STATE_ACTIVE;
@@ -376,19 +388,22 @@ int cutoff_db_action_lift(cutoff_db *db, const char *actor, const char *id, int6
         return co__diag(diag, CUTOFF_EINVAL, "no action id given");
     if ((rc = co__db_begin(db, diag)) != 0)
         return rc;
-    co__action_filter f = {.id = id, .state = CUTOFF_STATE_ACTIVE};
-    if ((rc = STORE_OPS(db)->action_iter(db->store, &f, collect_version, &active)) != 0)
+    if ((rc = collect_in_force(db, id, &active)) != 0)
         goto out;
-    /* The active version if there is one, else the latest draft. */
-    rc = STORE_OPS(db)->action_get(db->store, id, active.n ? active.versions[active.n - 1] : 0,
-                                   &row);
+    /* The version in force (active or expired) if there is one, else the
+     * latest draft. */
+    int in_force = 0;
+    for (size_t i = 0; i < active.n; i++)
+        if (active.versions[i] > in_force)
+            in_force = active.versions[i];
+    rc = STORE_OPS(db)->action_get(db->store, id, in_force, &row);
     if (rc == CUTOFF_ENOTFOUND)
         rc = no_action(id, diag);
     if (rc != 0)
         goto out;
     if (row.state == CUTOFF_STATE_DRAFT) {
         verb = "action.withdraw";
-    } else if (row.state != CUTOFF_STATE_ACTIVE) {
+    } else if (row.state != CUTOFF_STATE_ACTIVE && row.state != CUTOFF_STATE_EXPIRED) {
         rc = co__diag(diag, CUTOFF_ESTATE, "%s has nothing to lift: its latest version v%d is %s",
                       id, row.version, cutoff_action_state_name((cutoff_action_state)row.state));
         goto out;
@@ -611,7 +626,7 @@ int co__gather_active(void *ctx, const co__action_row *row)
     int rc = co__db_action_spec(row, &a);
     if (rc != 0)
         return rc;
-    if (has_expired(a, s->expire_before))
+    if (a->state == CUTOFF_STATE_ACTIVE && has_expired(a, s->expire_before))
         s->n_expired++;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -627,8 +642,22 @@ int co__gather_active(void *ctx, const co__action_row *row)
     return 0;
 }
 
+/* Whether a can deny anything at some time at or after t: a phase that is
+ * not "off" is in force at t or begins later. Phases are in time order
+ * (approval sees to it). */
+static bool bites_from(const cutoff_action_spec *a, int64_t t)
+{
+    for (size_t i = 0; i < a->n_phases; i++)
+        if (a->phases[i].mode != CUTOFF_MODE_OFF &&
+            (i + 1 == a->n_phases || cutoff_phase_start(a, i + 1, 0) > t))
+            return true;
+    return false;
+}
+
 /* Marks the active actions whose last phase ("off") has begun as expired,
- * each with its audit record, in one transaction. */
+ * each with its audit record, in one transaction. Expiry is for people:
+ * an expired version stays in force (its earlier phases decide times
+ * before "off"), so nothing has to be gathered again afterwards. */
 static int expire_actions(cutoff_db *db, const co__active_set *s, cutoff_diag *diag)
 {
     int rc = co__db_begin(db, diag);
@@ -636,7 +665,7 @@ static int expire_actions(cutoff_db *db, const co__active_set *s, cutoff_diag *d
         return rc;
     for (size_t i = 0; i < s->n && rc == 0; i++) {
         const cutoff_action_spec *a = s->specs[i];
-        if (!has_expired(a, s->expire_before))
+        if (a->state != CUTOFF_STATE_ACTIVE || !has_expired(a, s->expire_before))
             continue;
         co__action_row row = {0};
         rc = STORE_OPS(db)->action_get(db->store, a->id, a->version, &row);
@@ -657,7 +686,19 @@ static int expire_actions(cutoff_db *db, const co__active_set *s, cutoff_diag *d
     return co__db_end(db, co__db_store_fail(db, rc, diag, "marking expired actions"), diag);
 }
 
-/* The active actions compiled on the tree. Expiry is recorded only for
+int co__gather_in_force(cutoff_db *db, co__active_set *set)
+{
+    co__action_filter f = {.state = CUTOFF_STATE_ACTIVE};
+    int rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, set);
+    if (rc == 0) {
+        f.state = CUTOFF_STATE_EXPIRED;
+        rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, set);
+    }
+    return rc;
+}
+
+/* The versions in force (active or expired) compiled on the tree, less
+ * those that cannot bite at or after `now`. Expiry is recorded only for
  * phases that have begun by both `now` and the wall clock, so a snapshot
  * made to look at a future time cannot expire actions in the database. */
 int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_snapshot **out,
@@ -668,33 +709,22 @@ int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_sna
     cutoff_tree *own = NULL;
     int64_t wall = co__db_wall_now();
     set.expire_before = now < wall ? now : wall;
-    co__action_filter f = {.state = CUTOFF_STATE_ACTIVE};
-    int rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, &set);
+    int rc = co__gather_in_force(db, &set);
     if (rc != 0) {
         rc = co__db_store_fail(db, rc, diag, "reading the active actions");
         goto out;
     }
-    if (set.n_expired > 0 && db->read_only) {
-        /* Decided as after the expiry, which is recorded by the next
-         * handle that may write. */
-        size_t kept = 0;
-        for (size_t i = 0; i < set.n; i++) {
-            if (has_expired(set.specs[i], set.expire_before))
-                cutoff_action_free(set.specs[i]);
-            else
-                set.specs[kept++] = set.specs[i];
-        }
-        set.n = kept;
-    } else if (set.n_expired > 0) {
-        if ((rc = expire_actions(db, &set, diag)) != 0)
-            goto out;
-        co__active_set_free(&set);
-        set.expire_before = now < wall ? now : wall;
-        if ((rc = STORE_OPS(db)->action_iter(db->store, &f, co__gather_active, &set)) != 0) {
-            rc = co__db_store_fail(db, rc, diag, "reading the active actions");
-            goto out;
-        }
+    /* A read-only handle leaves the marking to the next one that may write. */
+    if (set.n_expired > 0 && !db->read_only && (rc = expire_actions(db, &set, diag)) != 0)
+        goto out;
+    size_t kept = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        if (bites_from(set.specs[i], now))
+            set.specs[kept++] = set.specs[i];
+        else
+            cutoff_action_free(set.specs[i]);
     }
+    set.n = kept;
     if (tree == NULL) {
         if ((rc = cutoff_db_load_tree(db, &own, diag)) != 0)
             goto out;
@@ -705,5 +735,125 @@ int cutoff_db_snapshot(cutoff_db *db, cutoff_tree *tree, int64_t now, cutoff_sna
 out:
     cutoff_tree_release(own);
     co__active_set_free(&set);
+    return rc;
+}
+
+/* ===================================================================== */
+/* As of a past moment                                                    */
+/* ===================================================================== */
+
+/* The versions ever approved, in (id, version) order, with what ends them. */
+typedef struct approved_row {
+    cutoff_action_spec *spec;
+    int64_t approved_at;
+    int64_t lifted_at; /* 0: not lifted */
+} approved_row;
+
+typedef struct approved_set {
+    approved_row *rows;
+    size_t n, cap;
+} approved_set;
+
+static int gather_approved(void *ctx, const co__action_row *row)
+{
+    approved_set *s = ctx;
+    /* A draft that was withdrawn or replaced was never in force. */
+    if (row->approved_at == 0)
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        approved_row *rows = co__realloc(s->rows, cap * sizeof *rows);
+        if (rows == NULL)
+            return CUTOFF_ENOMEM;
+        s->rows = rows;
+        s->cap = cap;
+    }
+    approved_row *r = &s->rows[s->n];
+    int rc = co__db_action_spec(row, &r->spec);
+    if (rc != 0)
+        return rc;
+    r->approved_at = row->approved_at;
+    r->lifted_at = row->state == CUTOFF_STATE_LIFTED ? row->lifted_at : 0;
+    s->n++;
+    return 0;
+}
+
+/* Whether rows[i] was in force at t: approved at or before t, not lifted
+ * by then, and not superseded by then (the next approved version of the
+ * same id supersedes it when it is approved). */
+static bool in_force_at(const approved_set *s, size_t i, int64_t t)
+{
+    const approved_row *r = &s->rows[i];
+    if (r->approved_at > t || (r->lifted_at != 0 && r->lifted_at <= t))
+        return false;
+    const approved_row *next = i + 1 < s->n ? &s->rows[i + 1] : NULL;
+    return !(next && strcmp(next->spec->id, r->spec->id) == 0 && next->approved_at <= t);
+}
+
+int cutoff_db_snapshot_as_of(cutoff_db *db, int64_t as_of, cutoff_snapshot **out, cutoff_diag *diag)
+{
+    co__diag_clear(diag);
+    approved_set set = {0};
+    cutoff_action_spec **then = NULL;
+    cutoff_catalog_spec *catalog = NULL;
+    cutoff_tree *tree = NULL;
+    char *catalog_text = NULL, when[32];
+    if (db == NULL || out == NULL)
+        return co__diag(diag, CUTOFF_EINVAL, "no database or no place for the snapshot");
+    cutoff_time_format(as_of, when);
+    int rc = co__db_begin_read(db, diag);
+    if (rc != 0)
+        return rc;
+    rc = STORE_OPS(db)->catalog_at(db->store, as_of, &catalog_text);
+    if (rc == CUTOFF_ENOTFOUND) {
+        rc = co__diag(diag, rc, "no catalog had been loaded at %s", when);
+        goto out;
+    }
+    if (rc != 0) {
+        rc = co__db_store_fail(db, rc, diag, "reading the catalog of then");
+        goto out;
+    }
+    if ((rc = cutoff_catalog_parse(catalog_text, strlen(catalog_text), &catalog, diag)) != 0) {
+        if (rc != CUTOFF_ENOMEM)
+            rc = co__diag(diag, CUTOFF_ESTORE, "the catalog of %s does not parse: %s", when,
+                          diag ? diag->message : "");
+        goto out;
+    }
+    /* There is no node history: today's tree, on the catalog of then. */
+    if ((rc = co__db_tree_on(db, catalog, &tree, diag)) != 0) {
+        if (rc != CUTOFF_ENOMEM && rc != CUTOFF_ESTORE && rc != CUTOFF_EIO)
+            rc = co__diag(diag, CUTOFF_ESTATE,
+                          "today's tree does not build on the catalog in force at %s: %s", when,
+                          diag ? diag->message : "");
+        goto out;
+    }
+    co__action_filter f = {.state = -1};
+    if ((rc = STORE_OPS(db)->action_iter(db->store, &f, gather_approved, &set)) != 0) {
+        rc = co__db_store_fail(db, rc, diag, "reading the action versions");
+        goto out;
+    }
+    if ((then = co__calloc(set.n + 1, sizeof *then)) == NULL) {
+        rc = CUTOFF_ENOMEM;
+        goto out;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        if (!in_force_at(&set, i, as_of))
+            continue;
+        cutoff_action_spec *a = set.rows[i].spec;
+        /* The state it had then (relative phases count from activated_at). */
+        a->state = has_expired(a, as_of) ? CUTOFF_STATE_EXPIRED : CUTOFF_STATE_ACTIVE;
+        then[n++] = a;
+    }
+    rc = cutoff_snapshot_build(tree, (const cutoff_action_spec *const *)then, n, out, diag);
+out:
+    rc = co__db_end(db, rc, diag);
+    for (size_t i = 0; i < set.n; i++)
+        cutoff_action_free(set.rows[i].spec);
+    co__free(set.rows);
+    co__free(then);
+    cutoff_tree_release(tree);
+    cutoff_catalog_free(catalog);
+    co__free(catalog_text);
     return rc;
 }

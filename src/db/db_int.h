@@ -99,8 +99,8 @@ int co__db_catalog(cutoff_db *db, cutoff_catalog_spec **out, cutoff_diag *diag);
  * except and regions must do when it is stored, approved, and while it is
  * active under a new catalog. */
 /* The specs of active actions, gathered by co__gather_active (an
- * action_iter callback); those whose last "off" phase began before
- * expire_before are counted in n_expired. */
+ * action_iter callback); the active ones whose last "off" phase began
+ * before expire_before are counted in n_expired. */
 typedef struct co__active_set {
     cutoff_action_spec **specs;
     size_t n, cap;
@@ -108,6 +108,8 @@ typedef struct co__active_set {
     size_t n_expired;
 } co__active_set;
 int co__gather_active(void *ctx, const co__action_row *row);
+/* Gathers the versions in force, active and expired, into set (actions.c). */
+int co__gather_in_force(cutoff_db *db, co__active_set *set);
 void co__active_set_free(co__active_set *s);
 
 bool co__catalog_has_action(const cutoff_catalog_spec *c, const char *pattern);

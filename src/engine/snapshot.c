@@ -256,7 +256,8 @@ int cutoff_snapshot_build(cutoff_tree *tree, const cutoff_action_spec *const *ac
 
     size_t n = 0;
     for (size_t i = 0; i < n_actions; i++)
-        if (actions[i] && actions[i]->state == CUTOFF_STATE_ACTIVE) {
+        if (actions[i] && (actions[i]->state == CUTOFF_STATE_ACTIVE ||
+                           actions[i]->state == CUTOFF_STATE_EXPIRED)) {
             if (actions[i]->id == NULL || !cutoff_id_valid(actions[i]->id)) {
                 rc = co__diag(diag, CUTOFF_EINVAL, "active action %zu has no valid id", i);
                 goto fail;

@@ -99,7 +99,8 @@ bad() {
     fi
 }
 bad three-fields 3 'expected 4' "$(printf 'sub-8200-ai\tai.infer\t-')"
-bad five-fields 2 'expected 4' "$good$(printf '\textra')"
+bad five-fields 2 'the fifth field "extra" is not "as-of"' "$good$(printf '\textra')"
+bad six-fields 2 'expected 4' "$good$(printf '\tas-of\textra')"
 bad empty-line 2 'empty line' ""
 bad bad-time 4 'time "noon"' "$(printf 'sub-8200-ai\tai.infer\t-\tnoon')"
 bad bad-date 1 'time .*does not exist' "$(printf 'sub-8200-ai\tai.infer\t-\t2025-02-30T00:00:00Z')"

@@ -166,6 +166,11 @@ static int severity(cutoff_reason r)
     return r == CUTOFF_REASON_SUSPENDED ? 2 : r == CUTOFF_REASON_READ_ONLY ? 1 : 0;
 }
 
+int ref_in_force(const cutoff_action_spec *a)
+{
+    return a->state == CUTOFF_STATE_ACTIVE || a->state == CUTOFF_STATE_EXPIRED;
+}
+
 void ref_check_path(const ref_world *w, const cutoff_node_spec *const *path, size_t n_path,
                     const char *action, const char *region, int64_t t, ref_verdict *out)
 {
@@ -193,7 +198,7 @@ void ref_check_path(const ref_world *w, const cutoff_node_spec *const *path, siz
     ref_effect best_effect = {0};
     for (size_t i = 0; i < w->n_actions; i++) {
         const cutoff_action_spec *a = w->actions[i];
-        if (a->state != CUTOFF_STATE_ACTIVE)
+        if (!ref_in_force(a))
             continue;
         ref_effect e;
         ref_action_effect(a, path, n_path, act, action, region, t, &e);

@@ -18,7 +18,7 @@
 /* Everything a decision depends on. Nodes are in insertion order; when an
  * id appears more than once the last spec wins (an update or a move), as
  * with cutoff_tree_builder_add. Actions of any state may be given; only
- * CUTOFF_STATE_ACTIVE ones bite. */
+ * those in force bite (ref_in_force). */
 typedef struct ref_world {
     const cutoff_catalog_spec *catalog;
     const cutoff_node_spec *nodes;
@@ -53,6 +53,11 @@ typedef struct ref_effect {
  * shallower; the bound only stops a walk on a malformed one). */
 #define REF_MAX_PATH 256
 
+/* 1 when a version is in force: approved and neither lifted nor
+ * superseded, that is active or expired. "Expired" only tells people that
+ * the last phase, "off", has begun; the phases before it decide the times
+ * before it, whenever the question is asked. */
+int ref_in_force(const cutoff_action_spec *a);
 /* The node with this id (the last spec carrying it), or NULL. */
 const cutoff_node_spec *ref_find_node(const ref_world *w, const char *id);
 /* The catalog entry of an action name, or NULL. */

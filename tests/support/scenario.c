@@ -530,8 +530,7 @@ static void gen_regions(scenario *s, cutoff_action_spec *a)
 /* Phases in strictly ascending order of their starts, spread around the
  * base time with gaps from one second to a month. Starts at or after
  * `activation` may be relative (offset from it) unless absolute_only. */
-static void gen_phases(scenario *s, cutoff_action_spec *a, int64_t activation, int absolute_only,
-                       int last_not_off)
+static void gen_phases(scenario *s, cutoff_action_spec *a, int64_t activation, int absolute_only)
 {
     static const int64_t gaps[] = {1, 2, 60, 3600, DAY, 30 * DAY};
     scenario_rng *r = &s->rng;
@@ -555,8 +554,6 @@ static void gen_phases(scenario *s, cutoff_action_spec *a, int64_t activation, i
             ph[i].at = start;
         }
     }
-    if (last_not_off && ph[n - 1].mode == CUTOFF_MODE_OFF)
-        ph[n - 1].mode = scenario_rng_chance(r, 50) ? CUTOFF_MODE_READ_ONLY : CUTOFF_MODE_SUSPEND;
     a->phases = ph;
     a->n_phases = n;
 }
@@ -571,7 +568,14 @@ static cutoff_action_spec *gen_action(scenario *s, const char *id, cutoff_action
     gen_scope(s, a);
     gen_patterns(s, a);
     gen_regions(s, a);
-    gen_phases(s, a, activation, s->cli, s->cli);
+    gen_phases(s, a, activation, s->cli);
+    /* Ended schedules: the last phase "off" and begun (the phases lie
+     * around the base time, long before the wall clock of any run): always
+     * for an expired version, often for the others. */
+    if (state == CUTOFF_STATE_EXPIRED || scenario_rng_chance(r, 25)) {
+        cutoff_phase_spec *ph = (cutoff_phase_spec *)a->phases;
+        ph[a->n_phases - 1].mode = CUTOFF_MODE_OFF;
+    }
     a->status = scenario_rng_chance(r, 70) ? 403 : 451;
     a->notice.summary = sprint(s, "Services stopped by %s", id);
     a->notice.terms = "Acceptable use policy, section 3";
@@ -642,7 +646,11 @@ static int64_t gen_time(scenario *s)
     unsigned roll = (unsigned)scenario_rng_below(r, 100);
     if (roll < 60 && s->n_actions > 0) {
         const cutoff_action_spec *a = s->actions[scenario_rng_below(r, s->n_actions)];
-        int64_t t = cutoff_phase_start(a, (size_t)scenario_rng_below(r, a->n_phases), 0);
+        size_t i = (size_t)scenario_rng_below(r, a->n_phases);
+        int64_t t = cutoff_phase_start(a, i, 0);
+        /* Inside the phase a third of the time, else at its boundary. */
+        if (roll < 20 && i + 1 < a->n_phases)
+            return t + (cutoff_phase_start(a, i + 1, 0) - t) / 2;
         return t + scenario_rng_range(r, -1, 1);
     }
     if (roll < 70)

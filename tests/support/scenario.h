@@ -43,9 +43,10 @@ typedef struct scenario_query {
 typedef struct scenario_options {
     size_t n_queries; /* requests to generate (0: none) */
     int cli;          /* for the CLI: absolute phases only, states active /
-                       * draft / lifted only, no "off" as a last phase (the
-                       * database expires such actions), no node updates in
-                       * the node list, well-formed unknown names only */
+                       * draft / lifted only (an active one whose last phase
+                       * "off" has begun is marked expired by the database),
+                       * no node updates in the node list, well-formed
+                       * unknown names only */
 } scenario_options;
 
 /* A whole scenario. Everything is owned by the scenario (scenario_free). */

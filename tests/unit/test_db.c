@@ -1052,6 +1052,201 @@ static void test_snapshot_marks_expired(void **state)
     cutoff_tree_release(tree);
 }
 
+/* The answer for (subscription, action, region, t) does not depend on when
+ * it is asked: an action whose last phase "off" has begun is marked
+ * expired, and its earlier phases still decide their times. */
+static void test_ended_schedule_still_decides(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    cutoff_snapshot *snap = NULL;
+    load_world(f);
+    open_case_1(f);
+    const char *brief = "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\"],"
+                        "\"phases\":[{\"at\":\"+0\",\"mode\":\"read-only\"},{\"at\":\"+1h\","
+                        "\"mode\":\"suspend\"},{\"at\":\"+1d\",\"mode\":\"off\"}],\"status\":403,"
+                        "\"notice\":{\"summary\":\"s\"}}";
+    propose(f, "alice", brief, "EA-1", 1);
+    int64_t now = (int64_t)time(NULL), approved = now - 2 * DAY;
+    int64_t in_suspend = approved + 2 * 3600, off = approved + DAY;
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", approved, &d), 0);
+
+    /* Asked before "off" began: suspended. */
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, in_suspend, &snap, &d), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", in_suspend), CUTOFF_REASON_SUSPENDED);
+    cutoff_snapshot_release(snap);
+    /* Built now, it marks EA-1 expired and leaves it out: it cannot bite
+     * at or after now. */
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, now, &snap, &d), 0);
+    assert_int_equal(cutoff_snapshot_action_count(snap), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", now), CUTOFF_REASON_ALLOW);
+    cutoff_snapshot_release(snap);
+    cutoff_action_spec *a = NULL;
+    assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 0, &a), 0);
+    assert_int_equal(a->state, CUTOFF_STATE_EXPIRED);
+    cutoff_action_free(a);
+    char *json = NULL;
+    assert_int_equal(cutoff_db_action_list(f->db, &json), 0);
+    assert_non_null(strstr(json, "\"state\":\"expired\""));
+    cutoff_free(json);
+
+    /* Asked again, after the expiry, about the same times: the same
+     * answers, at each phase and at the boundaries. */
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, approved - 1, &snap, &d), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.write", approved - 1), CUTOFF_REASON_ALLOW);
+    assert_int_equal(decide(snap, "sub-a", "storage.write", approved), CUTOFF_REASON_READ_ONLY);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", approved), CUTOFF_REASON_ALLOW);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", in_suspend), CUTOFF_REASON_SUSPENDED);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", off - 1), CUTOFF_REASON_SUSPENDED);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", off), CUTOFF_REASON_ALLOW);
+    cutoff_snapshot_release(snap);
+
+    /* A new version supersedes the expired one, which decides no more. */
+    const char *v2 = "{\"id\":\"EA-1\",\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],"
+                     "\"deny\":[\"ai.*\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"}],"
+                     "\"status\":403,\"notice\":{\"summary\":\"s\"}}";
+    propose(f, "alice", v2, "EA-1", 2);
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", now, &d), 0);
+    assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 1, &a), 0);
+    assert_int_equal(a->state, CUTOFF_STATE_SUPERSEDED);
+    cutoff_action_free(a);
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, in_suspend, &snap, &d), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", in_suspend), CUTOFF_REASON_ALLOW);
+    cutoff_snapshot_release(snap);
+}
+
+/* Lifting an expired version ends it at every time. */
+static void test_lift_expired(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    cutoff_snapshot *snap = NULL;
+    load_world(f);
+    open_case_1(f);
+    const char *brief = "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\"],"
+                        "\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"},{\"at\":\"+1d\","
+                        "\"mode\":\"off\"}],\"status\":403,\"notice\":{\"summary\":\"s\"}}";
+    propose(f, "alice", brief, "EA-1", 1);
+    int64_t now = (int64_t)time(NULL), approved = now - 2 * DAY;
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", approved, &d), 0);
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, now, &snap, &d), 0);
+    cutoff_snapshot_release(snap);
+    cutoff_action_spec *a = NULL;
+    assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 0, &a), 0);
+    assert_int_equal(a->state, CUTOFF_STATE_EXPIRED);
+    cutoff_action_free(a);
+
+    assert_int_equal(cutoff_db_action_lift(f->db, "carol", "EA-1", now, "over", &d), 0);
+    assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 0, &a), 0);
+    assert_int_equal(a->state, CUTOFF_STATE_LIFTED);
+    cutoff_action_free(a);
+    assert_int_equal(cutoff_db_snapshot(f->db, NULL, approved, &snap, &d), 0);
+    assert_int_equal(decide(snap, "sub-a", "storage.read", approved), CUTOFF_REASON_ALLOW);
+    cutoff_snapshot_release(snap);
+    /* Nothing left to lift. */
+    assert_int_equal(cutoff_db_action_lift(f->db, "carol", "EA-1", now, NULL, &d), CUTOFF_ESTATE);
+}
+
+/* The verdict on a snapshot of as_of, asked about that moment. */
+static cutoff_reason decide_as_of(fixture *f, const char *sub, const char *action, int64_t as_of,
+                                  int *version)
+{
+    cutoff_diag d;
+    cutoff_snapshot *snap = NULL;
+    cutoff_verdict v;
+    int rc = cutoff_db_snapshot_as_of(f->db, as_of, &snap, &d);
+    if (rc != 0)
+        fail_msg("as of %lld: %s: %s", (long long)as_of, cutoff_errname(rc), d.message);
+    cutoff_check(snap, sub, action, NULL, as_of, &v);
+    *version = v.by ? v.by->version : 0;
+    cutoff_snapshot_release(snap);
+    return v.reason;
+}
+
+/* As of a moment: the versions approved by then and not yet lifted or
+ * superseded, with the explicit times the library was given. */
+static void test_snapshot_as_of(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    int version = 0;
+    int64_t loaded = (int64_t)time(NULL);
+    load_world(f);
+    open_case_1(f);
+#define BRIEF(ID, DENY, MODE)                                                                      \
+    "{\"id\":\"" ID "\",\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"" DENY           \
+    "\"],\"phases\":[{\"at\":\"+0\",\"mode\":\"" MODE "\"}],\"status\":403,"                       \
+    "\"notice\":{\"summary\":\"s\"}}"
+    int64_t a1 = loaded + 100, withdrawn = loaded + 150, a2 = loaded + 200, lifted = loaded + 300;
+    propose(f, "alice", BRIEF("EA-1", "storage.*", "suspend"), "EA-1", 1);
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", a1, &d), 0);
+    propose(f, "alice", BRIEF("EA-2", "security.*", "suspend"), "EA-2", 1);
+    assert_int_equal(cutoff_db_action_lift(f->db, "alice", "EA-2", withdrawn, NULL, &d), 0);
+    propose(f, "alice", BRIEF("EA-1", "ai.*", "read-only"), "EA-1", 2);
+    assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", a2, &d), 0);
+    assert_int_equal(cutoff_db_action_lift(f->db, "carol", "EA-1", lifted, NULL, &d), 0);
+#undef BRIEF
+
+    /* Before the approval nothing bites; from it, version 1. */
+    assert_int_equal(decide_as_of(f, "sub-a", "storage.read", a1 - 1, &version),
+                     CUTOFF_REASON_ALLOW);
+    assert_int_equal(decide_as_of(f, "sub-a", "storage.read", a1, &version),
+                     CUTOFF_REASON_SUSPENDED);
+    assert_int_equal(version, 1);
+    /* The withdrawn draft never was in force. */
+    assert_int_equal(decide_as_of(f, "sub-a", "security.scan", withdrawn, &version),
+                     CUTOFF_REASON_ALLOW);
+    /* Version 1 until the second is approved, which supersedes it. */
+    assert_int_equal(decide_as_of(f, "sub-a", "storage.read", a2 - 1, &version),
+                     CUTOFF_REASON_SUSPENDED);
+    assert_int_equal(version, 1);
+    assert_int_equal(decide_as_of(f, "sub-a", "storage.read", a2, &version), CUTOFF_REASON_ALLOW);
+    assert_int_equal(decide_as_of(f, "sub-a", "ai.transcribe", a2, &version),
+                     CUTOFF_REASON_READ_ONLY);
+    assert_int_equal(version, 2);
+    /* Until the lift. */
+    assert_int_equal(decide_as_of(f, "sub-a", "ai.transcribe", lifted - 1, &version),
+                     CUTOFF_REASON_READ_ONLY);
+    assert_int_equal(decide_as_of(f, "sub-a", "ai.transcribe", lifted, &version),
+                     CUTOFF_REASON_ALLOW);
+
+    /* Before any catalog: nothing to decide with. */
+    cutoff_snapshot *snap = NULL;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(cutoff_db_snapshot_as_of(f->db, loaded - 100000, &snap, &d), CUTOFF_ENOTFOUND);
+    assert_null(snap);
+    assert_non_null(strstr(d.message, "no catalog had been loaded"));
+    assert_int_equal(cutoff_db_snapshot_as_of(NULL, a1, &snap, &d), CUTOFF_EINVAL);
+}
+
+/* Today's tree may not build on the catalog of then: a clear refusal. */
+static void test_snapshot_as_of_old_catalog(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    cutoff_snapshot *snap = NULL;
+    cutoff_import_stats st;
+    int64_t first = (int64_t)time(NULL);
+    assert_int_equal(
+        cutoff_db_catalog_load(f->db, "alice", CATALOG_NO_BASIC, strlen(CATALOG_NO_BASIC), &d), 0);
+    /* The catalog history is kept by the second. */
+    sleep(1);
+    int64_t second = (int64_t)time(NULL);
+    assert_int_equal(cutoff_db_catalog_load(f->db, "alice", CATALOG, strlen(CATALOG), &d), 0);
+    assert_int_equal(import_text(f->db, "alice", WORLD, &st, &d), 0);
+    memset(&d, 0, sizeof d);
+    assert_int_equal(
+        cutoff_db_snapshot_as_of(f->db, second - 1 < first ? first : second - 1, &snap, &d),
+        CUTOFF_ESTATE);
+    assert_null(snap);
+    assert_non_null(strstr(d.message, "today's tree does not build on the catalog"));
+    assert_int_equal(cutoff_db_snapshot_as_of(f->db, second + 1, &snap, &d), 0);
+    cutoff_verdict v;
+    cutoff_check(snap, "sub-b", "ai.transcribe", NULL, second + 1, &v);
+    assert_int_equal(v.reason, CUTOFF_REASON_NOT_ENTITLED);
+    cutoff_snapshot_release(snap);
+}
+
 /* ===================================================================== */
 /* Nodes shown                                                            */
 /* ===================================================================== */
@@ -1686,6 +1881,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_action_workflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_propose_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_marks_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ended_schedule_still_decides, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lift_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_as_of, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_as_of_old_catalog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_show, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_append_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_leaves_nothing, setup, teardown),

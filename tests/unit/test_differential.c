@@ -174,14 +174,14 @@ static void check_shape(diff_ctx *c)
 
     size_t active = 0;
     for (size_t i = 0; i < c->sc.n_actions; i++)
-        active += c->sc.actions[i]->state == CUTOFF_STATE_ACTIVE;
+        active += (size_t)ref_in_force(c->sc.actions[i]);
     if (cutoff_snapshot_action_count(c->snap) != active)
-        diff_fail(c, "snapshot holds %zu actions, %zu are active",
+        diff_fail(c, "snapshot holds %zu actions, %zu are in force",
                   cutoff_snapshot_action_count(c->snap), active);
     for (size_t i = 0; i < active; i++) {
         const cutoff_action_spec *a = cutoff_snapshot_action(c->snap, i);
-        if (a == NULL || a->state != CUTOFF_STATE_ACTIVE)
-            diff_fail(c, "snapshot action %zu is missing or not active", i);
+        if (a == NULL || !ref_in_force(a))
+            diff_fail(c, "snapshot action %zu is missing or not in force", i);
         if (i > 0 && strcmp(cutoff_snapshot_action(c->snap, i - 1)->id, a->id) >= 0)
             diff_fail(c, "snapshot actions not sorted by id: %s before %s",
                       cutoff_snapshot_action(c->snap, i - 1)->id, a->id);
@@ -319,7 +319,7 @@ static void check_explain(diff_ctx *c, const scenario_query *q, const ref_verdic
 
     for (size_t i = 0; i < c->sc.n_actions; i++) {
         const cutoff_action_spec *a = c->sc.actions[i];
-        if (a->state != CUTOFF_STATE_ACTIVE)
+        if (!ref_in_force(a))
             continue;
         ref_effect re;
         ref_action_effect(a, path, n_path, act, q->action, q->region, q->t, &re);
@@ -423,7 +423,7 @@ static void count_coverage(diff_ctx *c, const scenario_query *q, const ref_verdi
     size_t denying = 0;
     for (size_t a = 0; a < c->sc.n_actions; a++) {
         ref_effect e;
-        if (c->sc.actions[a]->state != CUTOFF_STATE_ACTIVE)
+        if (!ref_in_force(c->sc.actions[a]))
             continue;
         ref_action_effect(c->sc.actions[a], path, n_path, act, q->action, q->region, q->t, &e);
         denying += e.effect != CUTOFF_REASON_ALLOW;
@@ -536,7 +536,7 @@ static void brute_force(diff_ctx *c, const cutoff_action_spec *proposed, int64_t
     size_t n_after = 0;
     for (size_t i = 0; i < c->sc.n_actions; i++) {
         const cutoff_action_spec *a = c->sc.actions[i];
-        if (!(a->state == CUTOFF_STATE_ACTIVE && strcmp(a->id, p.id) == 0))
+        if (!(ref_in_force(a) && strcmp(a->id, p.id) == 0))
             after[n_after++] = a;
     }
     after[n_after++] = &p;

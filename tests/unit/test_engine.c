@@ -309,7 +309,10 @@ static void test_nested_scopes_and_ties(void **state)
                                .n_phases = 1,
                                .state = CUTOFF_STATE_ACTIVE,
                                .status = 403};
-    /* Lifted, draft and expired actions never bite, whatever they say. */
+    /* Lifted and draft actions never bite, whatever they say; an expired
+     * one is in force, and its phases before "off" decide their times. */
+    static const cutoff_phase_spec ended[] = {{T0 - 100, 0, CUTOFF_MODE_SUSPEND},
+                                              {T0 - 50, 0, CUTOFF_MODE_OFF}};
     cutoff_action_spec lifted = a3, draft = a3, expired = a3;
     lifted.id = "A-lifted";
     lifted.state = CUTOFF_STATE_LIFTED;
@@ -317,13 +320,18 @@ static void test_nested_scopes_and_ties(void **state)
     draft.state = CUTOFF_STATE_DRAFT;
     expired.id = "A-expired";
     expired.state = CUTOFF_STATE_EXPIRED;
+    expired.phases = ended;
     const cutoff_action_spec *list[] = {&a3, &lifted, &a20, &draft, &a100, &expired};
     cutoff_snapshot *s = build_snapshot(t, list, 6);
 
-    assert_int_equal(cutoff_snapshot_action_count(s), 3);
-    assert_string_equal(cutoff_snapshot_action(s, 0)->id, "EA-100");
-    assert_string_equal(cutoff_snapshot_action(s, 1)->id, "EA-20");
-    assert_string_equal(cutoff_snapshot_action(s, 2)->id, "EA-3");
+    assert_int_equal(cutoff_snapshot_action_count(s), 4);
+    assert_string_equal(cutoff_snapshot_action(s, 0)->id, "A-expired");
+    assert_string_equal(cutoff_snapshot_action(s, 1)->id, "EA-100");
+    assert_string_equal(cutoff_snapshot_action(s, 2)->id, "EA-20");
+    assert_string_equal(cutoff_snapshot_action(s, 3)->id, "EA-3");
+    expect(s, "sub-archive", "storage.read", NULL, T0 - 51, CUTOFF_REASON_SUSPENDED, "A-expired",
+           T0 - 100, T0 - 50);
+    expect(s, "sub-archive", "storage.read", NULL, T0 - 50, CUTOFF_REASON_ALLOW, NULL, 0, 0);
 
     /* Three read-only denials: the lowest id decides. */
     expect(s, "sub-archive", "storage.write", NULL, T0, CUTOFF_REASON_READ_ONLY, "EA-100", T0,
@@ -353,11 +361,16 @@ static void test_nested_scopes_and_ties(void **state)
 
     cutoff_explanation *e = NULL;
     assert_int_equal(cutoff_explain(s, "sub-archive", "storage.write", NULL, T0 + 10, &e), 0);
-    assert_int_equal(e->n_entries, 3);
+    /* The expired action is listed, off since T0 - 50, without effect. */
+    assert_int_equal(e->n_entries, 4);
     int decided = 0;
     for (size_t i = 0; i < e->n_entries; i++) {
         const cutoff_explain_entry *en = &e->entries[i];
-        if (strcmp(en->action->id, "EA-3") == 0) {
+        if (strcmp(en->action->id, "A-expired") == 0) {
+            assert_int_equal(en->mode, CUTOFF_MODE_OFF);
+            assert_int_equal(en->effect, CUTOFF_REASON_ALLOW);
+            assert_false(en->decides);
+        } else if (strcmp(en->action->id, "EA-3") == 0) {
             assert_true(strcmp(en->scope_node, "unit-8200-archive") == 0 ||
                         strcmp(en->scope_node, "sub-archive") == 0);
             assert_int_equal(en->effect, CUTOFF_REASON_SUSPENDED);
