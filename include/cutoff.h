@@ -740,7 +740,9 @@ CUTOFF_EXPORT void cutoff_db_close(cutoff_db *db);
 /* Gives the handle a signing key (NULL: none), borrowed until it is
  * replaced or the handle closed. With a key, every change signs the audit
  * head it creates, in its own transaction, and the notices it issues are
- * signed as they are issued. */
+ * signed as they are issued. A change whose head cannot be signed fails
+ * and is rolled back: with CUTOFF_EPERM when the newest head is signed by
+ * another key (the key in force changes only by cutoff_db_key_rotate). */
 CUTOFF_EXPORT void cutoff_db_set_key(cutoff_db *db, const cutoff_key *key);
 /* The schema version this program writes (a number, never an error). */
 CUTOFF_EXPORT int cutoff_db_schema_version(void);
@@ -984,7 +986,8 @@ CUTOFF_EXPORT void cutoff_db_set_sign_interval(cutoff_db *db, int64_t interval_s
  * after changes made by programs that hold no key. With
  * CUTOFF_HEAD_IF_UNSIGNED nothing is written when the newest head already
  * names the newest record. Returns 0, CUTOFF_EINVAL (no db or key, a
- * negative interval, unknown flags), or a database error. */
+ * negative interval, unknown flags), CUTOFF_EPERM (the newest head is
+ * signed by another key), or a database error. */
 CUTOFF_EXPORT int cutoff_db_head_sign(cutoff_db *db, const cutoff_key *key, int64_t now,
                                       int64_t interval_s, int flags);
 /* The newest signed head as a document to publish (release with

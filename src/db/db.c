@@ -127,11 +127,15 @@ int co__db_end(cutoff_db *db, int rc, cutoff_diag *diag)
 {
     /* A change made with a key signs the head it creates, in the same
      * transaction: the record and the signature over it land together. */
-    if (rc == 0 && db->appended && db->key != NULL)
-        rc = co__db_store_fail(db,
-                               co__db_head_sign_tx(db, db->key, co__db_wall_now(),
-                                                   db->sign_interval_s, false),
-                               diag, "signing the audit head");
+    if (rc == 0 && db->appended && db->key != NULL) {
+        rc = co__db_head_sign_tx(db, db->key, co__db_wall_now(), db->sign_interval_s, false);
+        if (rc == CUTOFF_EPERM)
+            co__diag(diag, rc,
+                     "the audit heads are signed by another key than %s; only the key in force "
+                     "signs (hand over to a new key with 'cutoff key rotate')",
+                     cutoff_key_public(db->key));
+        co__db_store_fail(db, rc, diag, "signing the audit head");
+    }
     db->appended = false;
     if (rc == 0) {
         rc = STORE_OPS(db)->commit(db->store);

@@ -60,7 +60,9 @@ int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor
 /* Signs the head of the log inside the current write transaction (heads.c):
  * a new head naming the newest record, signed with key, at `now` (raised to
  * the newest head's time), promising interval_s. With only_if_unsigned
- * nothing is written when the newest head names the newest record. */
+ * nothing is written when the newest head names the newest record.
+ * CUTOFF_EPERM when the newest head is signed by another key (the key in
+ * force changes only by cutoff_db_key_rotate). */
 int co__db_head_sign_tx(cutoff_db *db, const cutoff_key *key, int64_t now, int64_t interval_s,
                         bool only_if_unsigned);
 

@@ -119,8 +119,10 @@ static int head_parse(const char *statement, head *h, char *why, size_t why_len)
 /* Signing                                                                */
 /* ===================================================================== */
 
-int co__db_head_sign_tx(cutoff_db *db, const cutoff_key *key, int64_t now, int64_t interval_s,
-                        bool only_if_unsigned)
+/* Signs the current head; with check_key only when key signed the newest
+ * head too (or there is none): a rotation is the one way to a new key. */
+static int head_sign(cutoff_db *db, const cutoff_key *key, int64_t now, int64_t interval_s,
+                     bool only_if_unsigned, bool check_key)
 {
     co__audit_row last = {0};
     co__head_row newest = {0};
@@ -142,6 +144,8 @@ int co__db_head_sign_tx(cutoff_db *db, const cutoff_key *key, int64_t now, int64
         bool parsed = head_parse(newest.statement, &prev, why, sizeof why) == 0;
         bool current = newest.seq == seq && (!parsed || strcmp(prev.hash, hash) == 0);
         co__head_row_clear(&newest);
+        if (check_key && parsed && strcmp(prev.key, cutoff_key_public(key)) != 0)
+            return CUTOFF_EPERM;
         if (only_if_unsigned && current)
             return 0;
         /* Head times never go back, whatever the clock does. */
@@ -164,6 +168,12 @@ int co__db_head_sign_tx(cutoff_db *db, const cutoff_key *key, int64_t now, int64
         rc = CUTOFF_ESTORE;
     co__free(statement);
     return rc;
+}
+
+int co__db_head_sign_tx(cutoff_db *db, const cutoff_key *key, int64_t now, int64_t interval_s,
+                        bool only_if_unsigned)
+{
+    return head_sign(db, key, now, interval_s, only_if_unsigned, true);
 }
 
 void cutoff_db_set_sign_interval(cutoff_db *db, int64_t interval_s)
@@ -241,7 +251,7 @@ int cutoff_db_key_rotate(cutoff_db *db, const char *actor, const cutoff_key *old
                           json_pack("{s:s, s:s}", "statement", statement, "signature", sig));
     /* From this record on the new key signs, this transaction's head too. */
     if (rc == 0)
-        rc = co__db_head_sign_tx(db, new_key, co__db_wall_now(), db->sign_interval_s, false);
+        rc = head_sign(db, new_key, co__db_wall_now(), db->sign_interval_s, false, false);
     db->appended = false;
     co__free(statement);
     return co__db_end(db, co__db_store_fail(db, rc, diag, "rotating the signing key"), diag);
