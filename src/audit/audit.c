@@ -181,8 +181,7 @@ int co__audit_verify(co__store *s, cutoff_audit_report *report)
     return co__audit_verify_each(s, report, NULL, NULL);
 }
 
-int co__audit_verify_each(co__store *s, cutoff_audit_report *report, co__audit_fn each,
-                          void *ctx)
+int co__audit_verify_each(co__store *s, cutoff_audit_report *report, co__audit_fn each, void *ctx)
 {
     memset(report, 0, sizeof *report);
     verify_walk w = {.report = report, .expected_seq = 1, .each = each, .each_ctx = ctx};

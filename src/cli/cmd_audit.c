@@ -50,9 +50,8 @@ static int verify_signed(cli *c, const char *pubkey_path, const char *head_path,
             "signed_seq", (json_int_t)rep.signed_seq, "unsigned_records",
             (json_int_t)rep.unsigned_records, "rotations", (json_int_t)rep.rotations, "head_time",
             rep.head_time ? cutoff_time_format(rep.head_time, t) : NULL, "interval_s",
-            (json_int_t)rep.interval_s, "key", rep.key, "first_bad",
-            (json_int_t)rep.bad_record, "bad_head", (json_int_t)rep.bad_head, "error",
-            (json_int_t)err, "problem", rep.problem);
+            (json_int_t)rep.interval_s, "key", rep.key, "first_bad", (json_int_t)rep.bad_record,
+            "bad_head", (json_int_t)rep.bad_head, "error", (json_int_t)err, "problem", rep.problem);
         if (o == NULL)
             return cli_error("out of memory");
         cli_json_print(o);
@@ -66,7 +65,7 @@ static int verify_signed(cli *c, const char *pubkey_path, const char *head_path,
         return cli_fail(err, &d, "audit verify");
     }
     if (!c->json) {
-        printf("audit log verifies: %llu records, %llu signed heads by %s", 
+        printf("audit log verifies: %llu records, %llu signed heads by %s",
                (unsigned long long)rep.chain.records, (unsigned long long)rep.heads, rep.key);
         if (rep.rotations)
             printf(" (after %llu key rotations)", (unsigned long long)rep.rotations);
@@ -232,7 +231,8 @@ static int audit_sign(cli *c, int argc, char **argv)
     int rc = cli_parse(c, argc, argv, opts, pos, 0, &n_pos);
     if (rc != CLI_OK)
         return rc;
-    if (interval_text && (rc = cli_parse_count(c, "--interval", interval_text, &interval)) != CLI_OK)
+    if (interval_text &&
+        (rc = cli_parse_count(c, "--interval", interval_text, &interval)) != CLI_OK)
         return rc;
     if ((rc = cli_resolve(c)) != CLI_OK)
         return rc;
@@ -250,10 +250,8 @@ static int audit_sign(cli *c, int argc, char **argv)
 
 int cli_cmd_audit(cli *c, int argc, char **argv)
 {
-    static const cli_sub subs[] = {{"verify", audit_verify},
-                                   {"log", audit_log},
-                                   {"head", audit_head},
-                                   {"sign", audit_sign}};
+    static const cli_sub subs[] = {
+        {"verify", audit_verify}, {"log", audit_log}, {"head", audit_head}, {"sign", audit_sign}};
     return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
                               "verify, log, head or sign");
 }

@@ -47,8 +47,8 @@ static int print_public(const cli *c, const char *public_key, const char *file)
     }
     char fp[17];
     fingerprint(public_key, fp);
-    json_t *o = json_pack("{s:s, s:s, s:s}", "public_key", public_key, "fingerprint", fp, "file",
-                          file);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s}", "public_key", public_key, "fingerprint", fp, "file", file);
     if (o == NULL)
         return cli_error("out of memory");
     cli_json_print(o);

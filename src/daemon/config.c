@@ -254,11 +254,10 @@ int config_parse(const char *text, size_t len, const char *name, daemon_config *
 static int config_apply(json_t *root, const char *path, daemon_config *out, char *err,
                         size_t err_len)
 {
-    static const char *const keys[] = {"database",    "decision_listen", "admin_listen",
-                                       "tokens_file", "log_file",        "log_decisions",
-                                       "notice_base", "watch_ms",        "forward_headers",
-                                       "limits",      "routes",          "admin_allow_remote",
-                                       "signing_key", "sign_interval_s", NULL};
+    static const char *const keys[] = {
+        "database",      "decision_listen",    "admin_listen", "tokens_file",     "log_file",
+        "log_decisions", "notice_base",        "watch_ms",     "forward_headers", "limits",
+        "routes",        "admin_allow_remote", "signing_key",  "sign_interval_s", NULL};
     static const char *const limit_keys[] = {"max_body_bytes",
                                              "max_spool_bytes",
                                              "max_header_bytes",

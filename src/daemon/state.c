@@ -137,10 +137,8 @@ int daemon_key_open(cutoffd *d, char *err, size_t err_len)
     if (d->cfg.signing_key == NULL) {
         /* Next to the database, where the unit's state directory is. */
         char *copy = strdup(d->cfg.database);
-        size_t n = copy ? strlen(dirname(copy)) + sizeof "/cutoff.key" : 0;
-        d->cfg.signing_key = n ? malloc(n) : NULL;
-        if (d->cfg.signing_key)
-            snprintf(d->cfg.signing_key, n, "%s/cutoff.key", dirname(strcpy(copy, d->cfg.database)));
+        if (copy == NULL || asprintf(&d->cfg.signing_key, "%s/cutoff.key", dirname(copy)) < 0)
+            d->cfg.signing_key = NULL;
         free(copy);
         if (d->cfg.signing_key == NULL) {
             snprintf(err, err_len, "out of memory");

@@ -18,8 +18,8 @@
 
 struct cutoff_db {
     co__store *store;
-    bool read_only;        /* opened with CUTOFF_DB_READ_ONLY: nothing is written */
-    const cutoff_key *key; /* signs heads and notices (cutoff_db_set_key); borrowed */
+    bool read_only;          /* opened with CUTOFF_DB_READ_ONLY: nothing is written */
+    const cutoff_key *key;   /* signs heads and notices (cutoff_db_set_key); borrowed */
     int64_t sign_interval_s; /* what the heads it signs promise (cutoff_db_set_sign_interval) */
     bool appended;           /* this write transaction appended an audit record */
 };

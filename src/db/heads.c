@@ -240,11 +240,11 @@ int cutoff_db_key_rotate(cutoff_db *db, const char *actor, const cutoff_key *old
     char *statement = NULL;
     char sig[CUTOFF_SIGNATURE_TEXT_MAX];
     if (rc == 0) {
-        statement = canonical(json_pack("{s:s, s:s, s:s, s:s}", "type", ROTATION_TYPE, "old",
-                                        old_pub, "new", new_pub, "time",
-                                        cutoff_time_format(now, t)));
-        rc = statement ? cutoff_key_sign(old_key, statement, strlen(statement), sig)
-                       : CUTOFF_ENOMEM;
+        statement =
+            canonical(json_pack("{s:s, s:s, s:s, s:s}", "type", ROTATION_TYPE, "old", old_pub,
+                                "new", new_pub, "time", cutoff_time_format(now, t)));
+        rc =
+            statement ? cutoff_key_sign(old_key, statement, strlen(statement), sig) : CUTOFF_ENOMEM;
     }
     if (rc == 0)
         rc = co__db_audit(db, 0, now, actor, CO__VERB_KEY_ROTATE, ROTATION_OBJECT,
@@ -331,8 +331,9 @@ static int check_head(walk *w, const head *h, const char *hash)
     int rc = cutoff_signature_verify(w->key, h->statement, strlen(h->statement), h->signature);
     if (rc != 0) {
         rep->bad_head = h->n;
-        return fail(w, "head %llu: its signature does not verify under %s (its statement or "
-                       "signature was changed)",
+        return fail(w,
+                    "head %llu: its signature does not verify under %s (its statement or "
+                    "signature was changed)",
                     (unsigned long long)h->n, w->key);
     }
     if (strcmp(h->hash, hash) != 0) {
@@ -393,8 +394,7 @@ static int each_record(void *ctx, const co__audit_row *r)
 {
     walk *w = ctx;
     int rc;
-    if (r->verb && strcmp(r->verb, CO__VERB_KEY_ROTATE) == 0 &&
-        (rc = follow_rotation(w, r)) != 0)
+    if (r->verb && strcmp(r->verb, CO__VERB_KEY_ROTATE) == 0 && (rc = follow_rotation(w, r)) != 0)
         return rc;
     const head *p = w->published;
     if (p != NULL && p->seq == r->seq) {
@@ -567,12 +567,12 @@ int cutoff_db_audit_verify_signed(cutoff_db *db, const char *public_key, const c
         const head *h = &heads.v[w.next];
         report->bad_head = h->n;
         report->bad_record = last_seq + 1;
-        rc = fail(&w,
-                  "head %llu names record %llu, but the log ends at record %llu: records "
-                  "%llu..%llu were removed",
-                  (unsigned long long)h->n, (unsigned long long)h->seq,
-                  (unsigned long long)last_seq, (unsigned long long)(last_seq + 1),
-                  (unsigned long long)h->seq);
+        rc =
+            fail(&w,
+                 "head %llu names record %llu, but the log ends at record %llu: records "
+                 "%llu..%llu were removed",
+                 (unsigned long long)h->n, (unsigned long long)h->seq, (unsigned long long)last_seq,
+                 (unsigned long long)(last_seq + 1), (unsigned long long)h->seq);
     } else if (heads.n == 0) {
         rc = fail(&w, "no signed head: nothing proves this log (a change made with a key, or "
                       "'cutoff audit sign', signs one)");

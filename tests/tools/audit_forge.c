@@ -53,8 +53,9 @@ static void exec(const char *sql)
 static rec *load(size_t *n_out)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT seq, time, actor, verb, object, payload, hash FROM audit "
-                               "ORDER BY seq",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT seq, time, actor, verb, object, payload, hash FROM audit "
+                           "ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         die("select");
     rec *v = NULL;
@@ -129,8 +130,8 @@ static void put_head(long long n, long long seq, const char *hash, const cutoff_
     char t[32], sig[CUTOFF_SIGNATURE_TEXT_MAX];
     json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I}", "type", "cutoff-audit-head", "n",
                           (json_int_t)n, "seq", (json_int_t)seq, "hash", hash, "time",
-                          cutoff_time_format((int64_t)time(NULL), t), "key",
-                          cutoff_key_public(key), "interval_s", (json_int_t)0);
+                          cutoff_time_format((int64_t)time(NULL), t), "key", cutoff_key_public(key),
+                          "interval_s", (json_int_t)0);
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     if (text == NULL || cutoff_key_sign(key, text, strlen(text), sig) != 0)
@@ -164,9 +165,9 @@ static void forge_rotation(const char *old_pub, const cutoff_key *key)
     size_t n;
     rec *v = load(&n);
     char t[32], sig[CUTOFF_SIGNATURE_TEXT_MAX];
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "type", "cutoff-key-rotation", "old", old_pub,
-                          "new", cutoff_key_public(key), "time",
-                          cutoff_time_format((int64_t)time(NULL), t));
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s}", "type", "cutoff-key-rotation", "old", old_pub, "new",
+                  cutoff_key_public(key), "time", cutoff_time_format((int64_t)time(NULL), t));
     char *statement = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     if (statement == NULL || cutoff_key_sign(key, statement, strlen(statement), sig) != 0)
@@ -184,8 +185,7 @@ static void forge_rotation(const char *old_pub, const cutoff_key *key)
     insert(&r, prev);
     sqlite3_stmt *st;
     long long last_n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(n), 0) FROM heads", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(n), 0) FROM heads", -1, &st, NULL) != SQLITE_OK)
         die("heads");
     if (sqlite3_step(st) == SQLITE_ROW)
         last_n = sqlite3_column_int64(st, 0);

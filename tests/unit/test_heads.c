@@ -168,8 +168,7 @@ static void test_no_head_and_another_key(void **state)
     cutoff_audit_signed_report rep;
     cutoff_key *other = NULL;
     assert_int_equal(cutoff_key_generate(&other), 0);
-    assert_int_equal(verify(f, cutoff_key_public(other), NULL, now_s(), &rep),
-                     CUTOFF_ETAMPER);
+    assert_int_equal(verify(f, cutoff_key_public(other), NULL, now_s(), &rep), CUTOFF_ETAMPER);
     assert_int_equal(rep.bad_head, 1);
     assert_non_null(strstr(rep.problem, "not by the key in force"));
     /* The other key cannot sign on this log either. */
