@@ -743,7 +743,9 @@ CUTOFF_EXPORT void cutoff_db_close(cutoff_db *db);
 /* Gives the handle a signing key (NULL: none), borrowed until it is
  * replaced or the handle closed. With a key, every change signs the audit
  * head it creates, in its own transaction, and the notices it issues are
- * signed as they are issued. */
+ * signed as they are issued. A change whose head cannot be signed fails
+ * and is rolled back: with CUTOFF_EPERM when the newest head is signed by
+ * another key (the key in force changes only by cutoff_db_key_rotate). */
 CUTOFF_EXPORT void cutoff_db_set_key(cutoff_db *db, const cutoff_key *key);
 /* The schema version this program writes (a number, never an error). */
 CUTOFF_EXPORT int cutoff_db_schema_version(void);
@@ -967,10 +969,101 @@ CUTOFF_EXPORT int cutoff_db_audit_list(cutoff_db *db, uint64_t after_seq, size_t
 /* Appends a record of the caller's own (e.g. a daemon's admin call): verb
  * an id, object 1-CUTOFF_AUDIT_OBJECT_MAX bytes of free text (no control
  * or hidden characters), payload any JSON text (NULL: {}).
+ * The verb "key.rotate" is the library's own (cutoff_db_key_rotate).
  * Returns 0, CUTOFF_EINVAL (a bad actor, verb or object), CUTOFF_EPARSE
  * (payload is not JSON), or a database error. */
 CUTOFF_EXPORT int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb,
                                          const char *object, const char *payload_json);
+
+/* ---------------------------------------------------------------------
+ * Signed audit heads (docs/audit.md).
+ *
+ * A head is a statement by the holder of a signing key about the log:
+ * record `seq` is the newest and has hash `hash`, at `time`, signed by
+ * `key`, who promises a new head at least every `interval_s` seconds (0:
+ * only on changes); `n` numbers the heads 1, 2, 3, ... so that removing
+ * one shows. The statement is canonical JSON (keys sorted, no blanks):
+ *
+ *   {"hash":"<64 hex>","interval_s":I,"key":"ed25519:...","n":N,
+ *    "seq":S,"time":"RFC 3339","type":"cutoff-audit-head"}
+ *
+ * and the signature covers exactly its bytes. A key rotation is an audit
+ * record (verb "key.rotate", object "signing-key") whose payload is
+ * {"statement": {"type":"cutoff-key-rotation","old":...,"new":...,
+ * "time":...} as canonical text, "signature": by the old key}; heads
+ * naming that record or a later one are signed by the new key. Whoever
+ * holds only a public key can so check the whole log without trusting
+ * the database it is in.
+ * --------------------------------------------------------------------- */
+
+/* How far (seconds) a head may be late beyond twice its promised interval
+ * before verification says heads were removed or the signer stopped. */
+#define CUTOFF_HEAD_SLACK_S 60
+/* cutoff_db_head_sign: sign only when the newest record is not the one the
+ * newest head names (or there is no head yet). */
+#define CUTOFF_HEAD_IF_UNSIGNED 1
+
+/* The interval (seconds, >= 0) the heads this handle signs with its key
+ * (cutoff_db_set_key) promise; 0, the default, promises nothing. */
+CUTOFF_EXPORT void cutoff_db_set_sign_interval(cutoff_db *db, int64_t interval_s);
+/* Signs the current head of the log with key at `now` (a time before the
+ * newest head's is raised to it, so head times never go back) promising
+ * interval_s, in a transaction of its own: for a signer's interval, and
+ * after changes made by programs that hold no key. With
+ * CUTOFF_HEAD_IF_UNSIGNED nothing is written when the newest head already
+ * names the newest record. Returns 0, CUTOFF_EINVAL (no db or key, a
+ * negative interval, unknown flags), CUTOFF_EPERM (the newest head is
+ * signed by another key), or a database error. */
+CUTOFF_EXPORT int cutoff_db_head_sign(cutoff_db *db, const cutoff_key *key, int64_t now,
+                                      int64_t interval_s, int flags);
+/* The newest signed head as a document to publish (release with
+ * cutoff_free): {"statement": "<the statement text>", "signature":
+ * "<base64>"}, compact, one line. Returns 0, CUTOFF_EINVAL, CUTOFF_ENOTFOUND
+ * (no head signed yet), or a database error. */
+CUTOFF_EXPORT int cutoff_db_audit_head(cutoff_db *db, char **json_out);
+/* Rotates the signing key, as one audited change: appends the rotation
+ * record (statement signed by old_key) under actor and signs the head of
+ * that transaction with new_key. Refused with CUTOFF_EPERM when the newest
+ * head is signed by a key other than old_key, and with CUTOFF_EINVAL when
+ * the keys are the same. Returns 0, CUTOFF_EINVAL (also a bad actor),
+ * CUTOFF_EPERM, or a database error. */
+CUTOFF_EXPORT int cutoff_db_key_rotate(cutoff_db *db, const char *actor, const cutoff_key *old_key,
+                                       const cutoff_key *new_key, int64_t now, cutoff_diag *diag);
+
+/* What cutoff_db_audit_verify_signed found. */
+typedef struct cutoff_audit_signed_report {
+    cutoff_audit_report chain;        /* the chain walk (first_bad: a record that fails it) */
+    uint64_t heads;                   /* signed heads that verified */
+    uint64_t bad_head;                /* n of the first head that does not hold, 0 if none */
+    uint64_t bad_record;              /* seq of the first bad record, 0 if none is named */
+    uint64_t signed_seq;              /* the record the newest good head names */
+    uint64_t unsigned_records;        /* records after it: not signed yet (not a failure) */
+    uint64_t rotations;               /* key rotations followed */
+    int64_t head_time;                /* time of the newest good head (0: none) */
+    int64_t interval_s;               /* the interval it promises */
+    char key[CUTOFF_PUBKEY_TEXT_MAX]; /* the key in force at the end of the log */
+    char problem[512];                /* what is wrong, naming the record or head */
+} cutoff_audit_signed_report;
+
+/* Verifies the log against a public key: the chain as cutoff_db_audit_verify,
+ * and every signed head: signed by the key in force at its record (first
+ * public_key, then each rotation the key in force signed), numbered
+ * without gaps, seq and time never going back, naming a record that
+ * exists and has that hash. Fails when there is no head at all, when a
+ * head names a record beyond the log (records were removed), when the
+ * newest head is older than twice its promised interval plus
+ * CUTOFF_HEAD_SLACK_S at `now` (heads were removed, or the signer
+ * stopped), and, given published_head (a document of
+ * cutoff_db_audit_head), when it does not verify, its record is missing or
+ * has another hash, the stored head of its number differs, or the newest
+ * stored head is older than it. Records after the newest head are counted
+ * in unsigned_records. Returns 0 when everything holds, CUTOFF_ETAMPER
+ * (report->problem says what and where), CUTOFF_EPARSE (public_key or
+ * published_head malformed; problem says which), CUTOFF_EINVAL (NULL db,
+ * key or report), or a database error. */
+CUTOFF_EXPORT int cutoff_db_audit_verify_signed(cutoff_db *db, const char *public_key,
+                                                const char *published_head, int64_t now,
+                                                cutoff_audit_signed_report *report);
 
 /* ---------------------------------------------------------------------
  * Change sequence: what changed since a reader last looked.

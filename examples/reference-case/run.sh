@@ -142,3 +142,9 @@ step "8. The record: every change, who made it, and a chain that verifies"
 show case show CASE-7
 show audit log
 show audit verify
+note "  With a signing key every change also signs the head of the log, so an"
+note "  auditor can check it with the public key alone (docs/audit.md):"
+show key create --key "$work/operator.key"
+"$cutoff" key show --key "$work/operator.key" >"$work/operator.pub"
+show --key "$work/operator.key" audit sign
+show audit verify --pubkey "$work/operator.pub"

@@ -16,13 +16,14 @@
  * insertion or reordering visible at the first record it touches.
  *
  * What the chain cannot show on its own: deleting the newest records (the
- * tail), or appending well-formed records, since whoever can write the file
- * can also recompute hashes; there is no secret in the chain. The defence
- * is to anchor the head: `cutoff audit verify` prints the hash of the last
- * record (cutoff_audit_report.head_hex), and an auditor keeps that value
- * somewhere the database's owner cannot rewrite (a ticket, a signed
- * e-mail, a transparency log). A later verify must reach a record with
- * that hash at that seq; if the head went backwards, records were removed.
+ * tail), appending well-formed records, or an edit after which the whole
+ * rest of the chain was recomputed, since whoever can write the file can
+ * also recompute hashes; there is no secret in the chain. The defence is
+ * the signed head (src/db/heads.c, docs/audit.md): a statement "record S
+ * has hash H, at time T", signed with a key the database does not hold,
+ * stored with every change and published elsewhere. Verifying with the
+ * public key checks every head against the records it names, so a
+ * recomputed chain, a removed tail or a rolled-back set of heads shows.
  */
 #include "audit/audit.h"
 #include "util/util.h"
@@ -116,6 +117,8 @@ int co__audit_append(co__store *s, int64_t time, const char *actor, const char *
 
 typedef struct verify_walk {
     cutoff_audit_report *report;
+    co__audit_fn each; /* called after each record that verified */
+    void *each_ctx;
     uint64_t expected_seq;
     char prev[65]; /* hash of the last record that verified */
 } verify_walk;
@@ -170,13 +173,18 @@ static int verify_record(void *ctx, const co__audit_row *r)
     memcpy(rep->head_hex, hash, sizeof rep->head_hex);
     rep->records++;
     w->expected_seq++;
-    return 0;
+    return w->each ? w->each(w->each_ctx, r) : 0;
 }
 
 int co__audit_verify(co__store *s, cutoff_audit_report *report)
 {
+    return co__audit_verify_each(s, report, NULL, NULL);
+}
+
+int co__audit_verify_each(co__store *s, cutoff_audit_report *report, co__audit_fn each, void *ctx)
+{
     memset(report, 0, sizeof *report);
-    verify_walk w = {.report = report, .expected_seq = 1};
+    verify_walk w = {.report = report, .expected_seq = 1, .each = each, .each_ctx = ctx};
     memcpy(w.prev, co__audit_genesis, sizeof w.prev);
     int rc = s->ops->audit_iter(s, 0, 0, verify_record, &w);
     if (rc != 0 && rc != CUTOFF_ETAMPER) {

@@ -31,5 +31,9 @@ int co__audit_append(co__store *s, int64_t time, const char *actor, const char *
  * CUTOFF_ETAMPER with report->first_bad and report->problem naming the
  * first place where it does not, or a store error. */
 int co__audit_verify(co__store *s, cutoff_audit_report *report);
+/* The same walk, calling each(ctx, record) after every record that
+ * verified (the signed heads are checked against the records this way,
+ * in one pass); a nonzero return stops the walk and is returned. */
+int co__audit_verify_each(co__store *s, cutoff_audit_report *report, co__audit_fn each, void *ctx);
 
 #endif

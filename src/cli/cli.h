@@ -206,6 +206,7 @@ int cli_cmd_case(cli *c, int argc, char **argv);
 int cli_cmd_action(cli *c, int argc, char **argv);
 int cli_cmd_check(cli *c, int argc, char **argv);
 int cli_cmd_audit(cli *c, int argc, char **argv);
+int cli_cmd_key(cli *c, int argc, char **argv);
 
 int cli_cmd_token(cli *c, int argc, char **argv);
 

@@ -28,7 +28,8 @@ static const char overview[] =
     "Deciding and proving:\n"
     "  check SUBSCRIPTION ACTION     allow or deny, and why\n"
     "  check --batch FILE [--bench]  decide many requests\n"
-    "  audit verify | log            the tamper-evident record of changes\n"
+    "  audit verify | log | head | sign  the tamper-evident record of changes\n"
+    "  key create | show | rotate    the key that signs the audit heads\n"
     "\n"
     "Access to cutoffd's admin API:\n"
     "  token create | list | revoke  bearer tokens in cutoffd's tokens file\n"
@@ -169,14 +170,42 @@ static const char help_check[] =
     "works on a local database only.\n";
 
 static const char help_audit[] =
-    "usage: cutoff audit verify\n"
+    "usage: cutoff audit verify [--pubkey FILE [--head FILE] [--at TIME]]\n"
     "       cutoff audit log [--after SEQ] [--limit N]\n"
+    "       cutoff audit head\n"
+    "       cutoff audit sign --key FILE [--interval SECONDS]\n"
     "\n"
     "verify  walks the hash chain of the audit log and prints how many records\n"
     "        verify and the head hash; exit 1 naming the first record that does\n"
-    "        not (an edit, a deletion or a reordering).\n"
+    "        not (an edit, a deletion or a reordering). With --pubkey (a file\n"
+    "        holding the line 'cutoff key show' prints) it also checks every\n"
+    "        signed head with that key and the rotations it signed: a recomputed\n"
+    "        chain, removed records or heads, another key; --head FILE (a head\n"
+    "        published earlier, 'audit head --json') must still be in the log;\n"
+    "        --at TIME judges the signer's promised interval at TIME (default\n"
+    "        now). Exit 0 verifies, 1 does not (or an error), 2 usage.\n"
     "log     prints records after sequence number SEQ (default 0), at most N\n"
-    "        (at least 1; default all).\n";
+    "        (at least 1; default all).\n"
+    "head    prints the newest signed head; --json prints exactly the document\n"
+    "        to publish (a ticket, a mail, a transparency log).\n"
+    "sign    signs the current head with --key now, promising another within\n"
+    "        SECONDS (default 0: only on changes); for a signer without cutoffd.\n"
+    "See docs/audit.md.\n";
+
+static const char help_key[] =
+    "usage: cutoff key create --key FILE\n"
+    "       cutoff key show --key FILE\n"
+    "       cutoff key rotate --key OLD --new NEWFILE\n"
+    "\n"
+    "The Ed25519 key that signs the audit heads (--key FILE or $CUTOFF_KEY_FILE;\n"
+    "mode 0600, never overwritten; a file others may read is refused).\n"
+    "create  writes a new key file and prints its public key (ed25519:...).\n"
+    "show    prints the public key, the line an auditor's --pubkey file holds\n"
+    "        (--json: also a fingerprint, the first 16 hex digits of its SHA-256).\n"
+    "rotate  creates NEWFILE and records, as one audited change, the hand-over\n"
+    "        from OLD to the new key, signed by OLD; from there on the new key\n"
+    "        signs the heads (and OLD can no longer sign). Prints the new public\n"
+    "        key. On a refusal NEWFILE is removed again.\n";
 
 static const char help_token[] =
     "usage: cutoff token create --principal NAME --roles ROLE[,ROLE...] --tokens-file FILE\n"
@@ -204,7 +233,7 @@ static const struct {
 } texts[] = {
     {"init", help_init},   {"catalog", help_catalog}, {"nodes", help_nodes},
     {"case", help_case},   {"action", help_action},   {"check", help_check},
-    {"audit", help_audit}, {"token", help_token},
+    {"audit", help_audit}, {"token", help_token},     {"key", help_key},
 };
 
 int cli_help(const char *verb)

@@ -561,6 +561,17 @@ static void audit_verify(admin_call *c)
     reply_ok(c, o);
 }
 
+/* The newest signed head: the document an auditor publishes and later
+ * gives 'cutoff audit verify --head'. */
+static void audit_head(admin_call *c)
+{
+    char *json;
+    int rc = cutoff_db_audit_head(c->d->db, &json);
+    if (rc != 0)
+        return reply_error(c, rc, NULL, "reading the signed audit head");
+    reply_owned_json(c, 200, json);
+}
+
 /* ---- the route table ------------------------------------------------------------ */
 
 #define READERS (ROLE_VIEWER | ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER)
@@ -594,6 +605,7 @@ static const admin_route admin_route_table[] = {
     {"POST", "/v1/check/batch", "check.batch", ANYONE, false, check_batch},
     {"GET", "/v1/audit", "audit.log", READERS, false, audit_log},
     {"GET", "/v1/audit/verify", "audit.verify", READERS, false, audit_verify},
+    {"GET", "/v1/audit/head", "audit.head", READERS, false, audit_head},
 };
 #define N_ROUTES (sizeof admin_route_table / sizeof admin_route_table[0])
 _Static_assert(N_ROUTES + 2 <= N_ADMIN_VERBS, "metrics keep a counter per admin verb");

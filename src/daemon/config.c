@@ -31,6 +31,7 @@ static void set_defaults(daemon_config *c)
     c->admin_listen = strdup("127.0.0.1:8081");
     c->notice_base = strdup("https://notices.invalid/cutoff/");
     c->watch_ms = 2;
+    c->sign_interval_s = 300;
     c->limits = (co__http_limits){
         .max_body_bytes = 1 << 20,
         .max_spool_bytes = 1ull << 30,
@@ -53,6 +54,7 @@ void config_free(daemon_config *c)
     free(c->decision_listen);
     free(c->admin_listen);
     free(c->tokens_file);
+    free(c->signing_key);
     free(c->log_file);
     free(c->notice_base);
     for (size_t i = 0; i < c->n_routes; i++) {
@@ -252,11 +254,10 @@ int config_parse(const char *text, size_t len, const char *name, daemon_config *
 static int config_apply(json_t *root, const char *path, daemon_config *out, char *err,
                         size_t err_len)
 {
-    static const char *const keys[] = {"database",    "decision_listen", "admin_listen",
-                                       "tokens_file", "log_file",        "log_decisions",
-                                       "notice_base", "watch_ms",        "forward_headers",
-                                       "limits",      "routes",          "admin_allow_remote",
-                                       NULL};
+    static const char *const keys[] = {
+        "database",      "decision_listen",    "admin_listen", "tokens_file",     "log_file",
+        "log_decisions", "notice_base",        "watch_ms",     "forward_headers", "limits",
+        "routes",        "admin_allow_remote", "signing_key",  "sign_interval_s", NULL};
     static const char *const limit_keys[] = {"max_body_bytes",
                                              "max_spool_bytes",
                                              "max_header_bytes",
@@ -280,6 +281,7 @@ static int config_apply(json_t *root, const char *path, daemon_config *out, char
         get_string(root, "decision_listen", &out->decision_listen, "config", msg, sizeof msg) ||
         get_string(root, "admin_listen", &out->admin_listen, "config", msg, sizeof msg) ||
         get_string(root, "tokens_file", &out->tokens_file, "config", msg, sizeof msg) ||
+        get_string(root, "signing_key", &out->signing_key, "config", msg, sizeof msg) ||
         get_string(root, "log_file", &out->log_file, "config", msg, sizeof msg) ||
         get_string(root, "notice_base", &out->notice_base, "config", msg, sizeof msg))
         goto done;
@@ -315,6 +317,10 @@ static int config_apply(json_t *root, const char *path, daemon_config *out, char
     if (get_uint(root, "watch_ms", 1, 60000, &v, "config", msg, sizeof msg))
         goto done;
     out->watch_ms = (unsigned)v;
+    v = out->sign_interval_s;
+    if (get_uint(root, "sign_interval_s", 0, 86400, &v, "config", msg, sizeof msg))
+        goto done;
+    out->sign_interval_s = (unsigned)v;
     json_t *lim = json_object_get(root, "limits");
     if (lim) {
         co__http_limits *l = &out->limits;

@@ -49,6 +49,8 @@ typedef struct daemon_config {
     bool log_decisions;            /* one log line per decision request too */
     char *notice_base;             /* base URL of notices, for Link and problem bodies */
     unsigned watch_ms;             /* how often to look for changes made by others */
+    char *signing_key;             /* the key that signs audit heads (created if missing) */
+    unsigned sign_interval_s;      /* a head at least this often; 0: only on changes */
     co__http_limits limits;        /* both listeners; connections_per_client: below */
     unsigned decision_per_client;  /* "decision_connections_per_client", 0: no bound */
     unsigned admin_per_client;     /* "admin_connections_per_client" */

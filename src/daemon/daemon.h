@@ -37,6 +37,9 @@ typedef struct cutoffd {
      * db, tree and the generations the current snapshot reflects. */
     pthread_mutex_t write_lock;
     cutoff_db *db;
+    cutoff_key *key;        /* signs the audit heads (cfg.signing_key) */
+    int64_t head_signed_at; /* when the watcher last signed a head (interval) */
+    bool sign_failing;      /* a failed signing was logged; say it once */
     cutoff_tree *tree;
     uint64_t change_seq;               /* the database's change sequence the snapshot reflects */
     _Atomic int64_t snapshot_built_at; /* Unix seconds */
@@ -84,6 +87,13 @@ void daemon_state_close(cutoffd *d);
  * alone publish nothing. force rebuilds even when nothing is new.
  * Call with write_lock held. */
 int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag);
+/* Loads the signing key (cfg.signing_key; by default cutoff.key next to
+ * the database), creating it with mode 0600 when missing. Returns 0, or -1
+ * with the reason in err (an unsafe mode or owner among them). */
+int daemon_key_open(cutoffd *d, char *err, size_t err_len);
+/* Signs a head when the newest record has none (force: in any case, for
+ * the interval). Call with write_lock held. */
+void daemon_sign_locked(cutoffd *d, bool force);
 /* Starts / stops the thread that notices changes made by other processes. */
 int daemon_watch_start(cutoffd *d);
 void daemon_watch_stop(cutoffd *d);

@@ -239,7 +239,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (daemon_state_open(d, err, sizeof err) != 0) {
+    if (daemon_key_open(d, err, sizeof err) != 0 || daemon_state_open(d, err, sizeof err) != 0) {
         fprintf(stderr, "cutoffd: %s\n", err);
         cleanup(d);
         return 1;

@@ -14,7 +14,11 @@
  */
 #include "daemon/daemon.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int64_t daemon_now(void)
@@ -94,6 +98,8 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
     }
     refresh_work work = refresh_plan(changes.kinds, d->tree != NULL, force);
     if (work == REFRESH_NOTHING) {
+        if (changes.head != d->change_seq)
+            daemon_sign_locked(d, false);
         d->change_seq = changes.head;
         return 0;
     }
@@ -127,8 +133,73 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
     d->history = NULL;
     atomic_store(&d->snapshot_built_at, daemon_now());
     d->change_seq = changes.head;
+    /* Changes made by others (the CLI without a key) get a head too. */
+    daemon_sign_locked(d, false);
     atomic_store(&d->ready, true);
     return 0;
+}
+
+int daemon_key_open(cutoffd *d, char *err, size_t err_len)
+{
+    if (d->cfg.signing_key == NULL) {
+        /* Next to the database, where the unit's state directory is. */
+        char *copy = strdup(d->cfg.database);
+        if (copy == NULL || asprintf(&d->cfg.signing_key, "%s/cutoff.key", dirname(copy)) < 0)
+            d->cfg.signing_key = NULL;
+        free(copy);
+        if (d->cfg.signing_key == NULL) {
+            snprintf(err, err_len, "out of memory");
+            return -1;
+        }
+    }
+    cutoff_diag diag = {0};
+    struct stat st;
+    bool created = false;
+    int rc = 0;
+    if (lstat(d->cfg.signing_key, &st) != 0 && errno == ENOENT) {
+        rc = cutoff_key_generate(&d->key);
+        if (rc == 0)
+            rc = cutoff_key_save(d->key, d->cfg.signing_key, &diag);
+        cutoff_key_free(d->key);
+        d->key = NULL;
+        created = rc == 0;
+    }
+    if (rc == 0)
+        rc = cutoff_key_load(d->cfg.signing_key, &d->key, &diag);
+    if (rc != 0) {
+        snprintf(err, err_len, "signing_key %s: %s", d->cfg.signing_key,
+                 diag.message[0] ? diag.message : cutoff_strerror(rc));
+        return -1;
+    }
+    if (created)
+        daemon_log(d, "info", "signing_key_created",
+                   json_pack("{s:s,s:s}", "file", d->cfg.signing_key, "public_key",
+                             cutoff_key_public(d->key)));
+    daemon_log(d, "info", "signing_key",
+               json_pack("{s:s,s:s,s:i}", "file", d->cfg.signing_key, "public_key",
+                         cutoff_key_public(d->key), "sign_interval_s",
+                         (int)d->cfg.sign_interval_s));
+    return 0;
+}
+
+void daemon_sign_locked(cutoffd *d, bool force)
+{
+    if (d->key == NULL || d->db == NULL)
+        return;
+    int64_t now = daemon_now();
+    int rc = cutoff_db_head_sign(d->db, d->key, now, (int64_t)d->cfg.sign_interval_s,
+                                 force ? 0 : CUTOFF_HEAD_IF_UNSIGNED);
+    if (rc == 0) {
+        if (force)
+            d->head_signed_at = now;
+        d->sign_failing = false;
+        return;
+    }
+    if (!d->sign_failing)
+        daemon_log(d, "error", "sign_failed",
+                   json_pack("{s:s,s:s}", "error", cutoff_strerror(rc), "public_key",
+                             cutoff_key_public(d->key)));
+    d->sign_failing = true;
 }
 
 int daemon_state_open(cutoffd *d, char *err, size_t err_len)
@@ -142,7 +213,11 @@ int daemon_state_open(cutoffd *d, char *err, size_t err_len)
                  diag.message[0] ? diag.message : cutoff_strerror(rc));
         return -1;
     }
+    /* Changes through the admin API sign their head in their transaction. */
+    cutoff_db_set_key(d->db, d->key);
+    cutoff_db_set_sign_interval(d->db, (int64_t)d->cfg.sign_interval_s);
     pthread_mutex_lock(&d->write_lock);
+    daemon_sign_locked(d, d->cfg.sign_interval_s > 0);
     rc = daemon_refresh_locked(d, true, &diag);
     pthread_mutex_unlock(&d->write_lock);
     if (rc == CUTOFF_ENOTFOUND) {
@@ -189,6 +264,8 @@ void daemon_state_close(cutoffd *d)
     d->tree = NULL;
     cutoff_db_close(d->db);
     d->db = NULL;
+    cutoff_key_free(d->key);
+    d->key = NULL;
 }
 
 static void *watch_loop(void *arg)
@@ -201,6 +278,11 @@ static void *watch_loop(void *arg)
         cutoff_diag diag = {0};
         pthread_mutex_lock(&d->write_lock);
         int rc = daemon_refresh_locked(d, false, &diag);
+        /* The promised interval: a head even when nothing changed, so that
+         * a verifier can tell a stopped signer or removed heads. */
+        if (d->cfg.sign_interval_s > 0 &&
+            daemon_now() - d->head_signed_at >= (int64_t)d->cfg.sign_interval_s)
+            daemon_sign_locked(d, true);
         pthread_mutex_unlock(&d->write_lock);
         if (rc != 0 && !failing) {
             /* Keep serving the last good snapshot (or none, on a database

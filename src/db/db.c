@@ -112,6 +112,7 @@ int co__db_store_fail(cutoff_db *db, int rc, cutoff_diag *diag, const char *what
 
 int co__db_begin(cutoff_db *db, cutoff_diag *diag)
 {
+    db->appended = false;
     int rc = STORE_OPS(db)->begin(db->store);
     return rc ? co__db_store_fail(db, rc, diag, "starting a transaction") : 0;
 }
@@ -124,6 +125,18 @@ int co__db_begin_read(cutoff_db *db, cutoff_diag *diag)
 
 int co__db_end(cutoff_db *db, int rc, cutoff_diag *diag)
 {
+    /* A change made with a key signs the head it creates, in the same
+     * transaction: the record and the signature over it land together. */
+    if (rc == 0 && db->appended && db->key != NULL) {
+        rc = co__db_head_sign_tx(db, db->key, co__db_wall_now(), db->sign_interval_s, false);
+        if (rc == CUTOFF_EPERM)
+            co__diag(diag, rc,
+                     "the audit heads are signed by another key than %s; only the key in force "
+                     "signs (hand over to a new key with 'cutoff key rotate')",
+                     cutoff_key_public(db->key));
+        co__db_store_fail(db, rc, diag, "signing the audit head");
+    }
+    db->appended = false;
     if (rc == 0) {
         rc = STORE_OPS(db)->commit(db->store);
         if (rc == 0)
@@ -148,6 +161,8 @@ int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor
     int rc = co__db_json_take(payload, &text);
     if (rc == 0)
         rc = co__audit_append(db->store, time, actor, verb, object, text);
+    if (rc == 0)
+        db->appended = true;
     if (rc == 0 && change != 0)
         rc = STORE_OPS(db)->change_put(db->store, change, object);
     co__free(text);
@@ -705,7 +720,8 @@ int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb, c
     int rc = co__db_check_actor(actor, NULL);
     if (rc != 0)
         return rc;
-    if (!cutoff_id_valid(verb) ||
+    /* key.rotate is the library's own: verification follows it to a new key. */
+    if (!cutoff_id_valid(verb) || strcmp(verb, CO__VERB_KEY_ROTATE) == 0 ||
         co__db_check_text(object, CUTOFF_AUDIT_OBJECT_MAX, false, "object", NULL) != 0)
         return CUTOFF_EINVAL;
     if (payload_json == NULL)
@@ -715,5 +731,6 @@ int cutoff_db_audit_append(cutoff_db *db, const char *actor, const char *verb, c
     if ((rc = co__db_begin(db, NULL)) != 0)
         return rc;
     rc = co__audit_append(db->store, co__db_wall_now(), actor, verb, object, payload_json);
+    db->appended = rc == 0;
     return co__db_end(db, rc, NULL);
 }

@@ -18,8 +18,10 @@
 
 struct cutoff_db {
     co__store *store;
-    bool read_only;        /* opened with CUTOFF_DB_READ_ONLY: nothing is written */
-    const cutoff_key *key; /* signs heads and notices (cutoff_db_set_key); borrowed */
+    bool read_only;          /* opened with CUTOFF_DB_READ_ONLY: nothing is written */
+    const cutoff_key *key;   /* signs heads and notices (cutoff_db_set_key); borrowed */
+    int64_t sign_interval_s; /* what the heads it signs promise (cutoff_db_set_sign_interval) */
+    bool appended;           /* this write transaction appended an audit record */
 };
 
 /* The store's operations of a handle. */
@@ -28,6 +30,8 @@ struct cutoff_db {
 /* The actor written into audit records for changes the system makes by
  * itself (actions expiring). */
 #define CO__DB_SYSTEM_ACTOR "cutoff"
+/* The verb of a key rotation record (heads.c); callers cannot append it. */
+#define CO__VERB_KEY_ROTATE "key.rotate"
 
 /* ---- transactions --------------------------------------------------------
  * Every change: rc = co__db_begin(); ... checks, writes, co__db_audit() ...;
@@ -52,6 +56,15 @@ int co__db_store_fail(cutoff_db *db, int rc, cutoff_diag *diag, const char *what
  * of committing a change with an empty record. */
 int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor, const char *verb,
                  const char *object, json_t *payload);
+
+/* Signs the head of the log inside the current write transaction (heads.c):
+ * a new head naming the newest record, signed with key, at `now` (raised to
+ * the newest head's time), promising interval_s. With only_if_unsigned
+ * nothing is written when the newest head names the newest record.
+ * CUTOFF_EPERM when the newest head is signed by another key (the key in
+ * force changes only by cutoff_db_key_rotate). */
+int co__db_head_sign_tx(cutoff_db *db, const cutoff_key *key, int64_t now, int64_t interval_s,
+                        bool only_if_unsigned);
 
 /* The wall clock, for records of calls that are not given a time. */
 int64_t co__db_wall_now(void);
