@@ -483,11 +483,11 @@ static void explain(admin_call *c)
         return reply_error(c, CUTOFF_EINVAL, &diag, "?at");
     cutoff_snapshot *snap = cutoff_engine_acquire(c->d->engine);
     cutoff_explanation *x = NULL;
-    char *json = NULL;
+    char *json = NULL, base[320];
     int rc =
         snap ? cutoff_explain(snap, r.subscription, r.action, r.region, r.at, &x) : CUTOFF_EUNAVAIL;
     if (rc == 0)
-        rc = cutoff_explanation_to_json(x, &r, daemon_live(c->d)->notice_base, &json);
+        rc = cutoff_explanation_to_json(x, &r, daemon_notice_base(c->d, base, sizeof base), &json);
     cutoff_explanation_free(x);
     cutoff_snapshot_release(snap);
     if (rc != 0)
