@@ -95,8 +95,10 @@ static int collect_id(void *ctx, const co__action_row *row)
 /* The action version a stored notice is about. */
 static int notice_action_version(const char *body, int *version)
 {
-    json_error_t je;
-    json_t *n = json_loads(body, 0, &je);
+    json_t *n = NULL;
+    int rc = co__notice_parse_stored(body, &n);
+    if (rc != 0)
+        return rc;
     json_int_t v = json_integer_value(json_object_get(n, "action_version"));
     json_decref(n);
     if (v < 1 || v > INT32_MAX)
@@ -265,7 +267,7 @@ static bool scope_covers(const json_t *scope, const lineage *up)
     json_t *e;
     json_array_foreach (scope, i, e)
         for (size_t k = 0; k < up->n; k++)
-            if (strcmp(json_string_value(e), up->ids[k]) == 0)
+            if (json_is_string(e) && strcmp(json_string_value(e), up->ids[k]) == 0)
                 return true;
     return false;
 }
@@ -273,21 +275,15 @@ static bool scope_covers(const json_t *scope, const lineage *up)
 static int add_if_covers(void *ctx, const co__notice_row *row)
 {
     listing *l = ctx;
-    json_error_t je;
-    json_t *n = json_loads(row->body, 0, &je);
-    bool covers = n && scope_covers(json_object_get(n, "scope"), l->up);
-    json_decref(n);
-    if (n == NULL)
-        return CUTOFF_ESTORE;
-    if (!covers)
+    json_t *doc = NULL;
+    int rc = co__notice_document_value(row->body, row->signature, &doc);
+    if (rc != 0)
+        return rc;
+    if (!scope_covers(json_object_get(json_object_get(doc, "notice"), "scope"), l->up)) {
+        json_decref(doc);
         return 0;
-    char *text = NULL;
-    int rc = co__notice_document(row->body, row->signature, &text);
-    json_t *doc = rc == 0 ? json_loads(text, 0, &je) : NULL;
-    co__free(text);
-    if (rc == 0 && json_array_append_new(l->out, doc) != 0)
-        rc = CUTOFF_ENOMEM;
-    return rc;
+    }
+    return json_array_append_new(l->out, doc) == 0 ? 0 : CUTOFF_ENOMEM;
 }
 
 int cutoff_db_notice_list(cutoff_db *db, const char *subscription, char **json_out)

@@ -95,8 +95,14 @@ int co__notice_body(const co__notice_facts *f, char **out);
 int co__notice_sign(const cutoff_key *key, const char *body, char **signature_json);
 /* The signed document {"notice", "signature"} (signature NULL: JSON null),
  * indented, keys sorted (co__free). 0, CUTOFF_ESTORE (a stored body or
- * signature that is not JSON) or CUTOFF_ENOMEM. */
+ * signature that is not a JSON object) or CUTOFF_ENOMEM. */
 int co__notice_document(const char *body, const char *signature_json, char **out);
+/* The same as a JSON value (json_decref it). */
+struct json_t;
+int co__notice_document_value(const char *body, const char *signature_json, struct json_t **out);
+/* A stored body (or signature) parsed: 0, CUTOFF_ESTORE (not a JSON
+ * object) or CUTOFF_ENOMEM. */
+int co__notice_parse_stored(const char *text, struct json_t **out);
 
 /* ---- catalogs ------------------------------------------------------------ */
 

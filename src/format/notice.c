@@ -50,10 +50,13 @@ static json_t *phases_json(const cutoff_action_spec *a)
     for (size_t i = 0; arr && i < a->n_phases; i++) {
         int64_t until = i + 1 < a->n_phases ? cutoff_phase_start(a, i + 1, 0) : CUTOFF_TIME_NEVER;
         json_t *p = json_object();
-        if (p == NULL || co__json_put(p, "from", time_text(cutoff_phase_start(a, i, 0))) != 0 ||
-            co__json_put(p, "until", time_text(until)) != 0 ||
-            co__json_put(p, "mode", co__json_str(cutoff_mode_name(a->phases[i].mode))) != 0 ||
-            co__json_push(arr, p) != 0) {
+        bool filled =
+            p != NULL && co__json_put(p, "from", time_text(cutoff_phase_start(a, i, 0))) == 0 &&
+            co__json_put(p, "until", time_text(until)) == 0 &&
+            co__json_put(p, "mode", co__json_str(cutoff_mode_name(a->phases[i].mode))) == 0;
+        if (!filled)
+            json_decref(p);
+        if (!filled || co__json_push(arr, p) != 0) { /* push takes p, also when it fails */
             json_decref(arr);
             return NULL;
         }
@@ -76,9 +79,11 @@ int co__notice_body(const co__notice_facts *f, char **out)
               co__json_put(audit, "seq", json_integer((json_int_t)f->audit_seq)) == 0 &&
               co__json_put(audit, "hash", co__json_str(f->audit_hash)) == 0;
     if (ok) {
-        json_t *k = kase, *d = audit;
-        kase = audit = NULL; /* taken by n below, also on failure */
-        ok = co__json_put(n, "format", co__json_str(CUTOFF_NOTICE_FORMAT)) == 0 &&
+        /* co__json_put takes the reference also when it fails. */
+        int bad = co__json_put(n, "case", kase);
+        bad |= co__json_put(n, "audit", audit);
+        kase = audit = NULL;
+        ok = bad == 0 && co__json_put(n, "format", co__json_str(CUTOFF_NOTICE_FORMAT)) == 0 &&
              co__json_put(n, "enforcement_action", co__json_str(a->id)) == 0 &&
              co__json_put(n, "action_version", json_integer(a->version)) == 0 &&
              co__json_put(n, "notice_version", json_integer((json_int_t)f->notice_version)) == 0 &&
@@ -97,8 +102,7 @@ int co__notice_body(const co__notice_facts *f, char **out)
              co__json_put(n, "summary", str_or_null(a->notice.summary)) == 0 &&
              co__json_put(n, "terms", str_or_null(a->notice.terms)) == 0 &&
              co__json_put(n, "contact", str_or_null(a->notice.contact)) == 0 &&
-             co__json_put(n, "ref", str_or_null(a->notice.ref)) == 0 &&
-             co__json_put(n, "case", k) == 0 && co__json_put(n, "audit", d) == 0;
+             co__json_put(n, "ref", str_or_null(a->notice.ref)) == 0;
     }
     json_decref(kase);
     json_decref(audit);
@@ -121,18 +125,29 @@ int co__notice_sign(const cutoff_key *key, const char *body, char **signature_js
     return *signature_json ? 0 : CUTOFF_ENOMEM;
 }
 
-int co__notice_document(const char *body, const char *signature_json, char **out)
+int co__notice_parse_stored(const char *text, json_t **out)
 {
-    *out = NULL;
-    co__json_init();
     json_error_t je;
-    json_t *n = json_loads(body, JSON_REJECT_DUPLICATES, &je);
-    json_t *s = signature_json ? json_loads(signature_json, JSON_REJECT_DUPLICATES, &je)
-                               : json_null();
-    if (!json_is_object(n) || s == NULL) {
+    bool nomem = false;
+    *out = co__json_parse(text, strlen(text), &je, &nomem);
+    if (*out != NULL && json_is_object(*out))
+        return 0;
+    json_decref(*out);
+    *out = NULL;
+    return nomem ? CUTOFF_ENOMEM : CUTOFF_ESTORE;
+}
+
+int co__notice_document_value(const char *body, const char *signature_json, json_t **out)
+{
+    json_t *n = NULL, *s = NULL;
+    *out = NULL;
+    int rc = co__notice_parse_stored(body, &n);
+    if (rc == 0)
+        rc = signature_json ? co__notice_parse_stored(signature_json, &s)
+                            : ((s = json_null()) ? 0 : CUTOFF_ENOMEM);
+    if (rc != 0) {
         json_decref(n);
-        json_decref(s);
-        return CUTOFF_ESTORE; /* a stored notice that is not JSON */
+        return rc;
     }
     json_t *doc = json_object();
     /* co__json_put takes the reference also when it fails (doc NULL too). */
@@ -142,6 +157,17 @@ int co__notice_document(const char *body, const char *signature_json, char **out
         json_decref(doc);
         return CUTOFF_ENOMEM;
     }
+    *out = doc;
+    return 0;
+}
+
+int co__notice_document(const char *body, const char *signature_json, char **out)
+{
+    json_t *doc = NULL;
+    *out = NULL;
+    int rc = co__notice_document_value(body, signature_json, &doc);
+    if (rc != 0)
+        return rc;
     *out = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(doc);
     return *out ? 0 : CUTOFF_ENOMEM;
