@@ -121,9 +121,9 @@ static int notice_list(cli *c, int argc, char **argv)
         }
     }
     static const char *const keys[] = {"enforcement_action", "notice_version", "issued_for",
-                                       "issued_at", "state", "signed"};
-    static const char *const heads[] = {"ACTION", "NOTICE", "ISSUED FOR", "ISSUED AT", "STATE",
-                                        "SIGNED"};
+                                       "issued_at",          "state",          "signed"};
+    static const char *const heads[] = {"ACTION",    "NOTICE", "ISSUED FOR",
+                                        "ISSUED AT", "STATE",  "SIGNED"};
     cli_print_list(rows, keys, heads, 6, "");
     json_decref(rows);
     json_decref(arr);
@@ -190,7 +190,8 @@ static int notice_sign(cli *c, int argc, char **argv)
     if (err != 0)
         return cli_fail(err, &diag, "notice sign");
     if (c->json) {
-        json_t *o = json_pack("{s:I,s:s}", "signed", (json_int_t)n, "key", cutoff_key_public(c->key));
+        json_t *o =
+            json_pack("{s:I,s:s}", "signed", (json_int_t)n, "key", cutoff_key_public(c->key));
         if (o == NULL)
             return cli_error("out of memory");
         cli_json_print(o);

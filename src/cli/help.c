@@ -222,7 +222,7 @@ static const struct {
 } texts[] = {
     {"init", help_init},   {"catalog", help_catalog}, {"nodes", help_nodes},
     {"case", help_case},   {"action", help_action},   {"check", help_check},
-    {"audit", help_audit}, {"notice", help_notice}, {"token", help_token},
+    {"audit", help_audit}, {"notice", help_notice},   {"token", help_token},
 };
 
 int cli_help(const char *verb)

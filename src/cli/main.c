@@ -21,7 +21,7 @@ static const struct verb {
 } verbs[] = {
     {"init", cli_cmd_init},   {"catalog", cli_cmd_catalog}, {"nodes", cli_cmd_nodes},
     {"case", cli_cmd_case},   {"action", cli_cmd_action},   {"check", cli_cmd_check},
-    {"audit", cli_cmd_audit}, {"notice", cli_cmd_notice}, {"token", cli_cmd_token},
+    {"audit", cli_cmd_audit}, {"notice", cli_cmd_notice},   {"token", cli_cmd_token},
 };
 
 static int print_version(void)

@@ -356,8 +356,8 @@ static void answer_authz(cutoffd *d, co__http_req *req, bool for_nginx, const cu
             headers[h++] = "Cutoff-Case", headers[h++] = v->by->case_id;
         char base[320];
         if (status == 451 &&
-            cutoff_notice_url(v->by, daemon_notice_base(d, base, sizeof base), &url) == 0 &&
-            url && asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
+            cutoff_notice_url(v->by, daemon_notice_base(d, base, sizeof base), &url) == 0 && url &&
+            asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
             headers[h++] = "Link", headers[h++] = link;
     }
     headers[h] = NULL;
@@ -464,9 +464,8 @@ static void notice_one(cutoffd *d, co__http_req *req, const char *id)
     }
     if (version_text) {
         char *end = NULL;
-        unsigned long long v = version_text[0] >= '1' && version_text[0] <= '9'
-                                   ? strtoull(version_text, &end, 10)
-                                   : 0;
+        unsigned long long v =
+            version_text[0] >= '1' && version_text[0] <= '9' ? strtoull(version_text, &end, 10) : 0;
         if (v == 0 || *end != '\0' || v > INT64_MAX) {
             bad_request(d, req, "version must be a whole number of at least 1");
             return;

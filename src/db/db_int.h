@@ -58,9 +58,9 @@ int64_t co__db_wall_now(void);
 
 /* ---- notices (notices.c) ------------------------------------------------- */
 typedef enum co__notice_why {
-    CO__NOTICE_APPROVE,     /* "activated", or "new_version" after an earlier notice */
-    CO__NOTICE_LIFT,        /* "lifted" */
-    CO__NOTICE_CASE_CLOSED  /* "case_closed" */
+    CO__NOTICE_APPROVE,    /* "activated", or "new_version" after an earlier notice */
+    CO__NOTICE_LIFT,       /* "lifted" */
+    CO__NOTICE_CASE_CLOSED /* "case_closed" */
 } co__notice_why;
 
 /* Issues the next notice of an action about its version `version`, in the

@@ -39,10 +39,10 @@ int co__db_notice_issue(cutoff_db *db, const char *action_id, int version, co__n
     co__notice_facts f = {
         .action = a,
         .lifted_at = row.state == CUTOFF_STATE_LIFTED ? row.lifted_at : 0,
-        .reason = why == CO__NOTICE_LIFT           ? "lifted"
-                  : why == CO__NOTICE_CASE_CLOSED  ? "case_closed"
-                  : last.n > 0                     ? "new_version"
-                                                   : "activated",
+        .reason = why == CO__NOTICE_LIFT          ? "lifted"
+                  : why == CO__NOTICE_CASE_CLOSED ? "case_closed"
+                  : last.n > 0                    ? "new_version"
+                                                  : "activated",
         .notice_version = last.n + 1,
         .case_open = kase.open,
         .issued_at = now,
@@ -52,10 +52,8 @@ int co__db_notice_issue(cutoff_db *db, const char *action_id, int version, co__n
     if ((rc = co__notice_body(&f, &body)) != 0 ||
         (db->key && (rc = co__notice_sign(db->key, body, &signature)) != 0))
         goto out;
-    co__notice_row put = {.action_id = (char *)action_id,
-                          .issued_at = now,
-                          .body = body,
-                          .signature = signature};
+    co__notice_row put = {
+        .action_id = (char *)action_id, .issued_at = now, .body = body, .signature = signature};
     uint64_t n = 0;
     if ((rc = STORE_OPS(db)->notice_put(db->store, &put, &n)) == 0 && n != f.notice_version)
         rc = CUTOFF_ESTORE; /* another writer inside our transaction: cannot be */
@@ -176,10 +174,9 @@ int cutoff_db_notices_sign(cutoff_db *db, size_t *n_signed, cutoff_diag *diag)
             rc = co__notice_sign(db->key, row.body, &signature);
         if (rc == 0)
             rc = STORE_OPS(db)->notice_sign(db->store, row.action_id, row.n, signature);
-        if (rc == 0 && json_array_append_new(signed_list,
-                                             json_pack("{s:s,s:I}", "enforcement_action",
-                                                       row.action_id, "notice_version",
-                                                       (json_int_t)row.n)) != 0)
+        if (rc == 0 && json_array_append_new(
+                           signed_list, json_pack("{s:s,s:I}", "enforcement_action", row.action_id,
+                                                  "notice_version", (json_int_t)row.n)) != 0)
             rc = CUTOFF_ENOMEM;
         co__free(signature);
         co__notice_row_clear(&row);
@@ -187,9 +184,9 @@ int cutoff_db_notices_sign(cutoff_db *db, size_t *n_signed, cutoff_diag *diag)
     /* A signature adds no fact and changes no decision: recorded, not a
      * change of state. */
     if (rc == 0)
-        rc = co__db_audit(db, 0, co__db_wall_now(), CO__DB_SYSTEM_ACTOR, "notice.sign", "notices",
-                          json_pack("{s:s,s:O}", "key", cutoff_key_public(db->key), "notices",
-                                    signed_list));
+        rc = co__db_audit(
+            db, 0, co__db_wall_now(), CO__DB_SYSTEM_ACTOR, "notice.sign", "notices",
+            json_pack("{s:s,s:O}", "key", cutoff_key_public(db->key), "notices", signed_list));
     if (rc == 0 && n_signed)
         *n_signed = l.n;
 out:

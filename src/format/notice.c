@@ -28,7 +28,8 @@ static json_t *str_or_null(const char *s)
 static json_t *time_text(int64_t t)
 {
     char buf[32];
-    return t == 0 || t == CUTOFF_TIME_NEVER ? json_null() : co__json_str(cutoff_time_format(t, buf));
+    return t == 0 || t == CUTOFF_TIME_NEVER ? json_null()
+                                            : co__json_str(cutoff_time_format(t, buf));
 }
 
 static json_t *str_array(const char *const *v, size_t n)
@@ -73,8 +74,7 @@ int co__notice_body(const co__notice_facts *f, char **out)
         return CUTOFF_EINVAL;
     static const char *const every_region[] = {"*"};
     json_t *n = json_object(), *kase = json_object(), *audit = json_object();
-    bool ok = n && kase && audit &&
-              co__json_put(kase, "id", str_or_null(a->case_id)) == 0 &&
+    bool ok = n && kase && audit && co__json_put(kase, "id", str_or_null(a->case_id)) == 0 &&
               co__json_put(kase, "open", json_boolean(f->case_open)) == 0 &&
               co__json_put(audit, "seq", json_integer((json_int_t)f->audit_seq)) == 0 &&
               co__json_put(audit, "hash", co__json_str(f->audit_hash)) == 0;
@@ -96,8 +96,9 @@ int co__notice_body(const co__notice_facts *f, char **out)
              co__json_put(n, "scope", str_array(a->scope, a->n_scope)) == 0 &&
              co__json_put(n, "deny", str_array(a->deny, a->n_deny)) == 0 &&
              co__json_put(n, "except", str_array(a->except, a->n_except)) == 0 &&
-             co__json_put(n, "regions", a->n_regions ? str_array(a->regions, a->n_regions)
-                                                     : str_array(every_region, 1)) == 0 &&
+             co__json_put(n, "regions",
+                          a->n_regions ? str_array(a->regions, a->n_regions)
+                                       : str_array(every_region, 1)) == 0 &&
              co__json_put(n, "phases", phases_json(a)) == 0 &&
              co__json_put(n, "summary", str_or_null(a->notice.summary)) == 0 &&
              co__json_put(n, "terms", str_or_null(a->notice.terms)) == 0 &&
@@ -118,8 +119,8 @@ int co__notice_sign(const cutoff_key *key, const char *body, char **signature_js
     if (key == NULL || body == NULL || cutoff_key_sign(key, body, strlen(body), value) != 0)
         return CUTOFF_EINVAL;
     co__json_init();
-    json_t *s = json_pack("{s:s,s:s,s:s}", "alg", "ed25519", "key", cutoff_key_public(key),
-                          "value", value);
+    json_t *s =
+        json_pack("{s:s,s:s,s:s}", "alg", "ed25519", "key", cutoff_key_public(key), "value", value);
     *signature_json = s ? json_dumps(s, CANONICAL) : NULL;
     json_decref(s);
     return *signature_json ? 0 : CUTOFF_ENOMEM;
@@ -250,8 +251,7 @@ static bool member_ok(const json_t *v, enum kind kind)
     case K_PHASES: return phases_ok(v);
     case K_CASE:
         return has_only(v, 2) && json_is_boolean(json_object_get(v, "open")) &&
-               (json_is_string(json_object_get(v, "id")) ||
-                json_is_null(json_object_get(v, "id")));
+               (json_is_string(json_object_get(v, "id")) || json_is_null(json_object_get(v, "id")));
     case K_AUDIT:
         return has_only(v, 2) && json_is_integer(json_object_get(v, "seq")) &&
                json_is_string(json_object_get(v, "hash"));
@@ -268,7 +268,8 @@ static const char *kind_text(enum kind kind)
     case K_TIME_NULL: return "an RFC 3339 time or null";
     case K_INT: return "an integer of at least 1";
     case K_STRS: return "an array of strings";
-    case K_PHASES: return "a non-empty array of {from, until, mode} (mode off, read-only or suspend)";
+    case K_PHASES:
+        return "a non-empty array of {from, until, mode} (mode off, read-only or suspend)";
     case K_CASE: return "{id, open}";
     case K_AUDIT: return "{seq, hash}";
     }
@@ -297,8 +298,8 @@ static int load(const char *json, size_t len, json_t **doc, json_t **notice, jso
         if (v == NULL)
             return co__diag(diag, CUTOFF_EPARSE, "notice.%s is missing", members[i].key);
         if (!member_ok(v, members[i].kind))
-            return co__diag(diag, CUTOFF_EPARSE, "notice.%s: expected %s, got %s",
-                            members[i].key, kind_text(members[i].kind), co__json_kind(v));
+            return co__diag(diag, CUTOFF_EPARSE, "notice.%s: expected %s, got %s", members[i].key,
+                            kind_text(members[i].kind), co__json_kind(v));
     }
     if (json_object_size(*notice) != N_MEMBERS) {
         const char *key;
@@ -325,8 +326,7 @@ static int load(const char *json, size_t len, json_t **doc, json_t **notice, jso
     static const char *const sig_keys[] = {"alg", "key", "value", NULL};
     if ((rc = co__json_check_keys(*signature, "signature", sig_keys, diag)) != 0)
         return rc;
-    if (!json_is_object(*signature) ||
-        !json_is_string(json_object_get(*signature, "key")) ||
+    if (!json_is_object(*signature) || !json_is_string(json_object_get(*signature, "key")) ||
         !json_is_string(json_object_get(*signature, "value")))
         return co__diag(diag, CUTOFF_EPARSE,
                         "signature: expected {\"alg\": \"ed25519\", \"key\", \"value\"} or null");
@@ -380,12 +380,11 @@ static const char *s_of(const json_t *o, const char *key)
 
 static void put_list(co__buf *b, const json_t *arr, const char *none)
 {
-    size_t i;
-    json_t *e;
-    if (json_array_size(arr) == 0)
+    size_t n = json_array_size(arr);
+    if (n == 0)
         co__buf_puts(b, none);
-    json_array_foreach (arr, i, e)
-        co__buf_printf(b, "%s%s", i ? ", " : "", json_string_value(e));
+    for (size_t i = 0; i < n; i++)
+        co__buf_printf(b, "%s%s", i ? ", " : "", json_string_value(json_array_get(arr, i)));
 }
 
 static const char *reason_text(const char *r)
@@ -454,7 +453,8 @@ int cutoff_notice_text(const char *json, size_t len, char **out, cutoff_diag *di
     put_list(&b, json_object_get(n, "deny"), "-");
     co__buf_puts(&b, "\n  regions: ");
     const json_t *regions = json_object_get(n, "regions");
-    if (json_array_size(regions) == 1 && strcmp(json_string_value(json_array_get(regions, 0)), "*") == 0)
+    if (json_array_size(regions) == 1 &&
+        strcmp(json_string_value(json_array_get(regions, 0)), "*") == 0)
         co__buf_puts(&b, "every region");
     else
         put_list(&b, regions, "-");

@@ -73,9 +73,8 @@ static int setup(void **state)
     char id[CUTOFF_ID_MAX + 1];
     assert_int_equal(cutoff_db_case_open(f->db, "alice", "CASE-1", "review", scope, 1, id, &d), 0);
     int version;
-    assert_int_equal(cutoff_db_action_propose(f->db, "alice", ACTION, strlen(ACTION), id,
-                                              &version, &d),
-                     0);
+    assert_int_equal(
+        cutoff_db_action_propose(f->db, "alice", ACTION, strlen(ACTION), id, &version, &d), 0);
     *state = f;
     return 0;
 }
@@ -183,9 +182,8 @@ static void test_issued_on_each_change(void **state)
     /* A new version. */
     int version;
     char id[CUTOFF_ID_MAX + 1];
-    assert_int_equal(cutoff_db_action_propose(f->db, "alice", ACTION, strlen(ACTION), id,
-                                              &version, &d),
-                     0);
+    assert_int_equal(
+        cutoff_db_action_propose(f->db, "alice", ACTION, strlen(ACTION), id, &version, &d), 0);
     assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", T0 + DAY, &d), 0);
     char *v2 = notice(f, 0);
     assert_int_equal(int_member(v2, "notice_version"), 2);
