@@ -90,18 +90,15 @@ static int collect_id(void *ctx, const co__action_row *row)
     return (l->ids[l->n] = co__strdup(row->id)) ? (l->n++, 0) : CUTOFF_ENOMEM;
 }
 
-/* The action version a stored notice is about. */
-static int notice_action_version(const char *body, int *version)
+/* The newest version of an action that was ever active: the one its
+ * latest notice is about (notices are issued when a version is approved
+ * and when it is lifted). Read from the versions, not by parsing the
+ * stored notice. */
+static int note_activated(void *ctx, const co__action_row *row)
 {
-    json_t *n = NULL;
-    int rc = co__notice_parse_stored(body, &n);
-    if (rc != 0)
-        return rc;
-    json_int_t v = json_integer_value(json_object_get(n, "action_version"));
-    json_decref(n);
-    if (v < 1 || v > INT32_MAX)
-        return CUTOFF_ESTORE;
-    *version = (int)v;
+    int *version = ctx;
+    if (row->activated_at != 0 && row->version > *version)
+        *version = row->version;
     return 0;
 }
 
@@ -113,11 +110,15 @@ int co__db_notices_case_closed(cutoff_db *db, const char *case_id, int64_t now)
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         co__notice_row last = {0};
         int version = 0;
+        co__action_filter of = {.id = l.ids[i], .state = -1};
         rc = STORE_OPS(db)->notice_get(db->store, l.ids[i], 0, &last);
         if (rc == CUTOFF_ENOTFOUND) {
             rc = 0; /* never active: the customer was never told of it */
-        } else if (rc == 0 && (rc = notice_action_version(last.body, &version)) == 0) {
-            rc = co__db_notice_issue(db, l.ids[i], version, CO__NOTICE_CASE_CLOSED, now);
+        } else if (rc == 0 && (rc = STORE_OPS(db)->action_iter(db->store, &of, note_activated,
+                                                               &version)) == 0) {
+            rc = version > 0
+                     ? co__db_notice_issue(db, l.ids[i], version, CO__NOTICE_CASE_CLOSED, now)
+                     : CUTOFF_ESTORE; /* a notice of an action never active */
         }
         co__notice_row_clear(&last);
     }
