@@ -700,6 +700,41 @@ CUTOFF_EXPORT int cutoff_signature_verify(const char *public_key, const void *ms
                                           const char *signature);
 
 /* ===================================================================== */
+/* Notices to the customer                                                */
+/* ===================================================================== */
+
+/* A notice tells the customer what an enforcement action stops, where and
+ * from when, what keeps running, the state of the review, and the audit
+ * record of the change that issued it; it is signed with the operator's
+ * key, so that the customer (or a court) can check it without trusting
+ * the operator's database. docs/design.md ("Notices") has the format: the
+ * signed document is {"notice": {...}, "signature": {"alg": "ed25519",
+ * "key": "ed25519:...", "value": "BASE64"}} (signature null while
+ * unsigned), and the signature covers the canonical text of "notice":
+ * json_dumps with JSON_COMPACT | JSON_SORT_KEYS. */
+#define CUTOFF_NOTICE_FORMAT "cutoff-notice-v1"
+
+/* Checks a signed notice document (len bytes of json) against a public key
+ * text. Every member of the format must be there with its type (a removed
+ * or retyped member is refused before the signature is looked at), then
+ * the signature must be by public_key and verify over the canonical text.
+ * Returns 0 when it verifies; CUTOFF_ETAMPER when it does not (a changed
+ * byte, a signature of another notice, another key, or no signature);
+ * CUTOFF_EPARSE when the text is not a notice of this format (a member
+ * missing, unknown or of the wrong type; a malformed signature or public
+ * key); CUTOFF_EINVAL (NULL json or key); CUTOFF_ENOMEM. diag says which,
+ * in one line. */
+CUTOFF_EXPORT int cutoff_notice_verify(const char *json, size_t len, const char *public_key,
+                                       cutoff_diag *diag);
+/* The notice as a plain-text letter (*out, release with cutoff_free): to
+ * whom, what is stopped and from when, what keeps running, the export
+ * window, the state of the action and of the review, terms, contact,
+ * reference, the audit record, and the signing key with how to check it.
+ * It does not verify the signature. Returns 0, CUTOFF_EPARSE (not a
+ * notice, as cutoff_notice_verify), CUTOFF_EINVAL or CUTOFF_ENOMEM. */
+CUTOFF_EXPORT int cutoff_notice_text(const char *json, size_t len, char **out, cutoff_diag *diag);
+
+/* ===================================================================== */
 /* Database: durable state, workflow and audit                            */
 /* ===================================================================== */
 
@@ -947,6 +982,33 @@ CUTOFF_EXPORT int cutoff_db_action_preview(cutoff_db *db, const cutoff_snapshot 
 /* All actions (latest version of each) as a JSON array (release with cutoff_free).
  * Returns 0 or a database error. */
 CUTOFF_EXPORT int cutoff_db_action_list(cutoff_db *db, char **json_out);
+
+/* Notices (see "Notices to the customer" above). cutoff_db_action_approve
+ * issues a notice version ("activated", or "new_version" when the action
+ * had one before), cutoff_db_action_lift of an active version one
+ * ("lifted"), and cutoff_db_case_close one for every action of the case
+ * that has notices ("case_closed"), each in the transaction of the change,
+ * right after its audit record, which the notice names. A withdrawn draft
+ * issues none. With a key on the handle (cutoff_db_set_key) a notice is
+ * signed as it is issued, else stored unsigned. */
+
+/* Notice version `version` of an action (0: the latest) as the signed
+ * document, indented (release with cutoff_free). Returns 0, CUTOFF_EINVAL
+ * (an id that is not an id, out NULL), CUTOFF_ENOTFOUND (no notice of that
+ * action or version), or a database error. */
+CUTOFF_EXPORT int cutoff_db_notice_get(cutoff_db *db, const char *action_id, uint64_t version,
+                                       char **json_out);
+/* The latest notice of every action whose scope names the subscription or
+ * one of its ancestors in the current tree, whatever the action's state
+ * now, as a JSON array of signed documents in order of action id (release
+ * with cutoff_free). Returns 0, CUTOFF_EINVAL (not an id, out NULL),
+ * CUTOFF_ENOTFOUND (no such subscription), or a database error. */
+CUTOFF_EXPORT int cutoff_db_notice_list(cutoff_db *db, const char *subscription, char **json_out);
+/* Signs every unsigned notice with the handle's key, in one transaction
+ * with one audit record ("notice.sign", actor "cutoff", when there was
+ * any); *n_signed (may be NULL) gets how many. Returns 0, CUTOFF_EINVAL
+ * (the handle has no key), or a database error. */
+CUTOFF_EXPORT int cutoff_db_notices_sign(cutoff_db *db, size_t *n_signed, cutoff_diag *diag);
 
 /* Audit log. Every record: seq, time, actor, verb, object, payload (JSON),
  * prev hash and hash = SHA-256 over the previous hash and the record. */

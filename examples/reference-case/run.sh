@@ -86,6 +86,18 @@ approve_from=$(date -u +%s)
 show --actor bob action approve EA-1
 approve_to=$(date -u +%s)
 
+note "  The approval issued the customer's notice. Signed with the operator's key,"
+note "  the customer (or a court) can check it without trusting this database."
+keygen="$(dirname "$cutoff")/tools/keygen" # a key for this run only
+"$keygen" "$work/operator.key" "$work/operator.pub"
+note "  operator key: $work/operator.key (public: $(cat "$work/operator.pub"))"
+note ""
+show --key "$work/operator.key" notice sign
+show notice show EA-1
+"$cutoff" notice show EA-1 --json >"$work/EA-1.notice.json"
+printf '  $ cutoff notice show EA-1 --json > EA-1.notice.json\n\n'
+show notice verify "$work/EA-1.notice.json" --pubkey "$work/operator.pub"
+
 before=$(at $((approve_from - 3600)))
 window=$(at $((approve_to + 86400)))
 after=$(at $((approve_to + 31 * 86400)))

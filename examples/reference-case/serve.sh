@@ -86,6 +86,11 @@ Decide a request:
 As a gateway asks (nginx auth_request, Traefik/Caddy forward-auth):
   curl -si http://127.0.0.1:$dport/v1/authz -H 'X-Forwarded-Method: PUT' -H 'X-Forwarded-Uri: /storage/sub-8200-storage/calls.tar'
 
+The customer's notice (no token: it is what a 451's Link points to):
+  curl -s http://127.0.0.1:$dport/v1/notices/EA-1
+  curl -s http://127.0.0.1:$dport/v1/notices/EA-1?format=text
+  curl -s 'http://127.0.0.1:$dport/v1/notices?subscription=sub-8200-storage'
+
 The admin API and the CLI against the daemon:
   curl -s http://127.0.0.1:$aport/v1/actions/EA-1 -H "Authorization: Bearer \$(cat $(rel "$dir")/auditor.token)"
   CUTOFF_TOKEN_FILE=$(rel "$dir")/alice.token $(rel "$cutoff") --server http://127.0.0.1:$aport action show EA-1

@@ -49,6 +49,7 @@ typedef struct cli {
     const char *actor;    /* local mode: who makes changes (NULL if unknown) */
     const char *key_path; /* local mode: the signing key file (NULL: none) */
     cutoff_key *key;      /* loaded by cli_open_db for a command that writes */
+    bool signs_notices;   /* the verb signs unsigned notices itself (notice sign) */
 } cli;
 
 /* Decides the mode: --server URL, else (unless --db is given) $CUTOFF_SERVER,
@@ -207,6 +208,7 @@ int cli_cmd_action(cli *c, int argc, char **argv);
 int cli_cmd_check(cli *c, int argc, char **argv);
 int cli_cmd_audit(cli *c, int argc, char **argv);
 int cli_cmd_key(cli *c, int argc, char **argv);
+int cli_cmd_notice(cli *c, int argc, char **argv);
 
 int cli_cmd_token(cli *c, int argc, char **argv);
 

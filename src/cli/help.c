@@ -30,6 +30,8 @@ static const char overview[] =
     "  check --batch FILE [--bench]  decide many requests\n"
     "  audit verify | log | head | sign  the tamper-evident record of changes\n"
     "  key create | show | rotate    the key that signs the audit heads\n"
+    "  notice show | list | verify | sign\n"
+    "                                the signed notices to the customer\n"
     "\n"
     "Access to cutoffd's admin API:\n"
     "  token create | list | revoke  bearer tokens in cutoffd's tokens file\n"
@@ -207,6 +209,29 @@ static const char help_key[] =
     "        signs the heads (and OLD can no longer sign). Prints the new public\n"
     "        key. On a refusal NEWFILE is removed again.\n";
 
+static const char help_notice[] =
+    "usage: cutoff notice show ACTION_ID [--version N] [--text | --json]\n"
+    "       cutoff notice list --subscription S [--json]\n"
+    "       cutoff notice verify FILE --pubkey KEYFILE\n"
+    "       cutoff --key FILE notice sign\n"
+    "\n"
+    "A notice tells the customer what an action stops, where and from when, what\n"
+    "keeps running, the state of the review, and the audit record of the change\n"
+    "that issued it, signed with the operator's Ed25519 key. Approving an action,\n"
+    "lifting it and closing its case each issue a new version.\n"
+    "show    prints the latest notice (or version N) as a letter; --json prints\n"
+    "        the signed document exactly, as cutoffd serves it.\n"
+    "list    the latest notice of every action whose scope covers subscription S\n"
+    "        (S or one of its ancestors), whatever the action's state now.\n"
+    "verify  checks FILE (a signed document; '-' for standard input) against the\n"
+    "        public key in KEYFILE, without a database: exit 0 when it verifies,\n"
+    "        1 with one line saying what is wrong (a changed byte, a missing\n"
+    "        member, another key, no signature).\n"
+    "sign    signs the notices issued without a key (every command given --key\n"
+    "        does that too).\n"
+    "show, list and sign work on a local database only; through cutoffd, a\n"
+    "customer reads GET /v1/notices/ID on the decision listener.\n";
+
 static const char help_token[] =
     "usage: cutoff token create --principal NAME --roles ROLE[,ROLE...] --tokens-file FILE\n"
     "       cutoff token list --tokens-file FILE\n"
@@ -234,6 +259,7 @@ static const struct {
     {"init", help_init},   {"catalog", help_catalog}, {"nodes", help_nodes},
     {"case", help_case},   {"action", help_action},   {"check", help_check},
     {"audit", help_audit}, {"token", help_token},     {"key", help_key},
+    {"notice", help_notice},
 };
 
 int cli_help(const char *verb)

@@ -405,6 +405,12 @@ int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out)
             return cli_fail(rc, &diag, NULL);
         }
         cutoff_db_set_key(*out, c->key);
+        /* Notices issued by a program without the key are signed now. */
+        if (!c->signs_notices && (rc = cutoff_db_notices_sign(*out, NULL, &diag)) != 0) {
+            cutoff_db_close(*out);
+            *out = NULL;
+            return cli_fail(rc, &diag, NULL);
+        }
     }
     return CLI_OK;
 }

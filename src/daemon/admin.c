@@ -504,11 +504,11 @@ static void explain(admin_call *c)
     if (snap == NULL && rc != 0 && rc != CUTOFF_EUNAVAIL)
         return reply_error(c, rc, &diag, "building the state of that time");
     cutoff_explanation *x = NULL;
-    char *json = NULL;
+    char *json = NULL, base[320];
     rc =
         snap ? cutoff_explain(snap, r.subscription, r.action, r.region, r.at, &x) : CUTOFF_EUNAVAIL;
     if (rc == 0)
-        rc = cutoff_explanation_to_json(x, &r, daemon_live(c->d)->notice_base, &json);
+        rc = cutoff_explanation_to_json(x, &r, daemon_notice_base(c->d, base, sizeof base), &json);
     if (rc == 0 && as_of_text)
         rc = decision_mark_as_of(&json, r.at);
     cutoff_explanation_free(x);

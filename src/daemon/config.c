@@ -29,7 +29,9 @@ static void set_defaults(daemon_config *c)
     c->database = dup_or_null(getenv("CUTOFF_DB") ? getenv("CUTOFF_DB") : "cutoff.db");
     c->decision_listen = strdup("127.0.0.1:8080");
     c->admin_listen = strdup("127.0.0.1:8081");
-    c->notice_base = strdup("https://notices.invalid/cutoff/");
+    /* No notice_base: the notices this daemon serves on its decision
+     * listener (daemon_notice_base). */
+    c->notice_base = NULL;
     c->watch_ms = 2;
     c->sign_interval_s = 300;
     c->limits = (co__http_limits){

@@ -136,6 +136,11 @@ typedef const char *(*forwarded_header_fn)(void *ctx, const char *name, bool *re
 int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx, char *scratch,
                   size_t n, char **heap, cutoff_request *asked, char *why, size_t why_len);
 void decision_handle(void *ctx, co__http_req *req);
+/* Where notices are read, for the notice URL of denials: the configured
+ * notice_base ("" for none), else this daemon's own GET /v1/notices/ on
+ * the decision listener ("http://HOST:PORT/v1/notices/", written into buf
+ * of n bytes; a wildcard listen address reads as loopback). */
+const char *daemon_notice_base(cutoffd *d, char *buf, size_t n);
 /* POST /v1/check (batch: /v1/check/batch), on either listener; locked
  * when the caller holds write_lock (the admin listener). */
 void decision_check(cutoffd *d, co__http_req *req, bool batch, bool locked);

@@ -30,12 +30,32 @@ static const char *problem_title(cutoff_reason reason)
     return "Allowed";
 }
 
+const char *daemon_notice_base(cutoffd *d, char *buf, size_t n)
+{
+    const char *base = daemon_live(d)->notice_base;
+    if (base != NULL || d->decision == NULL || d->cfg.decision_listen == NULL)
+        return base;
+    const char *listen = d->cfg.decision_listen, *colon = strrchr(listen, ':');
+    int host_len = colon ? (int)(colon - listen) : (int)strlen(listen);
+    const char *host = listen;
+    /* A customer cannot reach a wildcard address: loopback is the one
+     * this host surely answers on (docs/cutoffd.md: set notice_base). */
+    if (host_len == 0 || (host_len == 7 && strncmp(host, "0.0.0.0", 7) == 0))
+        host = "127.0.0.1", host_len = 9;
+    else if (host_len == 4 && strncmp(host, "[::]", 4) == 0)
+        host = "[::1]", host_len = 5;
+    snprintf(buf, n, "http://%.*s:%u/v1/notices/", host_len, host, co__http_port(d->decision));
+    return buf;
+}
+
 /* The decision as its one JSON shape (cutoff_verdict_to_json), with this
  * deployment's notice base; NULL when out of memory. */
 static char *verdict_text(cutoffd *d, const cutoff_verdict *v, const cutoff_request *r)
 {
-    char *text = NULL;
-    return cutoff_verdict_to_json(v, r, daemon_live(d)->notice_base, &text) == 0 ? text : NULL;
+    char *text = NULL, base[320];
+    return cutoff_verdict_to_json(v, r, daemon_notice_base(d, base, sizeof base), &text) == 0
+               ? text
+               : NULL;
 }
 
 static void bad_request(cutoffd *d, co__http_req *req, const char *detail)
@@ -446,8 +466,10 @@ static void answer_authz(cutoffd *d, co__http_req *req, bool for_nginx, const cu
         headers[h++] = "Cutoff-Action", headers[h++] = v->by->id;
         if (v->by->case_id)
             headers[h++] = "Cutoff-Case", headers[h++] = v->by->case_id;
-        if (status == 451 && cutoff_notice_url(v->by, daemon_live(d)->notice_base, &url) == 0 &&
-            url && asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
+        char base[320];
+        if (status == 451 &&
+            cutoff_notice_url(v->by, daemon_notice_base(d, base, sizeof base), &url) == 0 && url &&
+            asprintf(&link, "<%s>; rel=\"blocked-by\"", url) >= 0)
             headers[h++] = "Link", headers[h++] = link;
     }
     headers[h] = NULL;
@@ -489,6 +511,140 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
     if (reader)
         cutoff_reader_exit(reader);
     free(heap);
+}
+
+/* ---- notices to the customer ------------------------------------------ */
+
+#define NOTICES_PATH "/v1/notices"
+
+/* A read-only handle of its own for each request: the notices are read
+ * by anyone, and must never wait on (or hold up) the writer's lock. */
+static cutoff_db *notices_db(cutoffd *d, co__http_req *req)
+{
+    cutoff_db *db = NULL;
+    cutoff_diag diag = {0};
+    int rc = cutoff_db_open(d->cfg.database, CUTOFF_DB_READ_ONLY, &db, &diag);
+    if (rc != 0) {
+        daemon_log(d, "error", "notices.db",
+                   json_pack("{s:s,s:s}", "error", cutoff_errname(rc), "detail", diag.message));
+        co__http_reply_error(req, rc == CUTOFF_ENOMEM ? rc : CUTOFF_ESTORE, NULL,
+                             "the notices cannot be read now", NULL);
+        return NULL;
+    }
+    return db;
+}
+
+static void notice_failed(co__http_req *req, int rc, const char *what, const char *id)
+{
+    char detail[256];
+    if (rc == CUTOFF_ENOTFOUND)
+        snprintf(detail, sizeof detail, "no %s \"%s\"", what, id);
+    else
+        snprintf(detail, sizeof detail, "the notices cannot be read now");
+    co__http_reply_error(req, rc == CUTOFF_ENOTFOUND || rc == CUTOFF_ENOMEM ? rc : CUTOFF_ESTORE,
+                         NULL, detail, NULL);
+}
+
+/* Whether the client asks for the letter: ?format=text, or an Accept of
+ * text/plain without JSON; *bad when ?format names neither. */
+static bool wants_text(co__http_req *req, bool *bad)
+{
+    const char *format = co__http_query(req, "format");
+    *bad = false;
+    if (format != NULL) {
+        *bad = strcmp(format, "text") != 0 && strcmp(format, "json") != 0;
+        return strcmp(format, "text") == 0;
+    }
+    const char *accept = co__http_header(req, "Accept");
+    return accept && strstr(accept, "text/plain") && !strstr(accept, "json");
+}
+
+/* GET /v1/notices/{id}[?version=N][&format=text|json] */
+static void notice_one(cutoffd *d, co__http_req *req, const char *id)
+{
+    const char *version_text = co__http_query(req, "version");
+    uint64_t version = 0;
+    bool bad_format;
+    bool text = wants_text(req, &bad_format);
+    if (!cutoff_id_valid(id)) {
+        bad_request(d, req, "a notice is named by its action id: 1-128 bytes of [A-Za-z0-9._:-]");
+        return;
+    }
+    if (bad_format) {
+        bad_request(d, req, "format must be json or text");
+        return;
+    }
+    if (version_text) {
+        char *end = NULL;
+        unsigned long long v =
+            version_text[0] >= '1' && version_text[0] <= '9' ? strtoull(version_text, &end, 10) : 0;
+        if (v == 0 || *end != '\0' || v > INT64_MAX) {
+            bad_request(d, req, "version must be a whole number of at least 1");
+            return;
+        }
+        version = v;
+    }
+    cutoff_db *db = notices_db(d, req);
+    if (db == NULL)
+        return;
+    char *doc = NULL, *letter = NULL;
+    int rc = cutoff_db_notice_get(db, id, version, &doc);
+    cutoff_db_close(db);
+    if (rc != 0) {
+        notice_failed(req, rc, version ? "such version of the notice of" : "notice of action", id);
+        return;
+    }
+    json_t *parsed = json_loads(doc, 0, NULL);
+    bool is_signed = parsed && !json_is_null(json_object_get(parsed, "signature"));
+    json_decref(parsed);
+    const char *const headers[] = {"Cutoff-Notice-Signed", is_signed ? "yes" : "no", NULL};
+    if (!text) {
+        co__http_reply(req, 200, "application/json", doc, strlen(doc), headers);
+    } else if ((rc = cutoff_notice_text(doc, strlen(doc), &letter, NULL)) == 0) {
+        co__http_reply(req, 200, "text/plain; charset=utf-8", letter, strlen(letter), headers);
+    } else {
+        notice_failed(req, rc, "notice of action", id);
+    }
+    cutoff_free(letter);
+    cutoff_free(doc);
+}
+
+/* GET /v1/notices?subscription=S */
+static void notice_list(cutoffd *d, co__http_req *req)
+{
+    const char *sub = co__http_query(req, "subscription");
+    if (sub == NULL || !cutoff_id_valid(sub)) {
+        bad_request(d, req, "give ?subscription=ID (1-128 bytes of [A-Za-z0-9._:-])");
+        return;
+    }
+    cutoff_db *db = notices_db(d, req);
+    if (db == NULL)
+        return;
+    char *list = NULL;
+    int rc = cutoff_db_notice_list(db, sub, &list);
+    cutoff_db_close(db);
+    if (rc == 0)
+        co__http_reply_json(req, 200, list, NULL);
+    else
+        notice_failed(req, rc, "subscription", sub);
+    cutoff_free(list);
+}
+
+/* The notices routes; true when req was one of them. */
+static bool notices_handle(cutoffd *d, co__http_req *req)
+{
+    const char *path = co__http_path(req);
+    if (strcmp(path, NOTICES_PATH) == 0) {
+        co__http_set_label(req, NULL, "notice.list");
+        notice_list(d, req);
+        return true;
+    }
+    if (strncmp(path, NOTICES_PATH "/", sizeof NOTICES_PATH) == 0) {
+        co__http_set_label(req, NULL, "notice.show");
+        notice_one(d, req, path + sizeof NOTICES_PATH);
+        return true;
+    }
+    return false;
 }
 
 bool ops_handle(cutoffd *d, co__http_req *req)
@@ -544,7 +700,7 @@ void decision_handle(void *ctx, co__http_req *req)
     } else if ((strcmp(path, "/v1/authz") == 0 || strcmp(path, "/v1/authz/nginx") == 0)) {
         co__http_set_label(req, NULL, "decision.authz");
         handle_authz(d, req, path[9] == '/');
-    } else if (get && ops_handle(d, req)) {
+    } else if (get && (ops_handle(d, req) || notices_handle(d, req))) {
         /* answered */
     } else if (strcmp(path, "/v1/check") == 0 || strcmp(path, "/v1/check/batch") == 0) {
         co__http_reply_error(req, CUTOFF_EMETHOD, NULL, "use POST",
@@ -552,7 +708,7 @@ void decision_handle(void *ctx, co__http_req *req)
     } else {
         co__http_reply_error(req, CUTOFF_ENOTFOUND, NULL,
                              "the decision listener serves POST /v1/check, POST /v1/check/batch, "
-                             "GET /v1/authz, /healthz, /readyz, /metrics",
+                             "GET /v1/authz, /v1/notices, /healthz, /readyz, /metrics",
                              NULL);
     }
 }

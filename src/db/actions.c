@@ -366,6 +366,8 @@ int cutoff_db_action_approve(cutoff_db *db, const char *actor, const char *id, i
                       json_pack("{s:i,s:s,s:s,s:o}", "version", latest.version, "proposed_by",
                                 latest.proposed_by, "activated_at", cutoff_time_format(now, at),
                                 "superseded", superseded));
+    if (rc == 0)
+        rc = co__db_notice_issue(db, id, latest.version, CO__NOTICE_APPROVE, now);
 out:
     cutoff_action_free(a);
     co__action_row_clear(&latest);
@@ -422,6 +424,8 @@ int cutoff_db_action_lift(cutoff_db *db, const char *actor, const char *id, int6
         goto out;
     rc = co__db_audit(db, CUTOFF_CHANGE_ACTIONS, now, actor, verb, id,
                       json_pack("{s:i,s:s?}", "version", row.version, "reason", row.lift_reason));
+    if (rc == 0 && strcmp(verb, "action.lift") == 0) /* a withdrawn draft was never told */
+        rc = co__db_notice_issue(db, id, row.version, CO__NOTICE_LIFT, now);
 out:
     co__action_row_clear(&row);
     return co__db_end(db, co__db_store_fail(db, rc, diag, "lifting the action"), diag);

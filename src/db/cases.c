@@ -344,6 +344,8 @@ int cutoff_db_case_close(cutoff_db *db, const char *actor, const char *case_id, 
     if (rc == 0)
         rc =
             co__db_audit(db, CUTOFF_CHANGE_CASES, now, actor, "case.close", case_id, json_object());
+    if (rc == 0)
+        rc = co__db_notices_case_closed(db, case_id, now);
 out:
     co__case_row_clear(&row);
     return co__db_end(db, co__db_store_fail(db, rc, diag, "closing the case"), diag);

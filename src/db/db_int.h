@@ -69,6 +69,22 @@ int co__db_head_sign_tx(cutoff_db *db, const cutoff_key *key, int64_t now, int64
 /* The wall clock, for records of calls that are not given a time. */
 int64_t co__db_wall_now(void);
 
+/* ---- notices (notices.c) ------------------------------------------------- */
+typedef enum co__notice_why {
+    CO__NOTICE_APPROVE,    /* "activated", or "new_version" after an earlier notice */
+    CO__NOTICE_LIFT,       /* "lifted" */
+    CO__NOTICE_CASE_CLOSED /* "case_closed" */
+} co__notice_why;
+
+/* Issues the next notice of an action about its version `version`, in the
+ * caller's write transaction, right after the audit record of the change
+ * (which it names); signed when the handle has a key. 0 or a store code. */
+int co__db_notice_issue(cutoff_db *db, const char *action_id, int version, co__notice_why why,
+                        int64_t now);
+/* Issues a "case_closed" notice for every action of the case that has
+ * notices, in the caller's write transaction. */
+int co__db_notices_case_closed(cutoff_db *db, const char *case_id, int64_t now);
+
 /* ---- input checks -------------------------------------------------------- */
 /* An actor: an id (cutoff_id_valid). */
 int co__db_check_actor(const char *actor, cutoff_diag *diag);

@@ -73,6 +73,37 @@ int co__action_parse_ex(const char *json, size_t len, unsigned flags, cutoff_act
  * ordered across kinds, since that depends on the activation time. */
 int co__action_validate(const cutoff_action_spec *a, cutoff_diag *diag);
 
+/* ---- notices (notice.c; the format: docs/design.md, "Notices") ----------- */
+
+/* What a notice states besides the action version itself. */
+typedef struct co__notice_facts {
+    const cutoff_action_spec *action; /* the version, with state and activated_at */
+    int64_t lifted_at;                /* 0 unless lifted */
+    const char *reason;               /* "activated", "new_version", "lifted", "case_closed" */
+    uint64_t notice_version;          /* 1, 2, 3, ... per action */
+    bool case_open;
+    int64_t issued_at;
+    uint64_t audit_seq; /* the audit record of the change that issues it */
+    const char *audit_hash;
+} co__notice_facts;
+
+/* The notice's canonical text (the bytes that are signed), released with
+ * co__free. 0, CUTOFF_EINVAL (no action, reason or hash) or CUTOFF_ENOMEM. */
+int co__notice_body(const co__notice_facts *f, char **out);
+/* The signature of a body as the canonical text of {"alg", "key",
+ * "value"} (co__free). 0, CUTOFF_EINVAL or CUTOFF_ENOMEM. */
+int co__notice_sign(const cutoff_key *key, const char *body, char **signature_json);
+/* The signed document {"notice", "signature"} (signature NULL: JSON null),
+ * indented, keys sorted (co__free). 0, CUTOFF_ESTORE (a stored body or
+ * signature that is not a JSON object) or CUTOFF_ENOMEM. */
+int co__notice_document(const char *body, const char *signature_json, char **out);
+/* The same as a JSON value (json_decref it). */
+struct json_t;
+int co__notice_document_value(const char *body, const char *signature_json, struct json_t **out);
+/* A stored body (or signature) parsed: 0, CUTOFF_ESTORE (not a JSON
+ * object) or CUTOFF_ENOMEM. */
+int co__notice_parse_stored(const char *text, struct json_t **out);
+
 /* ---- catalogs ------------------------------------------------------------ */
 
 /* Deep copy into one allocation (free with cutoff_catalog_free). No
