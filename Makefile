@@ -143,7 +143,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(SUP_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 run: deps
-	@$(MAKE) --no-print-directory $(CLI) $(DAEMON) $(BUILD)/tools/keygen
+	@$(MAKE) --no-print-directory $(CLI) $(DAEMON)
 	@bash examples/reference-case/run.sh $(CLI)
 	@bash examples/reference-case/serve.sh $(BUILD)
 

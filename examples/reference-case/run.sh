@@ -50,8 +50,13 @@ note "cutoff reference case: stop exactly what must stop, for exactly one unit,"
 note "everywhere at once, and prove it."
 note "database: $CUTOFF_DB"
 
-step "1. A fresh database, the catalog and the customer tree"
+step "1. A fresh database, the operator's signing key, the catalog and the customer tree"
 show init
+note "  Every change below signs the head of the audit log, and every notice to the"
+note "  customer, with the operator's Ed25519 key (here, a key for this run only):"
+show key create --key "$work/operator.key"
+"$cutoff" key show --key "$work/operator.key" >"$work/operator.pub"
+export CUTOFF_KEY_FILE="$work/operator.key"
 show --actor alice catalog load catalog.json
 show --actor alice nodes import nodes.jsonl
 show nodes show unit-8200
@@ -86,13 +91,9 @@ approve_from=$(date -u +%s)
 show --actor bob action approve EA-1
 approve_to=$(date -u +%s)
 
-note "  The approval issued the customer's notice. Signed with the operator's key,"
+note "  The approval issued the customer's notice, signed with the operator's key:"
 note "  the customer (or a court) can check it without trusting this database."
-keygen="$(dirname "$cutoff")/tools/keygen" # a key for this run only
-"$keygen" "$work/operator.key" "$work/operator.pub"
-note "  operator key: $work/operator.key (public: $(cat "$work/operator.pub"))"
 note ""
-show --key "$work/operator.key" notice sign
 show notice show EA-1
 "$cutoff" notice show EA-1 --json >"$work/EA-1.notice.json"
 printf '  $ cutoff notice show EA-1 --json > EA-1.notice.json\n\n'
@@ -154,9 +155,7 @@ step "8. The record: every change, who made it, and a chain that verifies"
 show case show CASE-7
 show audit log
 show audit verify
-note "  With a signing key every change also signs the head of the log, so an"
-note "  auditor can check it with the public key alone (docs/audit.md):"
-show key create --key "$work/operator.key"
-"$cutoff" key show --key "$work/operator.key" >"$work/operator.pub"
-show --key "$work/operator.key" audit sign
+note "  Every change signed the head of the log, so an auditor checks it with the"
+note "  public key alone, and publishes the newest head elsewhere (docs/audit.md):"
 show audit verify --pubkey "$work/operator.pub"
+show audit head

@@ -256,9 +256,9 @@ static const struct {
     const char *verb;
     const char *text;
 } texts[] = {
-    {"init", help_init},   {"catalog", help_catalog}, {"nodes", help_nodes},
-    {"case", help_case},   {"action", help_action},   {"check", help_check},
-    {"audit", help_audit}, {"token", help_token},     {"key", help_key},
+    {"init", help_init},     {"catalog", help_catalog}, {"nodes", help_nodes},
+    {"case", help_case},     {"action", help_action},   {"check", help_check},
+    {"audit", help_audit},   {"token", help_token},     {"key", help_key},
     {"notice", help_notice},
 };
 

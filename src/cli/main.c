@@ -19,9 +19,9 @@ static const struct verb {
     const char *name;
     verb_fn run;
 } verbs[] = {
-    {"init", cli_cmd_init},   {"catalog", cli_cmd_catalog}, {"nodes", cli_cmd_nodes},
-    {"case", cli_cmd_case},   {"action", cli_cmd_action},   {"check", cli_cmd_check},
-    {"audit", cli_cmd_audit}, {"token", cli_cmd_token},     {"key", cli_cmd_key},
+    {"init", cli_cmd_init},     {"catalog", cli_cmd_catalog}, {"nodes", cli_cmd_nodes},
+    {"case", cli_cmd_case},     {"action", cli_cmd_action},   {"check", cli_cmd_check},
+    {"audit", cli_cmd_audit},   {"token", cli_cmd_token},     {"key", cli_cmd_key},
     {"notice", cli_cmd_notice},
 };
 

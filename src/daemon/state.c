@@ -187,7 +187,16 @@ void daemon_sign_locked(cutoffd *d, bool force)
     if (d->key == NULL || d->db == NULL)
         return;
     int64_t now = daemon_now();
-    int rc = cutoff_db_head_sign(d->db, d->key, now, (int64_t)d->cfg.sign_interval_s,
+    /* Notices issued by a program without the key (the CLI) are signed
+     * first: that is a change of its own, whose head it signs. */
+    size_t n_notices = 0;
+    cutoff_diag diag = {0};
+    int rc = cutoff_db_notices_sign(d->db, &n_notices, &diag);
+    if (rc == 0 && n_notices > 0)
+        daemon_log(d, "info", "notices_signed",
+                   json_pack("{s:I}", "notices", (json_int_t)n_notices));
+    if (rc == 0)
+        rc = cutoff_db_head_sign(d->db, d->key, now, (int64_t)d->cfg.sign_interval_s,
                                  force ? 0 : CUTOFF_HEAD_IF_UNSIGNED);
     if (rc == 0) {
         if (force)
@@ -197,7 +206,8 @@ void daemon_sign_locked(cutoffd *d, bool force)
     }
     if (!d->sign_failing)
         daemon_log(d, "error", "sign_failed",
-                   json_pack("{s:s,s:s}", "error", cutoff_strerror(rc), "public_key",
+                   json_pack("{s:s,s:s}", "error",
+                             diag.message[0] ? diag.message : cutoff_strerror(rc), "public_key",
                              cutoff_key_public(d->key)));
     d->sign_failing = true;
 }

@@ -362,18 +362,20 @@ static int check_active_action(void *ctx, const co__action_row *row)
         for (size_t i = 0; i < n && rc == 0; i++)
             if (!co__catalog_has_action(c->catalog, pats[i]))
                 rc = co__diag(c->diag, CUTOFF_ESTATE,
-                              "active action %s v%d %s \"%s\", which matches no action of the new "
+                              "%s action %s v%d %s \"%s\", which matches no action of the new "
                               "catalog; lift the action first or keep those actions",
-                              row->id, row->version, pass ? "excepts" : "denies", pats[i]);
+                              cutoff_action_state_name((cutoff_action_state)row->state), row->id,
+                              row->version, pass ? "excepts" : "denies", pats[i]);
     }
     /* An action limited to regions the catalog no longer lists would stop
      * biting without a word. */
     for (size_t i = 0; i < a->n_regions && rc == 0; i++)
         if (!co__catalog_has_region(c->catalog, a->regions[i]))
             rc = co__diag(c->diag, CUTOFF_ESTATE,
-                          "active action %s v%d is limited to region \"%s\", which matches no "
+                          "%s action %s v%d is limited to region \"%s\", which matches no "
                           "region of the new catalog; lift the action first or keep the region",
-                          row->id, row->version, a->regions[i]);
+                          cutoff_action_state_name((cutoff_action_state)row->state), row->id,
+                          row->version, a->regions[i]);
     cutoff_action_free(a);
     return rc;
 }
@@ -554,9 +556,12 @@ int cutoff_db_catalog_apply(cutoff_db *db, const char *actor, const char *json, 
         goto out;
     strand_check check = {.catalog = cat, .diag = diag};
     rc = STORE_OPS(db)->node_plan_uses(db->store, check_plan_use, &check);
-    if (rc == 0) {
-        co__action_filter active = {.state = CUTOFF_STATE_ACTIVE};
-        rc = STORE_OPS(db)->action_iter(db->store, &active, check_active_action, &check);
+    /* An expired action is still in force for the times of its phases
+     * (cutoff check --at), so it keeps what it names too. */
+    static const int in_force[] = {CUTOFF_STATE_ACTIVE, CUTOFF_STATE_EXPIRED};
+    for (size_t i = 0; rc == 0 && i < sizeof in_force / sizeof in_force[0]; i++) {
+        co__action_filter f = {.state = in_force[i]};
+        rc = STORE_OPS(db)->action_iter(db->store, &f, check_active_action, &check);
     }
     /* The first catalog changes no decision: nothing was decided before. */
     if (rc == 0 && (rc = co__db_catalog(db, &old, NULL)) == CUTOFF_ENOTFOUND)

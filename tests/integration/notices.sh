@@ -5,17 +5,19 @@
 # (GET /v1/notices/ID, ?version, the letter, ?subscription=S) where the
 # 451's Link points, verified offline with the public key after curl
 # fetched it, and refused once a byte is changed or with another key.
-# Lift and case close issue new versions. The key is made with the test
-# tool (build/tools/keygen).
+# Lift and case close issue new versions. The keys are made with
+# 'cutoff key create'.
 source "$(dirname "$0")/lib.sh"
 
 CUTOFFD="$ROOT/$CUTOFF_BUILD/cutoffd"
-KEYGEN="$ROOT/$CUTOFF_BUILD/tools/keygen"
 REF="$ROOT/examples/reference-case"
 CUTOFFD_PID=
 trap '[ -n "$CUTOFFD_PID" ] && kill "$CUTOFFD_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 
-"$KEYGEN" "$WORK/op.key" "$WORK/op.pub" && "$KEYGEN" "$WORK/other.key" "$WORK/other.pub"
+for k in op other; do
+    "$CUTOFF" key create --key "$WORK/$k.key" >/dev/null &&
+        "$CUTOFF" key show --key "$WORK/$k.key" >"$WORK/$k.pub"
+done
 expect_eq "the test keys are made" "yes" "$([ -s "$WORK/op.pub" ] && [ -s "$WORK/other.pub" ] && echo yes)"
 
 # ---- the case, approved without a key: the notice is stored unsigned -------------------

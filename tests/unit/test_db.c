@@ -1123,9 +1123,10 @@ static void test_lift_expired(void **state)
     cutoff_snapshot *snap = NULL;
     load_world(f);
     open_case_1(f);
-    const char *brief = "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\"],"
-                        "\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"},{\"at\":\"+1d\","
-                        "\"mode\":\"off\"}],\"status\":403,\"notice\":{\"summary\":\"s\"}}";
+    const char *brief =
+        "{\"case\":\"CASE-1\",\"scope\":[\"unit-8200\"],\"deny\":[\"storage.*\",\"ai.*\"],"
+        "\"phases\":[{\"at\":\"+0\",\"mode\":\"suspend\"},{\"at\":\"+1d\","
+        "\"mode\":\"off\"}],\"status\":403,\"notice\":{\"summary\":\"s\"}}";
     propose(f, "alice", brief, "EA-1", 1);
     int64_t now = (int64_t)time(NULL), approved = now - 2 * DAY;
     assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", approved, &d), 0);
@@ -1135,6 +1136,11 @@ static void test_lift_expired(void **state)
     assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 0, &a), 0);
     assert_int_equal(a->state, CUTOFF_STATE_EXPIRED);
     cutoff_action_free(a);
+    /* Still in force for the times of its phases, it keeps what it names. */
+    assert_int_equal(
+        cutoff_db_catalog_load(f->db, "alice", CATALOG_NO_AI, strlen(CATALOG_NO_AI), &d),
+        CUTOFF_ESTATE);
+    assert_non_null(strstr(d.message, "expired action EA-1 v1 denies \"ai.*\""));
 
     assert_int_equal(cutoff_db_action_lift(f->db, "carol", "EA-1", now, "over", &d), 0);
     assert_int_equal(cutoff_db_action_get(f->db, "EA-1", 0, &a), 0);
