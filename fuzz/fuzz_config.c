@@ -71,7 +71,10 @@ int co__fuzz_config(const uint8_t *data, size_t size, cutoff_diag *diag)
     char err[512] = "";
     if (config_parse((const char *)data, size, "cutoffd.json", &c, err, sizeof err) != 0)
         return co__fuzz_refused(CUTOFF_EPARSE, err, diag);
-    FUZZ_CHECK(c.database && c.decision_listen && c.admin_listen && c.notice_base);
+    FUZZ_CHECK(c.database && c.decision_listen && c.admin_listen);
+    /* No notice_base: this daemon's own /v1/notices/; "": none. */
+    FUZZ_CHECK(c.notice_base == NULL || c.notice_base[0] == '\0' ||
+               cutoff_notice_url_check(c.notice_base, NULL) == 0);
     FUZZ_CHECK(c.watch_ms >= 1 && c.watch_ms <= 60000);
     FUZZ_CHECK(c.convention == FORWARD_NGINX || c.convention == FORWARD_FORWARDED);
     FUZZ_CHECK(c.limits.max_body_bytes >= 1024 && c.limits.threads >= 1 &&

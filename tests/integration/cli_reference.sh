@@ -55,5 +55,10 @@ expect_match "the denial shows the phase window" \
 expect_match "evidence is recorded by hash" \
     '^    [0-9a-f]{64}$' "$out"
 expect_match "the audit log verifies" '^    audit log verifies: [0-9]+ records, head [0-9a-f]{64}$' "$out"
-expect_match "the last step is audit verify" 'audit verify' "$(tail -3 <<<"$out")"
+expect_match "the notice of the approval verifies" \
+    '^    notice EA-1 version 1 verifies: signed by ed25519:' "$out"
+expect_match "the signed audit heads verify with the public key" \
+    '^    audit log verifies: [0-9]+ records, [0-9]+ signed heads by ed25519:' "$out"
+expect_match "the last step prints the head to publish" '\$ cutoff audit head$' \
+    "$(tail -12 <<<"$out")"
 finish
