@@ -372,6 +372,8 @@ op_step() {
     snapshot
     local now present=0
     now=$(action_state "$id")
+    # "expired" is how an approved action whose schedule has ended reads.
+    [ "$now" = expired ] && now=active
     [ "$now" = "$to" ] && present=1
     if { [ "$now" = "$from" ] || [ $present = 1 ]; } && [ "$(audit_count "action.$verb" "$id")" = $present ]; then
         whole=$((whole + 1))
