@@ -6,6 +6,7 @@
  * verbs lay out one format whichever way they work.
  */
 #include "cli/backend.h"
+#include "common/as_of.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,13 @@ static int answer(int rc, char *library_text, char **out)
     return rc;
 }
 
-/* Says that building the current state failed, before the library's why. */
-static int state_failed(int rc, cutoff_diag *diag)
+/* Says that building a state failed (`what`: "current", "as of then"),
+ * before the library's why. */
+static int state_failed(int rc, const char *what, cutoff_diag *diag)
 {
     char why[sizeof diag->message];
     snprintf(why, sizeof why, "%s", diag->message[0] ? diag->message : cutoff_strerror(rc));
-    snprintf(diag->message, sizeof diag->message, "building the current state: %.480s", why);
+    snprintf(diag->message, sizeof diag->message, "building the %s: %.470s", what, why);
     return rc;
 }
 
@@ -195,7 +197,7 @@ static int action_preview(cli_backend *b, const char *id, int64_t activation, ui
     char *json = NULL;
     int rc = cutoff_db_snapshot(L(b)->db, NULL, now, &current, diag);
     if (rc != 0)
-        return state_failed(rc, diag);
+        return state_failed(rc, "current state", diag);
     rc = cutoff_db_action_preview(L(b)->db, current, id, activation ? activation : now,
                                   (size_t)offset, (size_t)limit, &json, diag);
     cutoff_snapshot_release(current);
@@ -233,32 +235,6 @@ static int action_list(cli_backend *b, char **out, cutoff_diag *diag)
 
 /* ---- decisions --------------------------------------------------------------- */
 
-/* Says that building the state of then failed, before the library's why. */
-static int as_of_failed(int rc, cutoff_diag *diag)
-{
-    char why[sizeof diag->message];
-    snprintf(why, sizeof why, "%s", diag->message[0] ? diag->message : cutoff_strerror(rc));
-    snprintf(diag->message, sizeof diag->message, "building the state as of then: %.470s", why);
-    return rc;
-}
-
-/* An as-of decision says so: "as_of" (the instant whose actions and
- * catalog decided) and "tree": "current" (there is no node history). The
- * same keys cutoffd adds. */
-static int mark_as_of(char *library_text, int64_t as_of, char **out)
-{
-    json_t *d = json_loads(library_text, 0, NULL);
-    cutoff_free(library_text);
-    char when[32];
-    if (d == NULL ||
-        json_object_set_new(d, "as_of", json_string(cutoff_time_format(as_of, when))) ||
-        json_object_set_new(d, "tree", json_string("current"))) {
-        json_decref(d);
-        return CUTOFF_ENOMEM;
-    }
-    return dump(d, out);
-}
-
 static int check(cli_backend *b, const cli_request *r, bool as_of, char **out, cutoff_diag *diag)
 {
     cutoff_snapshot *snap = NULL;
@@ -269,15 +245,14 @@ static int check(cli_backend *b, const cli_request *r, bool as_of, char **out, c
     int rc = as_of ? cutoff_db_snapshot_as_of(L(b)->db, r->at, &snap, diag)
                    : cutoff_db_snapshot(L(b)->db, NULL, r->at < now ? r->at : now, &snap, diag);
     if (rc != 0)
-        return as_of ? as_of_failed(rc, diag) : state_failed(rc, diag);
+        return state_failed(rc, as_of ? "state as of then" : "current state", diag);
     /* A local database has no notice base: a notice's url is its ref. */
     char *text = NULL;
     if ((rc = cutoff_explain(snap, r->subscription, r->action, r->region, r->at, &ex)) == 0)
         rc = cutoff_explanation_to_json(ex, r, NULL, &text);
     if (rc == 0 && as_of)
-        rc = mark_as_of(text, r->at, out);
-    else
-        rc = answer(rc, text, out);
+        rc = co__decision_mark_as_of(&text, r->at);
+    rc = answer(rc, text, out);
     cutoff_explanation_free(ex);
     cutoff_snapshot_release(snap);
     return rc;
@@ -293,7 +268,7 @@ static int check_as_of(cli_backend *b, const cli_request *r, cutoff_snapshot **c
         *cached = NULL;
         int rc = cutoff_db_snapshot_as_of(L(b)->db, r->at, cached, diag);
         if (rc != 0)
-            return as_of_failed(rc, diag);
+            return state_failed(rc, "state as of then", diag);
         *cached_at = r->at;
     }
     cutoff_check(*cached, r->subscription, r->action, r->region, r->at, v);
@@ -306,13 +281,10 @@ static int check_batch(cli_backend *b, const cli_request *reqs, const bool *as_o
     cutoff_snapshot *snap = NULL, *then = NULL;
     int64_t then_at = 0;
     /* One snapshot for the earliest time the batch asks about. */
-    int64_t earliest = cli_now();
-    for (size_t i = 0; i < n; i++)
-        if (reqs[i].at < earliest && !(as_of && as_of[i]))
-            earliest = reqs[i].at;
-    int rc = cutoff_db_snapshot(L(b)->db, NULL, earliest, &snap, diag);
+    int rc = cutoff_db_snapshot(L(b)->db, NULL, cli_batch_earliest(reqs, as_of, n, cli_now()),
+                                &snap, diag);
     if (rc != 0)
-        return state_failed(rc, diag);
+        return state_failed(rc, "current state", diag);
     /* Decided in chunks with cutoff_check_many, which overlaps the
      * lookups of neighbouring requests; as-of lines one by one, each on
      * the state of its instant. */

@@ -371,11 +371,8 @@ int cli_check_batch(cli *c, const char *path, bool bench_mode)
         }
         if ((rc = cli_open_db(c, false, "--bench", &db)) != CLI_OK)
             goto out;
-        int64_t earliest = cli_now();
-        for (size_t i = 0; i < n; i++)
-            if (reqs[i].at < earliest)
-                earliest = reqs[i].at;
-        int err = cutoff_db_snapshot(db, NULL, earliest, &snap, &diag);
+        int err = cutoff_db_snapshot(db, NULL, cli_batch_earliest(reqs, NULL, n, cli_now()), &snap,
+                                     &diag);
         if (err != 0) {
             rc = cli_fail(err, &diag, "building the current state");
             goto out;

@@ -94,3 +94,12 @@ int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, bool *as_of,
     *as_of = n == 5;
     return 0;
 }
+
+int64_t cli_batch_earliest(const cutoff_request *reqs, const bool *as_of, size_t n, int64_t now)
+{
+    int64_t earliest = now;
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i].at < earliest && !(as_of && as_of[i]))
+            earliest = reqs[i].at;
+    return earliest;
+}

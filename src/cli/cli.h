@@ -220,5 +220,10 @@ int cli_check_batch(cli *c, const char *path, bool bench);
  * with the reason in why (batch_line.c). */
 int cli_batch_line_parse(char *line, size_t len, cutoff_request *r, bool *as_of, char *why,
                          size_t why_size);
+/* The earliest time n requests ask about on today's actions (lines with
+ * as_of[i] set are decided on the state of their own instant; as_of may be
+ * NULL), and at latest now: the time to build their snapshot for, so that
+ * actions that ended since still decide them (batch_line.c). */
+int64_t cli_batch_earliest(const cutoff_request *reqs, const bool *as_of, size_t n, int64_t now);
 
 #endif

@@ -56,6 +56,17 @@ static int print_public(const cli *c, const char *public_key, const char *file)
     return CLI_OK;
 }
 
+/* A new key, written to a new file at path. */
+static int new_key_file(const char *path, cutoff_key **out, cutoff_diag *diag)
+{
+    int err = cutoff_key_generate(out);
+    if (err == 0 && (err = cutoff_key_save(*out, path, diag)) != 0) {
+        cutoff_key_free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
 static int key_create(cli *c, int argc, char **argv)
 {
     char *pos[1];
@@ -66,13 +77,9 @@ static int key_create(cli *c, int argc, char **argv)
         return rc;
     cutoff_key *key = NULL;
     cutoff_diag diag = {0};
-    int err = cutoff_key_generate(&key);
-    if (err == 0)
-        err = cutoff_key_save(key, path, &diag);
-    if (err != 0) {
-        cutoff_key_free(key);
+    int err = new_key_file(path, &key, &diag);
+    if (err != 0)
         return cli_fail(err, &diag, "key create");
-    }
     rc = print_public(c, cutoff_key_public(key), path);
     cutoff_key_free(key);
     return rc;
@@ -115,11 +122,8 @@ static int key_rotate(cli *c, int argc, char **argv)
         return rc;
     cutoff_key *new_key = NULL;
     cutoff_diag diag = {0};
-    int err = cutoff_key_generate(&new_key);
-    if (err == 0)
-        err = cutoff_key_save(new_key, new_path, &diag);
+    int err = new_key_file(new_path, &new_key, &diag);
     if (err != 0) {
-        cutoff_key_free(new_key);
         cutoff_db_close(db);
         return cli_fail(err, &diag, "key rotate");
     }

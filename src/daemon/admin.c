@@ -17,6 +17,7 @@
  */
 #include "daemon/daemon.h"
 
+#include "common/as_of.h"
 #include "common/text.h"
 
 #include <stdlib.h>
@@ -510,7 +511,7 @@ static void explain(admin_call *c)
     if (rc == 0)
         rc = cutoff_explanation_to_json(x, &r, daemon_notice_base(c->d, base, sizeof base), &json);
     if (rc == 0 && as_of_text)
-        rc = decision_mark_as_of(&json, r.at);
+        rc = co__decision_mark_as_of(&json, r.at);
     cutoff_explanation_free(x);
     cutoff_snapshot_release(snap);
     if (rc != 0)

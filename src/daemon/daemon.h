@@ -119,9 +119,6 @@ json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **r
  * r->at is that moment and *as_of is set; with as_of NULL the key is
  * refused. */
 bool decision_request_read(json_t *o, cutoff_request *r, bool *as_of, char *err, size_t n);
-/* Adds "as_of" and "tree": "current" to a decision's JSON text (replaced;
- * NULL when out of memory): an answer as the system stood at as_of. */
-int decision_mark_as_of(char **text, int64_t as_of);
 /* A header of the request being mapped: its value when the request
  * carries it exactly once, else NULL (*repeated set when it is there more
  * than once). */

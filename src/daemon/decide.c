@@ -10,6 +10,7 @@
  */
 #include "daemon/daemon.h"
 
+#include "common/as_of.h"
 #include "common/text.h"
 
 #include <stdlib.h>
@@ -130,23 +131,6 @@ bool decision_request_read(json_t *o, cutoff_request *r, bool *as_of, char *err,
     return true;
 }
 
-int decision_mark_as_of(char **text, int64_t as_of)
-{
-    json_t *d = json_loads(*text, 0, NULL);
-    char when[32];
-    cutoff_free(*text);
-    *text = NULL;
-    if (d == NULL ||
-        json_object_set_new(d, "as_of", json_string(cutoff_time_format(as_of, when))) ||
-        json_object_set_new(d, "tree", json_string("current"))) {
-        json_decref(d);
-        return CUTOFF_ENOMEM;
-    }
-    *text = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(d);
-    return *text ? 0 : CUTOFF_ENOMEM;
-}
-
 json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **requests, char *err,
                             size_t n)
 {
@@ -212,7 +196,7 @@ static char *decide_one(cutoffd *d, co__http_req *req, const cutoff_snapshot *sn
     metrics_outcome(&d->metrics, (int)v.reason);
     char *text = verdict_text(d, &v, &r);
     if (text != NULL && as_of)
-        decision_mark_as_of(&text, r.at);
+        co__decision_mark_as_of(&text, r.at);
     if (text == NULL)
         co__http_reply_error(req, CUTOFF_ENOMEM, NULL, "could not encode the answer", NULL);
     return text;

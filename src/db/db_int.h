@@ -108,6 +108,18 @@ int co__open_regular(const char *path, const char *what, uint64_t max, FILE **ou
 int co__db_tree_on(cutoff_db *db, const cutoff_catalog_spec *catalog, cutoff_tree **out,
                    cutoff_diag *diag);
 
+/* The ancestors of a node, nearest first (its parent up to its tenant),
+ * and the plan it inherits with the node that sets it (NULL: none), read
+ * in the caller's transaction (nodes.c). CUTOFF_ESTORE when a parent is
+ * missing (a damaged store). */
+typedef struct co__lineage {
+    char **ids;
+    size_t n;
+    char *plan, *plan_from;
+} co__lineage;
+int co__db_lineage(cutoff_db *db, const cutoff_node_spec *node, co__lineage *out);
+void co__lineage_free(co__lineage *l);
+
 /* ---- JSON ---------------------------------------------------------------- */
 /* Dumps v compactly into a string released with cutoff_free, and drops the
  * reference to v. CUTOFF_ENOMEM when v is NULL (a failed build). */

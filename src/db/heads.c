@@ -17,6 +17,7 @@
  */
 #include "audit/audit.h"
 #include "db/db_int.h"
+#include "format/format.h"
 #include "util/util.h"
 
 #include <stdarg.h>
@@ -43,7 +44,7 @@ static char *canonical(json_t *v)
 {
     if (v == NULL)
         return NULL;
-    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = json_dumps(v, CO__JSON_CANONICAL);
     json_decref(v);
     return text;
 }

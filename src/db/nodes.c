@@ -1202,23 +1202,17 @@ static int add_if_covering(void *ctx, const co__action_row *row)
     return rc;
 }
 
-/* The node's ancestors, nearest first, and the plan it inherits. */
-typedef struct lineage {
-    char **ids;
-    size_t n;
-    char *plan, *plan_from;
-} lineage;
-
-static void lineage_free(lineage *l)
+void co__lineage_free(co__lineage *l)
 {
     for (size_t i = 0; i < l->n; i++)
         co__free(l->ids[i]);
     co__free(l->ids);
     co__free(l->plan);
     co__free(l->plan_from);
+    memset(l, 0, sizeof *l);
 }
 
-static int trace_lineage(cutoff_db *db, const cutoff_node_spec *node, lineage *l)
+int co__db_lineage(cutoff_db *db, const cutoff_node_spec *node, co__lineage *l)
 {
     int rc = 0;
     char *strings = NULL;
@@ -1265,7 +1259,7 @@ int cutoff_db_node_show(cutoff_db *db, const char *id, char **json_out)
 {
     cutoff_node_spec node;
     char *strings = NULL;
-    lineage up = {0};
+    co__lineage up = {0};
     census below = {0};
     uint64_t children = 0, descendants = 0, subscriptions = 0;
     json_t *o = NULL, *anc = NULL;
@@ -1276,7 +1270,7 @@ int cutoff_db_node_show(cutoff_db *db, const char *id, char **json_out)
     if (rc != 0)
         return rc;
     if ((rc = STORE_OPS(db)->node_get(db->store, id, &node, &strings)) != 0 ||
-        (rc = trace_lineage(db, &node, &up)) != 0)
+        (rc = co__db_lineage(db, &node, &up)) != 0)
         goto out;
     if (node.kind != CUTOFF_NODE_SUBSCRIPTION) {
         if ((rc = STORE_OPS(db)->node_iter(db->store, census_add, &below)) != 0)
@@ -1324,7 +1318,7 @@ out:
     json_decref(o);
     rc = co__db_end(db, rc, NULL);
     census_free(&below);
-    lineage_free(&up);
+    co__lineage_free(&up);
     co__free(strings);
     return rc;
 }

@@ -218,8 +218,8 @@ int cutoff_db_notice_get(cutoff_db *db, const char *action_id, uint64_t version,
 
 /* The subscription and its ancestors, up to the tenant. */
 typedef struct lineage {
-    char **ids;
-    size_t n;
+    const char *subscription;
+    co__lineage up;
 } lineage;
 
 static int lineage_of(cutoff_db *db, const char *subscription, lineage *l)
@@ -229,28 +229,10 @@ static int lineage_of(cutoff_db *db, const char *subscription, lineage *l)
     int rc = STORE_OPS(db)->node_get(db->store, subscription, &node, &strings);
     if (rc == 0 && node.kind != CUTOFF_NODE_SUBSCRIPTION)
         rc = CUTOFF_ENOTFOUND;
-    /* The bound only guards against a damaged store. */
-    while (rc == 0 && l->n < 100000) {
-        char **ids = co__realloc(l->ids, (l->n + 1) * sizeof *ids);
-        if (ids == NULL || (ids[l->n] = co__strdup(node.id)) == NULL) {
-            if (ids)
-                l->ids = ids;
-            rc = CUTOFF_ENOMEM;
-            break;
-        }
-        l->ids = ids;
-        l->n++;
-        if (node.parent == NULL)
-            break;
-        char *parent = co__strdup(node.parent);
-        co__free(strings);
-        strings = NULL;
-        rc = parent ? STORE_OPS(db)->node_get(db->store, parent, &node, &strings) : CUTOFF_ENOMEM;
-        if (rc == CUTOFF_ENOTFOUND)
-            rc = CUTOFF_ESTORE; /* a parent the tree lacks */
-        co__free(parent);
-    }
+    if (rc == 0)
+        rc = co__db_lineage(db, &node, &l->up);
     co__free(strings);
+    l->subscription = subscription;
     return rc;
 }
 
@@ -263,10 +245,16 @@ static bool scope_covers(const json_t *scope, const lineage *up)
 {
     size_t i;
     json_t *e;
-    json_array_foreach (scope, i, e)
-        for (size_t k = 0; k < up->n; k++)
-            if (json_is_string(e) && strcmp(json_string_value(e), up->ids[k]) == 0)
+    json_array_foreach (scope, i, e) {
+        const char *id = json_string_value(e);
+        if (id == NULL)
+            continue;
+        if (strcmp(id, up->subscription) == 0)
+            return true;
+        for (size_t k = 0; k < up->up.n; k++)
+            if (strcmp(id, up->up.ids[k]) == 0)
                 return true;
+    }
     return false;
 }
 
@@ -300,9 +288,7 @@ int cutoff_db_notice_list(cutoff_db *db, const char *subscription, char **json_o
     if (rc == 0)
         rc = STORE_OPS(db)->notice_iter(db->store, NULL, true, add_if_covers, &l);
     rc = co__db_end(db, rc, NULL);
-    for (size_t i = 0; i < up.n; i++)
-        co__free(up.ids[i]);
-    co__free(up.ids);
+    co__lineage_free(&up.up);
     if (rc != 0) {
         json_decref(l.out);
         return rc;

@@ -571,18 +571,6 @@ int cutoff_action_parse(const char *json, size_t len, cutoff_action_spec **out, 
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-static json_t *string_array(const char *const *v, size_t n)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        if (co__json_push(arr, co__json_str(v[i])) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
-
 static json_t *phases_json(const cutoff_action_spec *a)
 {
     json_t *arr = json_array();
@@ -629,12 +617,12 @@ int cutoff_action_to_json(const cutoff_action_spec *a, char **out)
     int ok =
         root != NULL && (!a->id || co__json_put(root, "id", co__json_str(a->id)) == 0) &&
         co__json_put(root, "case", co__json_str(a->case_id)) == 0 &&
-        co__json_put(root, "scope", string_array(a->scope, a->n_scope)) == 0 &&
-        co__json_put(root, "deny", string_array(a->deny, a->n_deny)) == 0 &&
-        co__json_put(root, "except", string_array(a->except, a->n_except)) == 0 &&
+        co__json_put(root, "scope", co__json_str_array(a->scope, a->n_scope)) == 0 &&
+        co__json_put(root, "deny", co__json_str_array(a->deny, a->n_deny)) == 0 &&
+        co__json_put(root, "except", co__json_str_array(a->except, a->n_except)) == 0 &&
         co__json_put(root, "regions",
-                     a->n_regions ? string_array(a->regions, a->n_regions)
-                                  : string_array(every_region, 1)) == 0 &&
+                     a->n_regions ? co__json_str_array(a->regions, a->n_regions)
+                                  : co__json_str_array(every_region, 1)) == 0 &&
         co__json_put(root, "phases", phases_json(a)) == 0 &&
         co__json_put(root, "status", json_integer(a->status)) == 0 &&
         co__json_put(root, "notice", notice_json(&a->notice)) == 0 &&

@@ -480,18 +480,6 @@ done:
 
 /* ---- writing ------------------------------------------------------------------------ */
 
-static json_t *string_array(const char *const *v, size_t n)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        if (co__json_push(arr, co__json_str(v[i])) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
-
 /* The "services" array: actions grouped under their service, services in
  * the order they first appear. */
 static json_t *services_json(const cutoff_catalog_spec *c)
@@ -544,12 +532,12 @@ int cutoff_catalog_to_json(const cutoff_catalog_spec *c, char **out)
     co__json_init();
     json_t *root = json_object(), *plans = json_array();
     int ok = root && plans && co__json_put(root, "services", services_json(c)) == 0 &&
-             co__json_put(root, "regions", string_array(c->regions, c->n_regions)) == 0;
+             co__json_put(root, "regions", co__json_str_array(c->regions, c->n_regions)) == 0;
     for (size_t i = 0; ok && i < c->n_plans; i++) {
         json_t *plan = json_object();
         ok = plan && co__json_put(plan, "name", co__json_str(c->plans[i].name)) == 0 &&
              co__json_put(plan, "services",
-                          string_array(c->plans[i].services, c->plans[i].n_services)) == 0;
+                          co__json_str_array(c->plans[i].services, c->plans[i].n_services)) == 0;
         ok = co__json_push(plans, plan) == 0 && ok;
     }
     ok = ok && co__json_put(root, "plans", json_incref(plans)) == 0;

@@ -21,11 +21,6 @@ static json_t *request_str(const char *s)
     return co__json_str(co__quote(s, quoted, sizeof quoted));
 }
 
-static json_t *str_or_null(const char *s)
-{
-    return s ? co__json_str(s) : json_null();
-}
-
 static json_t *time_or_null(int64_t t)
 {
     char buf[32];
@@ -100,7 +95,7 @@ static json_t *verdict_object(const cutoff_verdict *v, const cutoff_request *r,
              co__json_put(o, "enforcement_action", by ? co__json_str(by->id) : json_null()) == 0;
     if (ok && by) {
         ok = co__json_put(o, "version", json_integer(by->version)) == 0 &&
-             co__json_put(o, "case", str_or_null(by->case_id)) == 0 &&
+             co__json_put(o, "case", co__json_str_or_null(by->case_id)) == 0 &&
              co__json_put(o, "since", time_or_null(v->since)) == 0 &&
              co__json_put(o, "until", time_or_null(v->until)) == 0 &&
              (v->reason != CUTOFF_REASON_READ_ONLY || v->until == CUTOFF_TIME_NEVER ||
@@ -131,8 +126,8 @@ static json_t *entry_object(const cutoff_explain_entry *e)
         en != NULL &&
         co__json_put(en, "enforcement_action", co__json_str(e->action ? e->action->id : "")) == 0 &&
         co__json_put(en, "scope_node", co__json_str(e->scope_node ? e->scope_node : "")) == 0 &&
-        co__json_put(en, "deny_pattern", str_or_null(e->deny_pattern)) == 0 &&
-        co__json_put(en, "except_pattern", str_or_null(e->except_pattern)) == 0 &&
+        co__json_put(en, "deny_pattern", co__json_str_or_null(e->deny_pattern)) == 0 &&
+        co__json_put(en, "except_pattern", co__json_str_or_null(e->except_pattern)) == 0 &&
         co__json_put(en, "region_match", json_boolean(e->region_match)) == 0 &&
         co__json_put(en, "mode", co__json_str(cutoff_mode_name(e->mode))) == 0 &&
         co__json_put(en, "since", begun ? time_or_null(e->since) : json_null()) == 0 &&
@@ -155,8 +150,8 @@ static json_t *explanation_object(const cutoff_explanation *e)
     for (size_t i = 0; ok && i < e->n_entries; i++)
         ok = co__json_push(entries, entry_object(&e->entries[i])) == 0;
     ok = ok && co__json_put(x, "path", json_incref(path)) == 0 &&
-         co__json_put(x, "plan", str_or_null(e->plan)) == 0 &&
-         co__json_put(x, "plan_from", str_or_null(e->plan_from)) == 0 &&
+         co__json_put(x, "plan", co__json_str_or_null(e->plan)) == 0 &&
+         co__json_put(x, "plan_from", co__json_str_or_null(e->plan_from)) == 0 &&
          co__json_put(x, "entitled", json_boolean(e->entitled)) == 0 &&
          co__json_put(x, "actions", json_incref(entries)) == 0;
     json_decref(path);

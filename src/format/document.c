@@ -378,6 +378,23 @@ json_t *co__json_str(const char *s)
     return json_stringn_nocheck(s, strlen(s));
 }
 
+json_t *co__json_str_or_null(const char *s)
+{
+    return s ? co__json_str(s) : json_null();
+}
+
+json_t *co__json_str_array(const char *const *v, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        if (co__json_push(arr, co__json_str(v[i])) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 int co__json_put(json_t *obj, const char *key, json_t *value)
 {
     if (value == NULL)

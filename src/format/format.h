@@ -27,6 +27,10 @@
  * public entry point that uses jansson calls it before its first jansson
  * call (the document functions, and cutoff_db_open for the database). */
 void co__json_init(void);
+/* The flags of the canonical text a signature covers (signed audit heads
+ * and rotations, notices): compact, keys sorted, so that a verifier that
+ * parses the document and dumps the object again gets the signed bytes. */
+#define CO__JSON_CANONICAL (JSON_COMPACT | JSON_SORT_KEYS)
 
 /* Valid UTF-8 (no overlong forms, surrogates or code points past
  * U+10FFFF): the same rule as jansson's, without allocating. */

@@ -71,6 +71,10 @@ int co__json_get_array(const json_t *obj, const char *path, const char *key, int
 /* A JSON string of s without a UTF-8 check (callers validate first); NULL
  * only when out of memory. */
 json_t *co__json_str(const char *s);
+/* co__json_str(s), or JSON null when s is NULL. */
+json_t *co__json_str_or_null(const char *s);
+/* A JSON array of the n strings of v; NULL only when out of memory. */
+json_t *co__json_str_array(const char *const *v, size_t n);
 /* obj[key] = value, taking the reference; -1 when value is NULL or out of memory. */
 int co__json_put(json_t *obj, const char *key, json_t *value);
 /* arr += value, taking the reference; -1 when value is NULL or out of memory. */

@@ -2,7 +2,7 @@
 /*
  * notice.c - the signed notice to the customer (docs/design.md, "Notices").
  * A notice is a JSON object of fixed members; what is signed is its
- * canonical text (json_dumps with JSON_COMPACT | JSON_SORT_KEYS), so a
+ * canonical text (CO__JSON_CANONICAL: compact, keys sorted), so a
  * verifier re-dumps the object it parsed the same way and checks the
  * Ed25519 signature over those bytes. The signed document is
  *
@@ -16,31 +16,13 @@
 
 #include <string.h>
 
-#define CANONICAL (JSON_COMPACT | JSON_SORT_KEYS)
-
 /* ---- building --------------------------------------------------------- */
-
-static json_t *str_or_null(const char *s)
-{
-    return s ? co__json_str(s) : json_null();
-}
 
 static json_t *time_text(int64_t t)
 {
     char buf[32];
     return t == 0 || t == CUTOFF_TIME_NEVER ? json_null()
                                             : co__json_str(cutoff_time_format(t, buf));
-}
-
-static json_t *str_array(const char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        if (co__json_push(a, co__json_str(v[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
 }
 
 /* The phases with absolute times: relative ones resolved against the
@@ -74,7 +56,8 @@ int co__notice_body(const co__notice_facts *f, char **out)
         return CUTOFF_EINVAL;
     static const char *const every_region[] = {"*"};
     json_t *n = json_object(), *kase = json_object(), *audit = json_object();
-    bool ok = n && kase && audit && co__json_put(kase, "id", str_or_null(a->case_id)) == 0 &&
+    bool ok = n && kase && audit &&
+              co__json_put(kase, "id", co__json_str_or_null(a->case_id)) == 0 &&
               co__json_put(kase, "open", json_boolean(f->case_open)) == 0 &&
               co__json_put(audit, "seq", json_integer((json_int_t)f->audit_seq)) == 0 &&
               co__json_put(audit, "hash", co__json_str(f->audit_hash)) == 0;
@@ -93,21 +76,21 @@ int co__notice_body(const co__notice_facts *f, char **out)
              co__json_put(n, "activated_at", time_text(a->activated_at)) == 0 &&
              co__json_put(n, "lifted_at", time_text(f->lifted_at)) == 0 &&
              co__json_put(n, "status", json_integer(a->status)) == 0 &&
-             co__json_put(n, "scope", str_array(a->scope, a->n_scope)) == 0 &&
-             co__json_put(n, "deny", str_array(a->deny, a->n_deny)) == 0 &&
-             co__json_put(n, "except", str_array(a->except, a->n_except)) == 0 &&
+             co__json_put(n, "scope", co__json_str_array(a->scope, a->n_scope)) == 0 &&
+             co__json_put(n, "deny", co__json_str_array(a->deny, a->n_deny)) == 0 &&
+             co__json_put(n, "except", co__json_str_array(a->except, a->n_except)) == 0 &&
              co__json_put(n, "regions",
-                          a->n_regions ? str_array(a->regions, a->n_regions)
-                                       : str_array(every_region, 1)) == 0 &&
+                          a->n_regions ? co__json_str_array(a->regions, a->n_regions)
+                                       : co__json_str_array(every_region, 1)) == 0 &&
              co__json_put(n, "phases", phases_json(a)) == 0 &&
-             co__json_put(n, "summary", str_or_null(a->notice.summary)) == 0 &&
-             co__json_put(n, "terms", str_or_null(a->notice.terms)) == 0 &&
-             co__json_put(n, "contact", str_or_null(a->notice.contact)) == 0 &&
-             co__json_put(n, "ref", str_or_null(a->notice.ref)) == 0;
+             co__json_put(n, "summary", co__json_str_or_null(a->notice.summary)) == 0 &&
+             co__json_put(n, "terms", co__json_str_or_null(a->notice.terms)) == 0 &&
+             co__json_put(n, "contact", co__json_str_or_null(a->notice.contact)) == 0 &&
+             co__json_put(n, "ref", co__json_str_or_null(a->notice.ref)) == 0;
     }
     json_decref(kase);
     json_decref(audit);
-    *out = ok ? json_dumps(n, CANONICAL) : NULL;
+    *out = ok ? json_dumps(n, CO__JSON_CANONICAL) : NULL;
     json_decref(n);
     return *out ? 0 : CUTOFF_ENOMEM;
 }
@@ -121,7 +104,7 @@ int co__notice_sign(const cutoff_key *key, const char *body, char **signature_js
     co__json_init();
     json_t *s =
         json_pack("{s:s,s:s,s:s}", "alg", "ed25519", "key", cutoff_key_public(key), "value", value);
-    *signature_json = s ? json_dumps(s, CANONICAL) : NULL;
+    *signature_json = s ? json_dumps(s, CO__JSON_CANONICAL) : NULL;
     json_decref(s);
     return *signature_json ? 0 : CUTOFF_ENOMEM;
 }
@@ -354,7 +337,7 @@ int cutoff_notice_verify(const char *json, size_t len, const char *public_key, c
                       co__text(key, q, sizeof q), public_key);
     }
     char *canonical = NULL;
-    if (rc == 0 && (canonical = json_dumps(notice, CANONICAL)) == NULL)
+    if (rc == 0 && (canonical = json_dumps(notice, CO__JSON_CANONICAL)) == NULL)
         rc = co__diag(diag, CUTOFF_ENOMEM, "out of memory");
     if (rc == 0) {
         rc = cutoff_signature_verify(public_key, canonical, strlen(canonical),
