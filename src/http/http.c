@@ -355,11 +355,62 @@ static bool append_body(co__http_req *r, const char *data, size_t n)
     return true;
 }
 
+/* The names of a request's query parameters, to find one given twice. */
+typedef struct query_names {
+    const char *names[32];
+    size_t n;
+    const char *twice; /* a name given twice, or NULL */
+    bool too_many;
+} query_names;
+
+static enum MHD_Result note_query_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    (void)value;
+    query_names *q = cls;
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->names[i], key) == 0) {
+            q->twice = key;
+            return MHD_NO;
+        }
+    if (q->n == sizeof q->names / sizeof q->names[0]) {
+        q->too_many = true;
+        return MHD_NO;
+    }
+    q->names[q->n++] = key;
+    return MHD_YES;
+}
+
+/* A parameter given twice ("?version=1&version=2") is refused: which of
+ * the two counts would be a guess, and a cache or proxy in front may
+ * guess the other way. So is a query of more names than any route reads. */
+static bool query_unambiguous(co__http_req *r)
+{
+    query_names q = {.n = 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, note_query_name, &q);
+    if (q.twice == NULL && !q.too_many)
+        return true;
+    char detail[200];
+    if (q.too_many)
+        snprintf(detail, sizeof detail, "the query names more than %zu parameters",
+                 sizeof q.names / sizeof q.names[0]);
+    else if (cutoff_id_valid(q.twice))
+        snprintf(detail, sizeof detail, "query parameter %s is given more than once", q.twice);
+    else
+        snprintf(detail, sizeof detail, "a query parameter is given more than once");
+    co__http_reply_error(r, CUTOFF_EINVAL, NULL, detail, NULL);
+    return false;
+}
+
 /* The first call, the head complete and nothing of the body read: admit,
- * refuse a declared length over the limit, open the spool file. Answering
- * here makes MHD discard the body unread and close the connection. */
+ * refuse an ambiguous query or a declared length over the limit, open the
+ * spool file. Answering here makes MHD discard the body unread and close
+ * the connection. */
 static void admit(co__http_server *s, co__http_req *r)
 {
+    if (!query_unambiguous(r))
+        return;
     if (s->cb.admit)
         s->cb.admit(s->cb.ctx, r);
     if (r->answered)

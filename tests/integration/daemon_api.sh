@@ -622,6 +622,8 @@ expect_json "GET /v1/actions/{id}/preview: unit 9900's two subscriptions change"
     '.subscriptions_in_scope == 2 and ([.changes.subscriptions[].subscription] | sort == ["sub-9900-maps","sub-9900-new"])'
 admin "$ALICE" GET "/v1/actions/EA-2/preview?limit=lots"
 expect_problem "preview with a bad limit: 400" 400 limit
+admin "$ALICE" GET "/v1/actions/EA-2/preview?limit=10&limit=1"
+expect_problem "preview with limit given twice: 400, neither is guessed" 400 limit
 admin "$ALICE" POST /v1/actions/EA-2/approve
 expect_problem "four eyes: alice cannot approve her own proposal, approver role or not (403)" 403 .
 admin "$ALICE2" POST /v1/actions/EA-2/approve

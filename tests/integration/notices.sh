@@ -116,6 +116,13 @@ for bad in "version=0" "version=x" "version=-1" "format=xml"; do
     http "$DEC/v1/notices/EA-1?$bad"
     expect_eq "?$bad: 400" "400|EPARSE" "$CODE|$(jq -r .code "$WORK/body")"
 done
+# A parameter given twice is not guessed at: either could be the one a
+# cache in front keyed on.
+for twice in "/EA-1?version=1&version=2" "/EA-1?format=text&format=json" \
+    "?subscription=sub-8200-storage&subscription=sub-9900-maps"; do
+    http "$DEC/v1/notices$twice"
+    expect_eq "a query parameter given twice ($twice): 400" "400|EINVAL" "$CODE|$(jq -r .code "$WORK/body")"
+done
 http "$DEC/v1/notices/bad%20id"
 expect_eq "an id outside the grammar: 400" 400 "$CODE"
 http "$DEC/v1/notices?subscription=no-such-sub"
