@@ -524,6 +524,13 @@ static int check_published(walk *w, uint64_t last_seq)
 int cutoff_db_audit_verify_signed(cutoff_db *db, const char *public_key, const char *published_head,
                                   int64_t now, cutoff_audit_signed_report *report)
 {
+    return co__db_audit_verify_signed_in(db, true, public_key, published_head, now, report);
+}
+
+int co__db_audit_verify_signed_in(cutoff_db *db, bool own_read, const char *public_key,
+                                  const char *published_head, int64_t now,
+                                  cutoff_audit_signed_report *report)
+{
     if (report == NULL)
         return CUTOFF_EINVAL;
     memset(report, 0, sizeof *report);
@@ -541,7 +548,7 @@ int cutoff_db_audit_verify_signed(cutoff_db *db, const char *public_key, const c
     int rc = 0;
     if (published_head != NULL)
         rc = published_parse(published_head, &published, report);
-    if (rc == 0)
+    if (rc == 0 && own_read)
         rc = co__db_begin_read(db, NULL);
     if (rc != 0)
         goto out;
@@ -559,7 +566,8 @@ int cutoff_db_audit_verify_signed(cutoff_db *db, const char *public_key, const c
                      (unsigned long long)report->chain.first_bad, report->chain.problem);
         }
     }
-    co__db_end(db, 0, NULL);
+    if (own_read)
+        co__db_end(db, 0, NULL);
     uint64_t last_seq = report->chain.records;
     snprintf(report->key, sizeof report->key, "%s", w.key);
     if (rc != 0)
