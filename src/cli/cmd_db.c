@@ -92,6 +92,30 @@ static int print_json(const char *from, const char *to, const cutoff_db_copy_rep
     return CLI_OK;
 }
 
+/* msg with every occurrence of the location `raw` shown as `shown` (a
+ * backend's message may name the location as it was given). */
+static void scrub(char *msg, size_t size, const char *raw, const char *shown)
+{
+    char out[1024];
+    size_t used = 0, raw_len = strlen(raw);
+    const char *p = msg, *hit;
+    if (raw_len == 0 || strcmp(raw, shown) == 0)
+        return;
+    while ((hit = strstr(p, raw)) != NULL && used < sizeof out) {
+        int n = snprintf(out + used, sizeof out - used, "%.*s%s", (int)(hit - p), p, shown);
+        used += n > 0 ? (size_t)n : 0;
+        p = hit + raw_len;
+    }
+    if (p == msg)
+        return;
+    if (used < sizeof out)
+        snprintf(out + used, sizeof out - used, "%s", p);
+    size_t len = strnlen(out, sizeof out);
+    len = len < size ? len : size - 1;
+    memcpy(msg, out, len);
+    msg[len] = '\0';
+}
+
 /* copy --from SRC --to DST [--pubkey FILE] [--quiet] */
 static int db_copy(cli *c, int argc, char **argv)
 {
@@ -133,9 +157,12 @@ static int db_copy(cli *c, int argc, char **argv)
     double started = seconds_now();
     int err = cutoff_db_copy(from, to, &opt, &report, &diag);
     double seconds = seconds_now() - started;
-    if (err != 0)
+    if (err != 0) {
+        scrub(diag.message, sizeof diag.message, from, from_shown);
+        scrub(diag.message, sizeof diag.message, to, to_shown);
         return cli_error("db copy from %s to %s: %s", from_shown, to_shown,
                          diag.message[0] ? diag.message : cutoff_strerror(err));
+    }
     if (c->json)
         return print_json(from_shown, to_shown, &report, pubkey_path != NULL, seconds);
     print_summary(from_shown, to_shown, &report, pubkey_path != NULL, seconds);
