@@ -1128,6 +1128,73 @@ CUTOFF_EXPORT int cutoff_db_audit_verify_signed(cutoff_db *db, const char *publi
                                                 cutoff_audit_signed_report *report);
 
 /* ---------------------------------------------------------------------
+ * Copying a whole database (cutoff db copy), between locations of any
+ * backend: every table row for row, the audit log with its hash chain
+ * and the signed heads exactly as they are, so that the copy verifies
+ * and decides as the source does.
+ * --------------------------------------------------------------------- */
+
+/* Told every CUTOFF_COPY_PROGRESS_ROWS rows of a table and once when the
+ * table is done (done != 0), with the rows copied of it so far. Tables in
+ * the order they are copied: "catalogs", "nodes", "cases", "evidence",
+ * "actions", "notices", "audit", "heads", "changes". */
+typedef void (*cutoff_db_copy_progress_fn)(void *ctx, const char *table, uint64_t rows, int done);
+#define CUTOFF_COPY_PROGRESS_ROWS 65536
+
+typedef struct cutoff_db_copy_options {
+    /* When set ("ed25519:..."), the signed heads of the copy must verify
+     * with it (cutoff_db_audit_verify_signed at `now`, 0: the wall clock)
+     * before the copy commits. */
+    const char *public_key;
+    int64_t now;
+    cutoff_db_copy_progress_fn progress; /* NULL: none */
+    void *progress_ctx;
+} cutoff_db_copy_options;
+
+/* The rows of each table, as read from the source and read back from the
+ * copy (they must agree, or nothing is committed). */
+typedef struct cutoff_db_copy_report {
+    uint64_t catalogs; /* the catalog history; the last one is the current catalog */
+    uint64_t nodes;
+    uint64_t cases;
+    uint64_t evidence;
+    uint64_t evidence_content; /* of them, with the content kept */
+    uint64_t actions;          /* action versions */
+    uint64_t notices;          /* notice versions */
+    uint64_t audit;            /* audit records; the chain of the copy verifies */
+    uint64_t heads;            /* signed heads */
+    uint64_t changes;          /* change-log rows, with their sequence numbers */
+    char audit_head[65];       /* hash of the newest audit record ("" for an empty log) */
+    /* With a public key: what the verification of the copy's signed heads
+     * found (problem says why when it failed). */
+    cutoff_audit_signed_report heads_report;
+} cutoff_db_copy_report;
+
+/* Copies the database at `from` into `to`. The source is opened read-only
+ * and read in one read transaction, so the copy is one consistent state of
+ * it while writers go on; before anything is written its audit chain must
+ * verify. The destination must be empty (missing, or without any of
+ * cutoff's schema); its schema and every row are written in one write
+ * transaction, and checked before it commits: the chain verifies, the rows
+ * of every table read back as many as were read, the current catalog and
+ * the newest audit record are the source's, and (given a public key) the
+ * signed heads verify. On any failure nothing is committed: an interrupted
+ * copy (even a killed process) leaves the destination empty. The change
+ * log is copied row for row, so a reader's sequence number means the same
+ * state in both. Returns 0, CUTOFF_EINVAL (a missing location, or `from`
+ * and `to` are the same database), CUTOFF_ENOTINIT (the source is missing
+ * or empty), CUTOFF_ESTATE (the source has an older schema: open it once
+ * with a program that may write it, 'cutoff init', to migrate it; or the
+ * destination is not empty), CUTOFF_EVERSION (the source is newer than
+ * this library), CUTOFF_ETAMPER (the source's chain, or the copy's signed
+ * heads, do not verify), CUTOFF_EPARSE (a malformed public key), or a
+ * database error; diag says which, and calls the locations "the source"
+ * and "the destination" (the caller knows how to show them). */
+CUTOFF_EXPORT int cutoff_db_copy(const char *from, const char *to,
+                                 const cutoff_db_copy_options *options,
+                                 cutoff_db_copy_report *report, cutoff_diag *diag);
+
+/* ---------------------------------------------------------------------
  * Change sequence: what changed since a reader last looked.
  *
  * Every committed change appends one entry to the database's change log,

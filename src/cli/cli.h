@@ -125,6 +125,12 @@ int cli_fail(int rc, const cutoff_diag *diag, const char *what);
  * \xNN, cut with "..." to fit n bytes. Returns buf. */
 const char *cli_quote(const char *s, char *buf, size_t n);
 
+/* A database location for messages and summaries: a URI's password
+ * ("postgresql://user:SECRET@host/db") becomes "***", and the rest is
+ * quoted as cli_quote does. Every location the CLI prints goes through
+ * this one helper. Returns buf. */
+const char *cli_location_shown(const char *location, char *buf, size_t n);
+
 /* ---- inputs --------------------------------------------------------------- */
 /* Before a change: resolves the mode, and locally checks the actor a
  * change is recorded under (a usage error when there is none or it is not
@@ -209,6 +215,7 @@ int cli_cmd_check(cli *c, int argc, char **argv);
 int cli_cmd_audit(cli *c, int argc, char **argv);
 int cli_cmd_key(cli *c, int argc, char **argv);
 int cli_cmd_notice(cli *c, int argc, char **argv);
+int cli_cmd_db(cli *c, int argc, char **argv);
 
 int cli_cmd_token(cli *c, int argc, char **argv);
 

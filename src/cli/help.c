@@ -36,6 +36,9 @@ static const char overview[] =
     "Access to cutoffd's admin API:\n"
     "  token create | list | revoke  bearer tokens in cutoffd's tokens file\n"
     "\n"
+    "Moving the database:\n"
+    "  db copy --from SRC --to DST   the whole database into a new, empty one\n"
+    "\n"
     "Global options (also accepted after the command):\n"
     "  --db PATH          the database (default $CUTOFF_DB, else ./cutoff.db)\n"
     "  --actor NAME       who makes the change (default $CUTOFF_ACTOR, else the\n"
@@ -252,6 +255,27 @@ static const char help_token[] =
     "A client passes its token with --token-file FILE, $CUTOFF_TOKEN_FILE or\n"
     "$CUTOFF_TOKEN, never on the command line.\n";
 
+static const char help_db[] =
+    "usage: cutoff db copy --from SOURCE --to DESTINATION [--pubkey FILE] [--quiet]\n"
+    "                      [--json]\n"
+    "\n"
+    "copy  copies the whole database SOURCE into DESTINATION, which must be\n"
+    "      empty (missing, or without any of cutoff's tables): the tree, the\n"
+    "      catalog and its history, cases and evidence (with kept content),\n"
+    "      every action version, the notices with their signatures, the audit\n"
+    "      log record by record with its hash chain, the signed heads and the\n"
+    "      change log. SOURCE is read in one read transaction, so the copy is\n"
+    "      one consistent state while others keep writing; its audit chain must\n"
+    "      verify first, and its schema must be this program's (migrate an older\n"
+    "      one with 'cutoff --db SOURCE init'). DESTINATION gets everything in\n"
+    "      one transaction, checked before it commits: the audit chain verifies,\n"
+    "      every table holds as many rows as the source's and, with --pubkey\n"
+    "      FILE, the signed heads verify with that key. On any failure, or if\n"
+    "      the copy is killed, DESTINATION is left empty. Progress goes to\n"
+    "      standard error every second for long copies (not with --quiet); the\n"
+    "      summary to standard output (--json: machine-readable). A password in\n"
+    "      a location is never printed. Local only: not with --db or --server.\n";
+
 static const struct {
     const char *verb;
     const char *text;
@@ -259,7 +283,7 @@ static const struct {
     {"init", help_init},     {"catalog", help_catalog}, {"nodes", help_nodes},
     {"case", help_case},     {"action", help_action},   {"check", help_check},
     {"audit", help_audit},   {"token", help_token},     {"key", help_key},
-    {"notice", help_notice},
+    {"notice", help_notice}, {"db", help_db},
 };
 
 int cli_help(const char *verb)

@@ -97,6 +97,21 @@ const char *cli_quote(const char *s, char *buf, size_t n)
     return escaped(s, ESCAPE_NON_ASCII | ESCAPE_QUOTES, buf, n);
 }
 
+const char *cli_location_shown(const char *location, char *buf, size_t n)
+{
+    char hidden[1024];
+    const char *scheme_end = strstr(location, "://");
+    const char *authority = scheme_end ? scheme_end + 3 : NULL;
+    size_t authority_len = authority ? strcspn(authority, "/?#") : 0;
+    const char *at = authority ? memrchr(authority, '@', authority_len) : NULL;
+    const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+    if (colon != NULL) {
+        snprintf(hidden, sizeof hidden, "%.*s:***%s", (int)(colon - location), location, at);
+        location = hidden;
+    }
+    return cli_quote(location, buf, n);
+}
+
 int cli_error(const char *fmt, ...)
 {
     char raw[1024], msg[4096];

@@ -48,7 +48,7 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
     db = co__calloc(1, sizeof *db);
     if (db == NULL)
         return CUTOFF_ENOMEM;
-    const co__store_ops *ops = &co__sqlite_store_ops;
+    const co__store_ops *ops = co__store_backend(path);
     int mode =
         (flags & CUTOFF_DB_CREATE ? CO__STORE_CREATE : 0) | (read_only ? CO__STORE_READ_ONLY : 0);
     if ((rc = ops->open(path, mode, &db->store, diag)) != 0)

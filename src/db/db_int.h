@@ -66,6 +66,13 @@ int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor
 int co__db_head_sign_tx(cutoff_db *db, const cutoff_key *key, int64_t now, int64_t interval_s,
                         bool only_if_unsigned);
 
+/* cutoff_db_audit_verify_signed, in its own read transaction (own_read)
+ * or in the caller's, read or write (db copy checks the copy before it
+ * commits). */
+int co__db_audit_verify_signed_in(cutoff_db *db, bool own_read, const char *public_key,
+                                  const char *published_head, int64_t now,
+                                  cutoff_audit_signed_report *report);
+
 /* The wall clock, for records of calls that are not given a time. */
 int64_t co__db_wall_now(void);
 

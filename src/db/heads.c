@@ -81,17 +81,39 @@ static bool get_count(json_t *o, const char *name, int64_t *out)
 
 /* Parses a head statement into h (not its statement/signature members).
  * Returns 0, CUTOFF_EPARSE with the reason in why, or CUTOFF_ENOMEM. */
+/* Parses a statement, telling running out of memory apart from text that
+ * is not JSON: jansson reports some allocation failures as a syntax error
+ * (or as nothing), while a real syntax error fails the same way twice. */
+static json_t *load_statement(const char *statement, json_error_t *err, bool *no_memory)
+{
+    json_error_t again;
+    json_t *o = json_loads(statement, 0, err);
+    if (o != NULL)
+        return o;
+    if (json_error_code(err) == json_error_out_of_memory || err->text[0] == '\0') {
+        *no_memory = true;
+        return NULL;
+    }
+    if ((o = json_loads(statement, 0, &again)) != NULL)
+        return o;
+    *no_memory = again.position != err->position || strcmp(again.text, err->text) != 0;
+    return NULL;
+}
+
 static int head_parse(const char *statement, head *h, char *why, size_t why_len)
 {
     json_error_t err;
-    json_t *o = statement ? json_loads(statement, 0, &err) : NULL;
+    bool no_memory = false;
+    json_t *o = statement ? load_statement(statement, &err, &no_memory) : NULL;
     int64_t n = 0, seq = 0, interval = 0;
     const char *type = json_string_value(json_object_get(o, "type"));
     const char *hash = json_string_value(json_object_get(o, "hash"));
     const char *time = json_string_value(json_object_get(o, "time"));
     const char *key = json_string_value(json_object_get(o, "key"));
     int rc = CUTOFF_EPARSE;
-    if (o == NULL)
+    if (no_memory)
+        rc = CUTOFF_ENOMEM; /* not a verdict on the statement */
+    else if (o == NULL)
         snprintf(why, why_len, "it is not JSON");
     else if (json_object_size(o) != 7 || type == NULL || strcmp(type, HEAD_TYPE) != 0)
         snprintf(why, why_len, "it is not a statement of type \"" HEAD_TYPE "\" with 7 members");
@@ -524,6 +546,13 @@ static int check_published(walk *w, uint64_t last_seq)
 int cutoff_db_audit_verify_signed(cutoff_db *db, const char *public_key, const char *published_head,
                                   int64_t now, cutoff_audit_signed_report *report)
 {
+    return co__db_audit_verify_signed_in(db, true, public_key, published_head, now, report);
+}
+
+int co__db_audit_verify_signed_in(cutoff_db *db, bool own_read, const char *public_key,
+                                  const char *published_head, int64_t now,
+                                  cutoff_audit_signed_report *report)
+{
     if (report == NULL)
         return CUTOFF_EINVAL;
     memset(report, 0, sizeof *report);
@@ -541,7 +570,7 @@ int cutoff_db_audit_verify_signed(cutoff_db *db, const char *public_key, const c
     int rc = 0;
     if (published_head != NULL)
         rc = published_parse(published_head, &published, report);
-    if (rc == 0)
+    if (rc == 0 && own_read)
         rc = co__db_begin_read(db, NULL);
     if (rc != 0)
         goto out;
@@ -559,7 +588,8 @@ int cutoff_db_audit_verify_signed(cutoff_db *db, const char *public_key, const c
                      (unsigned long long)report->chain.first_bad, report->chain.problem);
         }
     }
-    co__db_end(db, 0, NULL);
+    if (own_read)
+        co__db_end(db, 0, NULL);
     uint64_t last_seq = report->chain.records;
     snprintf(report->key, sizeof report->key, "%s", w.key);
     if (rc != 0)

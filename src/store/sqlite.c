@@ -226,6 +226,9 @@ enum stmt_id {
     ST_CHANGE_PUT,
     ST_CHANGE_LAST,
     ST_CHANGE_LAST_KIND,
+    ST_CATALOG_HISTORY_ITER,
+    ST_EVIDENCE_ITER_ALL,
+    ST_CHANGE_ITER,
     ST__COUNT
 };
 
@@ -309,6 +312,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " SELECT coalesce(max(seq), 0) + 1, ?1, ?2 FROM changes",
     [ST_CHANGE_LAST] = "SELECT coalesce(max(seq), 0) FROM changes",
     [ST_CHANGE_LAST_KIND] = "SELECT coalesce(max(seq), 0) FROM changes WHERE kind = ?1",
+    [ST_CATALOG_HISTORY_ITER] = "SELECT json, loaded_by, loaded_at FROM catalogs ORDER BY n",
+    [ST_EVIDENCE_ITER_ALL] =
+        "SELECT case_id, n, sha256, size, media_type, file, note, added_by, added_at,"
+        " content IS NOT NULL, content FROM evidence ORDER BY case_id, n",
+    [ST_CHANGE_ITER] = "SELECT seq, kind, object FROM changes ORDER BY seq",
 };
 
 typedef struct sqlite_store {
@@ -595,6 +603,22 @@ static int sq_schema_version(co__store *base, int *out)
     return rc == SQLITE_OK ? 0 : fail(rc);
 }
 
+/* Runs migrations[from..] and records the version, in the caller's
+ * transaction. */
+static int apply_migrations(sqlite_store *s, int from, cutoff_diag *diag)
+{
+    for (int v = from; v < CO__STORE_SCHEMA_VERSION; v++)
+        if (sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+            return co__diag(diag, CUTOFF_ESTORE, "migration to schema version %d failed: %s", v + 1,
+                            sqlite3_errmsg(s->db));
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", CO__STORE_SCHEMA_VERSION);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return co__diag(diag, CUTOFF_ESTORE, "cannot set the schema version: %s",
+                        sqlite3_errmsg(s->db));
+    return 0;
+}
+
 /* Applies every migration the store lacks, in one transaction; a store
  * newer than this program is left alone. */
 static int sq_migrate(co__store *base, cutoff_diag *diag)
@@ -615,17 +639,9 @@ static int sq_migrate(co__store *base, cutoff_diag *diag)
                       CO__STORE_SCHEMA_VERSION);
         goto out;
     }
-    for (int v = version; v < CO__STORE_SCHEMA_VERSION; v++) {
-        if (sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
-            rc = co__diag(diag, CUTOFF_ESTORE, "migration to schema version %d failed: %s", v + 1,
-                          sqlite3_errmsg(s->db));
-            goto out;
-        }
-    }
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", CO__STORE_SCHEMA_VERSION);
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if ((rc = apply_migrations(s, version, diag)) != 0)
+        goto out;
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         rc =
             co__diag(diag, CUTOFF_ESTORE, "cannot commit the migration: %s", sqlite3_errmsg(s->db));
         goto out;
@@ -1405,6 +1421,91 @@ static int sq_change_last(co__store *base, unsigned kind, uint64_t *seq_out)
     return rc;
 }
 
+/* ===================================================================== */
+/* Copying a whole store                                                  */
+/* ===================================================================== */
+
+/* DDL is transactional in SQLite: the schema commits with the rows. */
+static int sq_create_schema(co__store *base, cutoff_diag *diag)
+{
+    sqlite_store *s = as_sqlite(base);
+    int version = 0;
+    if (sqlite3_get_autocommit(s->db))
+        return co__diag(diag, CUTOFF_EINVAL, "the schema is created inside a write transaction");
+    if (read_user_version(s->db, &version) != SQLITE_OK)
+        return co__diag(diag, CUTOFF_ESTORE, "cannot read the schema version: %s",
+                        sqlite3_errmsg(s->db));
+    if (version != 0)
+        return co__diag(diag, CUTOFF_ESTATE, "the store is not empty (schema version %d)", version);
+    return apply_migrations(s, 0, diag);
+}
+
+static int sq_catalog_history_iter(co__store *base, co__catalog_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CATALOG_HISTORY_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn(ctx, col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2))) != 0)
+            break;
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+static int sq_evidence_iter_all(co__store *base, co__evidence_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_EVIDENCE_ITER_ALL, &st), src;
+    if (rc != 0)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__evidence_row r = {
+            .case_id = col_text(st, 0),
+            .n = sqlite3_column_int64(st, 1),
+            .sha256_hex = col_text(st, 2),
+            .size = sqlite3_column_int64(st, 3),
+            .media_type = col_text(st, 4),
+            .file = col_text(st, 5),
+            .note = col_text(st, 6),
+            .added_by = col_text(st, 7),
+            .added_at = sqlite3_column_int64(st, 8),
+            .content_kept = sqlite3_column_int(st, 9) != 0,
+        };
+        if (r.content_kept) {
+            /* SQLite returns NULL for an empty blob: kept empty content is "". */
+            r.content = sqlite3_column_blob(st, 10);
+            r.content_len = (size_t)sqlite3_column_bytes(st, 10);
+            if (r.content == NULL)
+                r.content = "";
+        }
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+static int sq_change_iter(co__store *base, co__change_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_CHANGE_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn(ctx, (uint64_t)sqlite3_column_int64(st, 0),
+                     (unsigned)sqlite3_column_int(st, 1), col_text(st, 2))) != 0)
+            break;
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
 const co__store_ops co__sqlite_store_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1448,4 +1549,8 @@ const co__store_ops co__sqlite_store_ops = {
     .notice_sign = sq_notice_sign,
     .change_put = sq_change_put,
     .change_last = sq_change_last,
+    .create_schema = sq_create_schema,
+    .catalog_history_iter = sq_catalog_history_iter,
+    .evidence_iter_all = sq_evidence_iter_all,
+    .change_iter = sq_change_iter,
 };

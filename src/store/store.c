@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store.c - the parts of the store interface that do not depend on a
- * backend: releasing the rows that *_get operations fill in.
+ * backend: which backend keeps a location, and releasing the rows that
+ * *_get operations fill in.
  */
 #include "store/store.h"
 #include "util/util.h"
 
 #include <string.h>
+
+const co__store_ops *co__store_backend(const char *location)
+{
+    (void)location;
+    return &co__sqlite_store_ops;
+}
 
 void co__case_row_clear(co__case_row *row)
 {

@@ -141,6 +141,11 @@ typedef int (*co__action_fn)(void *ctx, const co__action_row *row);
 typedef int (*co__audit_fn)(void *ctx, const co__audit_row *row);
 typedef int (*co__head_fn)(void *ctx, const co__head_row *row);
 typedef int (*co__notice_fn)(void *ctx, const co__notice_row *row);
+/* One catalog of the history (copying a whole store). */
+typedef int (*co__catalog_fn)(void *ctx, const char *json, const char *loaded_by,
+                              int64_t loaded_at);
+/* One row of the change log (copying a whole store). */
+typedef int (*co__change_fn)(void *ctx, uint64_t seq, unsigned kind, const char *object);
 
 /* ---- the interface ------------------------------------------------------ */
 
@@ -263,10 +268,34 @@ struct co__store_ops {
     /* The highest seq of a change of `kind`, or of any kind when kind is 0;
      * 0 when there is none. One index probe, cheap enough to poll. */
     int (*change_last)(co__store *s, unsigned kind, uint64_t *seq_out);
+
+    /* ---- copying a whole store ---- */
+    /* What `cutoff db copy` needs beyond the operations above to read every
+     * row of one store and write it into another, of any backend. */
+
+    /* Creates the whole schema (CO__STORE_SCHEMA_VERSION) in an empty store
+     * (schema version 0) inside the caller's write transaction, so that the
+     * schema and the rows written after it are committed together or not
+     * at all. CUTOFF_ESTATE when the store is not empty. */
+    int (*create_schema)(co__store *s, cutoff_diag *diag);
+    /* Every catalog ever loaded, in the order they were loaded (the
+     * current one last). Replaying them with catalog_put rebuilds both the
+     * history and the current catalog. */
+    int (*catalog_history_iter)(co__store *s, co__catalog_fn fn, void *ctx);
+    /* Every evidence row of every case, ascending by (case_id, n), with
+     * its content (row->content, content_len) when it was kept. */
+    int (*evidence_iter_all)(co__store *s, co__evidence_fn fn, void *ctx);
+    /* Every row of the change log, ascending by seq. change_put appends
+     * the same rows again (seq is the last one plus one). */
+    int (*change_iter)(co__store *s, co__change_fn fn, void *ctx);
 };
 
 /* The SQLite backend. */
 extern const co__store_ops co__sqlite_store_ops;
+
+/* The backend that keeps `location` (today every location is an SQLite
+ * file path): the one place where a location picks its backend. */
+const co__store_ops *co__store_backend(const char *location);
 
 /* Release what a *_get filled in (the row itself is the caller's). */
 void co__case_row_clear(co__case_row *row);
