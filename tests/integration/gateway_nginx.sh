@@ -50,5 +50,5 @@ else not_ok "nginx starts" "$(cat "$WORK/gw.err")"; finish; exit 1; fi
 GWURL="http://127.0.0.1:$GW"
 
 gw_walk
-gw_stop_cutoffd
+gw_fail_closed
 finish

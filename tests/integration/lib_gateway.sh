@@ -292,6 +292,20 @@ gw_walk() {
     expect_eq "export window: another unit still writes" 201 "$CODE"
     expect_eq "export window: the refused PUT stored nothing" "" "$(ls "$WORK/data/sub-8200-storage/archive/file4" 2>/dev/null)"
     intact "in the export window"
+    # A client that sends both conventions' headers itself: the gateway's
+    # own headers of its convention decide, the other convention's are
+    # never read. A PUT claiming to be a GET of another unit's file is
+    # refused; a GET claiming to be a PUT is served.
+    local forged=(-H 'X-Original-Method: GET' -H 'X-Original-URI: /storage/sub-logistics-erp/orders.csv'
+        -H 'X-Forwarded-Method: GET' -H 'X-Forwarded-Uri: /storage/sub-logistics-erp/orders.csv')
+    CODE=$(curl -s -m 20 -o "$WORK/body" -w '%{http_code}' "${forged[@]}" -X PUT \
+        --data-binary "@$WORK/file1" "$GWURL/storage/sub-8200-storage/archive/forged")
+    expect_eq "export window: a PUT with both conventions' headers saying GET elsewhere is refused" 451 "$CODE"
+    expect_eq "export window: and stored nothing" "" "$(ls "$WORK/data/sub-8200-storage/archive/forged" 2>/dev/null)"
+    forged=(-H 'X-Original-Method: PUT' -H 'X-Forwarded-Method: PUT'
+        -H 'X-Original-URI: /storage/sub-8200-storage/archive/x' -H 'X-Forwarded-Uri: /storage/sub-8200-storage/archive/x')
+    CODE=$(curl -s -m 20 -o "$WORK/got1" -w '%{http_code}' "${forged[@]}" "$GWURL/storage/sub-8200-storage/archive/file1")
+    expect_eq "export window: a GET with both conventions' headers saying PUT is still served" 200 "$CODE"
     hostile "export window" PUT DELETE MKCOL
 
     # 4. the suspend phase: reads are refused too
@@ -321,6 +335,26 @@ gw_walk() {
     expect_match "the approval is audited under bob" '"actor":"bob"' "$(cat "$WORK/body")"
     CODE=$(curl -s -o "$WORK/body" -w '%{http_code}' "$ADMURL/metrics")
     expect_match "metrics count the denials" 'cutoff_decisions_total\{result="deny",reason="read_only"\} [1-9]' "$(cat "$WORK/body")"
+}
+
+# gw_fail_closed: cutoffd stopped (SIGSTOP, so connections hang) and then
+# gone: the gateway answers within its timeout with an error and forwards
+# nothing, even a request cutoffd would allow. Stops cutoffd cleanly.
+gw_fail_closed() {
+    local t0 t1
+    kill -STOP "$CUTOFFD_PID"
+    t0=$(date +%s)
+    req PUT /storage/sub-logistics-erp/slow.csv "$WORK/file1"
+    t1=$(date +%s)
+    kill -CONT "$CUTOFFD_PID"
+    expect_match "cutoffd not answering: the gateway refuses with a 5xx" '^5[0-9][0-9]$' "$CODE"
+    expect_match "cutoffd not answering: within the gateway's timeout (under 10 s)" '^[0-9]$' "$((t1 - t0))"
+    sleep 1
+    expect_eq "cutoffd not answering: nothing was stored" "" "$(ls "$WORK/data/sub-logistics-erp/slow.csv" 2>/dev/null)"
+    gw_stop_cutoffd
+    req PUT /storage/sub-logistics-erp/gone.csv "$WORK/file1"
+    expect_match "cutoffd gone: the gateway refuses with a 5xx" '^5[0-9][0-9]$' "$CODE"
+    expect_eq "cutoffd gone: nothing was stored" "" "$(ls "$WORK/data/sub-logistics-erp/gone.csv" 2>/dev/null)"
 }
 
 # gw_stop_cutoffd: a clean stop of cutoffd.
