@@ -38,15 +38,7 @@ expect_eq "the shipped Caddyfile was used, with this test's ports" 4 \
     "$(grep -cE "127.0.0.1:($DEC|$DAV|$SEC)|^http://:$GW \{" "$WORK/caddy/Caddyfile")"
 GWURL="http://127.0.0.1:$GW"
 
-# ---- what forward_auth copies to the upstream ---------------------------------------------
-# copy_headers names only headers every allow carries: the security service
-# echoes the Cutoff-Decision it received, which must be cutoffd's, not a
-# placeholder nor the client's own.
-CODE=$(curl -s -o "$WORK/body" -w '%{http_code}' -H 'Cutoff-Decision: forged' "$GWURL/security/sub-8200-secops/scan")
-expect_eq "an allowed request reaches the security service" 200 "$CODE"
-expect_match "the upstream sees cutoffd's Cutoff-Decision, not the client's" '"cutoff_decision":"allow"' "$(cat "$WORK/body")"
-expect_eq "no placeholder text reaches the upstream" "" "$(grep -o '{http[^"]*' "$WORK/body")"
-
+gw_upstream_sees_allow
 gw_walk
 gw_fail_closed
 finish

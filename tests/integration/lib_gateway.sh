@@ -94,7 +94,7 @@ EOF
         -e "s|\"forward_headers\": \"nginx\"|\"forward_headers\": \"$1\"|" \
         "$ROOT/examples/gateway/cutoffd.json" >"$WORK/cutoffd.json"
     expect_match "cutoffd.json takes the $1 convention" "\"forward_headers\": \"$1\"" "$(cat "$WORK/cutoffd.json")"
-    "$CUTOFFD" --config "$WORK/cutoffd.json" --log "$WORK/cutoffd.log" --port-file "$WORK/ports" &
+    "$CUTOFFD" --config "$WORK/cutoffd.json" --log "$WORK/cutoffd.log" --port-file "$WORK/ports" 2>"$WORK/cutoffd.err" &
     CUTOFFD_PID=$!
     for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
     read -r DEC ADM <"$WORK/ports" 2>/dev/null || DEC=
@@ -248,6 +248,17 @@ expect_denial() {
     [ "$2" = 451 ] && expect_match "$1: Link names the notice" '^<https://provider.example/notices/EA-1>; rel="blocked-by"$' "$(header Link)"
     expect_eq "$1: problem content type" "application/problem+json" "$(header Content-Type)"
     expect_match "$1: the problem body names the reason" "\"reason\":\"$3\"" "$(cat "$WORK/body")"
+}
+
+# gw_upstream_sees_allow: a gateway that passes cutoffd's Cutoff-Decision to
+# the upstream on an allow (Caddy's copy_headers, cutoff.lua) passes
+# cutoffd's own: the security service echoes what it received, which must
+# be "allow" - not the client's forged value, not a placeholder.
+gw_upstream_sees_allow() {
+    CODE=$(curl -s -m 20 -o "$WORK/body" -w '%{http_code}' -H 'Cutoff-Decision: forged' "$GWURL/security/sub-8200-secops/scan")
+    expect_eq "an allowed request reaches the security service" 200 "$CODE"
+    expect_match "the upstream sees cutoffd's Cutoff-Decision, not the client's" '"cutoff_decision":"allow"' "$(cat "$WORK/body")"
+    expect_eq "no placeholder text reaches the upstream" "" "$(grep -o '{http[^"]*' "$WORK/body")"
 }
 
 # ---- the walk -----------------------------------------------------------------------
