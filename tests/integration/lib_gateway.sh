@@ -72,10 +72,31 @@ CASE="$ROOT/examples/reference-case"
 token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
-# gw_start_cutoffd CONVENTION: the reference case's database, tokens for
-# alice, bob and an auditor, and cutoffd with the shipped cutoffd.json, its
-# forward_headers set to CONVENTION. Sets DEC and ADM (the ports).
+# gw_start_cutoffd CONVENTION: cutoffd with the shipped cutoffd.json, its
+# forward_headers set to CONVENTION; the first call also prepares the
+# reference case's database and tokens for alice, bob and an auditor
+# (ALICE, BOB, VIEWER). Sets DEC and ADM (the ports) and CUTOFFD_PID.
+_gw_db_ready=
 gw_start_cutoffd() {
+    [ -n "$_gw_db_ready" ] || _gw_prepare_db
+    _gw_db_ready=1
+    sed -e "s|\"cutoff.db\"|\"$CUTOFF_DB\"|" -e "s|\"tokens\"|\"$WORK/tokens\"|" \
+        -e "s|127.0.0.1:8080|127.0.0.1:0|" -e "s|127.0.0.1:8081|127.0.0.1:0|" \
+        -e "s|\"forward_headers\": \"nginx\"|\"forward_headers\": \"$1\"|" \
+        "$ROOT/examples/gateway/cutoffd.json" >"$WORK/cutoffd-$1.json"
+    expect_match "cutoffd.json takes the $1 convention" "\"forward_headers\": \"$1\"" "$(cat "$WORK/cutoffd-$1.json")"
+    rm -f "$WORK/ports"
+    "$CUTOFFD" --config "$WORK/cutoffd-$1.json" --log "$WORK/cutoffd-$1.log" --port-file "$WORK/ports" 2>"$WORK/cutoffd-$1.err" &
+    CUTOFFD_PID=$!
+    gw_stop_later "$CUTOFFD_PID"
+    for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
+    read -r DEC ADM <"$WORK/ports" 2>/dev/null || DEC=
+    if [ -n "$DEC" ] && wait_for "$DEC" && wait_for "$ADM"; then ok "cutoffd ($1) listens on 127.0.0.1:$DEC and :$ADM"
+    else not_ok "cutoffd ($1) listens" "$(tail -5 "$WORK/cutoffd-$1.log")"; finish; exit 1; fi
+    ADMURL="http://127.0.0.1:$ADM"
+}
+
+_gw_prepare_db() {
     export CUTOFF_ACTOR=alice
     run_cutoff init
     run_cutoff catalog load "$CASE/catalog.json"
@@ -89,18 +110,6 @@ sha256:$(hash "$ALICE") alice investigator,enforcer,approver
 sha256:$(hash "$BOB") bob approver
 sha256:$(hash "$VIEWER") auditor viewer
 EOF
-    sed -e "s|\"cutoff.db\"|\"$CUTOFF_DB\"|" -e "s|\"tokens\"|\"$WORK/tokens\"|" \
-        -e "s|127.0.0.1:8080|127.0.0.1:0|" -e "s|127.0.0.1:8081|127.0.0.1:0|" \
-        -e "s|\"forward_headers\": \"nginx\"|\"forward_headers\": \"$1\"|" \
-        "$ROOT/examples/gateway/cutoffd.json" >"$WORK/cutoffd.json"
-    expect_match "cutoffd.json takes the $1 convention" "\"forward_headers\": \"$1\"" "$(cat "$WORK/cutoffd.json")"
-    "$CUTOFFD" --config "$WORK/cutoffd.json" --log "$WORK/cutoffd.log" --port-file "$WORK/ports" 2>"$WORK/cutoffd.err" &
-    CUTOFFD_PID=$!
-    for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
-    read -r DEC ADM <"$WORK/ports" 2>/dev/null || DEC=
-    if [ -n "$DEC" ] && wait_for "$DEC" && wait_for "$ADM"; then ok "cutoffd listens on 127.0.0.1:$DEC and :$ADM"
-    else not_ok "cutoffd listens" "$(tail -5 "$WORK/cutoffd.log")"; finish; exit 1; fi
-    ADMURL="http://127.0.0.1:$ADM"
 }
 
 # ---- the services behind the gateway -----------------------------------------------
