@@ -192,7 +192,7 @@ INSTALL        ?= install
 
 # Documentation and examples, installed under DOCDIR with their paths.
 DOC_FILES      := README.md $(wildcard docs/*.md)
-EXAMPLE_FILES  := $(wildcard examples/gateway/*.json examples/gateway/*.conf \
+EXAMPLE_FILES  := $(wildcard examples/gateway/* \
                              examples/reference-case/*.json examples/reference-case/*.jsonl \
                              examples/reference-case/*.sh examples/reference-case/evidence/* \
                              examples/embed/*.c examples/embed/*.md examples/embed/*.txt \

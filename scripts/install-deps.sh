@@ -17,7 +17,7 @@ packages=(
   libcmocka-dev
   libmicrohttpd-dev
   libcurl4-openssl-dev
-  nginx
+  nginx caddy haproxy
   wrk hyperfine curl jq
   clang-format cppcheck
 )

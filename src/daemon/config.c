@@ -296,13 +296,18 @@ static int config_apply(json_t *root, const char *path, daemon_config *out, char
     }
     json_t *fh = json_object_get(root, "forward_headers");
     const char *fhs = json_string_value(fh);
-    if (fh && (fhs == NULL || (strcmp(fhs, "nginx") != 0 && strcmp(fhs, "forwarded") != 0))) {
+    if (fh && (fhs == NULL || (strcmp(fhs, "nginx") != 0 && strcmp(fhs, "forwarded") != 0 &&
+                               strcmp(fhs, "envoy") != 0))) {
         fail(msg, sizeof msg,
-             "config.forward_headers: must be \"nginx\" (X-Original-Method/-URI) or "
-             "\"forwarded\" (X-Forwarded-Method/-Uri)");
+             "config.forward_headers: must be \"nginx\" (X-Original-Method/-URI), "
+             "\"forwarded\" (X-Forwarded-Method/-Uri) or \"envoy\" (the request line, "
+             "under " ENVOY_AUTHZ_PREFIX ")");
         goto done;
     }
-    out->convention = fhs && strcmp(fhs, "forwarded") == 0 ? FORWARD_FORWARDED : FORWARD_NGINX;
+    out->convention = fhs == NULL                     ? FORWARD_NGINX
+                      : strcmp(fhs, "forwarded") == 0 ? FORWARD_FORWARDED
+                      : strcmp(fhs, "envoy") == 0     ? FORWARD_ENVOY
+                                                      : FORWARD_NGINX;
     json_t *ld = json_object_get(root, "log_decisions");
     if (ld && !json_is_boolean(ld)) {
         fail(msg, sizeof msg, "config.log_decisions: must be true or false");

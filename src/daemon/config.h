@@ -36,9 +36,14 @@ typedef struct route {
  * One per decision listener: headers of the other convention are never
  * read, so a client cannot add them to change what is decided. */
 typedef enum forward_convention {
-    FORWARD_NGINX = 0,    /* X-Original-Method, X-Original-URI (nginx auth_request) */
-    FORWARD_FORWARDED = 1 /* X-Forwarded-Method, X-Forwarded-Uri (Traefik, Caddy) */
+    FORWARD_NGINX = 0,     /* X-Original-Method, X-Original-URI (nginx auth_request) */
+    FORWARD_FORWARDED = 1, /* X-Forwarded-Method, X-Forwarded-Uri (Traefik, Caddy) */
+    FORWARD_ENVOY = 2      /* the check's own method, and its target under the prefix */
 } forward_convention;
+
+/* Envoy's ext_authz (HTTP service) asks with the client's method and
+ * path_prefix + the client's path: its path_prefix must be this. */
+#define ENVOY_AUTHZ_PREFIX "/v1/authz/envoy"
 
 typedef struct daemon_config {
     char *database;
@@ -55,7 +60,7 @@ typedef struct daemon_config {
     unsigned decision_per_client;  /* "decision_connections_per_client", 0: no bound */
     unsigned admin_per_client;     /* "admin_connections_per_client" */
     bool admin_allow_remote;       /* the admin listener may be on a non-loopback address */
-    forward_convention convention; /* "forward_headers": "nginx" (default) or "forwarded" */
+    forward_convention convention; /* "forward_headers": "nginx" (default), "forwarded", "envoy" */
     route *routes;
     size_t n_routes;
 } daemon_config;

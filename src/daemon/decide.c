@@ -338,9 +338,22 @@ static void refuse_forwarded(cutoffd *d, co__http_req *req, bool no_route, const
 
 /* The value of a header the request carries exactly once; NULL when it is
  * absent or repeated (a second copy may have come from the client through
- * the gateway). */
+ * the gateway). Envoy's convention reads the check's request line under
+ * pseudo-header names no client can send: ":method" is the check's method,
+ * ":path" its target as sent, less ENVOY_AUTHZ_PREFIX (NULL when the
+ * target is not the prefix followed by a "/"). */
 static const char *single_header(void *req, const char *name, bool *repeated)
 {
+    if (name[0] == ':') {
+        *repeated = false;
+        if (strcmp(name, ":method") == 0)
+            return co__http_method(req);
+        const char *target = co__http_target(req);
+        size_t n = sizeof ENVOY_AUTHZ_PREFIX - 1;
+        return target && strncmp(target, ENVOY_AUTHZ_PREFIX, n) == 0 && target[n] == '/'
+                   ? target + n
+                   : NULL;
+    }
     unsigned count;
     const char *value = co__http_header_once(req, name, &count);
     *repeated = count > 1;
@@ -350,14 +363,23 @@ static const char *single_header(void *req, const char *name, bool *repeated)
 int forwarded_map(const daemon_config *c, forwarded_header_fn header, void *ctx, char *scratch,
                   size_t n, char **heap, cutoff_request *asked, char *why, size_t why_len)
 {
-    /* Only the configured convention's headers are read: the other one's
-     * may have come from the client through the gateway. */
-    bool nginx = c->convention == FORWARD_NGINX;
-    const char *method_name = nginx ? "X-Original-Method" : "X-Forwarded-Method";
-    const char *uri_name = nginx ? "X-Original-URI" : "X-Forwarded-Uri";
+    /* Only the configured convention's headers are read: the others' may
+     * have come from the client through the gateway. */
+    static const char *const names[][2] = {
+        [FORWARD_NGINX] = {"X-Original-Method", "X-Original-URI"},
+        [FORWARD_FORWARDED] = {"X-Forwarded-Method", "X-Forwarded-Uri"},
+        [FORWARD_ENVOY] = {":method", ":path"}, /* the request line (single_header) */
+    };
+    const char *method_name = names[c->convention][0], *uri_name = names[c->convention][1];
     bool repeated_method, repeated_uri;
     const char *method = header(ctx, method_name, &repeated_method);
     const char *uri = header(ctx, uri_name, &repeated_uri);
+    if (uri == NULL && uri_name[0] == ':') {
+        snprintf(why, why_len,
+                 "the check's target is not " ENVOY_AUTHZ_PREFIX
+                 " followed by the original path; denying");
+        return CUTOFF_EPARSE;
+    }
     if (method == NULL || uri == NULL) {
         snprintf(why, why_len, "the gateway sent %s %s; denying",
                  repeated_method || repeated_uri ? "more than one" : "no",
@@ -424,17 +446,22 @@ static bool read_forwarded(cutoffd *d, co__http_req *req, char *scratch, size_t 
     return rc == 0;
 }
 
-/* Answers a decision to a gateway: 204 for an allow; for a deny the
- * problem body (the decision's members) with the Cutoff-* headers and, on
- * a 451, the Link to the notice. With for_nginx every denial is 403
- * (auth_request accepts only 2xx, 401 and 403) and the real status travels
- * in Cutoff-Status and the body. */
-static void answer_authz(cutoffd *d, co__http_req *req, bool for_nginx, const cutoff_verdict *v,
-                         const cutoff_request *asked)
+/* The three ways a gateway asks: GET /v1/authz, GET /v1/authz/nginx, and
+ * Envoy's check under ENVOY_AUTHZ_PREFIX. */
+typedef enum authz_endpoint { AUTHZ_PLAIN, AUTHZ_NGINX, AUTHZ_ENVOY } authz_endpoint;
+
+/* Answers a decision to a gateway: 204 for an allow (200 for Envoy, which
+ * takes nothing else for one); for a deny the problem body (the decision's
+ * members) with the Cutoff-* headers and, on a 451, the Link to the
+ * notice. For nginx every denial is 403 (auth_request accepts only 2xx,
+ * 401 and 403) and the real status travels in Cutoff-Status and the body. */
+static void answer_authz(cutoffd *d, co__http_req *req, authz_endpoint endpoint,
+                         const cutoff_verdict *v, const cutoff_request *asked)
 {
+    bool for_nginx = endpoint == AUTHZ_NGINX;
     if (v->reason == CUTOFF_REASON_ALLOW) {
         co__http_reply(
-            req, 204, NULL, "", 0,
+            req, endpoint == AUTHZ_ENVOY ? 200 : 204, NULL, "", 0,
             (const char *const[]){"Cutoff-Decision", "allow", "Cutoff-Reason", "allow", NULL});
         return;
     }
@@ -469,10 +496,23 @@ static void answer_authz(cutoffd *d, co__http_req *req, bool for_nginx, const cu
     free(link);
 }
 
-/* GET /v1/authz and /v1/authz/nginx: decides the original request a
- * gateway forwards. */
-static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
+/* GET /v1/authz, /v1/authz/nginx and Envoy's checks: decides the original
+ * request a gateway forwards. Envoy's checks are answered only on a
+ * listener of its convention, and the other endpoints only on one of the
+ * other conventions: each reads the original request in another place. */
+static void handle_authz(cutoffd *d, co__http_req *req, authz_endpoint endpoint)
 {
+    bool for_nginx = endpoint == AUTHZ_NGINX;
+    bool envoy_listener = daemon_live(d)->convention == FORWARD_ENVOY;
+    if (envoy_listener != (endpoint == AUTHZ_ENVOY)) {
+        refuse_forwarded(d, req, false,
+                         envoy_listener
+                             ? "this listener takes Envoy's checks (forward_headers \"envoy\"), "
+                               "under " ENVOY_AUTHZ_PREFIX "/; denying"
+                             : "checks under " ENVOY_AUTHZ_PREFIX
+                               "/ are read only with forward_headers \"envoy\"; denying");
+        return;
+    }
     char scratch[1024], *heap = NULL; /* captures: on the stack for usual URIs */
     cutoff_request asked;
     bool readable = read_forwarded(d, req, scratch, sizeof scratch, &heap, &asked);
@@ -489,7 +529,7 @@ static void handle_authz(cutoffd *d, co__http_req *req, bool for_nginx)
     } else if (readable) {
         cutoff_verdict v;
         cutoff_check(snap, asked.subscription, asked.action, asked.region, asked.at, &v);
-        answer_authz(d, req, for_nginx, &v, &asked);
+        answer_authz(d, req, endpoint, &v, &asked);
         metrics_decision(&d->metrics, (int)v.reason, co__http_elapsed_ns(req));
     }
     if (reader)
@@ -681,9 +721,15 @@ void decision_handle(void *ctx, co__http_req *req)
     } else if (strcmp(path, "/v1/check/batch") == 0 && post) {
         co__http_set_label(req, NULL, "decision.batch");
         decision_check(d, req, true, false);
-    } else if ((strcmp(path, "/v1/authz") == 0 || strcmp(path, "/v1/authz/nginx") == 0)) {
+    } else if (strcmp(path, "/v1/authz") == 0 || strcmp(path, "/v1/authz/nginx") == 0) {
         co__http_set_label(req, NULL, "decision.authz");
-        handle_authz(d, req, path[9] == '/');
+        handle_authz(d, req, path[9] == '/' ? AUTHZ_NGINX : AUTHZ_PLAIN);
+    } else if (strncmp(path, ENVOY_AUTHZ_PREFIX, sizeof ENVOY_AUTHZ_PREFIX - 1) == 0 &&
+               (path[sizeof ENVOY_AUTHZ_PREFIX - 1] == '/' ||
+                path[sizeof ENVOY_AUTHZ_PREFIX - 1] == '\0')) {
+        /* Envoy asks with the client's method: any method is a check. */
+        co__http_set_label(req, NULL, "decision.authz");
+        handle_authz(d, req, AUTHZ_ENVOY);
     } else if (get && (ops_handle(d, req) || notices_handle(d, req))) {
         /* answered */
     } else if (strcmp(path, "/v1/check") == 0 || strcmp(path, "/v1/check/batch") == 0) {
@@ -692,7 +738,8 @@ void decision_handle(void *ctx, co__http_req *req)
     } else {
         co__http_reply_error(req, CUTOFF_ENOTFOUND, NULL,
                              "the decision listener serves POST /v1/check, POST /v1/check/batch, "
-                             "GET /v1/authz, /v1/notices, /healthz, /readyz, /metrics",
+                             "GET /v1/authz, " ENVOY_AUTHZ_PREFIX "/..., /v1/notices, /healthz, "
+                             "/readyz, /metrics",
                              NULL);
     }
 }

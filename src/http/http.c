@@ -67,6 +67,7 @@ struct co__http_req {
     struct MHD_Connection *conn;
     conn_clock *clock;
     const char *method, *path;
+    char *target; /* the request target as sent (on_target), or NULL */
     char *body;
     size_t body_len, body_cap;
     bool spool_wanted;
@@ -288,11 +289,24 @@ static bool usable_request_id(const char *id)
     return n > 0;
 }
 
-static co__http_req *request_new(co__http_server *s, struct MHD_Connection *conn, const char *url,
-                                 const char *method)
+/* MHD decodes the path before a handler sees it, so "%2F" and "/" read
+ * alike there: the request target as the client sent it is kept here,
+ * before any parsing, in the request object the access handler then
+ * completes (request_new). */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    (void)cls, (void)conn;
     co__http_req *r = calloc(1, sizeof *r);
-    if (r == NULL)
+    if (r != NULL)
+        r->target = strdup(uri); /* NULL when out of memory: co__http_target says so */
+    return r;
+}
+
+/* Completes the request object on_target made (r), or makes one. */
+static co__http_req *request_new(co__http_server *s, struct MHD_Connection *conn, const char *url,
+                                 const char *method, co__http_req *r)
+{
+    if (r == NULL && (r = calloc(1, sizeof *r)) == NULL)
         return NULL;
     r->server = s;
     r->conn = conn;
@@ -321,6 +335,7 @@ static void request_free(co__http_req *r)
     if (r->spool_path)
         unlink(r->spool_path);
     free(r->spool_path);
+    free(r->target);
     if (r->release)
         r->release(r->data);
     free(r->body);
@@ -440,8 +455,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     co__http_server *s = cls;
     co__http_req *r = *con_cls;
-    if (r == NULL) {
-        r = request_new(s, conn, url, method);
+    if (r == NULL || r->conn == NULL) {
+        r = request_new(s, conn, url, method, r);
         if (r == NULL)
             return MHD_NO;
         *con_cls = r;
@@ -590,7 +605,8 @@ co__http_server *co__http_start(const char *listen, const co__http_limits *limit
         MHD_OPTION_CONNECTION_LIMIT, limits->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         limits->connections_per_client, MHD_OPTION_CONNECTION_TIMEOUT, limits->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits->max_header_bytes, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_target, NULL, MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, err_len, "cannot listen on %s (address in use or not allowed?)", listen);
         server_free(s);
@@ -633,6 +649,11 @@ const char *co__http_method(const co__http_req *r)
 const char *co__http_path(const co__http_req *r)
 {
     return r->path;
+}
+
+const char *co__http_target(const co__http_req *r)
+{
+    return r->target;
 }
 const char *co__http_request_id(const co__http_req *r)
 {

@@ -75,6 +75,9 @@ void co__http_stop(co__http_server *s, unsigned drain_ms);
 /* ---- request ---- */
 const char *co__http_method(const co__http_req *r);
 const char *co__http_path(const co__http_req *r); /* without the query */
+/* The request target exactly as the client sent it: path and query, not
+ * decoded (co__http_path is decoded); NULL when it could not be kept. */
+const char *co__http_target(const co__http_req *r);
 const char *co__http_header(const co__http_req *r, const char *name);
 /* The value of header `name` (case-insensitive) when the request carries
  * it exactly once, else NULL; *count says how many times it came. */

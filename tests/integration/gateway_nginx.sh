@@ -1,293 +1,54 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The reference case through a real gateway: nginx (auth_request) asks
-# cutoffd about every request in front of a real storage service (nginx's
-# WebDAV module over a temporary directory) and a stand-in security service.
-# Uses examples/gateway/nginx-cutoff.conf and cutoffd.json with this test's
-# own ports. Everything listens on 127.0.0.1 and is stopped at the end.
+# The reference case through a real nginx (auth_request) in front of a real
+# storage service and a stand-in security service: exactly
+# examples/gateway/nginx-cutoff.conf, with this test's ports, and cutoffd
+# with examples/gateway/cutoffd.json (the nginx header convention). The walk
+# is lib_gateway.sh's, shared with the Caddy and HAProxy tests.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_gateway.sh"
 
-CUTOFFD="$ROOT/$CUTOFF_BUILD/cutoffd"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-if [ ! -x "$NGINX" ] || [ ! -x "$CUTOFFD" ]; then
-    not_ok "nginx and cutoffd are available" "nginx: $NGINX" "cutoffd: $CUTOFFD"
-    finish
-    exit 1
-fi
+gw_require
+gw_start_cutoffd nginx
+gw_start_upstreams
 
-# ---- ports, processes, cleanup ----------------------------------------------
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 40000))
-        port_free "$p" && { echo "$p"; return; }
-    done
-    echo 0
-}
-# cutoffd binds port 0 and reports what the kernel picked; nginx needs ports
-# in its configuration, so they are picked here (and picked again if taken
-# by the time nginx starts).
-GW=$(pick_port); DAV=$(pick_port); SEC=$(pick_port)
-CUTOFFD_PID=
-cleanup() {
-    [ -f "$WORK/nginx/nginx.pid" ] && kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null
-    [ -n "$CUTOFFD_PID" ] && kill "$CUTOFFD_PID" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# wait_for PORT: until something listens there (10 s at most).
-wait_for() {
-    for _ in $(seq 100); do
-        port_free "$1" || return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# ---- the database: catalog, tree, case ----------------------------------------
-CASE="$ROOT/examples/reference-case"
-export CUTOFF_ACTOR=alice
-run_cutoff init
-run_cutoff catalog load "$CASE/catalog.json"
-run_cutoff nodes import "$CASE/nodes.jsonl"
-run_cutoff case open --id CASE-7 --title "Reported storage of civilians' call recordings" --scope unit-8200
-expect_eq "database prepared with the reference case" 0 "$STATUS"
-
-# Tokens: only their hashes are on disk.
-token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-ALICE=$(token); BOB=$(token); VIEWER=$(token)
-hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
-cat >"$WORK/tokens" <<EOF
-# test tokens
-sha256:$(hash "$ALICE") alice investigator,enforcer,approver
-sha256:$(hash "$BOB") bob approver
-sha256:$(hash "$VIEWER") auditor viewer
-EOF
-
-# ---- cutoffd --------------------------------------------------------------------
-sed -e "s|\"cutoff.db\"|\"$CUTOFF_DB\"|" -e "s|\"tokens\"|\"$WORK/tokens\"|" \
-    -e "s|127.0.0.1:8080|127.0.0.1:0|" -e "s|127.0.0.1:8081|127.0.0.1:0|" \
-    "$ROOT/examples/gateway/cutoffd.json" >"$WORK/cutoffd.json"
-"$CUTOFFD" --config "$WORK/cutoffd.json" --log "$WORK/cutoffd.log" --port-file "$WORK/ports" &
-CUTOFFD_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
-read -r DEC ADM <"$WORK/ports" 2>/dev/null || DEC=
-if [ -n "$DEC" ] && wait_for "$DEC" && wait_for "$ADM"; then ok "cutoffd listens on 127.0.0.1:$DEC and :$ADM"
-else not_ok "cutoffd listens" "$(tail -5 "$WORK/cutoffd.log")"; finish; exit 1; fi
-
-# ---- nginx: the gateway, the storage service (WebDAV), the security service ------
-# nginx workers may run as another user (nobody) than the master.
-chmod 755 "$WORK"
-mkdir -p "$WORK/nginx/logs" "$WORK/data"
-for d in body proxy fastcgi uwsgi scgi; do mkdir -p "$WORK/nginx/$d"; done
-chmod 755 "$WORK/nginx"
-chmod 777 "$WORK/data" "$WORK/nginx/body" "$WORK/nginx/proxy" "$WORK/nginx/fastcgi" "$WORK/nginx/uwsgi" \
-    "$WORK/nginx/scgi"
-write_nginx_conf() {
-sed -e "s|127.0.0.1:8080|127.0.0.1:$DEC|" -e "s|127.0.0.1:9001|127.0.0.1:$DAV|" \
-    -e "s|127.0.0.1:9002|127.0.0.1:$SEC|" -e "s|127.0.0.1:8000|127.0.0.1:$GW|" \
-    "$ROOT/examples/gateway/nginx-cutoff.conf" >"$WORK/nginx/gateway.conf"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $WORK/nginx/logs/access.log;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    include $WORK/nginx/gateway.conf;
-    server {
-        listen 127.0.0.1:$DAV;
-        client_max_body_size 1g;
-        location /storage/ {
-            alias $WORK/data/;
-            dav_methods PUT DELETE MKCOL;
-            create_full_put_path on;
-        }
-    }
-    server {
-        listen 127.0.0.1:$SEC;
-        location /security/ { default_type application/json; return 200 '{"service":"security","ok":true}\n'; }
-    }
-}
-EOF
-}
+# ---- nginx, the gateway -------------------------------------------------------------
+mkdir -p "$WORK/gw/logs"
+for d in body proxy fastcgi uwsgi scgi; do mkdir -p "$WORK/gw/$d"; done
+chmod 755 "$WORK/gw"
+chmod 777 "$WORK/gw/body" "$WORK/gw/proxy" "$WORK/gw/fastcgi" "$WORK/gw/uwsgi" "$WORK/gw/scgi"
 started=
 for _ in 1 2 3 4 5; do
-    write_nginx_conf
-    if "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" \
-        2>"$WORK/nginx.err" && wait_for "$GW"; then
+    GW=$(pick_port)
+    sed -e "s|127.0.0.1:8080|127.0.0.1:$DEC|" -e "s|127.0.0.1:9001|127.0.0.1:$DAV|" \
+        -e "s|127.0.0.1:9002|127.0.0.1:$SEC|" -e "s|127.0.0.1:8000|127.0.0.1:$GW|" \
+        "$ROOT/examples/gateway/nginx-cutoff.conf" >"$WORK/gw/gateway.conf"
+    cat >"$WORK/gw/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/gw/nginx.pid;
+error_log $WORK/gw/logs/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log $WORK/gw/logs/access.log;
+    client_body_temp_path $WORK/gw/body;
+    proxy_temp_path $WORK/gw/proxy;
+    fastcgi_temp_path $WORK/gw/fastcgi;
+    uwsgi_temp_path $WORK/gw/uwsgi;
+    scgi_temp_path $WORK/gw/scgi;
+    include $WORK/gw/gateway.conf;
+}
+CONF
+    if "$NGINX" -p "$WORK/gw" -c "$WORK/gw/nginx.conf" -e "$WORK/gw/logs/error.log" \
+        2>"$WORK/gw.err" && wait_for "$GW"; then
         started=1
         break
     fi
-    GW=$(pick_port); DAV=$(pick_port); SEC=$(pick_port) # taken meanwhile: again
 done
+gw_stop_later "$WORK/gw/nginx.pid"
 if [ -n "$started" ]; then ok "nginx gateway listens on 127.0.0.1:$GW"
-else not_ok "nginx starts" "$(cat "$WORK/nginx.err")"; finish; exit 1; fi
-
-# ---- helpers --------------------------------------------------------------------
+else not_ok "nginx starts" "$(cat "$WORK/gw.err")"; finish; exit 1; fi
 GWURL="http://127.0.0.1:$GW"
-ADMURL="http://127.0.0.1:$ADM"
-# req METHOD PATH [FILE]: status code in $CODE, body in $WORK/body, headers in $WORK/headers
-req() {
-    local extra=()
-    [ -n "${3:-}" ] && extra=(--data-binary "@$3")
-    CODE=$(curl -s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$1" "${extra[@]}" "$GWURL$2")
-}
-admin() { # admin TOKEN METHOD PATH [JSON]
-    local extra=()
-    [ -n "${4:-}" ] && extra=(-H 'Content-Type: application/json' --data-binary "$4")
-    CODE=$(curl -s -o "$WORK/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" "${extra[@]}" "$ADMURL$3")
-}
-header() { grep -i "^$1:" "$WORK/headers" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 
-# The files the unit stores, and their checksums: must never change.
-for i in 1 2 3; do head -c $((100000 * i + 7)) /dev/urandom >"$WORK/file$i"; done
-intact() { # intact WHAT: every stored file is byte for byte what was written
-    local bad=0
-    for i in 1 2 3; do cmp -s "$WORK/file$i" "$WORK/data/sub-8200-storage/archive/file$i" || bad=1; done
-    [ "$bad" -eq 0 ] && ok "stored files are intact $1" || not_ok "stored files are intact $1"
-}
-download_all() { # download_all WHAT: every file downloads through the gateway, identical
-    local bad=0
-    for i in 1 2 3; do
-        curl -s -o "$WORK/got$i" "$GWURL/storage/sub-8200-storage/archive/file$i"
-        cmp -s "$WORK/file$i" "$WORK/got$i" || bad=1
-    done
-    [ "$bad" -eq 0 ] && ok "every file downloads intact $1" || not_ok "every file downloads intact $1"
-}
-
-# hostile WHAT METHODS...: sends each method with every spelling of a path
-# that starts in another unit's subscription (allowed) and resolves into
-# sub-8200-storage (restricted), through nginx to the WebDAV upstream, with
-# curl's --path-as-is so the dots arrive as written. Nothing may be
-# written, created, deleted or served: no 2xx answer, no new file.
-HOSTILE_PATHS=(
-    '/storage/sub-logistics-erp/../sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/%2e%2e/sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/%2E%2E/sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/.%2e/sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/%2e./sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/..%2Fsub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/..%2fsub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp%2F..%2Fsub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/%2e%2e%2fsub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/./../sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp//../sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/x/../../sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/..;/sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/..%5csub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/%252e%252e/sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/%2e%2e%00/sub-8200-storage/archive/T'
-    '/storage/./sub-8200-storage/archive/T'
-    '/storage/sub-logistics-erp/.%2E/.%2E/storage/sub-8200-storage/archive/T'
-)
-hostile() {
-    local what=$1 passed=0 sent=0 method path target leaks=
-    shift
-    touch "$WORK/hostile.mark"
-    sleep 1 # file times have a one-second grain on some file systems
-    for method in "$@"; do
-        for path in "${HOSTILE_PATHS[@]}"; do
-            # PUT and MKCOL name a new file or directory; DELETE and GET an existing file.
-            case $method in PUT | MKCOL) target=${path%T}evil-$method-$sent ;; *) target=${path%T}file1 ;; esac
-            sent=$((sent + 1))
-            local extra=(-X "$method")
-            [ "$method" = PUT ] && extra+=(--data-binary "@$WORK/file2")
-            [ "$method" = HEAD ] && extra=(--head) # -X HEAD would wait for a body
-            CODE=$(curl -s -m 10 --path-as-is -o "$WORK/body" -w '%{http_code}' "${extra[@]}" "$GWURL$target")
-            case $CODE in 2*) leaks="$leaks $method $target=$CODE;" ;; *) passed=$((passed + 1)) ;; esac
-            [ "$method" = GET ] && cmp -s "$WORK/body" "$WORK/file1" && leaks="$leaks served $target;"
-        done
-    done
-    expect_eq "$what: $sent hostile requests ($*), none answered 2xx or served the file" "$sent" "$passed"
-    [ -n "$leaks" ] && echo "# leaked:${leaks:0:1500}"
-    expect_eq "$what: nothing new in the restricted subscription's storage" "" \
-        "$(find "$WORK/data/sub-8200-storage" -newer "$WORK/hostile.mark" | head -5)"
-    intact "after the hostile requests ($what)"
-}
-
-# ---- 1. before approval everything passes -------------------------------------------
-for i in 1 2 3; do req PUT "/storage/sub-8200-storage/archive/file$i" "$WORK/file$i"; done
-expect_match "before approval: PUT is stored (201)" '^201$' "$CODE"
-download_all "before approval"
-req GET /security/sub-8200-secops/scan
-expect_eq "before approval: security service answers" 200 "$CODE"
-expect_eq "before approval: allow is relayed as Cutoff-Decision" "" "$(header Cutoff-Reason)"
-intact "before approval"
-
-# ---- 2. propose, four eyes, approve --------------------------------------------------
-ACTION=$(sed -e 's|"+30d"|"+10s"|' "$CASE/action.json")
-admin "$ALICE" POST /v1/actions "$ACTION"
-expect_eq "alice proposes EA-1 over the admin API" 200 "$CODE"
-admin "$ALICE" POST /v1/actions/EA-1/approve
-expect_eq "alice cannot approve her own proposal (403)" 403 "$CODE"
-expect_match "the refusal says why" 'second person|cannot approve' "$(cat "$WORK/body")"
-admin "$VIEWER" POST /v1/actions/EA-1/approve
-expect_eq "a viewer cannot approve (403)" 403 "$CODE"
-admin "" GET /v1/actions
-expect_eq "no token, no admin API (401)" 401 "$CODE"
-admin "$BOB" POST /v1/actions/EA-1/approve
-expect_eq "bob approves EA-1" 200 "$CODE"
-
-# ---- 3. the export window: reads pass, writes are refused -------------------------------
-req PUT /storage/sub-8200-storage/archive/file4 "$WORK/file1"
-expect_eq "export window: PUT is refused with the action's status (451)" 451 "$CODE"
-expect_eq "export window: the reason is relayed" read_only "$(header Cutoff-Reason)"
-expect_eq "export window: the action is relayed" EA-1 "$(header Cutoff-Action)"
-expect_match "export window: Link names the notice" 'rel="blocked-by"' "$(header Link)"
-expect_match "export window: problem+json body" '"reason":"read_only"' "$(cat "$WORK/body")"
-expect_match "export window: the body says when the window ends" '"export_window_ends"' "$(cat "$WORK/body")"
-expect_eq "export window: problem content type" "application/problem+json" "$(header Content-Type)"
-req DELETE /storage/sub-8200-storage/archive/file1
-expect_eq "export window: DELETE is refused" 451 "$CODE"
-download_all "in the export window"
-req GET /security/sub-8200-secops/scan
-expect_eq "export window: security service unaffected" 200 "$CODE"
-req PUT /storage/sub-logistics-erp/orders.csv "$WORK/file1"
-expect_eq "export window: another unit still writes" 201 "$CODE"
-intact "in the export window"
-hostile "export window" PUT DELETE MKCOL
-
-# ---- 4. the suspend phase: reads are refused too -------------------------------------------
-for _ in $(seq 60); do
-    req GET /storage/sub-8200-storage/archive/file1
-    [ "$CODE" = 451 ] && break
-    sleep 0.5
-done
-expect_eq "suspended: GET is refused" 451 "$CODE"
-expect_eq "suspended: the reason is relayed" suspended "$(header Cutoff-Reason)"
-req GET /security/sub-8200-secops/scan
-expect_eq "suspended: security service unaffected" 200 "$CODE"
-intact "while suspended"
-hostile "suspended" GET HEAD PUT DELETE
-
-# ---- 5. lift: everything passes again ----------------------------------------------------
-admin "$ALICE" POST /v1/actions/EA-1/lift '{"reason":"review concluded"}'
-expect_eq "alice lifts EA-1" 200 "$CODE"
-download_all "after the lift"
-req PUT /storage/sub-8200-storage/archive/file5 "$WORK/file2"
-expect_eq "after the lift: PUT is stored again" 201 "$CODE"
-intact "after the lift"
-
-# ---- 6. the record --------------------------------------------------------------------
-admin "$VIEWER" GET /v1/audit/verify
-expect_match "the audit log verifies" '"verified":true' "$(cat "$WORK/body")"
-admin "$VIEWER" GET "/v1/audit?limit=1000"
-expect_match "the approval is audited under bob" '"actor":"bob"' "$(cat "$WORK/body")"
-CODE=$(curl -s -o "$WORK/body" -w '%{http_code}' "$ADMURL/metrics")
-expect_match "metrics count the denials" 'cutoff_decisions_total\{result="deny",reason="read_only"\} [1-9]' "$(cat "$WORK/body")"
-
-# ---- 7. a clean stop ----------------------------------------------------------------------
-kill -TERM "$CUTOFFD_PID"
-wait "$CUTOFFD_PID"
-expect_eq "cutoffd exits 0 on SIGTERM" 0 "$?"
-CUTOFFD_PID=
+gw_walk
+gw_fail_closed
 finish

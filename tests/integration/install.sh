@@ -118,6 +118,11 @@ done <<EOF
 644 share/doc/cutoff/cutoffd.md
 644 share/doc/cutoff/examples/gateway/cutoffd.json
 644 share/doc/cutoff/examples/gateway/nginx-cutoff.conf
+644 share/doc/cutoff/examples/gateway/Caddyfile
+644 share/doc/cutoff/examples/gateway/haproxy.cfg
+644 share/doc/cutoff/examples/gateway/cutoff.lua
+644 share/doc/cutoff/examples/gateway/envoy.yaml
+644 share/doc/cutoff/examples/gateway/traefik.yml
 644 share/doc/cutoff/examples/reference-case/nodes.jsonl
 644 share/doc/cutoff/examples/reference-case/evidence/usage-summary.csv
 644 share/doc/cutoff/examples/embed/embed.c
