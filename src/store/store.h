@@ -17,6 +17,10 @@
  * is returned. Rows filled by *_get are owned by the caller and released
  * with the matching co__*_row_clear. Times are Unix seconds; 0 means "not
  * set". Writes are only allowed between begin and commit/rollback.
+ * CUTOFF_EUNAVAIL means the store cannot be reached (a PostgreSQL server
+ * that does not answer, an SQLite file no longer at its path): a state
+ * that may pass, for which the caller retries (open again), unlike
+ * CUTOFF_ESTORE or CUTOFF_ENOTINIT at open, which a retry does not cure.
  */
 #ifndef CUTOFF_STORE_H
 #define CUTOFF_STORE_H
