@@ -292,8 +292,15 @@ ms=$(propagation "a c d f" "$WRITE" '"decision":"allow"')
 [ -n "$ms" ] && ok "every node applies a change made after the outage (${ms} ms)" || not_ok "every node applies a change made after the outage"
 
 # ---- a clean stop is reported ---------------------------------------------------------------------
-kill "${PID[c]}" && wait "${PID[c]}" 2>/dev/null
+kill "${PID[c]}"
+wait "${PID[c]}" 2>/dev/null
+expect_eq "node c exits 0 after SIGTERM" 0 "$?"
 unset 'PID[c]'
 expect_eq "a node stopped with SIGTERM reports stopped" stopped \
     "$(fleet_json | jq -r '.nodes[] | select(.node == "node-c") | .status')"
+for n in a b c d e f g; do
+    if grep -qE 'Sanitizer|runtime error' "$WORK/$n.err" 2>/dev/null; then
+        not_ok "node $n ran without a sanitizer report" "$(grep -m3 -E 'Sanitizer|runtime error' "$WORK/$n.err")"
+    fi
+done
 finish
