@@ -31,7 +31,7 @@ static bool printable(const char *s, size_t max)
 static bool hex_or_empty(const char *s)
 {
     size_t n = strspn(s, "0123456789abcdef");
-    return s[n] == '\0' && n <= 64;
+    return n <= 64 && s[n] == '\0';
 }
 
 int cutoff_db_receipt_put(cutoff_db *db, const cutoff_receipt *r)
