@@ -75,7 +75,9 @@ int co__fuzz_config(const uint8_t *data, size_t size, cutoff_diag *diag)
     /* No notice_base: this daemon's own /v1/notices/; "": none. */
     FUZZ_CHECK(c.notice_base == NULL || c.notice_base[0] == '\0' ||
                cutoff_notice_url_check(c.notice_base, NULL) == 0);
-    FUZZ_CHECK(c.watch_ms >= 1 && c.watch_ms <= 60000);
+    FUZZ_CHECK(c.safety_interval_ms >= 1 && c.safety_interval_ms <= 600000);
+    FUZZ_CHECK(c.heartbeat_s >= 1 && c.heartbeat_s <= 3600);
+    FUZZ_CHECK(c.node_id == NULL || config_node_id_valid(c.node_id));
     FUZZ_CHECK(c.convention == FORWARD_NGINX || c.convention == FORWARD_FORWARDED ||
                c.convention == FORWARD_ENVOY);
     FUZZ_CHECK(c.limits.max_body_bytes >= 1024 && c.limits.threads >= 1 &&

@@ -80,8 +80,11 @@ CUTOFF_EXPORT const char *cutoff_version(void);
  * codes. Everything that reports a code takes it from here: the message
  * (cutoff_strerror), the symbolic name that travels in cutoffd's problem
  * bodies as "code" (cutoff_errname, cutoff_errcode), and the HTTP status and
- * problem title cutoffd answers with. EAUTH, EMETHOD and EUNAVAIL are the
- * daemon's (the library never returns them). */
+ * problem title cutoffd answers with. EAUTH and EMETHOD are the daemon's
+ * (the library never returns them). EUNAVAIL is cutoffd's "not ready", and
+ * the database layer's "the store cannot be reached" (a database file no
+ * longer at its path, a database server that does not answer): a state
+ * that may pass, worth retrying, unlike a store that is misconfigured. */
 #define CUTOFF_ERRNO_MAP(XX)                                                                       \
     XX(OK, 0, 200, "OK", "success")                                                                \
     XX(ENOMEM, -1, 503, "Service Unavailable", "out of memory")                                    \
@@ -101,7 +104,8 @@ CUTOFF_EXPORT const char *cutoff_version(void);
     XX(ELIMIT, -14, 413, "Content Too Large", "a size limit was exceeded")                         \
     XX(EAUTH, -15, 401, "Unauthorized", "authentication required")                                 \
     XX(EMETHOD, -16, 405, "Method Not Allowed", "method not allowed for this resource")            \
-    XX(EUNAVAIL, -17, 503, "Service Unavailable", "not ready: no snapshot is published yet")
+    XX(EUNAVAIL, -17, 503, "Service Unavailable",                                                  \
+       "unavailable: the store cannot be reached or no snapshot is published yet")
 
 enum {
 #define CUTOFF_ERR_ENUM(name, value, status, title, msg) CUTOFF_##name = (value),
@@ -368,6 +372,24 @@ CUTOFF_EXPORT cutoff_tree *cutoff_snapshot_tree(const cutoff_snapshot *s);
 /* The active actions compiled in, sorted by id (borrowed). */
 CUTOFF_EXPORT size_t cutoff_snapshot_action_count(const cutoff_snapshot *s);
 CUTOFF_EXPORT const cutoff_action_spec *cutoff_snapshot_action(const cutoff_snapshot *s, size_t i);
+
+/* Bytes of a snapshot digest: 32 hex digits and a NUL. */
+#define CUTOFF_DIGEST_SIZE 33
+
+/* Writes the digest of what the snapshot decides into buf (size >=
+ * CUTOFF_DIGEST_SIZE) as 32 lowercase hex digits: a 128-bit hash (XXH3) of
+ * the compiled catalog (actions with their classes, regions, plans and
+ * what each entitles), every node (id, kind, parent, the plan it sets) and
+ * every compiled action (id, case, version, state, activation, status,
+ * scope, deny, except, regions, phases, notice). Node names are left out
+ * (they do not decide) and the order nodes were added in does not count,
+ * so two processes that built snapshots from the same stored state (the
+ * same change sequence) get the same digest. A check that two decision
+ * nodes agree, not a signature. The tree's part is computed on the first
+ * call for a tree (a pass over its nodes) and kept; later calls cost in
+ * proportion to the actions. Thread-safe. Returns 0, CUTOFF_EINVAL (NULL,
+ * or size too small) or CUTOFF_ENOMEM. */
+CUTOFF_EXPORT int cutoff_snapshot_digest(const cutoff_snapshot *s, char *buf, size_t size);
 
 typedef enum cutoff_reason {
     CUTOFF_REASON_ALLOW = 0,
@@ -1240,6 +1262,49 @@ typedef struct cutoff_changes {
  * at a time; other handles and processes may write meanwhile (the result
  * is then a state at least as new as the one before the call). */
 CUTOFF_EXPORT int cutoff_db_changes(cutoff_db *db, uint64_t after, cutoff_changes *out);
+
+/* Waits up to timeout_ms (0: just looks) for a sign that another handle or
+ * process committed something to the database: on SQLite, a write to the
+ * database file or its -wal seen through inotify (without inotify, a
+ * short sleep that reports a possible change). A sign is a hint, never the
+ * change itself: follow with cutoff_db_changes. The first call on a handle
+ * starts watching and returns 1 at once; after that, writes made while the
+ * caller was busy between two calls are not lost (the next call returns
+ * at once). Writes that are not changes (receipts, signed heads, this
+ * handle's own) wake it too.
+ * Returns 1 (woken), 0 (timed out), CUTOFF_EUNAVAIL (the store cannot be
+ * reached: the database file is no longer the one opened; open the path
+ * again), CUTOFF_EINVAL (NULL db) or CUTOFF_EIO. */
+CUTOFF_EXPORT int cutoff_db_wait_change(cutoff_db *db, int timeout_ms);
+
+/* ---------------------------------------------------------------------
+ * Receipts: what each decision node (cutoffd) sharing the database
+ * reports that it enforces. One per node, replaced by each report.
+ * Writing one is not a change (the change sequence does not move, so
+ * nodes do not wake each other into reporting again) and is not audited.
+ * --------------------------------------------------------------------- */
+#define CUTOFF_NODE_ID_MAX 128 /* bytes of a node id */
+
+typedef struct cutoff_receipt {
+    const char *node;     /* the node's id: printable ASCII, 1-128 bytes */
+    uint64_t seq;         /* the change sequence its published snapshot stands for */
+    int64_t applied_at;   /* when it began enforcing seq (Unix seconds) */
+    const char *digest;   /* cutoff_snapshot_digest of that snapshot ("" if none) */
+    int64_t heartbeat_at; /* when it last reported */
+    const char *status;   /* "ok", "degraded" or "stopped" */
+} cutoff_receipt;
+
+/* Inserts or replaces the receipt of r->node, in a short write transaction
+ * of its own. Returns 0, CUTOFF_EINVAL (NULL, a node id that is empty,
+ * longer than CUTOFF_NODE_ID_MAX or not printable ASCII, a digest that is
+ * not at most 64 hex digits, a status not listed above, a time < 0), or a
+ * database error (CUTOFF_EUNAVAIL among them). */
+CUTOFF_EXPORT int cutoff_db_receipt_put(cutoff_db *db, const cutoff_receipt *r);
+/* Every receipt, ascending by node id, into *out (n of them; NULL when
+ * none), released with cutoff_receipts_free. Returns 0, CUTOFF_EINVAL or
+ * a database error; *out is untouched on failure. */
+CUTOFF_EXPORT int cutoff_db_receipts(cutoff_db *db, cutoff_receipt **out, size_t *n);
+CUTOFF_EXPORT void cutoff_receipts_free(cutoff_receipt *r, size_t n);
 
 #ifdef __cplusplus
 }

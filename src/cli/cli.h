@@ -24,6 +24,9 @@
 /* Exit statuses, and two internal values: help was printed, stop with 0;
  * a failure was already reported, stop with 1 (see backend.h). */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_DONE = -1, CLI_REPORTED = 100 };
+/* --wait-enforced timed out: the change is committed, some live node does
+ * not enforce it yet. */
+enum { CLI_NOT_ENFORCED = 3 };
 
 /* One invocation. The options as given (NULL when absent) are resolved
  * with the environment by cli_resolve into the mode and its settings.
@@ -218,6 +221,23 @@ int cli_cmd_notice(cli *c, int argc, char **argv);
 int cli_cmd_db(cli *c, int argc, char **argv);
 
 int cli_cmd_token(cli *c, int argc, char **argv);
+int cli_cmd_fleet(cli *c, int argc, char **argv);
+
+/* ---- the fleet (cmd_fleet.c) ------------------------------------------------ */
+/* A node whose last receipt is older than this is silent, not live. */
+#define CLI_SILENT_AFTER_S 10
+typedef struct cli_wait {
+    uint64_t timeout_s; /* 0: do not wait */
+    uint64_t silent_after_s;
+} cli_wait;
+/* Reads --wait-enforced and --silent-after (NULL when absent) into *w;
+ * before any change, refuses them through a server (a usage error). */
+int cli_wait_check(cli *c, const char *wait_opt, const char *silent_opt, cli_wait *w);
+/* After a change committed: waits until every live node's receipt
+ * enforces the database's change head (progress on stderr). CLI_OK,
+ * CLI_NOT_ENFORCED naming the laggards, or CLI_FAIL (no live node, a read
+ * failed). `what` names the change in messages. */
+int cli_wait_enforced(cli *c, const cli_wait *w, const char *what);
 
 /* check --batch FILE [--bench] (batch.c), after option parsing. */
 int cli_check_batch(cli *c, const char *path, bool bench);

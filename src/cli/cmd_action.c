@@ -411,14 +411,19 @@ out:
 
 static int action_approve(cli *c, int argc, char **argv)
 {
+    const char *wait_opt = NULL, *silent_opt = NULL;
+    const cli_opt opts[] = {
+        {"wait-enforced", &wait_opt, NULL}, {"silent-after", &silent_opt, NULL}, {0}};
     char *pos[1];
     int n_pos;
-    int rc = cli_parse(c, argc, argv, NULL, pos, 1, &n_pos);
+    cli_wait wait;
+    int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
     if (rc != CLI_OK)
         return rc;
     if (n_pos != 1)
         return cli_usage(c, "give the action ID");
-    if ((rc = cli_check_actor(c)) != CLI_OK)
+    if ((rc = cli_wait_check(c, wait_opt, silent_opt, &wait)) != CLI_OK ||
+        (rc = cli_check_actor(c)) != CLI_OK)
         return rc;
 
     cli_backend *b = NULL;
@@ -460,7 +465,7 @@ static int action_approve(cli *c, int argc, char **argv)
                cutoff_action_state_name(a->state), cutoff_time_format(a->activated_at, t));
         print_phases(a, a->activated_at);
     }
-    rc = CLI_OK;
+    rc = wait.timeout_s ? cli_wait_enforced(c, &wait, pos[0]) : CLI_OK;
 out:
     json_decref(shown);
     free(text);
@@ -471,16 +476,21 @@ out:
 
 static int action_lift(cli *c, int argc, char **argv)
 {
-    const char *reason = NULL;
-    const cli_opt opts[] = {{"reason", &reason, NULL}, {0}};
+    const char *reason = NULL, *wait_opt = NULL, *silent_opt = NULL;
+    const cli_opt opts[] = {{"reason", &reason, NULL},
+                            {"wait-enforced", &wait_opt, NULL},
+                            {"silent-after", &silent_opt, NULL},
+                            {0}};
     char *pos[1];
     int n_pos;
+    cli_wait wait;
     int rc = cli_parse(c, argc, argv, opts, pos, 1, &n_pos);
     if (rc != CLI_OK)
         return rc;
     if (n_pos != 1)
         return cli_usage(c, "give the action ID");
-    if ((rc = cli_check_actor(c)) != CLI_OK)
+    if ((rc = cli_wait_check(c, wait_opt, silent_opt, &wait)) != CLI_OK ||
+        (rc = cli_check_actor(c)) != CLI_OK)
         return rc;
 
     cli_backend *b = NULL;
@@ -520,7 +530,7 @@ static int action_lift(cli *c, int argc, char **argv)
         printf("%s version %lld %s by %s%s%s\n", id, (long long)version, what, by,
                reason ? ": " : "", reason ? reason : "");
     }
-    rc = CLI_OK;
+    rc = wait.timeout_s ? cli_wait_enforced(c, &wait, id) : CLI_OK;
 out:
     json_decref(after);
     json_decref(before);

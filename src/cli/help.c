@@ -35,6 +35,7 @@ static const char overview[] =
     "\n"
     "Access to cutoffd's admin API:\n"
     "  token create | list | revoke  bearer tokens in cutoffd's tokens file\n"
+    "  fleet status                  what each cutoffd on the database enforces\n"
     "\n"
     "Moving the database:\n"
     "  db copy --from SRC --to DST   the whole database into a new, empty one\n"
@@ -118,8 +119,9 @@ static const char help_case[] =
 static const char help_action[] =
     "usage: cutoff action propose FILE\n"
     "       cutoff action preview ID [--at TIME] [--offset N] [--limit N]\n"
-    "       cutoff action approve ID\n"
-    "       cutoff action lift ID [--reason TEXT]\n"
+    "       cutoff action approve ID [--wait-enforced SECONDS [--silent-after SECONDS]]\n"
+    "       cutoff action lift ID [--reason TEXT] [--wait-enforced SECONDS\n"
+    "                                              [--silent-after SECONDS]]\n"
     "       cutoff action list\n"
     "       cutoff action show ID\n"
     "\n"
@@ -138,7 +140,23 @@ static const char help_action[] =
     "         when it bites. Refused for the person who proposed it (with\n"
     "         --server: for the principal whose token proposed it).\n"
     "lift     lifts the active version (or withdraws a draft).\n"
-    "list     all actions (latest version of each); show: one with its history.\n";
+    "list     all actions (latest version of each); show: one with its history.\n"
+    "--wait-enforced SECONDS (approve, lift; local database only): after the\n"
+    "         change commits, wait until every live cutoffd's receipt enforces\n"
+    "         it, with progress on standard error. Exit 3 when the time runs out,\n"
+    "         naming the nodes behind: the change stays committed. Nodes silent\n"
+    "         for more than --silent-after (default 10) seconds are not waited for.\n";
+
+static const char help_fleet[] =
+    "usage: cutoff fleet status [--silent-after SECONDS] [--json]\n"
+    "\n"
+    "Lists the cutoffd nodes that serve this database, from the receipts each\n"
+    "writes: node id, status (ok, degraded, stopped, or silent when its last\n"
+    "receipt is older than --silent-after, default 10 s), the change sequence\n"
+    "it enforces, how many changes it is behind the head, since when, its\n"
+    "heartbeat age and its snapshot digest. Local database only.\n"
+    "Exit status: 0 when there is a live node and every live node reports ok at\n"
+    "the change head with agreeing digests; 1 otherwise.\n";
 
 static const char help_check[] =
     "usage: cutoff check SUBSCRIPTION ACTION [--region REGION] [--at TIME | --as-of TIME]\n"
@@ -283,7 +301,7 @@ static const struct {
     {"init", help_init},     {"catalog", help_catalog}, {"nodes", help_nodes},
     {"case", help_case},     {"action", help_action},   {"check", help_check},
     {"audit", help_audit},   {"token", help_token},     {"key", help_key},
-    {"notice", help_notice}, {"db", help_db},
+    {"notice", help_notice}, {"db", help_db},           {"fleet", help_fleet},
 };
 
 int cli_help(const char *verb)

@@ -22,7 +22,7 @@ static const struct verb {
     {"init", cli_cmd_init},     {"catalog", cli_cmd_catalog}, {"nodes", cli_cmd_nodes},
     {"case", cli_cmd_case},     {"action", cli_cmd_action},   {"check", cli_cmd_check},
     {"audit", cli_cmd_audit},   {"token", cli_cmd_token},     {"key", cli_cmd_key},
-    {"notice", cli_cmd_notice}, {"db", cli_cmd_db},
+    {"notice", cli_cmd_notice}, {"db", cli_cmd_db},           {"fleet", cli_cmd_fleet},
 };
 
 static int print_version(void)

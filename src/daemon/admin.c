@@ -784,6 +784,14 @@ void admin_handle(void *ctx, co__http_req *req)
     if (!authorise(d, req, c))
         return;
     pthread_mutex_lock(&d->write_lock);
-    c->route->handler(c);
+    if (d->db == NULL) {
+        /* Started while the store could not be reached: nothing to read
+         * or write through yet. */
+        char why[400];
+        daemon_store_status(d, why, sizeof why);
+        co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL, why[0] ? why : NULL, NULL);
+    } else {
+        c->route->handler(c);
+    }
     pthread_mutex_unlock(&d->write_lock);
 }

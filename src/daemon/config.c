@@ -32,7 +32,9 @@ static void set_defaults(daemon_config *c)
     /* No notice_base: the notices this daemon serves on its decision
      * listener (daemon_notice_base). */
     c->notice_base = NULL;
-    c->watch_ms = 2;
+    c->safety_interval_ms = 1000;
+    c->heartbeat_s = 1;
+    c->max_staleness_s = 0;
     c->sign_interval_s = 300;
     c->limits = (co__http_limits){
         .max_body_bytes = 1 << 20,
@@ -59,6 +61,7 @@ void config_free(daemon_config *c)
     free(c->signing_key);
     free(c->log_file);
     free(c->notice_base);
+    free(c->node_id);
     for (size_t i = 0; i < c->n_routes; i++) {
         route *r = &c->routes[i];
         free(r->method);
@@ -223,6 +226,15 @@ static int parse_routes(json_t *routes, daemon_config *c, char *err, size_t n)
 static int config_apply(json_t *root, const char *path, daemon_config *out, char *err,
                         size_t err_len);
 
+bool config_node_id_valid(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++)
+        if (n >= CUTOFF_NODE_ID_MAX || id[n] < 0x20 || id[n] > 0x7e)
+            return false;
+    return n > 0;
+}
+
 int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
 {
     set_defaults(out);
@@ -256,10 +268,25 @@ int config_parse(const char *text, size_t len, const char *name, daemon_config *
 static int config_apply(json_t *root, const char *path, daemon_config *out, char *err,
                         size_t err_len)
 {
-    static const char *const keys[] = {
-        "database",      "decision_listen",    "admin_listen", "tokens_file",     "log_file",
-        "log_decisions", "notice_base",        "watch_ms",     "forward_headers", "limits",
-        "routes",        "admin_allow_remote", "signing_key",  "sign_interval_s", NULL};
+    static const char *const keys[] = {"database",
+                                       "decision_listen",
+                                       "admin_listen",
+                                       "tokens_file",
+                                       "log_file",
+                                       "log_decisions",
+                                       "notice_base",
+                                       "watch_ms",
+                                       "forward_headers",
+                                       "limits",
+                                       "routes",
+                                       "admin_allow_remote",
+                                       "signing_key",
+                                       "sign_interval_s",
+                                       "node_id",
+                                       "heartbeat_s",
+                                       "safety_interval_ms",
+                                       "max_staleness_s",
+                                       NULL};
     static const char *const limit_keys[] = {"max_body_bytes",
                                              "max_spool_bytes",
                                              "max_header_bytes",
@@ -285,8 +312,16 @@ static int config_apply(json_t *root, const char *path, daemon_config *out, char
         get_string(root, "tokens_file", &out->tokens_file, "config", msg, sizeof msg) ||
         get_string(root, "signing_key", &out->signing_key, "config", msg, sizeof msg) ||
         get_string(root, "log_file", &out->log_file, "config", msg, sizeof msg) ||
-        get_string(root, "notice_base", &out->notice_base, "config", msg, sizeof msg))
+        get_string(root, "notice_base", &out->notice_base, "config", msg, sizeof msg) ||
+        get_string(root, "node_id", &out->node_id, "config", msg, sizeof msg))
         goto done;
+    if (out->node_id && !config_node_id_valid(out->node_id)) {
+        fail(msg, sizeof msg,
+             "config.node_id: must be 1 to %d bytes of printable ASCII (the default is "
+             "HOST:DECISION_PORT)",
+             CUTOFF_NODE_ID_MAX);
+        goto done;
+    }
     /* The action id is appended to it in the Link header of a denial. */
     cutoff_diag url_diag;
     if (out->notice_base && *out->notice_base &&
@@ -320,10 +355,29 @@ static int config_apply(json_t *root, const char *path, daemon_config *out, char
         goto done;
     }
     out->admin_allow_remote = json_is_true(remote);
-    v = out->watch_ms;
-    if (get_uint(root, "watch_ms", 1, 60000, &v, "config", msg, sizeof msg))
+    /* watch_ms was the polling period; changes now wake the daemon, and
+     * the slow re-read that remains is safety_interval_ms. The old key is
+     * read as that, so that old files still start (main logs a warning). */
+    if (json_object_get(root, "watch_ms") && json_object_get(root, "safety_interval_ms")) {
+        fail(msg, sizeof msg,
+             "config.watch_ms: deprecated alias of safety_interval_ms; give only "
+             "safety_interval_ms");
         goto done;
-    out->watch_ms = (unsigned)v;
+    }
+    v = out->safety_interval_ms;
+    if (get_uint(root, "watch_ms", 1, 600000, &v, "config", msg, sizeof msg) ||
+        get_uint(root, "safety_interval_ms", 1, 600000, &v, "config", msg, sizeof msg))
+        goto done;
+    out->safety_interval_ms = (unsigned)v;
+    out->watch_ms_given = json_object_get(root, "watch_ms") != NULL;
+    v = out->heartbeat_s;
+    if (get_uint(root, "heartbeat_s", 1, 3600, &v, "config", msg, sizeof msg))
+        goto done;
+    out->heartbeat_s = (unsigned)v;
+    v = out->max_staleness_s;
+    if (get_uint(root, "max_staleness_s", 0, 604800, &v, "config", msg, sizeof msg))
+        goto done;
+    out->max_staleness_s = (unsigned)v;
     v = out->sign_interval_s;
     if (get_uint(root, "sign_interval_s", 0, 86400, &v, "config", msg, sizeof msg))
         goto done;

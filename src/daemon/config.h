@@ -53,7 +53,11 @@ typedef struct daemon_config {
     char *log_file;                /* NULL or "-": standard error */
     bool log_decisions;            /* one log line per decision request too */
     char *notice_base;             /* base URL of notices, for Link and problem bodies */
-    unsigned watch_ms;             /* how often to look for changes made by others */
+    unsigned safety_interval_ms;   /* re-read the change log at least this often */
+    bool watch_ms_given;           /* the deprecated alias of safety_interval_ms was used */
+    char *node_id;                 /* this node's id in receipts; NULL: HOST:DECISION_PORT */
+    unsigned heartbeat_s;          /* a receipt at least this often */
+    unsigned max_staleness_s;      /* refuse decisions this long without a read; 0: never */
     char *signing_key;             /* the key that signs audit heads (created if missing) */
     unsigned sign_interval_s;      /* a head at least this often; 0: only on changes */
     co__http_limits limits;        /* both listeners; connections_per_client: below */
@@ -72,6 +76,9 @@ int config_load(const char *path, daemon_config *out, char *err, size_t err_len)
 int config_parse(const char *text, size_t len, const char *name, daemon_config *out, char *err,
                  size_t err_len);
 void config_free(daemon_config *c);
+/* Whether id may be a node_id: 1 to CUTOFF_NODE_ID_MAX bytes of printable
+ * ASCII (what the receipts accept). */
+bool config_node_id_valid(const char *id);
 
 /* Whether every address a listen address ("HOST:PORT", "[V6]:PORT")
  * resolves to is a loopback address (127.0.0.0/8, ::1, or IPv4 loopback

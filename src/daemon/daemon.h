@@ -41,7 +41,25 @@ typedef struct cutoffd {
     int64_t head_signed_at; /* when the watcher last signed a head (interval) */
     bool sign_failing;      /* a failed signing was logged; say it once */
     cutoff_tree *tree;
-    uint64_t change_seq;               /* the database's change sequence the snapshot reflects */
+    uint64_t change_seq; /* the database's change sequence the snapshot reflects */
+    /* The watcher's own handle for cutoff_db_wait_change, so that waiting
+     * never holds write_lock nor shares a connection with the writers. */
+    cutoff_db *wait_db;
+    /* ---- the fleet: this node's receipt and the store's health ---- */
+    char node_id[CUTOFF_NODE_ID_MAX + 1];
+    char digest[CUTOFF_DIGEST_SIZE]; /* of the published snapshot ("": none) */
+    int64_t applied_at;              /* when change_seq was reached */
+    uint64_t receipt_seq;            /* what the last receipt written said */
+    int64_t receipt_at;              /* when it was written (0: never) */
+    bool receipt_failing;            /* a failed receipt was logged; say it once */
+    _Atomic uint64_t applied_seq;    /* change_seq, for readers without the lock */
+    _Atomic uint64_t store_head;     /* the store's change head as last read */
+    _Atomic bool store_up;           /* the last read of the store succeeded */
+    _Atomic int64_t last_read_at;    /* when a read of the store last succeeded (0: never) */
+    /* Why the store is down, for /readyz: guarded by status_lock. */
+    pthread_mutex_t status_lock;
+    int64_t down_since;
+    char down_error[300];
     _Atomic int64_t snapshot_built_at; /* Unix seconds */
     /* The published snapshot decides exactly from this time on (the `now`
      * it was built for: actions that ended before are left out). Stored
@@ -94,7 +112,20 @@ int daemon_key_open(cutoffd *d, char *err, size_t err_len);
 /* Signs a head when the newest record has none (force: in any case, for
  * the interval). Call with write_lock held. */
 void daemon_sign_locked(cutoffd *d, bool force);
-/* Starts / stops the thread that notices changes made by other processes. */
+/* The store answered a read (head: its change sequence) or failed to
+ * (rc, with the reason in why): /readyz, the metrics and the staleness
+ * limit follow these. Any thread. */
+void daemon_store_ok(cutoffd *d, uint64_t head);
+void daemon_store_failed(cutoffd *d, int rc, const char *why);
+/* Whether decisions must be refused because the store has not been read
+ * for longer than max_staleness_s; why says so (for the problem body). */
+bool daemon_too_stale(cutoffd *d, char *why, size_t n);
+/* The reason /readyz gives while the store is down ("" when it is up). */
+void daemon_store_status(cutoffd *d, char *why, size_t n);
+/* Starts / stops the thread that notices changes made by other processes
+ * (woken by the store, re-reading at least every safety_interval_ms,
+ * reconnecting with backoff while the store is down) and writes this
+ * node's receipts. */
 int daemon_watch_start(cutoffd *d);
 void daemon_watch_stop(cutoffd *d);
 /* A snapshot of the current state that decides exactly at every time,

@@ -268,7 +268,14 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch, bool locked)
 {
     size_t len;
     const char *body = co__http_body(req, &len);
-    char err[300];
+    char err[300], stale[600];
+    /* Past max_staleness_s without the store: answer 503 so that a load
+     * balancer takes this node out, rather than enforce a state that may
+     * be long gone. */
+    if (daemon_too_stale(d, stale, sizeof stale)) {
+        co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL, stale, NULL);
+        return;
+    }
     json_t *requests;
     json_t *doc = decision_body_parse(body, len, batch, &requests, err, sizeof err);
     if (doc == NULL) {
@@ -515,6 +522,15 @@ static void handle_authz(cutoffd *d, co__http_req *req, authz_endpoint endpoint)
     }
     char scratch[1024], *heap = NULL; /* captures: on the stack for usual URIs */
     cutoff_request asked;
+    char stale[600];
+    if (daemon_too_stale(d, stale, sizeof stale)) {
+        if (for_nginx)
+            co__http_reply_problem(req, 403, NULL, "Forbidden", stale, "{\"code\":\"EUNAVAIL\"}",
+                                   NULL);
+        else
+            co__http_reply_error(req, CUTOFF_EUNAVAIL, NULL, stale, NULL);
+        return;
+    }
     bool readable = read_forwarded(d, req, scratch, sizeof scratch, &heap, &asked);
     cutoff_reader *reader = readable ? daemon_reader(d) : NULL;
     const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
@@ -671,6 +687,37 @@ static bool notices_handle(cutoffd *d, co__http_req *req)
     return false;
 }
 
+/* /readyz: 200 while a snapshot is published and the store answers; 503
+ * with the reason otherwise. Degraded (the store down, the last snapshot
+ * still deciding) is 503 too, so that a load balancer prefers the nodes
+ * that can see changes; "deciding" says whether this one still answers
+ * decisions (max_staleness_s). */
+static void readyz(cutoffd *d, co__http_req *req)
+{
+    char down[400], stale[600];
+    bool ready = atomic_load(&d->ready), stopping = atomic_load(&d->stopping);
+    daemon_store_status(d, down, sizeof down);
+    bool too_stale = daemon_too_stale(d, stale, sizeof stale);
+    json_t *o;
+    if (stopping)
+        o = json_pack("{s:s,s:s}", "status", "not ready", "reason", "stopping");
+    else if (!ready)
+        o = json_pack("{s:s,s:s}", "status", "not ready", "reason",
+                      down[0] ? down : "no snapshot is published yet (no catalog or nodes)");
+    else if (down[0])
+        o = json_pack("{s:s,s:s,s:b,s:I}", "status", "degraded", "reason", too_stale ? stale : down,
+                      "deciding", !too_stale, "applied_seq",
+                      (json_int_t)atomic_load(&d->applied_seq));
+    else
+        o = json_pack("{s:s,s:I}", "status", "ready", "applied_seq",
+                      (json_int_t)atomic_load(&d->applied_seq));
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    bool ok = ready && !stopping && !down[0];
+    co__http_reply_json(req, ok ? 200 : 503, text ? text : "{\"status\":\"not ready\"}", NULL);
+    free(text);
+}
+
 bool ops_handle(cutoffd *d, co__http_req *req)
 {
     const char *path = co__http_path(req);
@@ -681,15 +728,18 @@ bool ops_handle(cutoffd *d, co__http_req *req)
     }
     if (strcmp(path, "/readyz") == 0) {
         co__http_set_label(req, NULL, "ops.readyz");
-        bool ready = atomic_load(&d->ready) && !atomic_load(&d->stopping);
-        co__http_reply_json(req, ready ? 200 : 503,
-                            ready ? "{\"status\":\"ready\"}" : "{\"status\":\"not ready\"}", NULL);
+        readyz(d, req);
         return true;
     }
     if (strcmp(path, "/metrics") == 0) {
         co__http_set_label(req, NULL, "ops.metrics");
+        bool up = atomic_load(&d->store_up);
         metrics_gauges g = {.snapshot_version = cutoff_engine_version(d->engine),
-                            .ready = atomic_load(&d->ready)};
+                            .ready = atomic_load(&d->ready),
+                            .applied_seq = atomic_load(&d->applied_seq),
+                            .store_head_seq = atomic_load(&d->store_head),
+                            .store_up = up,
+                            .degraded = !up && atomic_load(&d->ready)};
         cutoff_reader *reader = daemon_reader(d);
         const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
         if (snap) {

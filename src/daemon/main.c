@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: cutoffd [OPTIONS]\n"
@@ -41,6 +42,26 @@ static const char usage[] =
     "2 on a usage error.\n";
 
 static cutoffd the_daemon;
+
+/* This node's id in the receipts: node_id, or HOST:DECISION_PORT (the
+ * port it listens on, also when the configuration said 0). */
+static void node_id_set(cutoffd *d)
+{
+    if (d->cfg.node_id) {
+        snprintf(d->node_id, sizeof d->node_id, "%s", d->cfg.node_id);
+        return;
+    }
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    char port[16];
+    snprintf(port, sizeof port, ":%u", co__http_port(d->decision));
+    /* A host name too long for the id keeps its end: the port. */
+    size_t room = sizeof d->node_id - 1 - strlen(port);
+    snprintf(d->node_id, sizeof d->node_id, "%.*s%s", (int)room, host, port);
+    if (!config_node_id_valid(d->node_id))
+        snprintf(d->node_id, sizeof d->node_id, "cutoffd%s", port);
+}
 
 static int load_tokens(cutoffd *d, const char *path, char *err, size_t n)
 {
@@ -215,6 +236,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&d->write_lock, NULL);
     pthread_mutex_init(&d->readers_lock, NULL);
     pthread_mutex_init(&d->log_lock, NULL);
+    pthread_mutex_init(&d->status_lock, NULL);
     if (d->cfg.log_file && strcmp(d->cfg.log_file, "-") != 0) {
         d->log = fopen(d->cfg.log_file, "a");
         if (d->log == NULL) {
@@ -244,6 +266,11 @@ int main(int argc, char **argv)
         cleanup(d);
         return 1;
     }
+    if (d->cfg.watch_ms_given)
+        daemon_log(d, "warn", "config_deprecated",
+                   json_pack("{s:s,s:s}", "key", "watch_ms", "message",
+                             "watch_ms is read as safety_interval_ms: changes now wake cutoffd, "
+                             "and only the slow re-read remains; rename the key"));
     if (admin_remote)
         daemon_log(d, "warn", "admin_remote",
                    json_pack("{s:s,s:s}", "admin", d->cfg.admin_listen, "message",
@@ -263,6 +290,8 @@ int main(int argc, char **argv)
         co__http_start(d->cfg.decision_listen, &decision_limits, &decision_cb, err, sizeof err);
     if (d->decision)
         d->admin = co__http_start(d->cfg.admin_listen, &admin_limits, &admin_cb, err, sizeof err);
+    if (d->decision != NULL && d->admin != NULL)
+        node_id_set(d);
     if (d->decision == NULL || d->admin == NULL || daemon_watch_start(d) != 0) {
         fprintf(stderr, "cutoffd: %s\n", err);
         co__http_stop(d->decision, 0);
@@ -271,10 +300,10 @@ int main(int argc, char **argv)
     }
     unsigned dport = co__http_port(d->decision), aport = co__http_port(d->admin);
     daemon_log(d, "info", "listening",
-               json_pack("{s:s,s:i,s:s,s:i,s:s,s:i}", "decision", d->cfg.decision_listen,
+               json_pack("{s:s,s:i,s:s,s:i,s:s,s:i,s:s}", "decision", d->cfg.decision_listen,
                          "decision_port", (int)dport, "admin", d->cfg.admin_listen, "admin_port",
                          (int)aport, "database", d->cfg.database, "threads",
-                         (int)d->cfg.limits.threads));
+                         (int)d->cfg.limits.threads, "node_id", d->node_id));
     if (port_file) {
         FILE *f = fopen(port_file, "w");
         if (f) {

@@ -133,6 +133,34 @@ char *metrics_render(metrics *m, const metrics_gauges *g)
             (unsigned long long)g->active_actions, (unsigned long long)g->subscriptions, g->ready,
             (unsigned long long)atomic_load(&m->reloads),
             (unsigned long long)atomic_load(&m->reload_failures));
+    fprintf(b,
+            "# HELP cutoff_applied_seq The store's change sequence the published snapshot "
+            "enforces.\n"
+            "# TYPE cutoff_applied_seq gauge\ncutoff_applied_seq %llu\n"
+            "# HELP cutoff_store_head_seq The store's newest change sequence, as last read.\n"
+            "# TYPE cutoff_store_head_seq gauge\ncutoff_store_head_seq %llu\n"
+            "# HELP cutoff_change_lag Changes not yet enforced (head - applied, as last read).\n"
+            "# TYPE cutoff_change_lag gauge\ncutoff_change_lag %llu\n"
+            "# HELP cutoff_store_up 1 when the last read of the store succeeded.\n"
+            "# TYPE cutoff_store_up gauge\ncutoff_store_up %d\n"
+            "# HELP cutoff_degraded 1 when deciding from the last snapshot while the store is "
+            "unreachable.\n"
+            "# TYPE cutoff_degraded gauge\ncutoff_degraded %d\n"
+            "# HELP cutoff_store_wakeups_total Waits for a change that the store woke.\n"
+            "# TYPE cutoff_store_wakeups_total counter\ncutoff_store_wakeups_total %llu\n"
+            "# HELP cutoff_store_safety_reads_total Waits that ended at safety_interval_ms "
+            "instead.\n"
+            "# TYPE cutoff_store_safety_reads_total counter\n"
+            "cutoff_store_safety_reads_total %llu\n"
+            "# HELP cutoff_store_failures_total Reads of the store that failed.\n"
+            "# TYPE cutoff_store_failures_total counter\ncutoff_store_failures_total %llu\n",
+            (unsigned long long)g->applied_seq, (unsigned long long)g->store_head_seq,
+            (unsigned long long)(g->store_head_seq > g->applied_seq
+                                     ? g->store_head_seq - g->applied_seq
+                                     : 0),
+            g->store_up, g->degraded, (unsigned long long)atomic_load(&m->wakeups),
+            (unsigned long long)atomic_load(&m->safety_reads),
+            (unsigned long long)atomic_load(&m->store_failures));
     if (fclose(b) != 0) {
         free(text);
         return NULL;

@@ -23,6 +23,8 @@ typedef struct metrics {
     _Atomic uint64_t latency_count;
     _Atomic uint64_t admin[N_ADMIN_VERBS][N_ADMIN_RESULTS];
     _Atomic uint64_t reloads, reload_failures;
+    _Atomic uint64_t wakeups, safety_reads; /* change waits that woke / timed out */
+    _Atomic uint64_t store_failures;        /* reads of the store that failed */
 } metrics;
 
 const char *metrics_outcome_name(int outcome);
@@ -41,6 +43,8 @@ typedef struct metrics_gauges {
     uint64_t active_actions;
     uint64_t subscriptions;
     int ready;
+    uint64_t applied_seq, store_head_seq;
+    int store_up, degraded;
 } metrics_gauges;
 
 /* The whole exposition as a malloc'd string. */

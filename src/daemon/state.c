@@ -1,21 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * state.c - keeping the published snapshot equal to the database.
+ * state.c - keeping the published snapshot equal to the database, and
+ * telling the fleet so.
  *
  * cutoffd's own admin calls refresh synchronously after their commit, so a
  * response to an approval means the approval is already in force. Changes
  * made by other processes on the same database (the CLI, another daemon)
- * are noticed by a watcher thread that polls the database's change
- * sequence (cutoff_db_changes: a few index lookups) every watch_ms
- * milliseconds. Either way the kinds of change decide the work: the tree is
- * reloaded only when nodes or the catalog changed, the actions are
- * recompiled when actions changed, and a change to cases alone publishes
- * nothing. Readers never pause: the new snapshot is swapped in atomically.
+ * are noticed by a watcher thread that waits for the store to signal a
+ * commit (cutoff_db_wait_change) and then reads the change sequence
+ * (cutoff_db_changes: a few index lookups); it reads it anyway every
+ * safety_interval_ms, which bounds what a lost signal costs. Either way
+ * the kinds of change decide the work: the tree is reloaded only when
+ * nodes or the catalog changed, the actions are recompiled when actions
+ * changed, and a change to cases alone publishes nothing. Readers never
+ * pause: the new snapshot is swapped in atomically.
+ *
+ * After each change it applies, and every heartbeat_s, the watcher writes
+ * this node's receipt (the sequence it enforces, since when, the digest of
+ * its snapshot). When the store cannot be read, the node keeps deciding
+ * from its last snapshot (degraded: /readyz says why) and reconnects with
+ * a backoff; once back, it catches up from the sequence it had applied.
  */
 #include "daemon/daemon.h"
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,20 +97,26 @@ static refresh_work refresh_plan(unsigned kinds, bool have_tree, bool force)
 int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
 {
     cutoff_changes changes;
-    int rc = cutoff_db_changes(d->db, d->change_seq, &changes);
+    int rc = d->db ? cutoff_db_changes(d->db, d->change_seq, &changes) : CUTOFF_EUNAVAIL;
     if (rc != 0) {
+        char why[256];
+        snprintf(why, sizeof why, "cannot read the change log: %s", cutoff_strerror(rc));
+        daemon_store_failed(d, rc, why);
         if (diag) {
             diag->code = rc;
-            snprintf(diag->message, sizeof diag->message, "cannot read the change log: %s",
-                     cutoff_strerror(rc));
+            snprintf(diag->message, sizeof diag->message, "%s", why);
         }
         return rc;
     }
+    daemon_store_ok(d, changes.head);
     refresh_work work = refresh_plan(changes.kinds, d->tree != NULL, force);
     if (work == REFRESH_NOTHING) {
-        if (changes.head != d->change_seq)
+        if (changes.head != d->change_seq) {
             daemon_sign_locked(d, false);
+            d->applied_at = daemon_now();
+        }
         d->change_seq = changes.head;
+        atomic_store(&d->applied_seq, d->change_seq);
         return 0;
     }
     atomic_fetch_add(&d->metrics.reloads, 1);
@@ -132,7 +148,12 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
     cutoff_snapshot_release(d->history);
     d->history = NULL;
     atomic_store(&d->snapshot_built_at, daemon_now());
+    if (cutoff_snapshot_digest(snap, d->digest, sizeof d->digest) != 0)
+        d->digest[0] = '\0';
+    if (changes.head != d->change_seq || d->applied_at == 0)
+        d->applied_at = daemon_now();
     d->change_seq = changes.head;
+    atomic_store(&d->applied_seq, d->change_seq);
     /* Changes made by others (the CLI without a key) get a head too. */
     daemon_sign_locked(d, false);
     atomic_store(&d->ready, true);
@@ -218,6 +239,18 @@ int daemon_state_open(cutoffd *d, char *err, size_t err_len)
     int rc = cutoff_engine_new(&d->engine);
     if (rc == 0)
         rc = cutoff_db_open(d->cfg.database, 0, &d->db, &diag);
+    if (rc == 0)
+        rc = cutoff_db_open(d->cfg.database, 0, &d->wait_db, &diag);
+    if (rc == CUTOFF_EUNAVAIL) {
+        /* A store that cannot be reached now may be reachable soon: the
+         * watcher retries, and until it has built a snapshot decisions are
+         * refused (503) and /readyz says why. A store that is missing or
+         * refused (ENOTINIT, ESTORE) is a configuration error: exit. */
+        cutoff_db_close(d->db);
+        d->db = NULL;
+        daemon_store_failed(d, rc, diag.message[0] ? diag.message : cutoff_strerror(rc));
+        return 0;
+    }
     if (rc != 0) {
         snprintf(err, err_len, "%s: %s", d->cfg.database,
                  diag.message[0] ? diag.message : cutoff_strerror(rc));
@@ -274,27 +307,207 @@ void daemon_state_close(cutoffd *d)
     d->tree = NULL;
     cutoff_db_close(d->db);
     d->db = NULL;
+    cutoff_db_close(d->wait_db);
+    d->wait_db = NULL;
     cutoff_key_free(d->key);
     d->key = NULL;
+}
+
+/* ===================================================================== */
+/* The store's health                                                     */
+/* ===================================================================== */
+
+void daemon_store_ok(cutoffd *d, uint64_t head)
+{
+    atomic_store(&d->store_head, head);
+    atomic_store(&d->last_read_at, daemon_now());
+    if (atomic_exchange(&d->store_up, true))
+        return;
+    pthread_mutex_lock(&d->status_lock);
+    int64_t since = d->down_since;
+    d->down_since = 0;
+    d->down_error[0] = '\0';
+    pthread_mutex_unlock(&d->status_lock);
+    if (since)
+        daemon_log(d, "info", "store_up",
+                   json_pack("{s:I,s:I}", "down_seconds", (json_int_t)(daemon_now() - since),
+                             "head", (json_int_t)head));
+}
+
+void daemon_store_failed(cutoffd *d, int rc, const char *why)
+{
+    atomic_fetch_add(&d->metrics.store_failures, 1);
+    bool was_up = atomic_exchange(&d->store_up, false);
+    pthread_mutex_lock(&d->status_lock);
+    bool first = d->down_since == 0;
+    if (first)
+        d->down_since = daemon_now();
+    snprintf(d->down_error, sizeof d->down_error, "%s", why && *why ? why : cutoff_strerror(rc));
+    pthread_mutex_unlock(&d->status_lock);
+    if (first || was_up)
+        daemon_log(d, "error", "store_down",
+                   json_pack("{s:s,s:s,s:I}", "error", why && *why ? why : cutoff_strerror(rc),
+                             "code", cutoff_errname(rc), "applied_seq",
+                             (json_int_t)atomic_load(&d->applied_seq)));
+}
+
+void daemon_store_status(cutoffd *d, char *why, size_t n)
+{
+    pthread_mutex_lock(&d->status_lock);
+    if (d->down_since) {
+        char t[32];
+        snprintf(why, n, "store unreachable since %s: %s", cutoff_time_format(d->down_since, t),
+                 d->down_error);
+    } else {
+        why[0] = '\0';
+    }
+    pthread_mutex_unlock(&d->status_lock);
+}
+
+bool daemon_too_stale(cutoffd *d, char *why, size_t n)
+{
+    unsigned max = d->cfg.max_staleness_s;
+    if (max == 0 || atomic_load(&d->store_up))
+        return false;
+    int64_t last = atomic_load(&d->last_read_at), age = daemon_now() - last;
+    if (last != 0 && age <= (int64_t)max)
+        return false;
+    char status[400], t[32];
+    daemon_store_status(d, status, sizeof status);
+    if (last == 0)
+        snprintf(why, n, "%s; refusing to decide: the store was never read", status);
+    else
+        snprintf(why, n,
+                 "%s; refusing to decide: the snapshot was last confirmed at %s, %lld s ago, "
+                 "more than max_staleness_s %u",
+                 status, cutoff_time_format(last, t), (long long)age, max);
+    return true;
+}
+
+/* ===================================================================== */
+/* Receipts                                                               */
+/* ===================================================================== */
+
+/* Writes this node's receipt when what it enforces moved, or the heartbeat
+ * is due. Call with write_lock held. */
+static void receipt_write_locked(cutoffd *d, const char *status, bool force)
+{
+    int64_t now = daemon_now();
+    if (d->db == NULL || (!force && d->receipt_at != 0 && d->receipt_seq == d->change_seq &&
+                          now - d->receipt_at < (int64_t)d->cfg.heartbeat_s))
+        return;
+    cutoff_receipt r = {.node = d->node_id,
+                        .seq = d->change_seq,
+                        .applied_at = d->applied_at ? d->applied_at : now,
+                        .digest = d->digest,
+                        .heartbeat_at = now,
+                        .status = status};
+    int rc = cutoff_db_receipt_put(d->db, &r);
+    if (rc == 0) {
+        d->receipt_seq = d->change_seq;
+        d->receipt_at = now;
+        d->receipt_failing = false;
+        return;
+    }
+    if (!d->receipt_failing)
+        daemon_log(d, "error", "receipt_failed",
+                   json_pack("{s:s,s:s}", "node_id", d->node_id, "error", cutoff_strerror(rc)));
+    d->receipt_failing = true;
+}
+
+/* ===================================================================== */
+/* The watcher                                                            */
+/* ===================================================================== */
+
+/* Backoff of reconnection attempts while the store is down. */
+#define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS 5000
+
+/* Sleeps ms, in short steps so that a stop is not kept waiting. */
+static void pause_ms(cutoffd *d, int ms)
+{
+    while (ms > 0 && !atomic_load(&d->stopping)) {
+        int step = ms < 100 ? ms : 100;
+        struct timespec t = {0, (long)step * 1000000};
+        nanosleep(&t, NULL);
+        ms -= step;
+    }
+}
+
+/* One attempt to reach the store again: fresh handles (a file replaced at
+ * its path, a server restarted), swapped in under the lock, then a catch-up
+ * from the applied sequence. Returns true when the store answered. */
+static bool reconnect(cutoffd *d)
+{
+    cutoff_diag diag = {0};
+    cutoff_db *db = NULL, *wait_db = NULL;
+    int rc = cutoff_db_open(d->cfg.database, 0, &db, &diag);
+    if (rc == 0)
+        rc = cutoff_db_open(d->cfg.database, 0, &wait_db, &diag);
+    if (rc != 0) {
+        cutoff_db_close(db);
+        daemon_store_failed(d, rc, diag.message[0] ? diag.message : cutoff_strerror(rc));
+        return false;
+    }
+    cutoff_db_set_key(db, d->key);
+    cutoff_db_set_sign_interval(db, (int64_t)d->cfg.sign_interval_s);
+    cutoff_db_close(d->wait_db);
+    d->wait_db = wait_db;
+    pthread_mutex_lock(&d->write_lock);
+    cutoff_db_close(d->db);
+    d->db = db;
+    rc = daemon_refresh_locked(d, d->tree == NULL, &diag);
+    bool up = atomic_load(&d->store_up);
+    if (up)
+        receipt_write_locked(d, "ok", true);
+    pthread_mutex_unlock(&d->write_lock);
+    if (rc != 0 && up)
+        daemon_log(
+            d, rc == CUTOFF_ENOTFOUND ? "warn" : "error",
+            rc == CUTOFF_ENOTFOUND ? "not_ready" : "refresh_failed",
+            json_pack("{s:s}", "error", diag.message[0] ? diag.message : cutoff_strerror(rc)));
+    return up;
 }
 
 static void *watch_loop(void *arg)
 {
     cutoffd *d = arg;
-    struct timespec pause = {d->cfg.watch_ms / 1000, (long)(d->cfg.watch_ms % 1000) * 1000000};
     bool failing = false;
+    int backoff_ms = RETRY_FIRST_MS;
     while (!atomic_load(&d->stopping)) {
-        nanosleep(&pause, NULL);
+        if (!atomic_load(&d->store_up)) {
+            if (reconnect(d)) {
+                backoff_ms = RETRY_FIRST_MS;
+            } else {
+                pause_ms(d, backoff_ms);
+                backoff_ms = backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff_ms * 2;
+            }
+            continue;
+        }
+        /* Up to the safety interval, shorter when a heartbeat is due. */
+        int wait_ms = (int)d->cfg.safety_interval_ms;
+        if ((int64_t)d->cfg.heartbeat_s * 1000 < wait_ms)
+            wait_ms = (int)d->cfg.heartbeat_s * 1000;
+        int woken = cutoff_db_wait_change(d->wait_db, wait_ms);
+        if (atomic_load(&d->stopping))
+            break;
+        if (woken < 0) {
+            daemon_store_failed(d, woken, cutoff_strerror(woken));
+            continue;
+        }
+        atomic_fetch_add(woken ? &d->metrics.wakeups : &d->metrics.safety_reads, 1);
         cutoff_diag diag = {0};
         pthread_mutex_lock(&d->write_lock);
         int rc = daemon_refresh_locked(d, false, &diag);
         /* The promised interval: a head even when nothing changed, so that
          * a verifier can tell a stopped signer or removed heads. */
-        if (d->cfg.sign_interval_s > 0 &&
+        if (atomic_load(&d->store_up) && d->cfg.sign_interval_s > 0 &&
             daemon_now() - d->head_signed_at >= (int64_t)d->cfg.sign_interval_s)
             daemon_sign_locked(d, true);
+        if (atomic_load(&d->store_up))
+            receipt_write_locked(d, "ok", false);
         pthread_mutex_unlock(&d->write_lock);
-        if (rc != 0 && !failing) {
+        if (rc != 0 && !failing && atomic_load(&d->store_up)) {
             /* Keep serving the last good snapshot (or none, on a database
              * without a catalog); say so once. */
             json_t *f =
@@ -316,4 +529,9 @@ void daemon_watch_stop(cutoffd *d)
 {
     atomic_store(&d->stopping, true);
     pthread_join(d->watcher, NULL);
+    /* The fleet learns this node left on purpose, not that it went silent. */
+    pthread_mutex_lock(&d->write_lock);
+    if (atomic_load(&d->store_up))
+        receipt_write_locked(d, "stopped", true);
+    pthread_mutex_unlock(&d->write_lock);
 }

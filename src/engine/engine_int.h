@@ -82,6 +82,10 @@ struct cutoff_tree {
     size_t recs_units;
     uint64_t *slots; /* hash tag << 32 | record offset; 0 empty */
     uint64_t slot_mask;
+
+    /* The tree's part of cutoff_snapshot_digest, computed on first need
+     * (digest.c) and published once: NULL until then. */
+    XXH128_hash_t *_Atomic digest;
 };
 
 static inline const co__rec *co__tree_rec(const cutoff_tree *t, uint32_t off)

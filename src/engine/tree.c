@@ -121,6 +121,7 @@ static void tree_free(cutoff_tree *t)
     if (t == NULL)
         return;
     tree_free_catalog(t);
+    co__free(atomic_load(&t->digest));
     co__free(t->nodes);
     co__free(t->recs);
     co__free(t->slots);

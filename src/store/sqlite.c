@@ -13,10 +13,15 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long a writer waits for another writer's lock: a bulk import of
@@ -28,6 +33,10 @@
 #define CACHE_KIB 262144
 #define BULK_CACHE_KIB 1048576
 #define BULK_ROWS 100000
+/* Without inotify, change_wait reports a possible change this often: the
+ * caller then reads the change sequence, as the daemon once did on a
+ * timer. */
+#define CHANGE_POLL_MS 10
 
 /* ===================================================================== */
 /* Schema                                                                 */
@@ -175,6 +184,19 @@ static const char *const migrations[CO__STORE_SCHEMA_VERSION] = {
     "  BEGIN SELECT RAISE(ABORT, 'a notice is never changed once issued and signed'); END;"
     "CREATE TRIGGER notices_no_delete BEFORE DELETE ON notices"
     "  BEGIN SELECT RAISE(ABORT, 'notices are append-only'); END;",
+
+    /* 3 -> 4: the receipts of the decision nodes (cutoffd) that share this
+     * store: what each one enforces and when it last said so. One row per
+     * node, replaced by each report; not a change and never audited, so
+     * that reports cannot wake the nodes into reporting again. */
+    "CREATE TABLE receipts("
+    "  node TEXT PRIMARY KEY NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  applied_at INTEGER NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  heartbeat_at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 /* ===================================================================== */
@@ -229,6 +251,8 @@ enum stmt_id {
     ST_CATALOG_HISTORY_ITER,
     ST_EVIDENCE_ITER_ALL,
     ST_CHANGE_ITER,
+    ST_RECEIPT_PUT,
+    ST_RECEIPT_ITER,
     ST__COUNT
 };
 
@@ -317,6 +341,13 @@ static const char *const stmt_sql[ST__COUNT] = {
         "SELECT case_id, n, sha256, size, media_type, file, note, added_by, added_at,"
         " content IS NOT NULL, content FROM evidence ORDER BY case_id, n",
     [ST_CHANGE_ITER] = "SELECT seq, kind, object FROM changes ORDER BY seq",
+    [ST_RECEIPT_PUT] = "INSERT INTO receipts(node, seq, applied_at, digest, heartbeat_at, status)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                       " ON CONFLICT(node) DO UPDATE SET seq = excluded.seq,"
+                       " applied_at = excluded.applied_at, digest = excluded.digest,"
+                       " heartbeat_at = excluded.heartbeat_at, status = excluded.status",
+    [ST_RECEIPT_ITER] = "SELECT node, seq, applied_at, digest, heartbeat_at, status"
+                        " FROM receipts ORDER BY node",
 };
 
 typedef struct sqlite_store {
@@ -324,6 +355,13 @@ typedef struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *stmts[ST__COUNT];
     bool bulk_cache; /* the cache was enlarged for the current transaction */
+    char *path;      /* as opened: what must still name the file (reachable) */
+    dev_t dev;       /* the file the handle opened */
+    ino_t ino;
+    char *dir, *base_name, *wal_name; /* what change_wait watches */
+    int watch_fd;                     /* inotify; -1 until the first change_wait */
+    bool watch_failed;                /* inotify is unavailable: change_wait sleeps */
+    char unreachable[300];            /* why the store is unreachable, for errmsg */
 } sqlite_store;
 
 static sqlite_store *as_sqlite(co__store *s)
@@ -444,7 +482,60 @@ static void sq_close(co__store *base)
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->stmts[i]);
     sqlite3_close(s->db);
+    if (s->watch_fd >= 0)
+        close(s->watch_fd);
+    co__free(s->path);
+    co__free(s->dir);
+    co__free(s->base_name);
+    co__free(s->wal_name);
     co__free(s);
+}
+
+/* Remembers which file the handle opened, and the names change_wait
+ * watches in its directory: the database and its -wal (a commit in WAL
+ * mode writes the -wal; a checkpoint, the database). */
+static int remember_file(sqlite_store *s, const char *path)
+{
+    struct stat sb;
+    const char *slash = strrchr(path, '/');
+    s->path = co__strdup(path);
+    s->dir =
+        slash ? co__strndup(path, slash == path ? 1 : (size_t)(slash - path)) : co__strdup(".");
+    s->base_name = co__strdup(slash ? slash + 1 : path);
+    s->wal_name = s->base_name ? co__malloc(strlen(s->base_name) + 5) : NULL;
+    if (!s->path || !s->dir || !s->base_name || !s->wal_name)
+        return CUTOFF_ENOMEM;
+    sprintf(s->wal_name, "%s-wal", s->base_name);
+    if (stat(path, &sb) == 0) {
+        s->dev = sb.st_dev;
+        s->ino = sb.st_ino;
+    }
+    return 0;
+}
+
+/* The SQLite store is reachable while its path still names the file the
+ * handle opened. A file moved away, removed, or replaced by another (a
+ * volume unmounted, a restore from backup) would otherwise go on being
+ * read through the open descriptor, unchanged while others write the new
+ * one; that is CUTOFF_EUNAVAIL, and reopening the path is the cure. One
+ * stat per transaction. */
+static int check_reachable(sqlite_store *s)
+{
+    struct stat sb;
+    if (s->ino == 0)
+        return 0;
+    if (stat(s->path, &sb) != 0) {
+        snprintf(s->unreachable, sizeof s->unreachable, "database file %s: %s", s->path,
+                 strerror(errno));
+        return CUTOFF_EUNAVAIL;
+    }
+    if (sb.st_dev != s->dev || sb.st_ino != s->ino) {
+        snprintf(s->unreachable, sizeof s->unreachable,
+                 "database file %s was replaced by another file since it was opened", s->path);
+        return CUTOFF_EUNAVAIL;
+    }
+    s->unreachable[0] = '\0';
+    return 0;
 }
 
 /* Finds an object (table, view, index, trigger) in db that the schema
@@ -523,6 +614,7 @@ static int sq_open(const char *path, int mode, co__store **out, cutoff_diag *dia
     if (s == NULL)
         return CUTOFF_ENOMEM;
     s->base.ops = &co__sqlite_store_ops;
+    s->watch_fd = -1;
     int flags = SQLITE_OPEN_NOMUTEX |
                 (read_only ? SQLITE_OPEN_READONLY
                            : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
@@ -537,6 +629,8 @@ static int sq_open(const char *path, int mode, co__store **out, cutoff_diag *dia
                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
         goto out;
     }
+    if ((rc = remember_file(s, path)) != 0)
+        goto out;
     sqlite3_extended_result_codes(s->db, 0);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* Read before writing anything, so that a file that is not a database,
@@ -655,12 +749,14 @@ out:
 
 static int sq_begin(co__store *base)
 {
-    return exec(as_sqlite(base), "BEGIN IMMEDIATE");
+    int rc = check_reachable(as_sqlite(base));
+    return rc ? rc : exec(as_sqlite(base), "BEGIN IMMEDIATE");
 }
 
 static int sq_begin_read(co__store *base)
 {
-    return exec(as_sqlite(base), "BEGIN DEFERRED");
+    int rc = check_reachable(as_sqlite(base));
+    return rc ? rc : exec(as_sqlite(base), "BEGIN DEFERRED");
 }
 
 /* Gives back the cache a bulk write took, once its pages are clean
@@ -694,7 +790,8 @@ static void sq_rollback(co__store *base)
 
 static const char *sq_errmsg(co__store *base)
 {
-    return sqlite3_errmsg(as_sqlite(base)->db);
+    sqlite_store *s = as_sqlite(base);
+    return s->unreachable[0] ? s->unreachable : sqlite3_errmsg(s->db);
 }
 
 /* ===================================================================== */
@@ -1421,6 +1518,140 @@ static int sq_change_last(co__store *base, unsigned kind, uint64_t *seq_out)
     return rc;
 }
 
+/* Starts watching the database's directory for writes to the database or
+ * its -wal. The directory rather than the two files: SQLite may delete
+ * and recreate the -wal when the last connection closes, and a watch on a
+ * file follows the old one. A move of the directory itself, or of the
+ * database out of it, wakes the waiter too, so that an unreachable store
+ * is noticed at once. */
+static int watch_start(sqlite_store *s)
+{
+    s->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (s->watch_fd < 0)
+        return -1;
+    if (inotify_add_watch(s->watch_fd, s->dir,
+                          IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+                              IN_MOVED_TO | IN_MOVE_SELF | IN_DELETE_SELF | IN_ONLYDIR) < 0) {
+        close(s->watch_fd);
+        s->watch_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads every queued event; whether one was about the database, its -wal
+ * or the watched directory itself. */
+static bool watch_drain(sqlite_store *s)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool ours = false;
+    ssize_t n;
+    while ((n = read(s->watch_fd, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *e = (const struct inotify_event *)(void *)p;
+            if (e->len == 0 || strcmp(e->name, s->base_name) == 0 ||
+                strcmp(e->name, s->wal_name) == 0)
+                ours = true;
+            p += sizeof *e + e->len;
+        }
+    }
+    return ours;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first call only starts the watch and answers "woken": a commit made
+ * before the watch existed would otherwise go unseen until the timeout.
+ * Events that queue between two calls are kept by the kernel, so a commit
+ * made while the caller was reading is not lost: the next call returns at
+ * once. Writes of this handle wake it too (a receipt, a signed head); the
+ * caller finds no new change and waits again. */
+static int sq_change_wait(co__store *base, int timeout_ms)
+{
+    sqlite_store *s = as_sqlite(base);
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (s->watch_fd < 0 && !s->watch_failed && getenv("CUTOFF_SQLITE_NO_WAKEUP") == NULL) {
+        if (watch_start(s) == 0)
+            return 1;
+        s->watch_failed = true;
+    }
+    if (s->watch_fd < 0 && !s->watch_failed) {
+        /* CUTOFF_SQLITE_NO_WAKEUP: no signal ever arrives (what a lost
+         * wake-up looks like), so that the caller's slow re-read can be
+         * shown to catch every change on its own. */
+        struct timespec pause = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+        nanosleep(&pause, NULL);
+        return check_reachable(s) ? CUTOFF_EUNAVAIL : 0;
+    }
+    if (s->watch_fd < 0) {
+        int ms = timeout_ms < CHANGE_POLL_MS ? timeout_ms : CHANGE_POLL_MS;
+        struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000};
+        nanosleep(&pause, NULL);
+        return check_reachable(s) ? CUTOFF_EUNAVAIL : 1;
+    }
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - monotonic_ms();
+        struct pollfd pfd = {.fd = s->watch_fd, .events = POLLIN};
+        int n = poll(&pfd, 1, left > 0 ? (int)(left > INT_MAX ? INT_MAX : left) : 0);
+        if (n < 0 && errno != EINTR)
+            return CUTOFF_EIO;
+        if (n > 0 && watch_drain(s))
+            return check_reachable(s) ? CUTOFF_EUNAVAIL : 1;
+        if (left <= 0)
+            return check_reachable(s) ? CUTOFF_EUNAVAIL : 0;
+    }
+}
+
+/* ===================================================================== */
+/* Receipts                                                               */
+/* ===================================================================== */
+
+static int sq_receipt_put(co__store *base, const co__receipt_row *r)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_RECEIPT_PUT, &st);
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, r->node);
+    sqlite3_bind_int64(st, 2, r->seq > INT64_MAX ? INT64_MAX : (int64_t)r->seq);
+    sqlite3_bind_int64(st, 3, r->applied_at);
+    bind_text(st, 4, r->digest);
+    sqlite3_bind_int64(st, 5, r->heartbeat_at);
+    bind_text(st, 6, r->status);
+    return step_done(st);
+}
+
+static int sq_receipt_iter(co__store *base, co__receipt_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_RECEIPT_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__receipt_row r = {
+            .node = col_text(st, 0),
+            .seq = (uint64_t)sqlite3_column_int64(st, 1),
+            .applied_at = sqlite3_column_int64(st, 2),
+            .digest = col_text(st, 3),
+            .heartbeat_at = sqlite3_column_int64(st, 4),
+            .status = col_text(st, 5),
+        };
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
 /* ===================================================================== */
 /* Copying a whole store                                                  */
 /* ===================================================================== */
@@ -1553,4 +1784,7 @@ const co__store_ops co__sqlite_store_ops = {
     .catalog_history_iter = sq_catalog_history_iter,
     .evidence_iter_all = sq_evidence_iter_all,
     .change_iter = sq_change_iter,
+    .change_wait = sq_change_wait,
+    .receipt_put = sq_receipt_put,
+    .receipt_iter = sq_receipt_iter,
 };

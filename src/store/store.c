@@ -74,3 +74,13 @@ void co__notice_row_clear(co__notice_row *row)
     co__free(row->signature);
     memset(row, 0, sizeof *row);
 }
+
+void co__receipt_row_clear(co__receipt_row *row)
+{
+    if (row == NULL)
+        return;
+    co__free(row->node);
+    co__free(row->digest);
+    co__free(row->status);
+    memset(row, 0, sizeof *row);
+}

@@ -17,6 +17,10 @@
  * is returned. Rows filled by *_get are owned by the caller and released
  * with the matching co__*_row_clear. Times are Unix seconds; 0 means "not
  * set". Writes are only allowed between begin and commit/rollback.
+ * CUTOFF_EUNAVAIL means the store cannot be reached (a PostgreSQL server
+ * that does not answer, an SQLite file no longer at its path): a state
+ * that may pass, for which the caller retries (open again), unlike
+ * CUTOFF_ESTORE or CUTOFF_ENOTINIT at open, which a retry does not cure.
  */
 #ifndef CUTOFF_STORE_H
 #define CUTOFF_STORE_H
@@ -29,8 +33,8 @@
 
 /* The schema version every backend writes; migrations bring older stores
  * up to it. 2 added the change log; 3 the catalog history, the signed
- * audit heads and the customer notices. */
-#define CO__STORE_SCHEMA_VERSION 3
+ * audit heads and the customer notices; 4 the node receipts. */
+#define CO__STORE_SCHEMA_VERSION 4
 
 /* Modes of open. */
 #define CO__STORE_CREATE 1
@@ -133,6 +137,18 @@ typedef struct co__notice_row {
     char *signature;
 } co__notice_row;
 
+/* What one decision node (a cutoffd) reports it enforces: the change
+ * sequence its published snapshot stands for, since when, that snapshot's
+ * digest, and when it last reported at all. */
+typedef struct co__receipt_row {
+    char *node;           /* the node's stable id (cutoffd's node_id) */
+    uint64_t seq;         /* the change sequence it enforces */
+    int64_t applied_at;   /* when it began enforcing seq */
+    char *digest;         /* digest of its published snapshot (hex) */
+    int64_t heartbeat_at; /* when it last reported */
+    char *status;         /* "ok", "degraded" or "stopped" */
+} co__receipt_row;
+
 typedef int (*co__node_fn)(void *ctx, const cutoff_node_spec *node);
 typedef int (*co__plan_use_fn)(void *ctx, const char *plan, const char *example_node);
 typedef int (*co__case_fn)(void *ctx, const co__case_row *row);
@@ -141,6 +157,7 @@ typedef int (*co__action_fn)(void *ctx, const co__action_row *row);
 typedef int (*co__audit_fn)(void *ctx, const co__audit_row *row);
 typedef int (*co__head_fn)(void *ctx, const co__head_row *row);
 typedef int (*co__notice_fn)(void *ctx, const co__notice_row *row);
+typedef int (*co__receipt_fn)(void *ctx, const co__receipt_row *row);
 /* One catalog of the history (copying a whole store). */
 typedef int (*co__catalog_fn)(void *ctx, const char *json, const char *loaded_by,
                               int64_t loaded_at);
@@ -269,6 +286,20 @@ struct co__store_ops {
      * 0 when there is none. One index probe, cheap enough to poll. */
     int (*change_last)(co__store *s, unsigned kind, uint64_t *seq_out);
 
+    /* Waits up to timeout_ms for a sign that another handle committed a
+     * change: a PostgreSQL NOTIFY, a write to the SQLite file. 1 when woken,
+     * 0 on timeout, a negative code when the store cannot be reached (the
+     * caller retries later). A wake-up is a hint, never the change itself:
+     * the caller reads change_last to know what happened. */
+    int (*change_wait)(co__store *s, int timeout_ms);
+
+    /* ---- node receipts: replaced, never audited, never a change ---- */
+    /* Inserts or replaces the receipt of row->node (inside a write
+     * transaction like every write). */
+    int (*receipt_put)(co__store *s, const co__receipt_row *row);
+    /* Every receipt, ascending by node. */
+    int (*receipt_iter)(co__store *s, co__receipt_fn fn, void *ctx);
+
     /* ---- copying a whole store ---- */
     /* What `cutoff db copy` needs beyond the operations above to read every
      * row of one store and write it into another, of any backend. */
@@ -303,5 +334,6 @@ void co__action_row_clear(co__action_row *row);
 void co__audit_row_clear(co__audit_row *row);
 void co__head_row_clear(co__head_row *row);
 void co__notice_row_clear(co__notice_row *row);
+void co__receipt_row_clear(co__receipt_row *row);
 
 #endif

@@ -753,7 +753,7 @@ static void test_migration_from_version_1(void **state)
     char path[160], id[CUTOFF_ID_MAX + 1];
     const char *scope[] = {"unit-8200"};
     snprintf(path, sizeof path, "%s/v1.db", f->dir);
-    assert_int_equal(cutoff_db_schema_version(), 3);
+    assert_int_equal(cutoff_db_schema_version(), 4);
 
     /* A migration that fails leaves version 1 exactly as it was: a table
      * in the way of the new one stops it before anything is created. */
@@ -775,7 +775,9 @@ static void test_migration_from_version_1(void **state)
 
     write_v1_database(path);
     must(cutoff_db_open(path, 0, &db, &d), &d, "open version 1");
-    assert_int_equal(count_rows(path, "PRAGMA user_version"), 3);
+    assert_int_equal(count_rows(path, "PRAGMA user_version"), 4);
+    /* the receipts of the decision nodes start empty (version 4) */
+    assert_int_equal(count_rows(path, "SELECT count(*) FROM receipts"), 0);
     /* the catalog in force starts the catalog history (version 3) */
     assert_int_equal(count_rows(path, "SELECT count(*) FROM catalogs WHERE loaded_at = 1758801600"
                                       " AND json = (SELECT json FROM catalog)"),
@@ -801,6 +803,53 @@ static void test_migration_from_version_1(void **state)
     test_db_remove(path);
 }
 
+/* A version-3 database (this schema without the receipts) gains the
+ * receipts table and keeps every row; one with a table of its own in the
+ * way is refused, with nothing written. */
+static void test_migration_from_version_3(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    char path[160], id[CUTOFF_ID_MAX + 1];
+    const char *scope[] = {"unit-8200"};
+    snprintf(path, sizeof path, "%s/v3.db", f->dir);
+    cutoff_db *db = NULL;
+    must(cutoff_db_open(path, CUTOFF_DB_CREATE, &db, &d), &d, "create");
+    must(cutoff_db_catalog_load(db, "alice", CATALOG, strlen(CATALOG), &d), &d, "catalog");
+    must(import_text(db, WORLD, NULL, &d), &d, "nodes");
+    must(cutoff_db_case_open(db, "alice", NULL, "review", scope, 1, id, &d), &d, "case");
+    uint64_t before_head = head(db);
+    cutoff_db_close(db);
+    exec_sql(path, "DROP TABLE receipts; PRAGMA user_version = 3;");
+
+    /* in the way: a table of the same name that is not the schema's */
+    exec_sql(path, "CREATE TABLE receipts(x, y);");
+    char *before = dump(path);
+    db = NULL;
+    assert_int_equal(cutoff_db_open(path, 0, &db, &d), CUTOFF_ESTORE);
+    assert_null(db);
+    assert_non_null(strstr(d.message, "schema version 4"));
+    assert_int_equal(count_rows(path, "PRAGMA user_version"), 3);
+    char *after = dump(path);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    exec_sql(path, "DROP TABLE receipts;");
+
+    must(cutoff_db_open(path, 0, &db, &d), &d, "open version 3");
+    assert_int_equal(count_rows(path, "PRAGMA user_version"), 4);
+    assert_int_equal(count_rows(path, "SELECT count(*) FROM receipts"), 0);
+    assert_int_equal(head(db), before_head);
+    cutoff_receipt r = {"node-a", before_head, 1758801600, "00ff", 1758801601, "ok"};
+    assert_int_equal(cutoff_db_receipt_put(db, &r), 0);
+    assert_int_equal(head(db), before_head);
+    cutoff_audit_report rep;
+    assert_int_equal(cutoff_db_audit_verify(db, &rep), 0);
+    assert_int_equal(rep.records, 3);
+    cutoff_db_close(db);
+    test_db_remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +859,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_memory_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_from_version_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_from_version_3, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,13 @@ static void bad_configs_are_refused(void **state)
         {"{\"limits\": {\"threads\": 0}}", "limits.threads"},
         {"{\"limits\": {\"timeout\": 3}}", "unknown key \"timeout\""},
         {"{\"watch_ms\": \"fast\"}", "watch_ms"},
+        {"{\"watch_ms\": 5, \"safety_interval_ms\": 5}", "give only safety_interval_ms"},
+        {"{\"safety_interval_ms\": 0}", "config.safety_interval_ms"},
+        {"{\"heartbeat_s\": 0}", "config.heartbeat_s"},
+        {"{\"max_staleness_s\": -1}", "config.max_staleness_s"},
+        {"{\"node_id\": \"\"}", "config.node_id"},
+        {"{\"node_id\": \"a\\tb\"}", "config.node_id"},
+        {"{\"node_id\": \"caf\\u00e9\"}", "config.node_id"},
         {"{\"log_decisions\": 1}", "log_decisions"},
         {"{\"database\": 7}", "database: must be a string"},
         {"{\"admin_allow_remote\": \"yes\"}", "admin_allow_remote"},
@@ -166,6 +173,41 @@ static void defaults_without_a_file(void **state)
     assert_int_equal(c.decision_per_client, 0);
     assert_int_equal(c.admin_per_client, 16);
     assert_false(c.admin_allow_remote);
+    /* The fleet: a slow safety re-read, a receipt a second, no staleness
+     * limit, and the node id chosen at start (HOST:DECISION_PORT). */
+    assert_int_equal(c.safety_interval_ms, 1000);
+    assert_int_equal(c.heartbeat_s, 1);
+    assert_int_equal(c.max_staleness_s, 0);
+    assert_null(c.node_id);
+    assert_false(c.watch_ms_given);
+    config_free(&c);
+}
+
+static void fleet_keys_are_read(void **state)
+{
+    (void)state;
+    char long_id[CUTOFF_NODE_ID_MAX + 40];
+    snprintf(long_id, sizeof long_id, "{\"node_id\": \"%0*d\"}", CUTOFF_NODE_ID_MAX, 7);
+    daemon_config c;
+    char err[512];
+    assert_int_equal(config_parse(long_id, strlen(long_id), "a.json", &c, err, sizeof err), 0);
+    assert_int_equal(strlen(c.node_id), CUTOFF_NODE_ID_MAX);
+    config_free(&c);
+    snprintf(long_id, sizeof long_id, "{\"node_id\": \"%0*d\"}", CUTOFF_NODE_ID_MAX + 1, 7);
+    assert_int_not_equal(config_parse(long_id, strlen(long_id), "a.json", &c, err, sizeof err), 0);
+    static const char doc[] = "{\"node_id\": \"edge-1 (rack 4)\", \"heartbeat_s\": 5, "
+                              "\"safety_interval_ms\": 250, \"max_staleness_s\": 30}";
+    assert_int_equal(config_parse(doc, strlen(doc), "b.json", &c, err, sizeof err), 0);
+    assert_string_equal(c.node_id, "edge-1 (rack 4)");
+    assert_int_equal(c.heartbeat_s, 5);
+    assert_int_equal(c.safety_interval_ms, 250);
+    assert_int_equal(c.max_staleness_s, 30);
+    config_free(&c);
+    /* The old polling period is read as the safety interval. */
+    static const char old[] = "{\"watch_ms\": 40}";
+    assert_int_equal(config_parse(old, strlen(old), "c.json", &c, err, sizeof err), 0);
+    assert_int_equal(c.safety_interval_ms, 40);
+    assert_true(c.watch_ms_given);
     config_free(&c);
 }
 
@@ -310,6 +352,7 @@ int main(void)
         cmocka_unit_test(defaults_without_a_file),
         cmocka_unit_test(tokens_hashed_and_checked),
         cmocka_unit_test(limits_and_remote_admin_are_read),
+        cmocka_unit_test(fleet_keys_are_read),
         cmocka_unit_test(loopback_listen_addresses),
         cmocka_unit_test(tokens_file_others_may_write_is_refused),
     };
