@@ -29,8 +29,8 @@
 
 /* The schema version every backend writes; migrations bring older stores
  * up to it. 2 added the change log; 3 the catalog history, the signed
- * audit heads and the customer notices. */
-#define CO__STORE_SCHEMA_VERSION 3
+ * audit heads and the customer notices; 4 the node receipts. */
+#define CO__STORE_SCHEMA_VERSION 4
 
 /* Modes of open. */
 #define CO__STORE_CREATE 1
@@ -133,6 +133,18 @@ typedef struct co__notice_row {
     char *signature;
 } co__notice_row;
 
+/* What one decision node (a cutoffd) reports it enforces: the change
+ * sequence its published snapshot stands for, since when, that snapshot's
+ * digest, and when it last reported at all. */
+typedef struct co__receipt_row {
+    char *node;           /* the node's stable id (cutoffd's node_id) */
+    uint64_t seq;         /* the change sequence it enforces */
+    int64_t applied_at;   /* when it began enforcing seq */
+    char *digest;         /* digest of its published snapshot (hex) */
+    int64_t heartbeat_at; /* when it last reported */
+    char *status;         /* "ok", "degraded" or "stopped" */
+} co__receipt_row;
+
 typedef int (*co__node_fn)(void *ctx, const cutoff_node_spec *node);
 typedef int (*co__plan_use_fn)(void *ctx, const char *plan, const char *example_node);
 typedef int (*co__case_fn)(void *ctx, const co__case_row *row);
@@ -141,6 +153,7 @@ typedef int (*co__action_fn)(void *ctx, const co__action_row *row);
 typedef int (*co__audit_fn)(void *ctx, const co__audit_row *row);
 typedef int (*co__head_fn)(void *ctx, const co__head_row *row);
 typedef int (*co__notice_fn)(void *ctx, const co__notice_row *row);
+typedef int (*co__receipt_fn)(void *ctx, const co__receipt_row *row);
 
 /* ---- the interface ------------------------------------------------------ */
 
@@ -263,10 +276,32 @@ struct co__store_ops {
     /* The highest seq of a change of `kind`, or of any kind when kind is 0;
      * 0 when there is none. One index probe, cheap enough to poll. */
     int (*change_last)(co__store *s, unsigned kind, uint64_t *seq_out);
+
+    /* Waits up to timeout_ms for a sign that another handle committed a
+     * change: a PostgreSQL NOTIFY, a write to the SQLite file. 1 when woken,
+     * 0 on timeout, a negative code when the store cannot be reached (the
+     * caller retries later). A wake-up is a hint, never the change itself:
+     * the caller reads change_last to know what happened. */
+    int (*change_wait)(co__store *s, int timeout_ms);
+
+    /* ---- node receipts: replaced, never audited, never a change ---- */
+    /* Inserts or replaces the receipt of row->node (inside a write
+     * transaction like every write). */
+    int (*receipt_put)(co__store *s, const co__receipt_row *row);
+    /* Every receipt, ascending by node. */
+    int (*receipt_iter)(co__store *s, co__receipt_fn fn, void *ctx);
 };
 
 /* The SQLite backend. */
 extern const co__store_ops co__sqlite_store_ops;
+/* The PostgreSQL backend (pg.c). */
+extern const co__store_ops co__pg_store_ops;
+
+/* The backend a location names: PostgreSQL for a libpq URI
+ * (postgresql://... or postgres://...) or the word "postgresql:" alone
+ * (libpq's environment: PGHOST, PGDATABASE, ...), SQLite for anything else
+ * (a file path). */
+const co__store_ops *co__store_for(const char *location);
 
 /* Release what a *_get filled in (the row itself is the caller's). */
 void co__case_row_clear(co__case_row *row);
@@ -274,5 +309,6 @@ void co__action_row_clear(co__action_row *row);
 void co__audit_row_clear(co__audit_row *row);
 void co__head_row_clear(co__head_row *row);
 void co__notice_row_clear(co__notice_row *row);
+void co__receipt_row_clear(co__receipt_row *row);
 
 #endif

@@ -753,7 +753,7 @@ static void test_migration_from_version_1(void **state)
     char path[160], id[CUTOFF_ID_MAX + 1];
     const char *scope[] = {"unit-8200"};
     snprintf(path, sizeof path, "%s/v1.db", f->dir);
-    assert_int_equal(cutoff_db_schema_version(), 3);
+    assert_int_equal(cutoff_db_schema_version(), 4);
 
     /* A migration that fails leaves version 1 exactly as it was: a table
      * in the way of the new one stops it before anything is created. */
@@ -775,7 +775,7 @@ static void test_migration_from_version_1(void **state)
 
     write_v1_database(path);
     must(cutoff_db_open(path, 0, &db, &d), &d, "open version 1");
-    assert_int_equal(count_rows(path, "PRAGMA user_version"), 3);
+    assert_int_equal(count_rows(path, "PRAGMA user_version"), 4);
     /* the catalog in force starts the catalog history (version 3) */
     assert_int_equal(count_rows(path, "SELECT count(*) FROM catalogs WHERE loaded_at = 1758801600"
                                       " AND json = (SELECT json FROM catalog)"),
