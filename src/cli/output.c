@@ -349,6 +349,7 @@ int cli_resolve(cli *c)
         if (c->token_file_opt)
             return cli_usage(c, "--token-file goes with --server URL (or $CUTOFF_SERVER)");
         c->db_path = c->db_opt ? c->db_opt : env("CUTOFF_DB") ? env("CUTOFF_DB") : "cutoff.db";
+        cutoff_db_location_shown(c->db_path, c->db_shown, sizeof c->db_shown);
         c->actor = c->actor_opt          ? c->actor_opt
                    : env("CUTOFF_ACTOR") ? env("CUTOFF_ACTOR")
                                          : login_name();
@@ -392,9 +393,9 @@ int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out)
     if (rc != 0) {
         *out = NULL;
         /* The library's message may already name the file; avoid saying it twice. */
-        if (diag.message[0] && strstr(diag.message, c->db_path) != NULL)
+        if (diag.message[0] && strstr(diag.message, c->db_shown) != NULL)
             return cli_fail(rc, &diag, NULL);
-        return cli_fail(rc, &diag, c->db_path);
+        return cli_fail(rc, &diag, c->db_shown);
     }
     /* A command that writes signs the audit head it creates (and the
      * notices it issues) when it is given the key. */

@@ -272,7 +272,8 @@ static const char *const our_objects[] = {
 /* Everything in the schema the store uses (the current schema: the first
  * of search_path that exists): relations of every kind, functions,
  * triggers that are not a constraint's, and types that are not a table's
- * own row type or its array. */
+ * own row type or its array; tables first, as the likeliest to name the
+ * program they belong to. */
 static const char foreign_query[] =
     "SELECT kind, name FROM ("
     " SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'"
@@ -288,7 +289,7 @@ static const char foreign_query[] =
     " UNION ALL SELECT 'type', t.typname::text FROM pg_type t"
     "  WHERE t.typnamespace = current_schema()::regnamespace AND t.typrelid = 0"
     "  AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid AND e.typrelid <> 0)"
-    ") AS o(kind, name) ORDER BY kind, name";
+    ") AS o(kind, name) ORDER BY kind <> 'table', kind, name";
 
 /* ===================================================================== */
 /* Statements                                                             */
@@ -549,9 +550,13 @@ static void set_err(pg_store *s, const char *prefix, const char *msg)
     size_t n = strlen(s->err);
     while (n > 0 && (s->err[n - 1] == '\n' || s->err[n - 1] == ' '))
         s->err[--n] = '\0';
-    for (char *p = s->err; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+    char *w = s->err;
+    for (const char *p = s->err; *p; p++) {
+        char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+        if (!(c == ' ' && w > s->err && w[-1] == ' '))
+            *w++ = c;
+    }
+    *w = '\0';
     if (s->conninfo)
         scrub(s->err, sizeof s->err, s->conninfo);
 }
