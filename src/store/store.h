@@ -5,9 +5,9 @@
  * nodes, the catalog text, cases, evidence, action versions, audit
  * records and the change log, inside transactions the database layer opens and closes. A
  * backend is a table of function pointers (co__store_ops) and a handle
- * whose first member points at that table, so another backend (PostgreSQL,
- * src/store/pg.c) can be added without touching the callers. SQLite
- * (src/store/sqlite.c) is the embedded default.
+ * whose first member points at that table, so the callers do not know which
+ * backend they have: SQLite (src/store/sqlite.c) is the embedded default,
+ * PostgreSQL (src/store/pg.c) the shared one; co__store_for picks one.
  *
  * Conventions for every operation: 0 or a negative CUTOFF_E* code
  * (CUTOFF_ESTORE for the backend's own failures, with its message in diag
