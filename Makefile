@@ -23,7 +23,7 @@
 # programs share live in libcutoff-common.a, which is not part of libcutoff
 # and is never installed.
 
-PKGS      := sqlite3 jansson libsodium libxxhash
+PKGS      := sqlite3 libpq jansson libsodium libxxhash
 HTTP_PKGS := libmicrohttpd
 CLI_PKGS  := libcurl
 TEST_PKGS := cmocka

@@ -781,21 +781,28 @@ typedef struct cutoff_db cutoff_db;
 #define CUTOFF_DB_CREATE 1    /* create the file and schema if missing (init) */
 #define CUTOFF_DB_READ_ONLY 2 /* never write: for reading a file one may only read */
 
-/* Opens path. Without CUTOFF_DB_CREATE a missing or uninitialised database
- * is CUTOFF_ENOTINIT. Older schemas are migrated in one transaction. A
- * database that would be created or migrated but holds a table, view,
- * index or trigger of another program is refused, with nothing written.
- * With CUTOFF_DB_READ_ONLY the file is opened read-only (a file or a
- * directory the user may only read will do, as long as a database in WAL
- * mode has its -shm file or it can be created); every change through the
- * handle then fails with a database error, and cutoff_db_snapshot records
- * no expiry (it leaves expired actions out). Returns 0, CUTOFF_EINVAL (no
- * path; CREATE with READ_ONLY), CUTOFF_ENOTINIT, CUTOFF_EVERSION (the
+/* Opens path: a SQLite file, or a PostgreSQL database when path is a libpq
+ * URI (postgresql://... or postgres://...) or "postgresql:" alone (libpq's
+ * environment: PGHOST, PGDATABASE, ...). Without CUTOFF_DB_CREATE a missing
+ * or uninitialised database is CUTOFF_ENOTINIT (a PostgreSQL database
+ * itself must exist: cutoff creates its tables, never the database). Older schemas are migrated in
+ * one transaction. A database that would be created or migrated but holds a table, view, index or
+ * trigger of another program is refused, with nothing written. With CUTOFF_DB_READ_ONLY the file is
+ * opened read-only (a file or a directory the user may only read will do, as long as a database in
+ * WAL mode has its -shm file or it can be created); every change through the handle then fails with
+ * a database error, and cutoff_db_snapshot records no expiry (it leaves expired actions out).
+ * Returns 0, CUTOFF_EINVAL (no path; CREATE with READ_ONLY), CUTOFF_ENOTINIT, CUTOFF_EVERSION (the
  * schema is newer than this library's), CUTOFF_ESTATE (read-only, and the
  * schema is older: it needs a migration), CUTOFF_ESTORE (not a database,
  * another program's database, a directory, no permission, a failed
  * migration), CUTOFF_EIO or CUTOFF_ENOMEM; diag says which. */
 CUTOFF_EXPORT int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *diag);
+/* The database location as it may be shown in messages and logs: a
+ * PostgreSQL location ("postgresql://user:secret@host/db?password=...", or
+ * a keyword string with "password=...") without its password, anything
+ * else (a file path) as given. Writes at most size bytes (cut short when
+ * it does not fit, always NUL-terminated) and returns buf. */
+CUTOFF_EXPORT const char *cutoff_db_location_shown(const char *location, char *buf, size_t size);
 CUTOFF_EXPORT void cutoff_db_close(cutoff_db *db);
 /* Gives the handle a signing key (NULL: none), borrowed until it is
  * replaced or the handle closed. With a key, every change signs the audit

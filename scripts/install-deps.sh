@@ -11,6 +11,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libsqlite3-dev sqlite3
+  libpq-dev postgresql-15
   libjansson-dev
   libsodium-dev
   libxxhash-dev

@@ -18,7 +18,8 @@ trap 'rm -rf "$log_dir"' EXIT
 count() {
     local file=$1 label=$2 status=$3 ok bad
     ok=$(grep -cE '^ok ' "$file")
-    bad=$(grep -cE '^not ok ' "$file")
+    # cmocka reports a skipped test as "not ok N # SKIP": not a failure.
+    bad=$(grep -E '^not ok ' "$file" | grep -cvE '# SKIP')
     if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
         bad=1 # crashed or exited non-zero without reporting a failing test
         echo "not ok - $label exited with status $status"
@@ -36,19 +37,46 @@ status=$?
 grep -E '^not ok|^#' "$out" | head -40
 count "$out" "lint" "$status"
 
+# The store-level unit tests run a second time on PostgreSQL, against one
+# server started here (tests/support/pg.sh); each binary makes its own
+# databases on it. Without the server installed they run on SQLite only.
+PG_UNIT_TESTS="test_changes"
+source tests/support/pg.sh
+pg_base=
+if pg_installed; then
+    trap 'pg_stop; rm -rf "$log_dir"' EXIT
+    if pg_start "$log_dir/pg" >/dev/null 2>"$log_dir/pg.err"; then
+        pg_base="postgresql://postgres@127.0.0.1:$PG_PORT"
+    else
+        echo "not ok - the PostgreSQL server for the unit tests does not start"
+        sed 's/^/#   /' "$log_dir/pg.err" | tail -15
+        failed=$((failed + 1)) failures+=("postgresql")
+    fi
+fi
+
+# unit NAME OUT BINARY: runs one cmocka binary and counts it.
+unit() {
+    local name=$1 out=$2 status
+    shift 2
+    CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$out" 2>&1
+    status=$?
+    grep -E '^not ok|^#' "$out" | grep -vE '# SKIP|^# ok' | head -40
+    # A crash or sanitizer report says more than the TAP lines do.
+    [ "$status" -ne 0 ] && ! grep -q '^not ok' "$out" && tail -15 "$out" | sed 's/^/#   /'
+    count "$out" "$name" "$status"
+}
+
 for build in "$@"; do
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     for t in "$build"/tests/test_*; do
         [ -x "$t" ] || continue
         name="$build/$(basename "$t")"
-        out="$log_dir/$(echo "$name" | tr / _).log"
-        CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$out" 2>&1
-        status=$?
-        grep -E '^not ok|^#' "$out" | head -40
-        # A crash or sanitizer report says more than the TAP lines do.
-        [ "$status" -ne 0 ] && ! grep -q '^not ok' "$out" && tail -15 "$out" | sed 's/^/#   /'
-        count "$out" "$name" "$status"
+        unit "$name" "$log_dir/$(echo "$name" | tr / _).log" "$t"
+        if [ -n "$pg_base" ] && [[ " $PG_UNIT_TESTS " == *" $(basename "$t") "* ]]; then
+            unit "$name[postgresql]" \
+                "$log_dir/$(echo "$name" | tr / _)-pg.log" env CUTOFF_TEST_PG="$pg_base" "$t"
+        fi
     done
     for s in tests/integration/*.sh; do
         [ -f "$s" ] && [[ "$(basename "$s")" != lib*.sh ]] || continue

@@ -19,7 +19,8 @@ if [ ! -x "$cutoff" ]; then
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/cutoff-reference.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-export CUTOFF_DB="$work/cutoff.db"
+# REFERENCE_DB runs it on another database (an empty PostgreSQL one, say).
+export CUTOFF_DB=${REFERENCE_DB:-$work/cutoff.db}
 unset CUTOFF_ACTOR
 cd "$here" # so that the commands shown name the files as they are here
 

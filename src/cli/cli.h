@@ -49,6 +49,7 @@ typedef struct cli {
     bool resolved;
     const char *server;   /* base URL of cutoffd: server mode; NULL: local */
     const char *db_path;  /* local mode: the database */
+    char db_shown[512];   /* db_path as messages show it: without a password */
     const char *actor;    /* local mode: who makes changes (NULL if unknown) */
     const char *key_path; /* local mode: the signing key file (NULL: none) */
     cutoff_key *key;      /* loaded by cli_open_db for a command that writes */

@@ -32,19 +32,19 @@ int cli_cmd_init(cli *c, int argc, char **argv)
     if (created) {
         rc = cli_open_db(c, true, "init", &db);
     } else if (err != 0) {
-        rc = strstr(diag.message, c->db_path) ? cli_fail(err, &diag, NULL)
-                                              : cli_fail(err, &diag, c->db_path);
+        rc = strstr(diag.message, c->db_shown) ? cli_fail(err, &diag, NULL)
+                                               : cli_fail(err, &diag, c->db_shown);
     }
     if (rc != CLI_OK)
         return rc;
     cutoff_db_close(db);
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:i, s:b}", "database", c->db_path, "schema",
+        json_t *o = json_pack("{s:s, s:i, s:b}", "database", c->db_shown, "schema",
                               cutoff_db_schema_version(), "created", created);
         cli_json_print(o);
         json_decref(o);
     } else {
-        printf("%s %s (schema %d)\n", created ? "initialised" : "already initialised:", c->db_path,
+        printf("%s %s (schema %d)\n", created ? "initialised" : "already initialised:", c->db_shown,
                cutoff_db_schema_version());
     }
     return CLI_OK;

@@ -100,16 +100,8 @@ const char *cli_quote(const char *s, char *buf, size_t n)
 const char *cli_location_shown(const char *location, char *buf, size_t n)
 {
     char hidden[1024];
-    const char *scheme_end = strstr(location, "://");
-    const char *authority = scheme_end ? scheme_end + 3 : NULL;
-    size_t authority_len = authority ? strcspn(authority, "/?#") : 0;
-    const char *at = authority ? memrchr(authority, '@', authority_len) : NULL;
-    const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
-    if (colon != NULL) {
-        snprintf(hidden, sizeof hidden, "%.*s:***%s", (int)(colon - location), location, at);
-        location = hidden;
-    }
-    return cli_quote(location, buf, n);
+    cutoff_db_location_shown(location, hidden, sizeof hidden);
+    return cli_quote(hidden, buf, n);
 }
 
 int cli_error(const char *fmt, ...)
@@ -364,6 +356,7 @@ int cli_resolve(cli *c)
         if (c->token_file_opt)
             return cli_usage(c, "--token-file goes with --server URL (or $CUTOFF_SERVER)");
         c->db_path = c->db_opt ? c->db_opt : env("CUTOFF_DB") ? env("CUTOFF_DB") : "cutoff.db";
+        cutoff_db_location_shown(c->db_path, c->db_shown, sizeof c->db_shown);
         c->actor = c->actor_opt          ? c->actor_opt
                    : env("CUTOFF_ACTOR") ? env("CUTOFF_ACTOR")
                                          : login_name();
@@ -407,9 +400,9 @@ int cli_open_db(cli *c, bool create, const char *what, cutoff_db **out)
     if (rc != 0) {
         *out = NULL;
         /* The library's message may already name the file; avoid saying it twice. */
-        if (diag.message[0] && strstr(diag.message, c->db_path) != NULL)
+        if (diag.message[0] && strstr(diag.message, c->db_shown) != NULL)
             return cli_fail(rc, &diag, NULL);
-        return cli_fail(rc, &diag, c->db_path);
+        return cli_fail(rc, &diag, c->db_shown);
     }
     /* A command that writes signs the audit head it creates (and the
      * notices it issues) when it is given the key. */

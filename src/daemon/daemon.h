@@ -29,6 +29,7 @@ typedef struct cutoffd {
      * base and log settings are reloaded by SIGHUP: handlers read `live`
      * once per request, and replaced configs are kept until exit. */
     daemon_config cfg;
+    char db_shown[512]; /* cfg.database as logs show it: without a password */
     daemon_config *_Atomic live;
     retired_config *retired_configs;
 

@@ -218,6 +218,8 @@ int main(int argc, char **argv)
     OVERRIDE(tokens_file, tokens);
     OVERRIDE(log_file, log_file);
 #undef OVERRIDE
+    if (d->cfg.database)
+        cutoff_db_location_shown(d->cfg.database, d->db_shown, sizeof d->db_shown);
     if (threads)
         d->cfg.limits.threads = (unsigned)threads;
     d->cfg.log_decisions |= log_decisions;
@@ -302,7 +304,7 @@ int main(int argc, char **argv)
     daemon_log(d, "info", "listening",
                json_pack("{s:s,s:i,s:s,s:i,s:s,s:i,s:s}", "decision", d->cfg.decision_listen,
                          "decision_port", (int)dport, "admin", d->cfg.admin_listen, "admin_port",
-                         (int)aport, "database", d->cfg.database, "threads",
+                         (int)aport, "database", d->db_shown, "threads",
                          (int)d->cfg.limits.threads, "node_id", d->node_id));
     if (port_file) {
         FILE *f = fopen(port_file, "w");

@@ -163,8 +163,12 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
 int daemon_key_open(cutoffd *d, char *err, size_t err_len)
 {
     if (d->cfg.signing_key == NULL) {
-        /* Next to the database, where the unit's state directory is. */
-        char *copy = strdup(d->cfg.database);
+        /* Next to the database, where the unit's state directory is; a
+         * PostgreSQL database has no directory here, so the working
+         * directory (the unit's state directory under systemd). */
+        const char *db = d->cfg.database;
+        bool on_server = strncmp(db, "postgresql:", 11) == 0 || strncmp(db, "postgres://", 11) == 0;
+        char *copy = on_server ? strdup("./cutoff.db") : strdup(db);
         if (copy == NULL || asprintf(&d->cfg.signing_key, "%s/cutoff.key", dirname(copy)) < 0)
             d->cfg.signing_key = NULL;
         free(copy);
@@ -252,7 +256,7 @@ int daemon_state_open(cutoffd *d, char *err, size_t err_len)
         return 0;
     }
     if (rc != 0) {
-        snprintf(err, err_len, "%s: %s", d->cfg.database,
+        snprintf(err, err_len, "%s: %s", d->db_shown,
                  diag.message[0] ? diag.message : cutoff_strerror(rc));
         return -1;
     }
@@ -270,7 +274,7 @@ int daemon_state_open(cutoffd *d, char *err, size_t err_len)
         return 0;
     }
     if (rc != 0) {
-        snprintf(err, err_len, "%s: %s", d->cfg.database,
+        snprintf(err, err_len, "%s: %s", d->db_shown,
                  diag.message[0] ? diag.message : cutoff_strerror(rc));
         return -1;
     }

@@ -394,7 +394,7 @@ static int store_fail(co__store *s, int rc, cutoff_diag *diag, const char *what)
 /* Opens the source read-only and checks its schema version. */
 static int open_source(const char *from, co__store **out, cutoff_diag *diag)
 {
-    const co__store_ops *ops = co__store_backend(from);
+    const co__store_ops *ops = co__store_for(from);
     int version = 0;
     int rc = ops->open(from, CO__STORE_READ_ONLY, out, diag);
     if (rc == CUTOFF_ENOTINIT)
@@ -423,7 +423,7 @@ static int open_source(const char *from, co__store **out, cutoff_diag *diag)
 static int check_destination_empty(const char *to, cutoff_diag *diag)
 {
     co__store *probe = NULL;
-    int rc = co__store_backend(to)->open(to, CO__STORE_READ_ONLY, &probe, diag);
+    int rc = co__store_for(to)->open(to, CO__STORE_READ_ONLY, &probe, diag);
     if (rc == 0) {
         int version = 0;
         probe->ops->schema_version(probe, &version);
@@ -481,7 +481,7 @@ int cutoff_db_copy(const char *from, const char *to, const cutoff_db_copy_option
     if (rc == 0)
         rc = check_destination_empty(to, diag);
     if (rc == 0)
-        rc = co__store_backend(to)->open(to, CO__STORE_CREATE, &dst, diag);
+        rc = co__store_for(to)->open(to, CO__STORE_CREATE, &dst, diag);
     if (rc == 0 && (rc = dst->ops->begin(dst)) != 0)
         rc = store_fail(dst, rc, diag, "starting to write the destination");
     dst_open = rc == 0;

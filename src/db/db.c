@@ -48,7 +48,10 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
     db = co__calloc(1, sizeof *db);
     if (db == NULL)
         return CUTOFF_ENOMEM;
-    const co__store_ops *ops = co__store_backend(path);
+    const co__store_ops *ops = co__store_for(path);
+    /* Messages name the location without its password. */
+    char shown[512];
+    cutoff_db_location_shown(path, shown, sizeof shown);
     int mode =
         (flags & CUTOFF_DB_CREATE ? CO__STORE_CREATE : 0) | (read_only ? CO__STORE_READ_ONLY : 0);
     if ((rc = ops->open(path, mode, &db->store, diag)) != 0)
@@ -62,14 +65,14 @@ int cutoff_db_open(const char *path, int flags, cutoff_db **out, cutoff_diag *di
         rc = co__diag(diag, CUTOFF_EVERSION,
                       "database \"%s\" has schema version %d, newer than this program's %d; "
                       "use a newer cutoff",
-                      path, version, CO__STORE_SCHEMA_VERSION);
+                      shown, version, CO__STORE_SCHEMA_VERSION);
         goto out;
     }
     if (version < CO__STORE_SCHEMA_VERSION && read_only) {
         rc = co__diag(diag, CUTOFF_ESTATE,
                       "database \"%s\" has schema version %d and must be migrated to %d by a "
                       "command that may write it ('cutoff init')",
-                      path, version, CO__STORE_SCHEMA_VERSION);
+                      shown, version, CO__STORE_SCHEMA_VERSION);
         goto out;
     }
     if (version < CO__STORE_SCHEMA_VERSION && (rc = ops->migrate(db->store, diag)) != 0)

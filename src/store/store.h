@@ -5,9 +5,9 @@
  * nodes, the catalog text, cases, evidence, action versions, audit
  * records and the change log, inside transactions the database layer opens and closes. A
  * backend is a table of function pointers (co__store_ops) and a handle
- * whose first member points at that table, so another backend (PostgreSQL,
- * src/store/pg.c) can be added without touching the callers. SQLite
- * (src/store/sqlite.c) is the embedded default.
+ * whose first member points at that table, so the callers do not know which
+ * backend they have: SQLite (src/store/sqlite.c) is the embedded default,
+ * PostgreSQL (src/store/pg.c) the shared one; co__store_for picks one.
  *
  * Conventions for every operation: 0 or a negative CUTOFF_E* code
  * (CUTOFF_ESTORE for the backend's own failures, with its message in diag
@@ -323,10 +323,14 @@ struct co__store_ops {
 
 /* The SQLite backend. */
 extern const co__store_ops co__sqlite_store_ops;
+/* The PostgreSQL backend (pg.c). */
+extern const co__store_ops co__pg_store_ops;
 
-/* The backend that keeps `location` (today every location is an SQLite
- * file path): the one place where a location picks its backend. */
-const co__store_ops *co__store_backend(const char *location);
+/* The backend a location names: PostgreSQL for a libpq URI
+ * (postgresql://... or postgres://...) or the word "postgresql:" alone
+ * (libpq's environment: PGHOST, PGDATABASE, ...), SQLite for anything else
+ * (a file path). */
+const co__store_ops *co__store_for(const char *location);
 
 /* Release what a *_get filled in (the row itself is the caller's). */
 void co__case_row_clear(co__case_row *row);

@@ -140,7 +140,7 @@ cmp -s "$ROOT/include/cutoff.h" "$U/include/cutoff.h" && ok "the installed heade
 pc="$U/lib/pkgconfig/cutoff.pc"
 expect_eq "cutoff.pc has the header's version" "$VERSION" "$(PKG_CONFIG_PATH="$U/lib/pkgconfig" pkg-config --modversion cutoff)"
 expect_match "cutoff.pc links -lcutoff" '^Libs: .*-lcutoff' "$(cat "$pc")"
-expect_match "cutoff.pc names the private dependencies" '^Requires.private: sqlite3 jansson libsodium libxxhash' "$(cat "$pc")"
+expect_match "cutoff.pc names the private dependencies" '^Requires.private: sqlite3 libpq jansson libsodium libxxhash' "$(cat "$pc")"
 expect_match "cutoff.pc has the prefix" '^prefix=/usr$' "$(cat "$pc")"
 for page in man1/cutoff.1 man8/cutoffd.8; do
     expect_match "$page carries the version" "^\.TH [A-Z]+ [18] \"[^\"]*\" \"cutoff $VERSION\"" "$(grep '^\.TH' "$U/share/man/$page")"

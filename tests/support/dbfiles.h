@@ -1,17 +1,46 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * dbfiles.h - a cutoff SQLite database as files, for tests: its whole
- * observable state as text (to prove a refused or failed call changed
- * nothing: dump before, try, dump after, compare), and its removal.
+ * dbfiles.h - a cutoff database for tests, on either store: its location
+ * (a fresh SQLite file, or a fresh PostgreSQL database when the
+ * environment names a server), its whole observable state as text (to
+ * prove a refused or failed call changed nothing: dump before, try, dump
+ * after, compare), plain SQL on it, and its removal. Plain sqlite3 and
+ * libpq on purpose: none of it goes through the code under test.
  */
 #ifndef CUTOFF_TEST_DBFILES_H
 #define CUTOFF_TEST_DBFILES_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* When set, a PostgreSQL server's URI without a database
+ * ("postgresql://postgres@127.0.0.1:PORT"): the store-level unit tests
+ * then run on fresh databases there (tests/run.sh sets it). */
+#define TEST_PG_ENV "CUTOFF_TEST_PG"
+
+/* True when the tests run on PostgreSQL (TEST_PG_ENV is set). */
+bool test_db_on_pg(void);
+/* The location of a fresh, empty database: sqlite_path itself, or on
+ * PostgreSQL a new database (created here) whose URI is written to buf.
+ * Returns buf, or NULL when the database cannot be created. */
+const char *test_db_location(const char *sqlite_path, char *buf, size_t size);
+
 /* Every row of every table (nodes, catalog, cases, evidence, actions, audit,
  * changes, catalogs, heads, notices), read-only, in key order; malloc'd (free it), NULL when the
- * file cannot be read as such a database. */
-char *test_db_dump(const char *path);
-/* Removes the database file and its WAL, shared-memory and journal files. */
-void test_db_remove(const char *path);
+ * database cannot be read as such a database. */
+char *test_db_dump(const char *location);
+/* Removes the database: the file and its WAL, shared-memory and journal
+ * files, or the PostgreSQL database. */
+void test_db_remove(const char *location);
+
+/* Runs SQL (several statements allowed); 0, or -1 when it failed. */
+int test_db_exec(const char *location, const char *sql);
+/* The first column of the first row of a query as an integer; -1 when the
+ * query fails or returns no row. */
+int64_t test_db_int(const char *location, const char *sql);
+/* Every row of a query, columns joined by sep, one row per line (NULL as
+ * "NULL"); malloc'd, NULL when the query fails. */
+char *test_db_rows(const char *location, const char *sql, const char *sep);
 
 #endif

@@ -6,7 +6,9 @@
  * allocation failing, jansson's included) leaves no change, no audit
  * record and no change-log row behind, and the audit log still verifies;
  * and a database of schema version 1, written here by hand with that
- * version's schema, migrates in one transaction.
+ * version's schema, migrates in one transaction. With CUTOFF_TEST_PG set
+ * (tests/run.sh) it runs on PostgreSQL too, but for what only SQLite has
+ * (its migrations from version 1, file copies for the allocation sweeps).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,7 +58,7 @@ static const char ENDING_ACTION[] =
 
 typedef struct fixture {
     char dir[64];
-    char path[128];
+    char path[256]; /* the database's location */
     char evidence[160];
     cutoff_db *db;
     long live_before;
@@ -70,7 +72,9 @@ static int setup(void **state)
     assert_non_null(f);
     strcpy(f->dir, "/tmp/cutoff-changes-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/cutoff.db", f->dir);
+    char file[128];
+    snprintf(file, sizeof file, "%s/cutoff.db", f->dir);
+    assert_non_null(test_db_location(file, f->path, sizeof f->path));
     snprintf(f->evidence, sizeof f->evidence, "%s/evidence.csv", f->dir);
     FILE *e = fopen(f->evidence, "w");
     assert_non_null(e);
@@ -100,26 +104,13 @@ static int teardown(void **state)
 
 static void exec_sql(const char *path, const char *sql)
 {
-    sqlite3 *s = NULL;
-    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-    char *err = NULL;
-    if (sqlite3_exec(s, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("sql %s: %s", sql, err);
-    sqlite3_close(s);
+    if (test_db_exec(path, sql) != 0)
+        fail_msg("sql failed: %s", sql);
 }
 
 static int64_t count_rows(const char *path, const char *sql)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    assert_int_equal(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
-    return n;
+    return test_db_int(path, sql);
 }
 
 /* The whole observable state (tests/support/dbdump.c). */
@@ -133,21 +124,8 @@ static char *dump(const char *path)
 /* The change log as "seq:kind:object" lines. */
 static char *change_rows(const char *path)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st;
-    co__buf out;
-    co__buf_init(&out);
-    assert_int_equal(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(s, "SELECT seq, kind, object FROM changes ORDER BY seq", -1, &st, NULL),
-        SQLITE_OK);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        co__buf_printf(&out, "%lld:%d:%s\n", (long long)sqlite3_column_int64(st, 0),
-                       sqlite3_column_int(st, 1), (const char *)sqlite3_column_text(st, 2));
-    sqlite3_finalize(st);
-    sqlite3_close(s);
-    char *text = strdup(out.data ? out.data : "");
-    co__buf_free(&out);
+    char *text = test_db_rows(path, "SELECT seq, kind, object FROM changes ORDER BY seq", ":");
+    assert_non_null(text);
     return text;
 }
 
@@ -299,13 +277,9 @@ static void test_each_kind_advances(void **state)
     free(rows);
 
     /* the log is append-only through SQL */
-    sqlite3 *s = NULL;
-    assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
-    assert_int_not_equal(sqlite3_exec(s, "DELETE FROM changes WHERE seq = 12", NULL, NULL, NULL),
-                         SQLITE_OK);
-    assert_int_not_equal(sqlite3_exec(s, "UPDATE changes SET kind = 4", NULL, NULL, NULL),
-                         SQLITE_OK);
-    sqlite3_close(s);
+    assert_int_not_equal(test_db_exec(f->path, "DELETE FROM changes WHERE seq = 12"), 0);
+    assert_int_not_equal(test_db_exec(f->path, "UPDATE changes SET kind = 4"), 0);
+    assert_int_equal(count_rows(f->path, "SELECT count(*) FROM changes"), 12);
 
     cutoff_audit_report rep;
     assert_int_equal(cutoff_db_audit_verify(f->db, &rep), 0);
@@ -372,15 +346,22 @@ static void test_failed_changes_do_not_advance(void **state)
     assert_int_equal(cutoff_db_audit_append(f->db, "admin", "admin.read", "/x", "{"),
                      CUTOFF_EPARSE);
 
-    /* SQLite failing at the change-log row takes the change and its audit
-     * record with it */
-    exec_sql(f->path, "CREATE TRIGGER inject BEFORE INSERT ON changes"
-                      " BEGIN SELECT RAISE(ABORT, 'injected change-log failure'); END;");
+    /* the store failing at the change-log row takes the change and its
+     * audit record with it */
+    if (test_db_on_pg())
+        exec_sql(f->path, "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS"
+                          " $$BEGIN RAISE EXCEPTION 'injected change-log failure'; END$$;"
+                          "CREATE TRIGGER inject BEFORE INSERT ON changes"
+                          " FOR EACH ROW EXECUTE FUNCTION inject();");
+    else
+        exec_sql(f->path, "CREATE TRIGGER inject BEFORE INSERT ON changes"
+                          " BEGIN SELECT RAISE(ABORT, 'injected change-log failure'); END;");
     assert_int_equal(cutoff_db_case_open(f->db, "alice", NULL, "t", scope, 1, id, &d),
                      CUTOFF_ESTORE);
     assert_non_null(strstr(d.message, "injected change-log failure"));
     assert_int_equal(cutoff_db_action_approve(f->db, "bob", "EA-1", 0, &d), CUTOFF_ESTORE);
-    exec_sql(f->path, "DROP TRIGGER inject");
+    exec_sql(f->path, test_db_on_pg() ? "DROP TRIGGER inject ON changes; DROP FUNCTION inject()"
+                                      : "DROP TRIGGER inject");
 
     assert_no_change(f->db, at, "failed changes");
     char *after = dump(f->path);
@@ -608,6 +589,8 @@ static int change_audit_append(fixture *f, cutoff_db *db)
 static void test_out_of_memory_changes_nothing(void **state)
 {
     fixture *f = *state;
+    if (test_db_on_pg())
+        skip(); /* each allocation is tried on a copy of the SQLite file */
     sweep(f, change_catalog, CUTOFF_CHANGE_TREE, true, "catalog load");
     sweep(f, change_import, CUTOFF_CHANGE_TREE, true, "import");
     sweep(f, change_case_open, CUTOFF_CHANGE_CASES, false, "case open");
@@ -637,6 +620,8 @@ static void test_out_of_memory_changes_nothing(void **state)
 static void test_out_of_memory_expiry(void **state)
 {
     fixture *f = *state;
+    if (test_db_on_pg())
+        skip(); /* each allocation is tried on a copy of the SQLite file */
     cutoff_diag d;
     char id[CUTOFF_ID_MAX + 1];
     int version;
@@ -749,6 +734,8 @@ static void write_v1_database(const char *path)
 static void test_migration_from_version_1(void **state)
 {
     fixture *f = *state;
+    if (test_db_on_pg())
+        skip(); /* a version-1 database is an SQLite file */
     cutoff_diag d;
     char path[160], id[CUTOFF_ID_MAX + 1];
     const char *scope[] = {"unit-8200"};
