@@ -304,8 +304,8 @@ int main(int argc, char **argv)
     daemon_log(d, "info", "listening",
                json_pack("{s:s,s:i,s:s,s:i,s:s,s:i,s:s}", "decision", d->cfg.decision_listen,
                          "decision_port", (int)dport, "admin", d->cfg.admin_listen, "admin_port",
-                         (int)aport, "database", d->db_shown, "threads",
-                         (int)d->cfg.limits.threads, "node_id", d->node_id));
+                         (int)aport, "database", d->db_shown, "threads", (int)d->cfg.limits.threads,
+                         "node_id", d->node_id));
     if (port_file) {
         FILE *f = fopen(port_file, "w");
         if (f) {

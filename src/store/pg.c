@@ -570,20 +570,23 @@ static void set_err(pg_store *s, const char *prefix, const char *msg)
         scrub(s->err, sizeof s->err, s->conninfo);
 }
 
+/* The server cannot be reached (down, restarting, failing over): the
+ * caller may retry later, unlike for an error the server reports. */
 static int fail_conn(pg_store *s, const char *prefix)
 {
     set_err(s, prefix, PQerrorMessage(s->conn));
-    return CUTOFF_ESTORE;
+    return CUTOFF_EUNAVAIL;
 }
 
 /* A result that is not status `want`: ESTORE with the server's message.
  * Clears the result. */
 static int fail_result(pg_store *s, PGresult *res)
 {
-    if (PQstatus(s->conn) == CONNECTION_BAD)
-        set_err(s, "the connection to the database was lost: ", PQerrorMessage(s->conn));
-    else
-        set_err(s, NULL, res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
+    if (PQstatus(s->conn) == CONNECTION_BAD) {
+        PQclear(res);
+        return fail_conn(s, "the connection to the database was lost: ");
+    }
+    set_err(s, NULL, res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
     PQclear(res);
     return CUTOFF_ESTORE;
 }
@@ -638,10 +641,8 @@ static int ensure_connected(pg_store *s)
 {
     if (PQstatus(s->conn) == CONNECTION_OK)
         return 0;
-    if (s->in_tx) {
-        set_err(s, "the connection to the database was lost: ", PQerrorMessage(s->conn));
-        return CUTOFF_ESTORE;
-    }
+    if (s->in_tx)
+        return fail_conn(s, "the connection to the database was lost: ");
     PQreset(s->conn);
     memset(s->prepared, 0, sizeof s->prepared);
     s->load_table = false;
@@ -862,8 +863,7 @@ static int pg_open(const char *location, int mode, co__store **out, cutoff_diag 
         goto out;
     }
     if (PQstatus(s->conn) != CONNECTION_OK) {
-        fail_conn(s, "");
-        rc = co__diag(diag, CUTOFF_ESTORE, "cannot connect to database \"%s\": %s", s->shown,
+        rc = co__diag(diag, fail_conn(s, ""), "cannot connect to database \"%s\": %s", s->shown,
                       s->err);
         goto out;
     }
@@ -913,8 +913,8 @@ static int apply_migrations(pg_store *s, int from, cutoff_diag *diag)
     char foreign[256];
     for (int v = from; v < PG_SCHEMA_VERSION; v++)
         if (exec(s, migrations[v]) != 0)
-            return co__diag(diag, CUTOFF_ESTORE, "migration to schema version %d failed: %s",
-                            v + 1, s->err);
+            return co__diag(diag, CUTOFF_ESTORE, "migration to schema version %d failed: %s", v + 1,
+                            s->err);
     /* The migrations and the list of what they create must agree, or a
      * later open would call cutoff's own objects foreign. */
     if (find_foreign_object(s, foreign, sizeof foreign) != 0 || foreign[0])
@@ -1833,7 +1833,7 @@ static int listener_lost(pg_store *s, const char *what)
     set_err(s, what, s->listener ? PQerrorMessage(s->listener) : "");
     PQfinish(s->listener);
     s->listener = NULL;
-    return CUTOFF_ESTORE;
+    return CUTOFF_EUNAVAIL;
 }
 
 /* True when notifications are waiting (and consumes them: one wake-up

@@ -1576,18 +1576,10 @@ static int sq_change_wait(co__store *base, int timeout_ms)
     sqlite_store *s = as_sqlite(base);
     if (timeout_ms < 0)
         timeout_ms = 0;
-    if (s->watch_fd < 0 && !s->watch_failed && getenv("CUTOFF_SQLITE_NO_WAKEUP") == NULL) {
+    if (s->watch_fd < 0 && !s->watch_failed) {
         if (watch_start(s) == 0)
             return 1;
         s->watch_failed = true;
-    }
-    if (s->watch_fd < 0 && !s->watch_failed) {
-        /* CUTOFF_SQLITE_NO_WAKEUP: no signal ever arrives (what a lost
-         * wake-up looks like), so that the caller's slow re-read can be
-         * shown to catch every change on its own. */
-        struct timespec pause = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
-        nanosleep(&pause, NULL);
-        return check_reachable(s) ? CUTOFF_EUNAVAIL : 0;
     }
     if (s->watch_fd < 0) {
         int ms = timeout_ms < CHANGE_POLL_MS ? timeout_ms : CHANGE_POLL_MS;
@@ -1615,6 +1607,9 @@ static int sq_change_wait(co__store *base, int timeout_ms)
 
 static int sq_receipt_put(co__store *base, const co__receipt_row *r)
 {
+    /* Outside a transaction: the check begin makes is made here. */
+    if (check_reachable(as_sqlite(base)))
+        return CUTOFF_EUNAVAIL;
     sqlite3_stmt *st;
     int rc = prepare(as_sqlite(base), ST_RECEIPT_PUT, &st);
     if (rc != 0)

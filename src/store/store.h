@@ -294,8 +294,10 @@ struct co__store_ops {
     int (*change_wait)(co__store *s, int timeout_ms);
 
     /* ---- node receipts: replaced, never audited, never a change ---- */
-    /* Inserts or replaces the receipt of row->node (inside a write
-     * transaction like every write). */
+    /* Inserts or replaces the receipt of row->node. Unlike every other
+     * write it is called outside a transaction and is one statement that
+     * commits on its own, without the writers' lock (PostgreSQL's advisory
+     * lock): a node frozen while reporting must not hold up changes. */
     int (*receipt_put)(co__store *s, const co__receipt_row *row);
     /* Every receipt, ascending by node. */
     int (*receipt_iter)(co__store *s, co__receipt_fn fn, void *ctx);

@@ -7,7 +7,7 @@
 # fleet status' shows it; --wait-enforced succeeds while all nodes are up
 # and names the node that is SIGSTOPped; a killed node leaves the others
 # deciding and goes silent; a node started later catches up; a node that
-# never gets a wake-up (CUTOFF_SQLITE_NO_WAKEUP) still applies changes by
+# never gets a wake-up (CUTOFF_NO_WAKEUP) still applies changes by
 # its safety interval; while the store is unreachable the nodes keep
 # deciding from their last snapshot (degraded, /readyz 503 with the
 # reason) except one past max_staleness_s, which answers 503; once the
@@ -26,7 +26,7 @@ CASE="$ROOT/examples/reference-case"
 for need in "$CUTOFFD:cutoffd" "$CUTOFF:cutoff"; do
     [ -x "${need%%:*}" ] || { not_ok "${need#*:} is built" "missing: ${need%%:*}"; finish; exit 1; }
 done
-for tool in curl jq sqlite3; do
+for tool in curl jq; do
     command -v "$tool" >/dev/null || { not_ok "$tool is installed" "needed by this test"; finish; exit 1; }
 done
 unset CUTOFF_ACTOR CUTOFF_KEY_FILE
@@ -34,18 +34,25 @@ unset CUTOFF_ACTOR CUTOFF_KEY_FILE
 # ---- the store (SQLite: one file on this machine) ---------------------------------------
 # store_init: an empty store; store_uri: what --db and "database" name;
 # store_kill: make it unreachable as a whole (SQLite: its directory moves
-# away, as when a volume is unmounted); store_restart: bring it back.
-STORE_DIR="$WORK/store"
-store_init() { mkdir -p "$STORE_DIR"; }
-store_uri() { printf '%s' "$STORE_DIR/cutoff.db"; }
-store_kill() { mv "$STORE_DIR" "$STORE_DIR.down"; }
-store_restart() { mv "$STORE_DIR.down" "$STORE_DIR"; }
+# away, as when a volume is unmounted); store_restart: bring it back;
 # store_write_locked: true while some process holds the store's write lock.
-# SQLite has one lock for the whole file: a node frozen inside a write (its
-# receipt) holds up every writer until it runs again (docs/fleet.md).
-store_write_locked() {
-    ! sqlite3 -cmd '.timeout 20' "$(store_uri)" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1
-}
+# A script that sourced this one may have defined them for another store
+# (fleet_postgres.sh), with STORE_KIND naming it and NODE_CONFIG holding
+# what every node's configuration needs for it.
+if ! declare -F store_init >/dev/null; then
+    STORE_KIND=SQLite
+    STORE_DIR="$WORK/store"
+    store_init() { mkdir -p "$STORE_DIR"; }
+    store_uri() { printf '%s' "$STORE_DIR/cutoff.db"; }
+    store_kill() { mv "$STORE_DIR" "$STORE_DIR.down"; }
+    store_restart() { mv "$STORE_DIR.down" "$STORE_DIR"; }
+    # SQLite has one lock for the whole file: a node frozen inside a write
+    # (its receipt) holds up every writer until it runs again (docs/fleet.md).
+    store_write_locked() {
+        ! sqlite3 -cmd '.timeout 20' "$(store_uri)" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1
+    }
+fi
+NODE_CONFIG=${NODE_CONFIG:-'{}'}
 
 # ---- nodes ---------------------------------------------------------------------------------
 declare -A PID DEC ADM
@@ -54,6 +61,7 @@ cleanup() {
         kill -CONT "${PID[$n]}" 2>/dev/null
         kill "${PID[$n]}" 2>/dev/null && wait "${PID[$n]}" 2>/dev/null
     done
+    if declare -F store_stop >/dev/null; then store_stop; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -64,10 +72,10 @@ start_node() {
     local name=$1 extra=${2:-'{}'}
     shift 2 2>/dev/null || shift
     jq -n --arg db "$(store_uri)" --arg tokens "$WORK/tokens" --arg log "$WORK/$name.log" \
-        --arg id "node-$name" --argjson extra "$extra" '{
+        --arg id "node-$name" --argjson store "$NODE_CONFIG" --argjson extra "$extra" '{
         database: $db, decision_listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0",
         tokens_file: $tokens, log_file: $log, node_id: $id, heartbeat_s: 1,
-        safety_interval_ms: 1000, sign_interval_s: 0} + $extra' >"$WORK/$name.json"
+        safety_interval_ms: 1000, sign_interval_s: 0} + $store + $extra' >"$WORK/$name.json"
     rm -f "$WORK/$name.ports"
     env "$@" "$CUTOFFD" --config "$WORK/$name.json" --port-file "$WORK/$name.ports" \
         2>"$WORK/$name.err" &
@@ -212,7 +220,7 @@ ms1=$(propagation "a b c" "$WRITE" '"decision":"allow"')
 run_cutoff --actor alice action propose "$WORK/ea3.json"
 "$CUTOFF" --db "$(store_uri)" --actor bob action approve EA-3 >/dev/null 2>&1
 ms2=$(propagation "a b c" "$WRITE" '"reason":"read_only"')
-echo "# propagation (CLI exit to all 3 nodes deciding, SQLite): lift ${ms1:-timeout} ms, approve ${ms2:-timeout} ms"
+echo "# propagation (CLI exit to all 3 nodes deciding, $STORE_KIND): lift ${ms1:-timeout} ms, approve ${ms2:-timeout} ms"
 if [ -n "$ms1" ] && [ -n "$ms2" ] && [ "$ms1" -le 500 ] && [ "$ms2" -le 500 ]; then
     ok "a CLI change is decided by all 3 nodes within 500 ms (${ms1} ms, ${ms2} ms)"
 else
@@ -244,7 +252,7 @@ done
 expect_eq "node d's receipt is at the head" 0 "$(fleet_json | jq -r '.nodes[] | select(.node == "node-d") | .behind')"
 
 # ---- a lost wake-up: the safety interval catches the change -------------------------------------
-if start_node e '{"safety_interval_ms": 300}' CUTOFF_SQLITE_NO_WAKEUP=1; then ok "node e starts without wake-ups"
+if start_node e '{"safety_interval_ms": 300}' CUTOFF_NO_WAKEUP=1; then ok "node e starts without wake-ups"
 else not_ok "node e starts without wake-ups" "$(tail -3 "$WORK/e.err")"; fi
 "$CUTOFF" --db "$(store_uri)" --actor bob action lift EA-3 >/dev/null 2>&1
 ms=$(propagation "e" "$WRITE" '"decision":"allow"')
@@ -275,20 +283,35 @@ expect_match "and /readyz says it no longer decides" '"deciding":false' "$(ready
 expect_match "node a (max_staleness_s 0) still decides" "$DENIED" "$(decide a "$WRITE")"
 run_cutoff --actor bob action lift EA-4
 expect_eq "a change cannot be made while the store is down" 1 "$STATUS"
-# A node that starts now: for SQLite a missing file is a configuration error.
-if start_node g; then sleep 0.3; fi
-if ! kill -0 "${PID[g]}" 2>/dev/null; then ok "a node started while the SQLite file is missing exits"
-else not_ok "a node started while the SQLite file is missing exits"; fi
-expect_match "naming what is missing in the store's place" 'store/cutoff\.(db|key).*(does not exist|No such file)' "$(cat "$WORK/g.err")"
-unset 'PID[g]'
+if [ "$STORE_KIND" = SQLite ]; then
+    # A node that starts now: for SQLite a missing file is a configuration error.
+    if start_node g; then sleep 0.3; fi
+    if ! kill -0 "${PID[g]}" 2>/dev/null; then ok "a node started while the SQLite file is missing exits"
+    else not_ok "a node started while the SQLite file is missing exits"; fi
+    expect_match "naming what is missing in the store's place" 'store/cutoff\.(db|key).*(does not exist|No such file)' "$(cat "$WORK/g.err")"
+    unset 'PID[g]'
+else
+    # A server that cannot be reached at start is waited for: the node
+    # serves no decision until it has a snapshot.
+    if start_node g; then ok "a node started while the store is down runs"
+    else not_ok "a node started while the store is down runs" "$(tail -3 "$WORK/g.err")"; fi
+    expect_eq "it is not ready" 503 "$(readyz g)"
+    expect_match "and refuses decisions with 503" '^503 ' "$(decide g "$WRITE")"
+fi
 store_restart
 for _ in $(seq 200); do [ "$(readyz f)" = 200 ] && [ "$(readyz a)" = 200 ] && break; sleep 0.05; done
 expect_eq "once the store is back, node a is ready again" 200 "$(readyz a)"
 expect_eq "and node f" 200 "$(readyz f)"
 expect_match "node f decides again" "$DENIED" "$(decide f "$WRITE")"
+if [ "$STORE_KIND" != SQLite ]; then
+    if wait_decides g "$WRITE" "$DENIED" 500; then ok "node g, started while the store was down, enforces EA-4 once it is back"
+    else not_ok "node g enforces EA-4 once the store is back" "$(decide g "$WRITE")" "$(tail -3 "$WORK/g.log")"; fi
+fi
 grep -q '"event":"store_up"' "$WORK/a.log" && ok "node a logged store_up" || not_ok "node a logged store_up"
 "$CUTOFF" --db "$(store_uri)" --actor bob action lift EA-4 >/dev/null 2>&1
-ms=$(propagation "a c d f" "$WRITE" '"decision":"allow"')
+nodes="a c d f"
+[ -n "${PID[g]:-}" ] && nodes="$nodes g"
+ms=$(propagation "$nodes" "$WRITE" '"decision":"allow"')
 [ -n "$ms" ] && ok "every node applies a change made after the outage (${ms} ms)" || not_ok "every node applies a change made after the outage"
 
 # ---- a clean stop is reported ---------------------------------------------------------------------
