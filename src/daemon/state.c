@@ -460,7 +460,12 @@ static bool reconnect(cutoffd *d)
     pthread_mutex_lock(&d->write_lock);
     cutoff_db_close(d->db);
     d->db = db;
-    rc = daemon_refresh_locked(d, d->tree == NULL, &diag);
+    /* Nothing applied before the outage is trusted: the store found now may
+     * be a standby promoted without the last commits, whose sequence
+     * numbers were then given to other changes. Reading the change log from
+     * the start rebuilds everything (the old snapshot serves meanwhile). */
+    d->change_seq = 0;
+    rc = daemon_refresh_locked(d, true, &diag);
     bool up = atomic_load(&d->store_up);
     if (up)
         receipt_write_locked(d, "ok", true);
