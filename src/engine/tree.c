@@ -5,6 +5,7 @@
  * use. Building validates the whole tree (parents, kinds, cycles, plans) so
  * that a compiled tree is always well formed.
  */
+#include "engine/engine.h"
 #include "engine/engine_int.h"
 #include "format/format.h"
 
@@ -557,34 +558,76 @@ static uint32_t depth_first(const cutoff_tree_builder *b, const uint32_t *parent
     return placed;
 }
 
+/* The layout of a tree in the making, and what finding it needs. */
+typedef struct layout {
+    uint32_t *parent, *order, *end, *first_child, *children, *stack;
+} layout;
+
+static void layout_free(layout *l)
+{
+    co__free(l->parent);
+    co__free(l->order);
+    co__free(l->end);
+    co__free(l->first_child);
+    co__free(l->children);
+    co__free(l->stack);
+}
+
+/* Everything cutoff_tree_build refuses, found while laying the nodes out
+ * depth first: parents that are missing or subscriptions, cycles, ids
+ * past the size limit. */
+static int lay_out(const cutoff_tree_builder *b, layout *l, cutoff_diag *diag)
+{
+    uint32_t n = b->n;
+    l->parent = co__malloc(((size_t)n + 1) * sizeof *l->parent);
+    l->order = co__malloc(((size_t)n + 1) * sizeof *l->order);
+    l->end = co__malloc(((size_t)n + 1) * sizeof *l->end);
+    l->first_child = co__malloc(((size_t)n + 2) * sizeof *l->first_child);
+    l->children = co__malloc(((size_t)n + 1) * sizeof *l->children);
+    l->stack = co__malloc(((size_t)n + 1) * sizeof *l->stack);
+    if (!l->parent || !l->order || !l->end || !l->first_child || !l->children || !l->stack)
+        return CUTOFF_ENOMEM;
+    int rc = resolve_parents(b, l->parent, diag);
+    if (rc != 0)
+        return rc;
+    uint32_t placed =
+        depth_first(b, l->parent, l->order, l->end, l->first_child, l->children, l->stack);
+    if (placed < n) {
+        /* Mark the placed ones; any other node lies on or below a cycle. */
+        memset(l->stack, 0, (size_t)n * sizeof *l->stack);
+        for (uint32_t p = 0; p < placed; p++)
+            l->stack[l->order[p]] = 1;
+        for (uint32_t i = 0; i < n; i++)
+            if (!l->stack[i])
+                return report_cycle(b, l->parent, i, diag);
+    }
+    uint64_t id_bytes = 0;
+    for (uint32_t i = 0; i < n; i++)
+        id_bytes += b->nodes[i].id_len + 1u;
+    if (id_bytes >= UINT32_MAX)
+        return co__diag(diag, CUTOFF_ELIMIT, "the tree's ids exceed 4 GiB");
+    return 0;
+}
+
+int co__tree_builder_check(const cutoff_tree_builder *b, cutoff_diag *diag)
+{
+    co__diag_clear(diag);
+    layout l = {NULL};
+    int rc = lay_out(b, &l, diag);
+    layout_free(&l);
+    return rc;
+}
+
 int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *diag)
 {
     co__diag_clear(diag);
-    int rc = CUTOFF_ENOMEM;
     uint32_t n = b->n;
     cutoff_tree *t = NULL;
-    uint32_t *parent = co__malloc(((size_t)n + 1) * sizeof *parent);
-    uint32_t *order = co__malloc(((size_t)n + 1) * sizeof *order);
-    uint32_t *end = co__malloc(((size_t)n + 1) * sizeof *end);
-    uint32_t *first_child = co__malloc(((size_t)n + 2) * sizeof *first_child);
-    uint32_t *children = co__malloc(((size_t)n + 1) * sizeof *children);
-    uint32_t *stack = co__malloc(((size_t)n + 1) * sizeof *stack);
-    if (!parent || !order || !end || !first_child || !children || !stack)
+    layout l = {NULL};
+    int rc = lay_out(b, &l, diag);
+    if (rc != 0)
         goto done;
-    if ((rc = resolve_parents(b, parent, diag)) != 0)
-        goto done;
-    uint32_t placed = depth_first(b, parent, order, end, first_child, children, stack);
-    if (placed < n) {
-        /* Mark the placed ones; any other node lies on or below a cycle. */
-        memset(stack, 0, (size_t)n * sizeof *stack);
-        for (uint32_t p = 0; p < placed; p++)
-            stack[order[p]] = 1;
-        for (uint32_t i = 0; i < n; i++)
-            if (!stack[i]) {
-                rc = report_cycle(b, parent, i, diag);
-                goto done;
-            }
-    }
+    uint32_t *parent = l.parent, *order = l.order, *end = l.end, *children = l.children;
 
     /* Each tree owns a compiled catalog (from the builder's copy, which
      * compiled once already in cutoff_tree_builder_new). */
@@ -599,13 +642,9 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
     /* Nodes in depth-first order, effective plans, ids, hash slots. */
     t->n_nodes = n;
     t->nodes = co__malloc(((size_t)n + 1) * sizeof *t->nodes);
-    uint64_t id_bytes = 0;
+    uint64_t id_bytes = 0; /* < 4 GiB: lay_out checked */
     for (uint32_t i = 0; i < n; i++)
         id_bytes += b->nodes[i].id_len + 1u;
-    if (id_bytes >= UINT32_MAX) {
-        rc = co__diag(diag, CUTOFF_ELIMIT, "the tree's ids exceed 4 GiB");
-        goto done;
-    }
     t->ids = co__malloc(id_bytes + 1);
     t->ids_bytes = id_bytes + 1;
     uint64_t nslots = pow2_at_least((uint64_t)n + n / 2 + 1);
@@ -662,12 +701,7 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
     rc = 0;
 done:
     tree_free(t);
-    co__free(parent);
-    co__free(order);
-    co__free(end);
-    co__free(first_child);
-    co__free(children);
-    co__free(stack);
+    layout_free(&l);
     return rc;
 }
 
