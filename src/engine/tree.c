@@ -291,6 +291,7 @@ static int builder_rehash(cutoff_tree_builder *b, uint32_t slots)
     uint32_t *s = co__calloc(slots, sizeof *s);
     if (s == NULL)
         return CUTOFF_ENOMEM;
+    co__advise_huge(s, (size_t)slots * sizeof *s);
     uint32_t mask = slots - 1;
     for (uint32_t i = 0; i < b->n; i++) {
         const bnode *n = &b->nodes[i];
@@ -313,6 +314,7 @@ int cutoff_tree_builder_reserve(cutoff_tree_builder *b, size_t nodes, size_t id_
         bnode *n = co__realloc(b->nodes, nodes * sizeof *n);
         if (n == NULL)
             return CUTOFF_ENOMEM;
+        co__advise_huge(n + b->n, (nodes - b->n) * sizeof *n);
         b->nodes = n;
         b->cap = (uint32_t)nodes;
     }
@@ -438,25 +440,6 @@ int cutoff_tree_builder_add(cutoff_tree_builder *b, const cutoff_node_spec *node
 /* ===================================================================== */
 /* Building                                                               */
 /* ===================================================================== */
-
-/* Asks the kernel to back a large, not yet touched allocation with huge
- * pages. Every check touches a random hash slot and a random record; with
- * 4 KiB pages each of those also misses the TLB once the tree is large
- * (10M nodes: ~600 MB). Only the 2 MiB-aligned middle of the block can be
- * advised; a kernel without transparent huge pages just says no. */
-static void advise_huge_pages(void *p, size_t size)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = 2u << 20;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t hi = ((uintptr_t)p + size) & ~(huge - 1);
-    if (p != NULL && hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)size;
-#endif
-}
 
 /* Reports a cycle through node i (not reachable from any tenant). */
 static int report_cycle(const cutoff_tree_builder *b, const uint32_t *parent, uint32_t i,
@@ -655,8 +638,10 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
         goto done;
     t->slots = (co__slot *)(((uintptr_t)t->slots_mem + sizeof *t->slots - 1) &
                             ~(uintptr_t)(sizeof *t->slots - 1));
-    advise_huge_pages(t->nodes, ((size_t)n + 1) * sizeof *t->nodes);
-    advise_huge_pages(t->slots, nslots * sizeof *t->slots);
+    /* Every check touches a random hash slot; with 4 KiB pages that also
+     * misses the TLB once the tree is large (10M nodes: ~900 MB). */
+    co__advise_huge(t->nodes, ((size_t)n + 1) * sizeof *t->nodes);
+    co__advise_huge(t->slots, nslots * sizeof *t->slots);
     uint32_t *pos_of = children; /* reuse: builder index -> position */
     for (uint32_t pos = 0; pos < n; pos++)
         pos_of[order[pos]] = pos;
