@@ -7,9 +7,10 @@
  * seconds), so it runs as a pipeline over one in-memory copy of the input:
  *
  *   1. read the whole input into one buffer (no lock held);
- *   2. parse the lines in place, in chunks, on every core, while another
- *      thread computes the SHA-256 of the input for the audit record; the
- *      first bad line (in line order) is the one reported;
+ *   2. parse the lines in place, in chunks, on every core, each chunk
+ *      once another thread has passed it computing the SHA-256 of the
+ *      input for the audit record; the first bad line (in line order) is
+ *      the one reported;
  *   3. sort the nodes by id (a radix sort on 8-byte prefixes) and refuse an
  *      id given twice;
  *   4. inside one write transaction: walk the stored nodes in id order
@@ -25,6 +26,7 @@
  *      nothing of it is ever visible to readers.
  */
 #include "db/db_int.h"
+#include "engine/engine.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -98,6 +100,8 @@ static int read_input(FILE *in, const char *source, co__buf *text, cutoff_diag *
             goto too_large;
         if (co__buf_reserve(text, (size_t)st.st_size + READ_CHUNK) != 0)
             return CUTOFF_ENOMEM;
+        /* Gigabytes fault in a few hundred times instead of ~250000. */
+        co__advise_huge(text->data, (size_t)st.st_size + READ_CHUNK);
     }
     for (;;) {
         if (co__buf_reserve(text, READ_CHUNK) != 0)
@@ -128,61 +132,95 @@ static size_t online_cpus(void)
 }
 
 /* The SHA-256 of the input, for the audit record. Parsing rewrites the
- * buffer, so a large input is copied first and hashed on a thread of its
- * own after parsing, while the nodes are sorted and written (when one core
- * is otherwise idle); a small one is hashed at once. */
+ * buffer in place, so it must not reach bytes not hashed yet: a large
+ * input is hashed on a thread of its own, a step ahead of the parsers,
+ * which wait for it before each chunk (no copy of the input is made); a
+ * small one is hashed at once. */
+#define HASH_STEP (4u << 20)
+
 typedef struct input_hash {
-    unsigned char *copy;
+    const unsigned char *text;
     size_t len;
     bool running;
     pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t moved;
+    size_t done;          /* bytes hashed so far (under lock while running) */
+    _Atomic bool abandon; /* the import failed: stop hashing */
     char hex[65];
 } input_hash;
 
-static void hash_bytes(const unsigned char *p, size_t n, char hex[65])
+static void hash_hex(crypto_hash_sha256_state *st, char hex[65])
 {
     unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, p, n);
+    crypto_hash_sha256_final(st, digest);
     sodium_bin2hex(hex, 65, digest, sizeof digest);
 }
 
 static void *hash_thread(void *arg)
 {
     input_hash *h = arg;
-    hash_bytes(h->copy, h->len, h->hex);
-    co__free(h->copy); /* as early as possible: it is as large as the input */
-    h->copy = NULL;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    for (size_t at = 0; at < h->len && !atomic_load(&h->abandon);) {
+        size_t n = h->len - at < HASH_STEP ? h->len - at : HASH_STEP;
+        crypto_hash_sha256_update(&st, h->text + at, n);
+        at += n;
+        pthread_mutex_lock(&h->lock);
+        h->done = at;
+        pthread_cond_broadcast(&h->moved);
+        pthread_mutex_unlock(&h->lock);
+    }
+    hash_hex(&st, h->hex);
     return NULL;
 }
 
-/* Before parsing: hashes a small input now, or keeps a copy of a large
- * one for later (hashing it now if there is no memory for the copy). */
-static void hash_prepare(input_hash *h, const char *text, size_t len)
+/* Before parsing: starts hashing a large input on a thread, or hashes it
+ * now (a small input, one core, or no thread to be had). */
+static void hash_start(input_hash *h, const char *text, size_t len)
 {
+    h->text = (const unsigned char *)text;
     h->len = len;
-    if (len >= PARALLEL_MIN_BYTES && online_cpus() > 1 && (h->copy = co__malloc(len)) != NULL)
-        memcpy(h->copy, text, len);
-    else
-        hash_bytes((const unsigned char *)text, len, h->hex);
+    h->done = 0;
+    atomic_init(&h->abandon, false);
+    if (len >= PARALLEL_MIN_BYTES && online_cpus() > 1) {
+        pthread_mutex_init(&h->lock, NULL);
+        pthread_cond_init(&h->moved, NULL);
+        h->running = pthread_create(&h->thread, NULL, hash_thread, h) == 0;
+        if (h->running)
+            return;
+        pthread_cond_destroy(&h->moved);
+        pthread_mutex_destroy(&h->lock);
+    }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, h->text, len);
+    hash_hex(&st, h->hex);
+    h->done = len;
 }
 
-static void hash_start(input_hash *h)
+/* Waits until the first `upto` bytes of the input are hashed. */
+static void hash_wait(input_hash *h, size_t upto)
 {
-    if (h->copy == NULL)
-        return;
-    h->running = pthread_create(&h->thread, NULL, hash_thread, h) == 0;
     if (!h->running)
-        hash_thread(h);
+        return;
+    pthread_mutex_lock(&h->lock);
+    while (h->done < upto)
+        pthread_cond_wait(&h->moved, &h->lock);
+    pthread_mutex_unlock(&h->lock);
 }
 
-/* Waits for the hash; releases the copy. Safe to call in any state. */
-static void hash_finish(input_hash *h)
+/* Waits for the whole hash (or, abandoning it, for the thread to stop).
+ * Safe to call in any state, and again. */
+static void hash_finish(input_hash *h, bool abandon)
 {
-    if (h->running)
-        pthread_join(h->thread, NULL);
+    if (!h->running)
+        return;
+    atomic_store(&h->abandon, abandon);
+    pthread_join(h->thread, NULL);
+    pthread_cond_destroy(&h->moved);
+    pthread_mutex_destroy(&h->lock);
     h->running = false;
-    co__free(h->copy);
-    h->copy = NULL;
 }
 
 /* A run of whole lines, parsed by one thread at a time. */
@@ -199,6 +237,8 @@ typedef struct parse_chunk {
 
 typedef struct parse_work {
     const char *source;
+    const char *text; /* the whole input */
+    input_hash *hash; /* chunks are parsed only once hashed */
     parse_chunk *chunks;
     size_t n_chunks;
     _Atomic size_t next_chunk;
@@ -232,6 +272,7 @@ static void report_progress(parse_work *w)
  * finally reported is the first in the input. */
 static void parse_chunk_run(parse_work *w, parse_chunk *c, bool reporter)
 {
+    hash_wait(w->hash, (size_t)(c->end - w->text));
     char *p = c->begin;
     uint64_t line = c->first_line - 1, unreported = 0;
     while (p < c->end) {
@@ -300,15 +341,19 @@ static void *parse_thread(void *arg)
 /* Splits the input into chunks of whole lines and parses them on every
  * core (the calling thread too). Leaves the entries in line order, without
  * gaps, in job->entries. */
-static int parse_input(import_job *job, char *text, size_t len, cutoff_progress_fn progress,
-                       void *progress_ctx)
+static int parse_input(import_job *job, char *text, size_t len, input_hash *hash,
+                       cutoff_progress_fn progress, void *progress_ctx)
 {
     int rc = 0;
     size_t threads = len >= PARALLEL_MIN_BYTES ? online_cpus() : 1;
     size_t n_chunks = threads == 1 ? 1 : (len + PARSE_CHUNK_BYTES - 1) / PARSE_CHUNK_BYTES;
     pthread_t workers[MAX_THREADS];
     size_t started = 0;
-    parse_work w = {.source = job->source, .progress = progress, .progress_ctx = progress_ctx};
+    parse_work w = {.source = job->source,
+                    .text = text,
+                    .hash = hash,
+                    .progress = progress,
+                    .progress_ctx = progress_ctx};
     atomic_init(&w.next_chunk, 0);
     atomic_init(&w.lines_done, 0);
     atomic_init(&w.first_bad, UINT64_MAX);
@@ -353,11 +398,10 @@ static int parse_input(import_job *job, char *text, size_t len, cutoff_progress_
         rc = CUTOFF_ENOMEM;
         goto out;
     }
+    co__advise_huge(job->entries, total * sizeof *job->entries);
     for (size_t k = 0; k < n_chunks; k++)
         w.chunks[k].out = job->entries + (w.chunks[k].first_line - 1);
 
-    /* jansson seeds its hash tables on first use; do it before the threads */
-    json_decref(json_object());
     for (size_t i = 1; i < threads; i++)
         if (pthread_create(&workers[started], NULL, parse_thread, &w) == 0)
             started++;
@@ -480,6 +524,45 @@ static void sort_run(sort_key *a, size_t n, size_t depth, sort_key *tmp)
     }
 }
 
+/* Half of the keys, sorted on a thread of their own. */
+typedef struct sort_half {
+    sort_key *keys, *tmp;
+    size_t n;
+} sort_half;
+
+static void *sort_half_thread(void *arg)
+{
+    sort_half *h = arg;
+    sort_run(h->keys, h->n, 0, h->tmp);
+    return NULL;
+}
+
+/* Sorts the keys (into tmp, then back), the two halves on two cores and
+ * then merged; equal ids stay in line order, as sort_run leaves them. */
+static void sort_keys(sort_key *keys, size_t n, sort_key *tmp)
+{
+    size_t half = n / 2;
+    sort_half h = {keys, tmp, half};
+    pthread_t thread;
+    bool parallel = n * 64 >= PARALLEL_MIN_BYTES && online_cpus() > 1 &&
+                    pthread_create(&thread, NULL, sort_half_thread, &h) == 0;
+    if (!parallel) {
+        sort_run(keys, n, 0, tmp);
+        return;
+    }
+    sort_run(keys + half, n - half, 0, tmp + half);
+    pthread_join(thread, NULL);
+    /* The first half holds the earlier lines: it wins ties. */
+    size_t i = 0, j = half, o = 0;
+    while (i < half && j < n)
+        tmp[o++] = strcmp(keys[j].id, keys[i].id) < 0 ? keys[j++] : keys[i++];
+    while (i < half)
+        tmp[o++] = keys[i++];
+    while (j < n)
+        tmp[o++] = keys[j++];
+    memcpy(keys, tmp, n * sizeof *keys);
+}
+
 /* Sorts the entries by id and refuses an id given twice in the file,
  * naming both lines (the pair whose second line comes first). */
 static int sort_and_check_duplicates(import_job *job)
@@ -489,6 +572,7 @@ static int sort_and_check_duplicates(import_job *job)
     job->keys = co__malloc((job->n ? job->n : 1) * sizeof *job->keys);
     if (job->keys == NULL)
         return CUTOFF_ENOMEM;
+    co__advise_huge(job->keys, job->n * sizeof *job->keys);
     bool sorted = true;
     for (size_t i = 0; i < job->n; i++) {
         job->keys[i] = (sort_key){.id = job->entries[i].spec.id, .entry = (uint32_t)i};
@@ -498,7 +582,8 @@ static int sort_and_check_duplicates(import_job *job)
     if (!sorted) {
         if ((tmp = co__malloc(job->n * sizeof *tmp)) == NULL)
             return CUTOFF_ENOMEM;
-        sort_run(job->keys, job->n, 0, tmp);
+        co__advise_huge(tmp, job->n * sizeof *tmp);
+        sort_keys(job->keys, job->n, tmp);
         co__free(tmp);
     }
     size_t first = 0, second = SIZE_MAX;
@@ -673,13 +758,11 @@ typedef struct validation {
 static void validate_run(validation *v)
 {
     import_job *job = v->job;
-    cutoff_tree *tree = NULL;
     co__diag_clear(&v->diag);
     for (size_t i = 0; i < job->n && v->rc == 0; i++)
         v->rc = cutoff_tree_builder_add(job->builder, &job->entries[i].spec, &v->diag);
     if (v->rc == 0)
-        v->rc = cutoff_tree_build(job->builder, &tree, &v->diag);
-    cutoff_tree_release(tree);
+        v->rc = co__tree_builder_check(job->builder, &v->diag);
     if (v->rc != 0)
         atomic_store(&v->failed, true);
 }
@@ -758,7 +841,7 @@ static int import_locked(import_job *job, const char *actor, input_hash *hash,
     }
     if ((rc = write_rc) != 0)
         goto out;
-    hash_finish(hash);
+    hash_finish(hash, false);
     /* An import that changes no node is recorded, but changes nothing a
      * reader of the tree would have to rebuild. */
     unsigned change = st->inserted + st->updated ? CUTOFF_CHANGE_TREE : 0;
@@ -779,7 +862,7 @@ int cutoff_db_nodes_import(cutoff_db *db, const char *actor, FILE *in, const cha
     co__diag_clear(diag);
     co__buf text;
     co__buf_init(&text);
-    input_hash hash = {.copy = NULL};
+    input_hash hash = {.running = false};
     cutoff_import_stats st = {0};
     import_job job = {.db = db, .source = source ? source : "input", .diag = diag};
     int rc = co__db_check_actor(actor, diag);
@@ -789,10 +872,9 @@ int cutoff_db_nodes_import(cutoff_db *db, const char *actor, FILE *in, const cha
         return co__diag(diag, CUTOFF_EINVAL, "no input given");
     if ((rc = read_input(in, job.source, &text, diag)) != 0)
         goto out;
-    hash_prepare(&hash, text.data, text.len);
-    if ((rc = parse_input(&job, text.data, text.len, progress, progress_ctx)) != 0)
+    hash_start(&hash, text.data, text.len);
+    if ((rc = parse_input(&job, text.data, text.len, &hash, progress, progress_ctx)) != 0)
         goto out;
-    hash_start(&hash);
     if ((rc = sort_and_check_duplicates(&job)) != 0)
         goto out;
     if ((rc = co__db_begin(db, diag)) != 0)
@@ -805,7 +887,7 @@ int cutoff_db_nodes_import(cutoff_db *db, const char *actor, FILE *in, const cha
             *stats = st;
     }
 out:
-    hash_finish(&hash);
+    hash_finish(&hash, rc != 0);
     cutoff_tree_builder_free(job.builder);
     co__free(job.keys);
     co__free(job.entries);

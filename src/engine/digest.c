@@ -43,18 +43,18 @@ static void add_strs(XXH3_state_t *st, const char *const *v, size_t n)
 static XXH128_hash_t node_hash(const cutoff_tree *t, uint32_t pos)
 {
     const co__node *node = &t->nodes[pos];
-    const co__rec *r = co__tree_rec(t, node->rec);
+    const char *id = co__tree_id(t, pos);
     const char *parent = node->parent == CO_NONE ? NULL : co__tree_id(t, node->parent);
-    size_t parent_len = parent ? co__tree_rec(t, t->nodes[node->parent].rec)->len : 0;
+    size_t id_len = strlen(id), parent_len = parent ? strlen(parent) : 0;
     uint32_t own_plan = (node->kind & CO_OWN_PLAN) ? node->plan : 0;
     char buf[2 * 256 + 16];
     size_t n = 0;
     buf[n++] = (char)CO_KIND(node->kind);
     memcpy(buf + n, &own_plan, sizeof own_plan);
     n += sizeof own_plan;
-    buf[n++] = (char)r->len;
-    memcpy(buf + n, r->id, r->len);
-    n += r->len;
+    buf[n++] = (char)id_len;
+    memcpy(buf + n, id, id_len);
+    n += id_len;
     buf[n++] = parent ? 1 : 0;
     memcpy(buf + n, parent ? parent : "", parent_len);
     n += parent_len;

@@ -7,8 +7,9 @@
  * contiguous range of positions [pos, end). An enforcement action's scope
  * is then a handful of ranges, and the active actions split the positions
  * into segments, each covered by one set ("group") of actions. A check
- * hashes the subscription id to its record (id, position, plan, kind: one
- * cache line), tests the plan's entitlement bit, finds the group of its
+ * hashes the subscription id to its hash slot (position, plan, kind and,
+ * for ids of up to CO_INLINE_ID bytes, the id itself: one cache line and
+ * one miss), tests the plan's entitlement bit, finds the group of its
  * position by binary search over the few segment breakpoints, and looks only
  * at the actions of that group. Changing actions rebuilds only the segments
  * and groups, never the tree.
@@ -29,7 +30,8 @@
 typedef struct co__name_map {
     uint32_t *slots; /* index + 1, 0 = empty */
     uint32_t mask;
-    char **names; /* borrowed: names[index] */
+    char **names;   /* borrowed: names[index] */
+    uint32_t *lens; /* strlen(names[index]) */
 } co__name_map;
 
 int co__name_map_init(co__name_map *m, char **names, uint32_t n);
@@ -40,7 +42,7 @@ uint32_t co__name_map_find(const co__name_map *m, const char *name, size_t len);
 
 /* One node, at its depth-first position. */
 typedef struct co__node {
-    uint32_t rec;    /* offset of its record in tree->recs, in 4-byte units */
+    uint32_t id;     /* offset of its id (NUL-terminated) in tree->ids */
     uint32_t parent; /* position of the parent, CO_NONE for tenants */
     uint32_t end;    /* one past the last position of its subtree */
     uint16_t plan;   /* effective (inherited) plan index + 1; 0: no plan */
@@ -51,14 +53,26 @@ typedef struct co__node {
 #define CO_OWN_PLAN 0x80
 #define CO_KIND(k) ((k)&0x7f)
 
-/* The record a hash slot points at: everything a check needs, together. */
-typedef struct co__rec {
+/* Ids up to this length live in their hash slot; longer ones (up to 128
+ * bytes) are compared in tree->ids. Generated ids such as "sub-" and 12
+ * hex digits take 16 bytes. */
+#define CO_INLINE_ID 24
+
+/* One hash slot: everything a check needs about a node, together, 32 bytes
+ * aligned to 32 so that it never straddles two cache lines. */
+typedef struct co__slot {
     uint32_t pos;
-    uint16_t plan;
-    uint8_t kind;
-    uint8_t len;
-    char id[]; /* len bytes and a NUL, padded to 4 bytes */
-} co__rec;
+    uint16_t plan; /* effective plan index + 1 */
+    uint8_t kind;  /* cutoff_node_kind */
+    uint8_t len;   /* the id's length; 0: an empty slot (ids are never empty) */
+    union {
+        char id[CO_INLINE_ID]; /* len <= CO_INLINE_ID: the id, not NUL-terminated */
+        struct {
+            uint32_t id;  /* offset of the id in tree->ids */
+            uint32_t tag; /* the upper half of its hash */
+        } far;            /* len > CO_INLINE_ID */
+    };
+} co__slot;
 
 struct cutoff_tree {
     _Atomic long refs;
@@ -78,9 +92,10 @@ struct cutoff_tree {
     uint32_t n_nodes;
     size_t n_kind[4];
     co__node *nodes; /* [n_nodes] in depth-first order */
-    uint32_t *recs;  /* record arena (co__rec, 4-byte aligned) */
-    size_t recs_units;
-    uint64_t *slots; /* hash tag << 32 | record offset; 0 empty */
+    char *ids;       /* every id, NUL-terminated, in depth-first order */
+    size_t ids_bytes;
+    co__slot *slots; /* open addressing, linear probing; 32-byte aligned */
+    void *slots_mem; /* the allocation slots lies in */
     uint64_t slot_mask;
 
     /* The tree's part of cutoff_snapshot_digest, computed on first need
@@ -88,48 +103,75 @@ struct cutoff_tree {
     XXH128_hash_t *_Atomic digest;
 };
 
-static inline const co__rec *co__tree_rec(const cutoff_tree *t, uint32_t off)
-{
-    return (const co__rec *)(const void *)(t->recs + off);
-}
-
 static inline const char *co__tree_id(const cutoff_tree *t, uint32_t pos)
 {
-    return co__tree_rec(t, t->nodes[pos].rec)->id;
+    return t->ids + t->nodes[pos].id;
 }
 
-/* The record of an id, or NULL; _hashed when co__hash(id, len) is known. */
-const co__rec *co__tree_find(const cutoff_tree *t, const char *id, size_t len);
-const co__rec *co__tree_find_hashed(const cutoff_tree *t, const char *id, size_t len, uint64_t h);
 /* The position of an id, or CO_NONE. */
 uint32_t co__tree_pos(const cutoff_tree *t, const char *id);
 
 /* n bytes of a and b are equal. Ids are short, and a library memcmp call
- * costs more than comparing them word by word here. */
+ * costs more than comparing them word by word here. The only branches are
+ * on n, never on the bytes: when a is a slot still on its way from memory,
+ * a guess about its bytes that turns out wrong would throw away the work
+ * the CPU had begun on the next check. */
 static inline bool co__same_bytes(const char *a, const char *b, size_t n)
 {
-    uint64_t x, y;
+    uint64_t x, y, diff = 0;
     if (n >= 8) {
         for (; n > 8; a += 8, b += 8, n -= 8) {
             memcpy(&x, a, 8);
             memcpy(&y, b, 8);
-            if (x != y)
-                return false;
+            diff |= x ^ y;
         }
         memcpy(&x, a + n - 8, 8); /* the last 8 bytes, overlapping */
         memcpy(&y, b + n - 8, 8);
-        return x == y;
+        return (diff | (x ^ y)) == 0;
     }
     if (n >= 4) {
         uint32_t u, v, w, z;
         memcpy(&u, a, 4), memcpy(&v, b, 4);
         memcpy(&w, a + n - 4, 4), memcpy(&z, b + n - 4, 4);
-        return u == v && w == z;
+        return ((u ^ v) | (w ^ z)) == 0;
     }
     for (; n > 0; n--)
-        if (*a++ != *b++)
-            return false;
-    return true;
+        diff |= (uint8_t)(*a++ ^ *b++);
+    return diff == 0;
+}
+
+/* Whether slot s holds the id (len bytes, hash h). */
+static inline __attribute__((always_inline)) bool
+co__slot_holds(const cutoff_tree *t, const co__slot *s, const char *id, size_t len, uint64_t h)
+{
+    if (len <= CO_INLINE_ID) /* s->id is CO_INLINE_ID bytes whatever the slot holds */
+        return (s->len == len) & co__same_bytes(s->id, id, len);
+    return s->len == len && s->far.tag == (uint32_t)(h >> 32) &&
+           co__same_bytes(t->ids + s->far.id, id, len);
+}
+
+/* The slot of an id, or NULL; _hashed when co__hash(id, len) is known.
+ * Most ids are in the first or second slot of their probe: both are
+ * examined without a branch on what they hold, and only a longer probe
+ * (or a long id) walks on. */
+const co__slot *co__tree_find(const cutoff_tree *t, const char *id, size_t len);
+static inline __attribute__((always_inline)) const co__slot *
+co__tree_find_hashed(const cutoff_tree *t, const char *id, size_t len, uint64_t h)
+{
+    uint64_t i = h & t->slot_mask;
+    const co__slot *first = &t->slots[i], *second = &t->slots[(i + 1) & t->slot_mask];
+    bool in_first = co__slot_holds(t, first, id, len, h);
+    bool in_second = (first->len != 0) & co__slot_holds(t, second, id, len, h);
+    const co__slot *found = in_first ? first : in_second ? second : NULL;
+    if (__builtin_expect(found != NULL || first->len == 0 || second->len == 0, 1))
+        return found;
+    for (i = (i + 2) & t->slot_mask;; i = (i + 1) & t->slot_mask) {
+        const co__slot *s = &t->slots[i];
+        if (s->len == 0)
+            return NULL;
+        if (co__slot_holds(t, s, id, len, h))
+            return s;
+    }
 }
 
 static inline bool co__bit(const uint64_t *bits, uint32_t i)
@@ -170,18 +212,20 @@ struct cutoff_snapshot {
     uint64_t *group_denies;  /* [n_groups * words]: union of the members' denied */
 };
 
-/* The group of a position. */
+/* The group of a position: the count of breakpoints <= pos picks the
+ * segment. Branch-free, since positions of consecutive checks are
+ * unrelated and a mispredicted branch also discards the work the CPU had
+ * started on the next check. */
 static inline uint32_t co__group_of(const cutoff_snapshot *s, uint32_t pos)
 {
-    uint32_t lo = 0, hi = s->n_bp; /* first breakpoint > pos */
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (s->bp[mid] <= pos)
-            lo = mid + 1;
-        else
-            hi = mid;
+    const uint32_t *b = s->bp;
+    uint32_t n = s->n_bp; /* > 0 */
+    while (n > 1) {
+        uint32_t half = n / 2;
+        b = b[half] <= pos ? b + half : b;
+        n -= half;
     }
-    return s->seg_group[lo];
+    return s->seg_group[(uint32_t)(b - s->bp) + (*b <= pos)];
 }
 
 /* The decision for a subscription known by (plan, group), for catalog action

@@ -364,12 +364,17 @@ static inline __attribute__((always_inline)) void decide(const cutoff_snapshot *
     out->by = NULL;
     out->since = 0;
     out->until = CUTOFF_TIME_NEVER;
-    if (plan != 0 && !co__bit(tree->plan_bits + (size_t)plan * tree->words, act)) {
-        out->reason = CUTOFF_REASON_NOT_ENTITLED;
-        return;
-    }
-    out->reason = CUTOFF_REASON_ALLOW;
-    if (group == 0 || !co__bit(s->group_denies + (size_t)group * tree->words, act))
+    /* Most checks end here, with an allow or not_entitled. They are
+     * answered without a branch on the subscription's plan or group
+     * (selects instead), so that the CPU is not sent back when it guessed
+     * wrong about a subscription whose slot it is still waiting for (it
+     * would discard what it had begun of the next check). No plan (0)
+     * entitles every action, and group 0, the empty set, denies nothing:
+     * its row of group_denies is all zeros. */
+    bool entitled = plan == 0 || co__bit(tree->plan_bits + (size_t)plan * tree->words, act);
+    uint32_t maybe_denied = entitled ? group : 0;
+    out->reason = entitled ? CUTOFF_REASON_ALLOW : CUTOFF_REASON_NOT_ENTITLED;
+    if (!co__bit(s->group_denies + (size_t)maybe_denied * tree->words, act))
         return;
     bool is_read = tree->action_class[act] == CUTOFF_CLASS_READ;
     /* Members are in id order, so the first suspend found decides, and a
@@ -408,13 +413,13 @@ void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_
     decide(s, plan, group, act, region, region_name, t, out);
 }
 
-/* cutoff_check once the subscription's record is found (or not). */
+/* cutoff_check once the subscription's slot is found (or not) and the
+ * action's catalog index is known (CO_NONE: not in the catalog). */
 static inline __attribute__((always_inline)) void check_found(const cutoff_snapshot *s,
-                                                              const co__rec *r, const char *action,
+                                                              const co__slot *r, uint32_t act,
                                                               const char *region, int64_t t,
                                                               cutoff_verdict *out)
 {
-    const cutoff_tree *tree = s->tree;
     out->by = NULL;
     out->since = 0;
     out->until = CUTOFF_TIME_NEVER;
@@ -422,7 +427,6 @@ static inline __attribute__((always_inline)) void check_found(const cutoff_snaps
         out->reason = CUTOFF_REASON_UNKNOWN_SUBSCRIPTION;
         return;
     }
-    uint32_t act = co__name_map_find(&tree->action_map, action, strlen(action));
     if (act == CO_NONE) {
         out->reason = CUTOFF_REASON_UNKNOWN_ACTION;
         return;
@@ -431,20 +435,30 @@ static inline __attribute__((always_inline)) void check_found(const cutoff_snaps
     decide(s, r->plan, group, act, region ? CO_REGION_UNRESOLVED : CO_NONE, region, t, out);
 }
 
+static inline uint32_t action_index(const cutoff_tree *t, const char *action)
+{
+    return co__name_map_find(&t->action_map, action, strlen(action));
+}
+
+/* The slot's cache line is requested first, and the action looked up while
+ * it arrives: the lookup of the id then waits less for memory. */
 void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char *action,
                   const char *region, int64_t t, cutoff_verdict *out)
 {
-    check_found(s, co__tree_find(s->tree, subscription, strlen(subscription)), action, region, t,
-                out);
+    const cutoff_tree *tree = s->tree;
+    size_t len = strlen(subscription);
+    uint64_t h = co__hash(subscription, len);
+    __builtin_prefetch(&tree->slots[h & tree->slot_mask]);
+    uint32_t act = action_index(tree, action);
+    check_found(s, co__tree_find_hashed(tree, subscription, len, h), act, region, t, out);
 }
 
-/* A software pipeline: request i is hashed and its hash slot prefetched,
- * PIPE_DISTANCE requests later its slot is read and the record it points
- * at prefetched, and PIPE_DISTANCE requests after that it is decided. The
- * cache misses of neighbouring requests overlap instead of following one
- * another. */
-#define PIPE_DISTANCE 8
-#define PIPE_RING (4 * PIPE_DISTANCE) /* a power of two above 2 * distance */
+/* A software pipeline: request i is hashed and its hash slot (which holds
+ * all the check needs) prefetched, and PIPE_DISTANCE requests later it is
+ * decided. The cache misses of neighbouring requests overlap instead of
+ * following one another. */
+#define PIPE_DISTANCE 16
+#define PIPE_RING (2 * PIPE_DISTANCE) /* a power of two above the distance */
 
 void cutoff_check_many(const cutoff_snapshot *s, const cutoff_request *requests, size_t n,
                        cutoff_verdict *out)
@@ -452,23 +466,18 @@ void cutoff_check_many(const cutoff_snapshot *s, const cutoff_request *requests,
     const cutoff_tree *t = s->tree;
     uint64_t hash[PIPE_RING];
     size_t len[PIPE_RING];
-    for (size_t i = 0; i < n + 2 * PIPE_DISTANCE; i++) {
+    for (size_t i = 0; i < n + PIPE_DISTANCE; i++) {
         if (i < n) {
             size_t k = i % PIPE_RING;
             len[k] = strlen(requests[i].subscription);
             hash[k] = co__hash(requests[i].subscription, len[k]);
             __builtin_prefetch(&t->slots[hash[k] & t->slot_mask]);
         }
-        if (i >= PIPE_DISTANCE && i - PIPE_DISTANCE < n) {
-            uint64_t v = t->slots[hash[(i - PIPE_DISTANCE) % PIPE_RING] & t->slot_mask];
-            if (v != 0)
-                __builtin_prefetch(t->recs + (uint32_t)v);
-        }
-        if (i >= 2 * PIPE_DISTANCE) {
-            size_t j = i - 2 * PIPE_DISTANCE, k = j % PIPE_RING;
+        if (i >= PIPE_DISTANCE) {
+            size_t j = i - PIPE_DISTANCE, k = j % PIPE_RING;
             const cutoff_request *q = &requests[j];
-            check_found(s, co__tree_find_hashed(t, q->subscription, len[k], hash[k]), q->action,
-                        q->region, q->at, &out[j]);
+            check_found(s, co__tree_find_hashed(t, q->subscription, len[k], hash[k]),
+                        action_index(t, q->action), q->region, q->at, &out[j]);
         }
     }
 }

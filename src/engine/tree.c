@@ -5,6 +5,7 @@
  * use. Building validates the whole tree (parents, kinds, cycles, plans) so
  * that a compiled tree is always well formed.
  */
+#include "engine/engine.h"
 #include "engine/engine_int.h"
 #include "format/format.h"
 
@@ -47,10 +48,12 @@ int co__name_map_init(co__name_map *m, char **names, uint32_t n)
     m->names = names;
     m->mask = pow2_at_least((uint64_t)n * 2) - 1;
     m->slots = co__calloc((size_t)m->mask + 1, sizeof *m->slots);
-    if (m->slots == NULL)
+    m->lens = co__calloc((size_t)n + 1, sizeof *m->lens);
+    if (m->slots == NULL || m->lens == NULL)
         return CUTOFF_ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t h = name_hash(names[i], strlen(names[i])) & m->mask;
+        m->lens[i] = (uint32_t)strlen(names[i]);
+        uint32_t h = name_hash(names[i], m->lens[i]) & m->mask;
         while (m->slots[h] != 0)
             h = (h + 1) & m->mask;
         m->slots[h] = i + 1;
@@ -61,7 +64,9 @@ int co__name_map_init(co__name_map *m, char **names, uint32_t n)
 void co__name_map_free(co__name_map *m)
 {
     co__free(m->slots);
+    co__free(m->lens);
     m->slots = NULL;
+    m->lens = NULL;
 }
 
 uint32_t co__name_map_find(const co__name_map *m, const char *name, size_t len)
@@ -71,8 +76,7 @@ uint32_t co__name_map_find(const co__name_map *m, const char *name, size_t len)
         uint32_t v = m->slots[h];
         if (v == 0)
             return CO_NONE;
-        const char *cand = m->names[v - 1];
-        if (co__same_bytes(cand, name, len) && cand[len] == '\0')
+        if (m->lens[v - 1] == len && co__same_bytes(m->names[v - 1], name, len))
             return v - 1;
         h = (h + 1) & m->mask;
     }
@@ -123,8 +127,8 @@ static void tree_free(cutoff_tree *t)
     tree_free_catalog(t);
     co__free(atomic_load(&t->digest));
     co__free(t->nodes);
-    co__free(t->recs);
-    co__free(t->slots);
+    co__free(t->ids);
+    co__free(t->slots_mem);
     co__free(t);
 }
 
@@ -288,6 +292,7 @@ static int builder_rehash(cutoff_tree_builder *b, uint32_t slots)
     uint32_t *s = co__calloc(slots, sizeof *s);
     if (s == NULL)
         return CUTOFF_ENOMEM;
+    co__advise_huge(s, (size_t)slots * sizeof *s);
     uint32_t mask = slots - 1;
     for (uint32_t i = 0; i < b->n; i++) {
         const bnode *n = &b->nodes[i];
@@ -310,6 +315,7 @@ int cutoff_tree_builder_reserve(cutoff_tree_builder *b, size_t nodes, size_t id_
         bnode *n = co__realloc(b->nodes, nodes * sizeof *n);
         if (n == NULL)
             return CUTOFF_ENOMEM;
+        co__advise_huge(n + b->n, (nodes - b->n) * sizeof *n);
         b->nodes = n;
         b->cap = (uint32_t)nodes;
     }
@@ -436,25 +442,6 @@ int cutoff_tree_builder_add(cutoff_tree_builder *b, const cutoff_node_spec *node
 /* Building                                                               */
 /* ===================================================================== */
 
-/* Asks the kernel to back a large, not yet touched allocation with huge
- * pages. Every check touches a random hash slot and a random record; with
- * 4 KiB pages each of those also misses the TLB once the tree is large
- * (10M nodes: ~600 MB). Only the 2 MiB-aligned middle of the block can be
- * advised; a kernel without transparent huge pages just says no. */
-static void advise_huge_pages(void *p, size_t size)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = 2u << 20;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t hi = ((uintptr_t)p + size) & ~(huge - 1);
-    if (p != NULL && hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)size;
-#endif
-}
-
 /* Reports a cycle through node i (not reachable from any tenant). */
 static int report_cycle(const cutoff_tree_builder *b, const uint32_t *parent, uint32_t i,
                         cutoff_diag *diag)
@@ -555,34 +542,76 @@ static uint32_t depth_first(const cutoff_tree_builder *b, const uint32_t *parent
     return placed;
 }
 
+/* The layout of a tree in the making, and what finding it needs. */
+typedef struct layout {
+    uint32_t *parent, *order, *end, *first_child, *children, *stack;
+} layout;
+
+static void layout_free(layout *l)
+{
+    co__free(l->parent);
+    co__free(l->order);
+    co__free(l->end);
+    co__free(l->first_child);
+    co__free(l->children);
+    co__free(l->stack);
+}
+
+/* Everything cutoff_tree_build refuses, found while laying the nodes out
+ * depth first: parents that are missing or subscriptions, cycles, ids
+ * past the size limit. */
+static int lay_out(const cutoff_tree_builder *b, layout *l, cutoff_diag *diag)
+{
+    uint32_t n = b->n;
+    l->parent = co__malloc(((size_t)n + 1) * sizeof *l->parent);
+    l->order = co__malloc(((size_t)n + 1) * sizeof *l->order);
+    l->end = co__malloc(((size_t)n + 1) * sizeof *l->end);
+    l->first_child = co__malloc(((size_t)n + 2) * sizeof *l->first_child);
+    l->children = co__malloc(((size_t)n + 1) * sizeof *l->children);
+    l->stack = co__malloc(((size_t)n + 1) * sizeof *l->stack);
+    if (!l->parent || !l->order || !l->end || !l->first_child || !l->children || !l->stack)
+        return CUTOFF_ENOMEM;
+    int rc = resolve_parents(b, l->parent, diag);
+    if (rc != 0)
+        return rc;
+    uint32_t placed =
+        depth_first(b, l->parent, l->order, l->end, l->first_child, l->children, l->stack);
+    if (placed < n) {
+        /* Mark the placed ones; any other node lies on or below a cycle. */
+        memset(l->stack, 0, (size_t)n * sizeof *l->stack);
+        for (uint32_t p = 0; p < placed; p++)
+            l->stack[l->order[p]] = 1;
+        for (uint32_t i = 0; i < n; i++)
+            if (!l->stack[i])
+                return report_cycle(b, l->parent, i, diag);
+    }
+    uint64_t id_bytes = 0;
+    for (uint32_t i = 0; i < n; i++)
+        id_bytes += b->nodes[i].id_len + 1u;
+    if (id_bytes >= UINT32_MAX)
+        return co__diag(diag, CUTOFF_ELIMIT, "the tree's ids exceed 4 GiB");
+    return 0;
+}
+
+int co__tree_builder_check(const cutoff_tree_builder *b, cutoff_diag *diag)
+{
+    co__diag_clear(diag);
+    layout l = {NULL};
+    int rc = lay_out(b, &l, diag);
+    layout_free(&l);
+    return rc;
+}
+
 int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *diag)
 {
     co__diag_clear(diag);
-    int rc = CUTOFF_ENOMEM;
     uint32_t n = b->n;
     cutoff_tree *t = NULL;
-    uint32_t *parent = co__malloc(((size_t)n + 1) * sizeof *parent);
-    uint32_t *order = co__malloc(((size_t)n + 1) * sizeof *order);
-    uint32_t *end = co__malloc(((size_t)n + 1) * sizeof *end);
-    uint32_t *first_child = co__malloc(((size_t)n + 2) * sizeof *first_child);
-    uint32_t *children = co__malloc(((size_t)n + 1) * sizeof *children);
-    uint32_t *stack = co__malloc(((size_t)n + 1) * sizeof *stack);
-    if (!parent || !order || !end || !first_child || !children || !stack)
+    layout l = {NULL};
+    int rc = lay_out(b, &l, diag);
+    if (rc != 0)
         goto done;
-    if ((rc = resolve_parents(b, parent, diag)) != 0)
-        goto done;
-    uint32_t placed = depth_first(b, parent, order, end, first_child, children, stack);
-    if (placed < n) {
-        /* Mark the placed ones; any other node lies on or below a cycle. */
-        memset(stack, 0, (size_t)n * sizeof *stack);
-        for (uint32_t p = 0; p < placed; p++)
-            stack[order[p]] = 1;
-        for (uint32_t i = 0; i < n; i++)
-            if (!stack[i]) {
-                rc = report_cycle(b, parent, i, diag);
-                goto done;
-            }
-    }
+    uint32_t *parent = l.parent, *order = l.order, *end = l.end, *children = l.children;
 
     /* Each tree owns a compiled catalog (from the builder's copy, which
      * compiled once already in cutoff_tree_builder_new). */
@@ -594,30 +623,30 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
         goto done;
     rc = CUTOFF_ENOMEM;
 
-    /* Nodes in depth-first order, effective plans, records, hash slots. */
+    /* Nodes in depth-first order, effective plans, ids, hash slots. */
     t->n_nodes = n;
     t->nodes = co__malloc(((size_t)n + 1) * sizeof *t->nodes);
-    uint64_t units = 1; /* offset 0 is never a record, so 0 marks an empty slot */
+    uint64_t id_bytes = 0; /* < 4 GiB: lay_out checked */
     for (uint32_t i = 0; i < n; i++)
-        units += (sizeof(co__rec) + b->nodes[i].id_len + 1 + 3) / 4;
-    if (units >= UINT32_MAX) {
-        rc = co__diag(diag, CUTOFF_ELIMIT, "the tree's ids exceed 16 GiB");
-        goto done;
-    }
-    t->recs = co__calloc(units, 4);
-    t->recs_units = units;
+        id_bytes += b->nodes[i].id_len + 1u;
+    t->ids = co__malloc(id_bytes + 1);
+    t->ids_bytes = id_bytes + 1;
     uint64_t nslots = pow2_at_least((uint64_t)n + n / 2 + 1);
-    t->slots = co__calloc(nslots, sizeof *t->slots);
+    /* One more slot's worth of bytes to align the table to 32. */
+    t->slots_mem = co__calloc(nslots + 1, sizeof *t->slots);
     t->slot_mask = nslots - 1;
-    if (!t->nodes || !t->recs || !t->slots)
+    if (!t->nodes || !t->ids || !t->slots_mem)
         goto done;
-    advise_huge_pages(t->nodes, ((size_t)n + 1) * sizeof *t->nodes);
-    advise_huge_pages(t->recs, units * 4);
-    advise_huge_pages(t->slots, nslots * sizeof *t->slots);
+    t->slots = (co__slot *)(((uintptr_t)t->slots_mem + sizeof *t->slots - 1) &
+                            ~(uintptr_t)(sizeof *t->slots - 1));
+    /* Every check touches a random hash slot; with 4 KiB pages that also
+     * misses the TLB once the tree is large (10M nodes: ~900 MB). */
+    co__advise_huge(t->nodes, ((size_t)n + 1) * sizeof *t->nodes);
+    co__advise_huge(t->slots, nslots * sizeof *t->slots);
     uint32_t *pos_of = children; /* reuse: builder index -> position */
     for (uint32_t pos = 0; pos < n; pos++)
         pos_of[order[pos]] = pos;
-    uint32_t off = 1;
+    uint32_t off = 0;
     for (uint32_t pos = 0; pos < n; pos++) {
         const bnode *bn = &b->nodes[order[pos]];
         co__node *node = &t->nodes[pos];
@@ -628,22 +657,28 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
         node->plan = bn->plan                  ? bn->plan
                      : node->parent == CO_NONE ? 0
                                                : t->nodes[node->parent].plan;
-        node->rec = off;
+        node->id = off;
         node->unused = 0;
-        co__rec *r = (co__rec *)(void *)(t->recs + off);
-        r->pos = pos;
-        r->plan = node->plan;
-        r->kind = bn->kind;
-        r->len = bn->id_len;
-        memcpy(r->id, b->strings + bn->id_off, bn->id_len);
-        r->id[bn->id_len] = '\0';
+        char *id = t->ids + off;
+        memcpy(id, b->strings + bn->id_off, bn->id_len);
+        id[bn->id_len] = '\0';
+        off += bn->id_len + 1u;
         t->n_kind[bn->kind]++;
-        uint64_t h = co__hash(r->id, r->len);
+        uint64_t h = co__hash(id, bn->id_len);
         uint64_t slot = h & t->slot_mask;
-        while (t->slots[slot] != 0)
+        while (t->slots[slot].len != 0)
             slot = (slot + 1) & t->slot_mask;
-        t->slots[slot] = (h >> 32) << 32 | off;
-        off += (uint32_t)((sizeof(co__rec) + bn->id_len + 1 + 3) / 4);
+        co__slot *sl = &t->slots[slot];
+        sl->pos = pos;
+        sl->plan = node->plan;
+        sl->kind = bn->kind;
+        sl->len = bn->id_len;
+        if (bn->id_len <= CO_INLINE_ID) {
+            memcpy(sl->id, id, bn->id_len);
+        } else {
+            sl->far.id = node->id;
+            sl->far.tag = (uint32_t)(h >> 32);
+        }
     }
     t->n_kind[0] = n;
     atomic_init(&t->refs, 1);
@@ -652,12 +687,7 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
     rc = 0;
 done:
     tree_free(t);
-    co__free(parent);
-    co__free(order);
-    co__free(end);
-    co__free(first_child);
-    co__free(children);
-    co__free(stack);
+    layout_free(&l);
     return rc;
 }
 
@@ -665,30 +695,15 @@ done:
 /* Lookups and lifetime                                                   */
 /* ===================================================================== */
 
-const co__rec *co__tree_find(const cutoff_tree *t, const char *id, size_t len)
+const co__slot *co__tree_find(const cutoff_tree *t, const char *id, size_t len)
 {
     return co__tree_find_hashed(t, id, len, co__hash(id, len));
 }
 
-const co__rec *co__tree_find_hashed(const cutoff_tree *t, const char *id, size_t len, uint64_t h)
-{
-    uint64_t tag = h >> 32;
-    for (uint64_t slot = h & t->slot_mask;; slot = (slot + 1) & t->slot_mask) {
-        uint64_t v = t->slots[slot];
-        if (v == 0)
-            return NULL;
-        if ((v >> 32) != tag)
-            continue;
-        const co__rec *r = co__tree_rec(t, (uint32_t)v);
-        if (r->len == len && co__same_bytes(r->id, id, len))
-            return r;
-    }
-}
-
 uint32_t co__tree_pos(const cutoff_tree *t, const char *id)
 {
-    const co__rec *r = co__tree_find(t, id, strlen(id));
-    return r ? r->pos : CO_NONE;
+    const co__slot *s = co__tree_find(t, id, strlen(id));
+    return s ? s->pos : CO_NONE;
 }
 
 void cutoff_tree_retain(cutoff_tree *t)
@@ -710,16 +725,16 @@ size_t cutoff_tree_count(const cutoff_tree *t, cutoff_node_kind kind)
 
 size_t cutoff_tree_memory(const cutoff_tree *t)
 {
-    return sizeof *t + (size_t)t->n_nodes * sizeof *t->nodes + t->recs_units * 4 +
-           (t->slot_mask + 1) * sizeof *t->slots;
+    return sizeof *t + (size_t)t->n_nodes * sizeof *t->nodes + t->ids_bytes +
+           (t->slot_mask + 2) * sizeof *t->slots;
 }
 
 int cutoff_resolve_subscription(const cutoff_tree *t, const char *id, cutoff_sub_handle *out)
 {
-    const co__rec *r = id ? co__tree_find(t, id, strlen(id)) : NULL;
-    if (r == NULL || r->kind != CUTOFF_NODE_SUBSCRIPTION)
+    const co__slot *s = id ? co__tree_find(t, id, strlen(id)) : NULL;
+    if (s == NULL || s->kind != CUTOFF_NODE_SUBSCRIPTION)
         return CUTOFF_ENOTFOUND;
-    out->index = r->pos;
+    out->index = s->pos;
     return 0;
 }
 

@@ -272,6 +272,31 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
+int co__unknown_key(const char *path, const char *key, const char *const *allowed,
+                    cutoff_diag *diag)
+{
+    char list[256] = "", hint[64] = "", q[80];
+    size_t used = 0, best = SIZE_MAX;
+    for (size_t i = 0; allowed[i]; i++) {
+        int n = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
+        if (n > 0 && (size_t)n < sizeof list - used)
+            used += (size_t)n;
+        if (strlen(key) < 32 && strlen(allowed[i]) < 32) {
+            size_t d = edit_distance(key, allowed[i]);
+            if (d <= 2 && d < strlen(allowed[i]) && d < best) {
+                best = d;
+                snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", allowed[i]);
+            }
+        }
+    }
+    co__text(key, q, sizeof q);
+    if (path[0])
+        return co__diag(diag, CUTOFF_EPARSE, "%s: unknown key \"%s\"; allowed: %s%s", path, q, list,
+                        hint);
+    return co__diag(diag, CUTOFF_EPARSE, "unknown key \"%s\" at the top level; allowed: %s%s", q,
+                    list, hint);
+}
+
 int co__json_check_keys(const json_t *obj, const char *path, const char *const *allowed,
                         cutoff_diag *diag)
 {
@@ -282,29 +307,8 @@ int co__json_check_keys(const json_t *obj, const char *path, const char *const *
         for (i = 0; allowed[i]; i++)
             if (strcmp(key, allowed[i]) == 0)
                 break;
-        if (allowed[i])
-            continue;
-
-        char list[256] = "", hint[64] = "", q[80];
-        size_t used = 0, best = SIZE_MAX;
-        for (i = 0; allowed[i]; i++) {
-            int n = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
-            if (n > 0 && (size_t)n < sizeof list - used)
-                used += (size_t)n;
-            if (strlen(key) < 32 && strlen(allowed[i]) < 32) {
-                size_t d = edit_distance(key, allowed[i]);
-                if (d <= 2 && d < strlen(allowed[i]) && d < best) {
-                    best = d;
-                    snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", allowed[i]);
-                }
-            }
-        }
-        co__text(key, q, sizeof q);
-        if (path[0])
-            return co__diag(diag, CUTOFF_EPARSE, "%s: unknown key \"%s\"; allowed: %s%s", path, q,
-                            list, hint);
-        return co__diag(diag, CUTOFF_EPARSE, "unknown key \"%s\" at the top level; allowed: %s%s",
-                        q, list, hint);
+        if (!allowed[i])
+            return co__unknown_key(path, key, allowed, diag);
     }
     return 0;
 }

@@ -48,6 +48,9 @@ const char *co__path_index(char *buf, size_t size, const char *base, size_t i);
  * the keys allowed and the nearest allowed key when it looks like a typo. */
 int co__json_check_keys(const json_t *obj, const char *path, const char *const *allowed,
                         cutoff_diag *diag);
+/* The message of co__json_check_keys for one key not in allowed. */
+int co__unknown_key(const char *path, const char *key, const char *const *allowed,
+                    cutoff_diag *diag);
 /* "PATH: expected WANT, got KIND". PATH names the member (never empty: the
  * top-level document is checked by co__json_load_object). */
 int co__json_type_error(cutoff_diag *diag, const char *path, const char *want, const json_t *got);

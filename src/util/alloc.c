@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* The failure switch is read on every allocation and written only by
  * tests: it keeps a cache line of its own, away from the counters. */
@@ -207,4 +208,20 @@ char *co__buf_take(co__buf *b)
 void cutoff_free(void *p)
 {
     co__free(p);
+}
+
+/* Only the 2 MiB-aligned middle of a block can be advised; a kernel
+ * without transparent huge pages just says no. */
+void co__advise_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = 2u << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)p + size) & ~(huge - 1);
+    if (p != NULL && hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+#endif
 }

@@ -255,6 +255,18 @@ static int is_descendant(const tree_view *v, size_t node, size_t of)
     return 0;
 }
 
+/* prefix and number, with as many 'x' between them as make len bytes
+ * (none when len is 0 or too short). */
+static char *padded_id(scenario *s, const char *prefix, size_t number, size_t len)
+{
+    int bare = snprintf(NULL, 0, "%s%zu", prefix, number);
+    int pad = len > (size_t)bare ? (int)(len - (size_t)bare) : 0;
+    return sprint(s, "%s%.*s%zu", prefix, pad,
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                  number);
+}
+
 static void gen_tree(scenario *s)
 {
     scenario_rng *r = &s->rng;
@@ -269,16 +281,28 @@ static void gen_tree(scenario *s)
     tree_view v = {0, zalloc(s, distinct, sizeof(size_t)), zalloc(s, distinct, sizeof(long)),
                    zalloc(s, distinct, sizeof(int))};
     size_t counter = 0; /* one numbering across kinds: ids like sub:1 and sub:10 */
+    /* Half the scenarios pad the ids of units and subscriptions to one
+     * length around the engine's limit for ids kept in the hash slot (24
+     * bytes) or far above it, so that ids of equal length differ only in
+     * their last bytes. Drawn
+     * from a generator of their own, to leave the rest of the scenario as
+     * it was. */
+    scenario_rng id_rng;
+    scenario_rng_seed(&id_rng, s->seed ^ 0x1d1e6e5ull);
+    static const size_t id_lengths[] = {23, 24, 25, 32, 128};
+    size_t id_len = scenario_rng_chance(&id_rng, 50)
+                        ? id_lengths[scenario_rng_below(&id_rng, COUNT(id_lengths))]
+                        : 0;
 
     for (size_t i = 0; i < distinct; i++) {
         cutoff_node_spec *n = &s->nodes[s->n_nodes];
         long parent = -1;
         if (i < n_tenants) {
             n->kind = CUTOFF_NODE_TENANT;
-            n->id = sprint(s, "ten-%zu", counter++);
+            n->id = sprint(s, "ten-%zu", counter++); /* the CLI test scopes a case to ten-0 */
         } else {
             n->kind = i < n_tenants + n_units ? CUTOFF_NODE_UNIT : CUTOFF_NODE_SUBSCRIPTION;
-            n->id = sprint(s, n->kind == CUTOFF_NODE_UNIT ? "unit.%zu" : "sub:%zu", counter++);
+            n->id = padded_id(s, n->kind == CUTOFF_NODE_UNIT ? "unit." : "sub:", counter++, id_len);
             /* A tenant or a unit; units no deeper than 4 below their tenant. */
             do
                 parent = (long)scenario_rng_below(r, v.n);
@@ -742,7 +766,19 @@ scenario_query scenario_random_query(scenario *s)
         q.subscription = random_node(s, CUTOFF_NODE_TENANT)->id;
     } else {
         static const char *const unknown[] = {"nope", "sub:99999", "SUB:1", "sub:1x", "Node"};
-        q.subscription = unknown[scenario_rng_below(r, COUNT(unknown))];
+        const char *near = random_node(s, CUTOFF_NODE_SUBSCRIPTION)->id;
+        size_t n = strlen(near);
+        switch (scenario_rng_below(r, 4)) {
+        case 0: /* a subscription's id with its last byte changed */
+            q.subscription = sprint(s, "%.*s%c", (int)n - 1, near, near[n - 1] == '9' ? '8' : '9');
+            break;
+        case 1: /* one byte short, or one too many (an id has at most 128) */
+            q.subscription = n > 1 && (n >= 128 || scenario_rng_chance(r, 50))
+                                 ? sprint(s, "%.*s", (int)n - 1, near)
+                                 : sprint(s, "%s0", near);
+            break;
+        default: q.subscription = unknown[scenario_rng_below(r, COUNT(unknown))];
+        }
     }
 
     roll = (unsigned)scenario_rng_below(r, 100);

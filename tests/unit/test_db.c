@@ -1465,6 +1465,9 @@ static void test_large_import_errors(void **state)
          "nodes.jsonl:60000: parent \"nowhere\" of \"u-60000\" is not in the tree"},
         {10, "{\"id\":\"s20\",\"kind\":\"subscription\",\"parent\":\"mod\"}", 0, NULL, 21,
          "lines 10 and 21"},
+        /* one id in either half of the sort, which runs on two threads */
+        {50000, "{\"id\":\"s10\",\"kind\":\"subscription\",\"parent\":\"mod\"}", 0, NULL, 50000,
+         "lines 11 and 50000"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *text =

@@ -1200,7 +1200,7 @@ static void node_line_refuses_bad_lines(void **state)
 
 static int node_line_parse(const void *ctx)
 {
-    char buf[256];
+    char buf[2048];
     cutoff_node_spec n;
     cutoff_diag d;
     int rc = parse_line(ctx, buf, sizeof buf, &n, &d);
@@ -1211,12 +1211,16 @@ static int node_line_parse(const void *ctx)
     return rc;
 }
 
+/* A typical line allocates nothing; a long name does (its decoded copy). */
 static void node_line_out_of_memory(void **state)
 {
     (void)state;
-    for_each_allocation_failure(node_line_parse,
-                                "{\"id\":\"unit-8200\",\"kind\":\"unit\",\"parent\":\"imod\","
-                                "\"name\":\"Unit 8200\",\"plan\":\"enterprise\"}");
+    char line[1500];
+    snprintf(line, sizeof line,
+             "{\"id\":\"unit-8200\",\"kind\":\"unit\",\"parent\":\"imod\","
+             "\"name\":\"%01000d\",\"plan\":\"enterprise\"}",
+             8200);
+    for_each_allocation_failure(node_line_parse, line);
 }
 
 /* ---- messages ------------------------------------------------------------------------------ */
