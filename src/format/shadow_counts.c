@@ -15,6 +15,7 @@
  * oldest first. Reading checks the whole document before adding any of it.
  */
 #include "engine/shadow.h"
+#include "format/format.h"
 #include "util/util.h"
 
 #include <jansson.h>
@@ -70,6 +71,7 @@ static json_t *tally_doc(co__tally *t)
 int co__tally_to_json(co__tally *t, bool only_dirty, bool mark_written, char **out)
 {
     *out = NULL;
+    co__json_init();
     pthread_mutex_lock(&t->lock);
     uint64_t evaluated = atomic_load(&t->evaluated);
     if (only_dirty && t->written_total == t->total.count && t->written_evaluated == evaluated &&
@@ -85,11 +87,9 @@ int co__tally_to_json(co__tally *t, bool only_dirty, bool mark_written, char **o
         t->written_evaluated = evaluated;
     }
     pthread_mutex_unlock(&t->lock);
-    if (text == NULL)
-        return CUTOFF_ENOMEM;
-    *out = co__strdup(text);
-    free(text);
-    return *out ? 0 : CUTOFF_ENOMEM;
+    /* jansson allocates through the library's wrapper: co__free releases it. */
+    *out = text;
+    return text ? 0 : CUTOFF_ENOMEM;
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -246,6 +246,7 @@ static int walk(co__tally *t, json_t *doc, cutoff_diag *diag)
 int co__tally_merge_json(co__tally *t, const char *json, cutoff_diag *diag)
 {
     json_error_t je;
+    co__json_init();
     json_t *doc = json ? json_loads(json, JSON_REJECT_DUPLICATES, &je) : NULL;
     const char *format = json_string_value(json_object_get(doc, "format"));
     int rc = 0;
