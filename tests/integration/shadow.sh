@@ -197,4 +197,7 @@ for n in a b; do
     else ok "node $n logged no error"; fi
 done
 for n in a b; do kill "${PID[$n]}"; wait "${PID[$n]}"; expect_eq "node $n stops cleanly" 0 "$?"; unset "PID[$n]"; done
+for n in a b; do
+    expect_eq "node $n reports no sanitizer error" "" "$(grep -E 'runtime error|Sanitizer' "$WORK/$n.err" | head -3)"
+done
 finish
