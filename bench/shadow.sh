@@ -117,7 +117,7 @@ base=$(for r in $(seq "$RUNS"); do rps "$OUT/wrk-shadow0-$r.txt"; done | median)
         lo=$(echo "$all" | sort -g | head -1) hi=$(echo "$all" | sort -g | tail -1)
         ratio=$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
         target="–" met="–"
-        [ "$k" != 0 ] && target="≥ 0.80" && met=$(awk -v r="$ratio" 'BEGIN { print r >= 0.8 ? "yes" : "**NO**" }')
+        [ "$k" != 0 ] && target="≥ 0.80" && met=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.8 ? "yes" : "**NO**") }')
         printf '| %s | %.1f k/s | %.1f – %.1f k/s | %s | %s | %s |\n' "$k" "$(awk -v v="$m" 'BEGIN{print v/1000}')" \
             "$(awk -v v="$lo" 'BEGIN{print v/1000}')" "$(awk -v v="$hi" 'BEGIN{print v/1000}')" "$ratio" "$target" "$met"
     done
