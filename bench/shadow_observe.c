@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     cutoff_shadow_run shadow_runs[MAX_SHADOW];
     for (int i = 0; i < MAX_SHADOW; i++) {
         synth_unit_action(&w.shape, &unit[i]);
-        snprintf(unit[i].id, sizeof unit[i].id, "EA-SHADOW-%d", i + 1);
+        snprintf(unit[i].id, sizeof unit[i].id, "EA-SHADOW-%u", (unsigned)(i + 1) % 100u);
         drafts[i] = synth_action_spec(&unit[i], 0);
         drafts[i].state = CUTOFF_STATE_DRAFT;
         shadow_runs[i] = (cutoff_shadow_run){
