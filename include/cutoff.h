@@ -1240,6 +1240,9 @@ CUTOFF_EXPORT int cutoff_db_copy(const char *from, const char *to,
  *   ACTIONS  cutoff_db_action_propose, _approve, _lift, and the expiry
  *            that cutoff_db_snapshot records (one change per action)
  *   CASES    cutoff_db_case_open, _add_evidence, _set_findings, _close
+ *   SHADOW   cutoff_db_shadow_start, _stop (a draft's shadow run: what
+ *            decision nodes evaluate next to their decisions; no
+ *            decision changes)
  *
  * Records of the caller's own (cutoff_db_audit_append) change no state and
  * are not in the change log.
@@ -1247,7 +1250,8 @@ CUTOFF_EXPORT int cutoff_db_copy(const char *from, const char *to,
 #define CUTOFF_CHANGE_TREE 1u    /* nodes or catalog: rebuild the tree and the actions */
 #define CUTOFF_CHANGE_ACTIONS 2u /* action versions or states: recompile only the actions */
 #define CUTOFF_CHANGE_CASES 4u   /* cases and evidence: no decision changes */
-#define CUTOFF_CHANGE_ALL 7u
+#define CUTOFF_CHANGE_SHADOW 8u  /* shadow runs started or stopped: no decision changes */
+#define CUTOFF_CHANGE_ALL 15u
 
 typedef struct cutoff_changes {
     uint64_t head;  /* the newest sequence number in the database (0: none yet) */
@@ -1312,6 +1316,123 @@ CUTOFF_EXPORT int cutoff_db_receipt_put(cutoff_db *db, const cutoff_receipt *r);
  * a database error; *out is untouched on failure. */
 CUTOFF_EXPORT int cutoff_db_receipts(cutoff_db *db, cutoff_receipt **out, size_t *n);
 CUTOFF_EXPORT void cutoff_receipts_free(cutoff_receipt *r, size_t n);
+
+/* ---------------------------------------------------------------------
+ * Shadow mode: a proposed action evaluated on live traffic by every
+ * decision node, deciding nothing (docs/design.md, "Shadow mode").
+ *
+ * A shadow run is of one draft version: started and stopped by one person
+ * (nothing is enforced, so no second person is needed), each audited and
+ * a CUTOFF_CHANGE_SHADOW change. A node evaluates the runs in force (not
+ * stopped, their version still the latest draft of its action) as if each
+ * draft had been approved when its run started, against every request its
+ * live snapshot allowed, and counts the ones the draft would deny: per
+ * subscription, per catalog action and phase, and a sample of the latest,
+ * within fixed bounds. Each node writes its counts to the store from time
+ * to time; the report sums every node's and sets them next to the static
+ * preview.
+ * --------------------------------------------------------------------- */
+
+/* Starts a shadow run of the latest version of action `id`, which must be
+ * a draft (a first proposal, or a new version of an action in force) of
+ * an open case; `now` is its assumed activation. Answers the run as JSON
+ * {"action", "version", "run", "state", "started_by", "started_at", ...}
+ * (release with cutoff_free; json_out may be NULL). Returns 0,
+ * CUTOFF_EINVAL (no id, a bad actor), CUTOFF_ENOTFOUND (no such action),
+ * CUTOFF_ESTATE (the latest version is not a draft, or its case is
+ * closed), CUTOFF_EEXIST (that version already runs in shadow), or a
+ * database error; diag says which. */
+CUTOFF_EXPORT int cutoff_db_shadow_start(cutoff_db *db, const char *actor, const char *id,
+                                         int64_t now, char **json_out, cutoff_diag *diag);
+/* Stops the shadow run of action `id` that has not been stopped (also one
+ * that ended because its version stopped being a draft). Answers the run
+ * as JSON like start. Returns 0, CUTOFF_EINVAL, CUTOFF_ENOTFOUND (no such
+ * action), CUTOFF_ESTATE (no run to stop), or a database error. */
+CUTOFF_EXPORT int cutoff_db_shadow_stop(cutoff_db *db, const char *actor, const char *id,
+                                        int64_t now, char **json_out, cutoff_diag *diag);
+
+/* One shadow run in force, as a decision node evaluates it. */
+typedef struct cutoff_shadow_run {
+    uint64_t run;
+    /* The draft version as it would decide if approved when the run
+     * started: state CUTOFF_STATE_ACTIVE, activated_at = started_at. */
+    cutoff_action_spec *action;
+    int64_t started_at;
+    /* What the asking node last wrote for this run (cutoff_db_shadow_
+     * running's `node`), so a restarted node goes on from there; NULL when
+     * nothing. */
+    char *counts;
+} cutoff_shadow_run;
+
+/* The shadow runs in force, ascending by run, with what `node` (NULL: no
+ * one) last wrote for each, into *out (n of them; NULL when none), released
+ * with cutoff_shadow_runs_free. Returns 0, CUTOFF_EINVAL or a database
+ * error; *out is untouched on failure. */
+CUTOFF_EXPORT int cutoff_db_shadow_running(cutoff_db *db, const char *node, cutoff_shadow_run **out,
+                                           size_t *n);
+CUTOFF_EXPORT void cutoff_shadow_runs_free(cutoff_shadow_run *r, size_t n);
+
+/* What a node counts of one run, at most (0: the default in brackets).
+ * Past a bound it still counts, in an overflow total: the report says how
+ * many requests were not itemised. */
+typedef struct cutoff_shadow_limits {
+    size_t subscriptions;    /* distinct subscriptions itemised [4096] */
+    size_t lines;            /* distinct (catalog action, phase) itemised [1024] */
+    size_t per_subscription; /* distinct (action, phase) itemised per subscription [16] */
+    size_t sample;           /* the latest would-be denials kept [100] */
+} cutoff_shadow_limits;
+
+/* The runs a node evaluates next to one live snapshot: a snapshot per run
+ * with its draft added (or in place of the version of its id in force),
+ * and each run's counts. */
+typedef struct cutoff_shadow cutoff_shadow;
+
+/* Builds the shadow set for `live` and runs[n]. A run that is also in
+ * `previous` (by number) keeps counting in the same counts, which the new
+ * set shares; a run that is not starts from its `counts` (or zero); the
+ * runs of previous that the new set does not take over are marked ended.
+ * A run whose draft does not build on the live snapshot's tree (a scope
+ * node removed since) is left out and named in diag, and the call
+ * succeeds. Returns 0, CUTOFF_EINVAL (NULL live or out) or CUTOFF_ENOMEM. */
+CUTOFF_EXPORT int cutoff_shadow_build(const cutoff_snapshot *live, const cutoff_shadow_run *runs,
+                                      size_t n, const cutoff_shadow_limits *limits,
+                                      const cutoff_shadow *previous, cutoff_shadow **out,
+                                      cutoff_diag *diag);
+/* Releases the set; counts it shares with a newer set stay with that one.
+ * NULL is a no-op. Call when no thread observes through it any more. */
+CUTOFF_EXPORT void cutoff_shadow_free(cutoff_shadow *s);
+/* The number of runs in the set. */
+CUTOFF_EXPORT size_t cutoff_shadow_count(const cutoff_shadow *s);
+/* After a live decision `live` of request r: for every run, when the live
+ * decision allowed and the run's draft would deny, counts it (its
+ * subscription, catalog action, phase, time, region and request_id: never
+ * anything else of the request). Never changes the decision. Any number
+ * of threads at once; allocation-free when nothing would be denied, and
+ * then one check for the whole set. */
+CUTOFF_EXPORT void cutoff_shadow_observe(const cutoff_shadow *s, const cutoff_request *r,
+                                         const cutoff_verdict *live, const char *request_id);
+/* The counts of run i of the set as the JSON a node stores
+ * ("cutoff-shadow-counts-v1"; release with cutoff_free). Returns 0,
+ * CUTOFF_EINVAL (i out of range) or CUTOFF_ENOMEM. */
+CUTOFF_EXPORT int cutoff_shadow_counts_json(const cutoff_shadow *s, size_t i, uint64_t *run,
+                                            char **json_out);
+/* Writes node's counts of every run of s that changed since it was last
+ * written (all with force), in one short write transaction: not audited
+ * and not a change, like a receipt. Returns 0, CUTOFF_EINVAL (NULL, a node
+ * id that is not 1-128 printable bytes) or a database error. */
+CUTOFF_EXPORT int cutoff_db_shadow_counts_put(cutoff_db *db, const char *node,
+                                              const cutoff_shadow *s, int64_t now, int force);
+/* The report of the latest shadow run of action `id` as JSON: the run and
+ * its state, every node's counts summed, and next to them the static
+ * preview of the same version with the run's start as activation,
+ * against `current` (NULL: built from the database): subscriptions it
+ * says would change that sent no would-be denied request, and would-be
+ * denials it did not foresee, with why. Release with cutoff_free.
+ * Returns 0, CUTOFF_EINVAL, CUTOFF_ENOTFOUND (no such action, or it never
+ * ran in shadow), or a database error. */
+CUTOFF_EXPORT int cutoff_db_shadow_report(cutoff_db *db, const cutoff_snapshot *current,
+                                          const char *id, int64_t now, char **json_out,
+                                          cutoff_diag *diag);
 
 #ifdef __cplusplus
 }

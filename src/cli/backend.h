@@ -72,6 +72,11 @@ typedef struct cli_backend_ops {
     int (*action_lift)(cli_backend *b, const char *id, const char *reason, char **shown,
                        cutoff_diag *diag);
     int (*action_show)(cli_backend *b, const char *id, char **shown, cutoff_diag *diag);
+    /* A shadow run of the latest draft: verb "start" and "stop" answer the
+     * run (cutoff_db_shadow_start), "report" every node's counts next to
+     * the preview (cutoff_db_shadow_report). */
+    int (*action_shadow)(cli_backend *b, const char *id, const char *verb, char **answer,
+                         cutoff_diag *diag);
     int (*action_list)(cli_backend *b, char **list, cutoff_diag *diag);
 
     /* One decision as "check --json --explain" prints it: decision, reason,

@@ -204,6 +204,26 @@ static int action_preview(cli_backend *b, const char *id, int64_t activation, ui
     return answer(rc, json, out);
 }
 
+static int action_shadow(cli_backend *b, const char *id, const char *verb, char **out,
+                         cutoff_diag *diag)
+{
+    int64_t now = cli_now();
+    char *json = NULL;
+    int rc;
+    if (strcmp(verb, "start") == 0) {
+        rc = cutoff_db_shadow_start(L(b)->db, L(b)->actor, id, now, &json, diag);
+    } else if (strcmp(verb, "stop") == 0) {
+        rc = cutoff_db_shadow_stop(L(b)->db, L(b)->actor, id, now, &json, diag);
+    } else {
+        cutoff_snapshot *current = NULL;
+        if ((rc = cutoff_db_snapshot(L(b)->db, NULL, now, &current, diag)) != 0)
+            return state_failed(rc, "current state", diag);
+        rc = cutoff_db_shadow_report(L(b)->db, current, id, now, &json, diag);
+        cutoff_snapshot_release(current);
+    }
+    return answer(rc, json, out);
+}
+
 static int action_show(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
 {
     (void)diag;
@@ -356,6 +376,7 @@ static const cli_backend_ops local_ops = {
     .case_list = case_list,
     .action_propose = action_propose,
     .action_preview = action_preview,
+    .action_shadow = action_shadow,
     .action_approve = action_approve,
     .action_lift = action_lift,
     .action_show = action_show,

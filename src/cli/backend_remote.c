@@ -486,6 +486,17 @@ static int action_preview(cli_backend *b, const char *id, int64_t activation, ui
     return get(r, t.p, out, diag);
 }
 
+static int action_shadow(cli_backend *b, const char *id, const char *verb, char **out,
+                         cutoff_diag *diag)
+{
+    if (strcmp(verb, "report") == 0)
+        return get(R(b), api_path(R(b), "actions", id, "shadow", NULL), out, diag);
+    call q = {.method = "POST", .path = api_path(R(b), "actions", id, "shadow", verb, NULL)};
+    int rc = request(R(b), &q, out, diag);
+    free(q.path);
+    return rc;
+}
+
 static int action_approve(cli_backend *b, const char *id, char **out, cutoff_diag *diag)
 {
     call q = {.method = "POST", .path = api_path(R(b), "actions", id, "approve", NULL)};
@@ -678,6 +689,7 @@ static const cli_backend_ops remote_ops = {
     .case_list = case_list,
     .action_propose = action_propose,
     .action_preview = action_preview,
+    .action_shadow = action_shadow,
     .action_approve = action_approve,
     .action_lift = action_lift,
     .action_show = action_show,

@@ -668,11 +668,172 @@ static int action_show(cli *c, int argc, char **argv)
     return CLI_OK;
 }
 
+/* ---- shadow ------------------------------------------------------------------- */
+
+static json_int_t jint(const json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+/* A started or stopped run, for people. */
+static void shadow_run_print(const json_t *run)
+{
+    const char *state = jstr(run, "state", "?"), *id = jstr(run, "action", "?");
+    printf("%s version %" JSON_INTEGER_FORMAT ": shadow run %" JSON_INTEGER_FORMAT " %s", id,
+           jint(run, "version"), jint(run, "run"), state);
+    if (strcmp(state, "stopped") == 0)
+        printf(" at %s by %s\n", jstr(run, "stopped_at", "?"), jstr(run, "stopped_by", "?"));
+    else
+        printf(" since %s (started by %s)\n", jstr(run, "started_at", "?"),
+               jstr(run, "started_by", "?"));
+    if (json_object_get(run, "ended_because"))
+        printf("  ended: %s\n", jstr(run, "ended_because", ""));
+    if (strcmp(state, "running") == 0)
+        printf("  nothing is enforced: every cutoffd counts the requests it would deny, as if "
+               "approved at %s\n  report: cutoff action shadow %s report\n",
+               jstr(run, "assumed_activation", "?"), id);
+}
+
+/* The report, for people: the counts, then what the preview says of them. */
+static void shadow_report_print(const json_t *r)
+{
+    size_t i;
+    json_t *v;
+    shadow_run_print(r);
+    json_array_foreach (json_object_get(r, "phases"), i, v)
+        printf("  phase %" JSON_INTEGER_FORMAT "  %-9s from %s\n", jint(v, "phase"),
+               jstr(v, "mode", "?"), jstr(v, "at", "?"));
+    printf("\n%" JSON_INTEGER_FORMAT " requests allowed live were evaluated; %" JSON_INTEGER_FORMAT
+           " would be denied",
+           jint(r, "evaluated"), jint(r, "would_deny"));
+    if (jint(r, "would_deny") > 0)
+        printf(" (first %s, last %s)", jstr(r, "first", "?"), jstr(r, "last", "?"));
+    printf("\n\nnodes\n");
+    json_array_foreach (json_object_get(r, "nodes"), i, v) {
+        if (json_object_get(v, "error"))
+            printf("  %-24s unreadable counts: %s\n", jstr(v, "node", "?"), jstr(v, "error", ""));
+        else
+            printf("  %-24s %8" JSON_INTEGER_FORMAT " would deny of %" JSON_INTEGER_FORMAT
+                   " evaluated, reported %s%s\n",
+                   jstr(v, "node", "?"), jint(v, "would_deny"), jint(v, "evaluated"),
+                   jstr(v, "reported_at", "?"),
+                   json_is_true(json_object_get(v, "ended")) ? " (its last report)" : "");
+    }
+    if (json_array_size(json_object_get(r, "nodes")) == 0)
+        printf("  none has reported yet\n");
+    printf("\nwould be denied, by action and phase\n");
+    json_array_foreach (json_object_get(r, "actions"), i, v) {
+        printf("  %-28s phase %" JSON_INTEGER_FORMAT " %-9s %8" JSON_INTEGER_FORMAT,
+               jstr(v, "action", "?"), jint(v, "phase"), jstr(v, "mode", "?"),
+               jint(v, "would_deny"));
+        if (json_object_get(v, "preview_changed"))
+            printf("   (preview: %" JSON_INTEGER_FORMAT " subscriptions change)",
+                   jint(v, "preview_changed"));
+        printf("\n");
+    }
+    const json_t *subs = json_object_get(r, "subscriptions");
+    printf("\nwould be denied, by subscription (%" JSON_INTEGER_FORMAT ")\n", jint(subs, "total"));
+    json_array_foreach (json_object_get(subs, "items"), i, v) {
+        printf("  %-28s %8" JSON_INTEGER_FORMAT "  ", jstr(v, "subscription", "?"),
+               jint(v, "would_deny"));
+        size_t k;
+        json_t *c;
+        json_array_foreach (json_object_get(v, "actions"), k, c)
+            printf("%s%s %" JSON_INTEGER_FORMAT, k ? ", " : "", jstr(c, "action", "?"),
+                   jint(c, "would_deny"));
+        if (jint(v, "other") > 0)
+            printf(", other %" JSON_INTEGER_FORMAT, jint(v, "other"));
+        printf("\n");
+    }
+    const json_t *over = json_object_get(r, "overflow");
+    if (jint(over, "subscriptions") || jint(over, "lines"))
+        printf("  not itemised (past the bounds): %" JSON_INTEGER_FORMAT
+               " requests of further subscriptions, %" JSON_INTEGER_FORMAT
+               " of further actions and phases\n",
+               jint(over, "subscriptions"), jint(over, "lines"));
+    const json_t *pv = json_object_get(r, "preview");
+    printf("\nnext to the preview (activation %s)\n", jstr(pv, "activation", "?"));
+    if (json_object_get(pv, "error")) {
+        printf("  no preview: %s\n", jstr(pv, "error", ""));
+    } else {
+        const json_t *silent = json_object_get(pv, "silent"),
+                     *unforeseen = json_object_get(pv, "unforeseen");
+        printf("  %" JSON_INTEGER_FORMAT " subscriptions in scope, %" JSON_INTEGER_FORMAT
+               " change; %" JSON_INTEGER_FORMAT " of those sent no request it would deny\n",
+               jint(pv, "subscriptions_in_scope"), jint(pv, "subscriptions_changed"),
+               jint(silent, "total"));
+        json_array_foreach (json_object_get(silent, "subscriptions"), i, v)
+            printf("    %s\n", json_string_value(v));
+        if ((json_int_t)json_array_size(json_object_get(silent, "subscriptions")) <
+            jint(silent, "total"))
+            printf("    ... (--json lists the first 100)\n");
+        if (json_object_get(pv, "silent_note"))
+            printf("  note: %s\n", jstr(pv, "silent_note", ""));
+        printf("  %" JSON_INTEGER_FORMAT " would-be denials the preview did not foresee\n",
+               jint(unforeseen, "total"));
+        json_array_foreach (json_object_get(unforeseen, "items"), i, v)
+            printf("    %s %s (phase %" JSON_INTEGER_FORMAT "): %" JSON_INTEGER_FORMAT
+                   " requests; %s\n",
+                   jstr(v, "subscription", "?"), jstr(v, "action", "?"), jint(v, "phase"),
+                   jint(v, "would_deny"), jstr(v, "why", ""));
+    }
+    const json_t *sample = json_object_get(r, "sample");
+    if (json_array_size(sample) > 0) {
+        printf("\nlatest would-be denials (%zu)\n", json_array_size(sample));
+        json_array_foreach (sample, i, v)
+            printf("  %s  %-24s %-24s %-20s %s\n", jstr(v, "at", "?"), jstr(v, "request_id", "?"),
+                   jstr(v, "subscription", "?"), jstr(v, "action", "?"), jstr(v, "region", "-"));
+    }
+}
+
+/* Shadow mode: start and stop need one person (nothing is enforced); the
+ * report sums what every cutoffd counted. */
+static int action_shadow(cli *c, int argc, char **argv)
+{
+    char *pos[2];
+    int n_pos;
+    int rc = cli_parse(c, argc, argv, NULL, pos, 2, &n_pos);
+    if (rc != CLI_OK)
+        return rc;
+    if (n_pos != 2 || (strcmp(pos[1], "start") != 0 && strcmp(pos[1], "stop") != 0 &&
+                       strcmp(pos[1], "report") != 0))
+        return cli_usage(c, "give the action ID and start, stop or report");
+    bool report = strcmp(pos[1], "report") == 0;
+    if (!report && (rc = cli_check_actor(c)) != CLI_OK)
+        return rc;
+    cli_backend *b = NULL;
+    char *text = NULL;
+    json_t *o = NULL;
+    cutoff_diag diag = {0};
+    if ((rc = cli_backend_open(c, &b)) != CLI_OK)
+        return rc;
+    int err = b->ops->action_shadow(b, pos[0], pos[1], &text, &diag);
+    if (err != 0) {
+        rc = cli_fail(err, &diag, pos[0]);
+    } else if (c->json) {
+        printf("%s\n", text);
+        rc = CLI_OK;
+    } else if ((o = cli_json_load(text)) == NULL) {
+        rc = CLI_FAIL;
+    } else {
+        if (report)
+            shadow_report_print(o);
+        else
+            shadow_run_print(o);
+        rc = CLI_OK;
+    }
+    json_decref(o);
+    free(text);
+    cli_backend_close(b);
+    return rc;
+}
+
 int cli_cmd_action(cli *c, int argc, char **argv)
 {
     static const cli_sub subs[] = {{"propose", action_propose}, {"preview", action_preview},
-                                   {"approve", action_approve}, {"lift", action_lift},
-                                   {"list", action_list},       {"show", action_show}};
+                                   {"shadow", action_shadow},   {"approve", action_approve},
+                                   {"lift", action_lift},       {"list", action_list},
+                                   {"show", action_show}};
     return cli_run_subcommand(c, argc, argv, subs, sizeof subs / sizeof subs[0],
-                              "propose, preview, approve, lift, list or show");
+                              "propose, preview, shadow, approve, lift, list or show");
 }

@@ -467,6 +467,50 @@ static void action_lift(admin_call *c)
     reply_action_changed(c, rc, &diag, "lifting");
 }
 
+/* Shadow runs: one person starts and stops them (nothing is enforced);
+ * the change is in force on this node when the answer is sent. */
+static void reply_shadow_changed(admin_call *c, int rc, char *json, const cutoff_diag *diag,
+                                 const char *doing)
+{
+    if (rc != 0)
+        return reply_error(c, rc, diag, doing);
+    refresh_after_change(c);
+    reply_owned_json(c, 200, json);
+}
+
+static void action_shadow_start(admin_call *c)
+{
+    char *json = NULL;
+    cutoff_diag diag = {0};
+    int rc = cutoff_db_shadow_start(c->d->db, c->who->principal, c->id, daemon_now(), &json, &diag);
+    reply_shadow_changed(c, rc, json, &diag, "starting the shadow run");
+}
+
+static void action_shadow_stop(admin_call *c)
+{
+    char *json = NULL;
+    cutoff_diag diag = {0};
+    int rc = cutoff_db_shadow_stop(c->d->db, c->who->principal, c->id, daemon_now(), &json, &diag);
+    reply_shadow_changed(c, rc, json, &diag, "stopping the shadow run");
+}
+
+/* Every node's counts summed, next to the static preview; this node's own
+ * are written first, so they are as of the call. */
+static void action_shadow_report(admin_call *c)
+{
+    daemon_shadow_write_locked(c->d, false);
+    cutoff_snapshot *current = cutoff_engine_acquire(c->d->engine);
+    char *json = NULL;
+    cutoff_diag diag = {0};
+    int rc = cutoff_db_shadow_report(c->d->db, current, c->id, daemon_now(), &json, &diag);
+    cutoff_snapshot_release(current);
+    if (rc != 0)
+        return reply_error(c, rc, &diag, "reporting the shadow run");
+    if (!audit_read(c))
+        return cutoff_free(json);
+    reply_owned_json(c, 200, json);
+}
+
 /* The decision with its explanation, in the one decision shape
  * (cutoff_explanation_to_json): what `cutoff check --server` prints. */
 static void explain(admin_call *c)
@@ -598,6 +642,12 @@ static const admin_route admin_route_table[] = {
     {"GET", "/v1/actions/{id}", "action.show", READERS, false, action_show},
     {"GET", "/v1/actions/{id}/preview", "action.preview",
      ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER, false, action_preview},
+    {"GET", "/v1/actions/{id}/shadow", "action.shadow",
+     ROLE_INVESTIGATOR | ROLE_ENFORCER | ROLE_APPROVER, false, action_shadow_report},
+    {"POST", "/v1/actions/{id}/shadow/start", "action.shadow.start",
+     ROLE_INVESTIGATOR | ROLE_ENFORCER, false, action_shadow_start},
+    {"POST", "/v1/actions/{id}/shadow/stop", "action.shadow.stop",
+     ROLE_INVESTIGATOR | ROLE_ENFORCER, false, action_shadow_stop},
     {"POST", "/v1/actions/{id}/approve", "action.approve", ROLE_APPROVER, false, action_approve},
     {"POST", "/v1/actions/{id}/lift", "action.lift", ROLE_ENFORCER | ROLE_APPROVER, false,
      action_lift},

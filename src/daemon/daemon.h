@@ -61,6 +61,16 @@ typedef struct cutoffd {
     pthread_mutex_t status_lock;
     int64_t down_since;
     char down_error[300];
+    /* ---- shadow runs: evaluated after each live decision, never deciding ----
+     * The set is rebuilt with each published snapshot and each shadow
+     * change (under write_lock) and swapped under shadow_lock, which
+     * deciding threads take shared only while shadowing is true and the
+     * live decision allowed. */
+    pthread_rwlock_t shadow_lock;
+    cutoff_shadow *shadow;             /* NULL while no run is in force */
+    _Atomic bool shadowing;            /* shadow != NULL, read without the lock */
+    int64_t shadow_written_at;         /* when this node last wrote its counts */
+    bool shadow_failing;               /* a failed rebuild or write was logged; say it once */
     _Atomic int64_t snapshot_built_at; /* Unix seconds */
     /* The published snapshot decides exactly from this time on (the `now`
      * it was built for: actions that ended before are left out). Stored
@@ -134,6 +144,15 @@ void daemon_watch_stop(cutoffd *d);
  * (cutoff_snapshot_release). Call with write_lock held. NULL when there is
  * no tree yet or the build fails (*rc says why, diag when not NULL). */
 cutoff_snapshot *daemon_history_locked(cutoffd *d, int *rc, cutoff_diag *diag);
+/* Counts a live decision v of r for the shadow runs in force (nothing
+ * when there are none or v denies); request_id (with "/index" for an item
+ * of a batch, index >= 0) names it in the sample. Never changes v. Any
+ * thread. */
+void daemon_shadow_observe(cutoffd *d, const cutoff_request *r, const cutoff_verdict *v,
+                           const char *request_id, long index);
+/* Writes this node's shadow counts that changed since they were last
+ * written (all with force). Call with write_lock held. */
+void daemon_shadow_write_locked(cutoffd *d, bool force);
 /* This thread's engine reader (created on first use). */
 cutoff_reader *daemon_reader(cutoffd *d);
 /* The time decisions are made at when a request names none. */

@@ -159,6 +159,7 @@ json_t *decision_body_parse(const char *body, size_t len, bool batch, json_t **r
 /* The snapshot of the last as-of instant a call asked about (admin only:
  * building one reads the database, under write_lock). */
 typedef struct as_of_cache {
+    bool live; /* the snapshot is the published one: shadow runs observe */
     bool allowed;
     cutoff_snapshot *snap;
     int64_t at;
@@ -193,6 +194,8 @@ static char *decide_one(cutoffd *d, co__http_req *req, const cutoff_snapshot *sn
     }
     cutoff_verdict v;
     cutoff_check(as_of ? then->snap : snap, r.subscription, r.action, r.region, r.at, &v);
+    if (then->live && !as_of)
+        daemon_shadow_observe(d, &r, &v, co__http_request_id(req), index);
     metrics_outcome(&d->metrics, (int)v.reason);
     char *text = verdict_text(d, &v, &r);
     if (text != NULL && as_of)
@@ -285,7 +288,7 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch, bool locked)
     cutoff_reader *reader = daemon_reader(d);
     const cutoff_snapshot *snap = reader ? cutoff_reader_enter(reader) : NULL;
     cutoff_snapshot *past = NULL;
-    as_of_cache then = {.allowed = locked};
+    as_of_cache then = {.live = true, .allowed = locked};
     bool decided = false; /* refusals count their own latency */
     if (snap != NULL) {
         /* A time before the live snapshot's may need actions that ended
@@ -300,6 +303,7 @@ void decision_check(cutoffd *d, co__http_req *req, bool batch, bool locked)
             cutoff_reader_exit(reader);
             reader = NULL;
             snap = past = history(d, req, locked);
+            then.live = false;
             if (past == NULL)
                 goto out;
         }
@@ -545,6 +549,7 @@ static void handle_authz(cutoffd *d, co__http_req *req, authz_endpoint endpoint)
     } else if (readable) {
         cutoff_verdict v;
         cutoff_check(snap, asked.subscription, asked.action, asked.region, asked.at, &v);
+        daemon_shadow_observe(d, &asked, &v, co__http_request_id(req), -1);
         answer_authz(d, req, endpoint, &v, &asked);
         metrics_decision(&d->metrics, (int)v.reason, co__http_elapsed_ns(req));
     }

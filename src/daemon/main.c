@@ -239,6 +239,13 @@ int main(int argc, char **argv)
     pthread_mutex_init(&d->readers_lock, NULL);
     pthread_mutex_init(&d->log_lock, NULL);
     pthread_mutex_init(&d->status_lock, NULL);
+    /* Writers first: a rebuild must not wait behind a stream of deciding
+     * threads. */
+    pthread_rwlockattr_t shadow_attr;
+    pthread_rwlockattr_init(&shadow_attr);
+    pthread_rwlockattr_setkind_np(&shadow_attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&d->shadow_lock, &shadow_attr);
+    pthread_rwlockattr_destroy(&shadow_attr);
     if (d->cfg.log_file && strcmp(d->cfg.log_file, "-") != 0) {
         d->log = fopen(d->cfg.log_file, "a");
         if (d->log == NULL) {

@@ -20,6 +20,12 @@
  * its snapshot). When the store cannot be read, the node keeps deciding
  * from its last snapshot (degraded: /readyz says why) and reconnects with
  * a backoff; once back, it catches up from the sequence it had applied.
+ *
+ * Shadow runs ride along: each published snapshot, and each shadow change
+ * (which publishes nothing), rebuilds the set of runs evaluated next to
+ * it, keeping the counts of runs that go on; the watcher writes this
+ * node's counts every heartbeat_s, and a set that is replaced writes its
+ * counts first, so a run that ends loses nothing.
  */
 #include "daemon/daemon.h"
 
@@ -86,6 +92,101 @@ static refresh_work refresh_plan(unsigned kinds, bool have_tree, bool force)
     return REFRESH_NOTHING;
 }
 
+/* ===================================================================== */
+/* Shadow runs                                                            */
+/* ===================================================================== */
+
+void daemon_shadow_observe(cutoffd *d, const cutoff_request *r, const cutoff_verdict *v,
+                           const char *request_id, long index)
+{
+    /* Only a live allow can become a shadow denial: the common case of no
+     * run costs one relaxed load. */
+    if (v->reason != CUTOFF_REASON_ALLOW ||
+        !atomic_load_explicit(&d->shadowing, memory_order_relaxed))
+        return;
+    char item_id[64];
+    if (index >= 0) {
+        snprintf(item_id, sizeof item_id, "%s/%ld", request_id, index);
+        request_id = item_id;
+    }
+    pthread_rwlock_rdlock(&d->shadow_lock);
+    cutoff_shadow_observe(d->shadow, r, v, request_id);
+    pthread_rwlock_unlock(&d->shadow_lock);
+}
+
+static void shadow_failed(cutoffd *d, const char *what, const char *why)
+{
+    if (!d->shadow_failing)
+        daemon_log(d, "error", "shadow_failed",
+                   json_pack("{s:s,s:s}", "doing", what, "error", why));
+    d->shadow_failing = true;
+}
+
+/* Writes this node's counts of every run in s (all of them with force).
+ * Call with write_lock held. */
+static void shadow_write_locked(cutoffd *d, const cutoff_shadow *s, bool force)
+{
+    if (d->db == NULL || cutoff_shadow_count(s) == 0)
+        return;
+    int64_t now = daemon_now();
+    int rc = cutoff_db_shadow_counts_put(d->db, d->node_id, s, now, force);
+    if (rc != 0) {
+        shadow_failed(d, "writing the shadow counts", cutoff_strerror(rc));
+        return;
+    }
+    d->shadow_written_at = now;
+    d->shadow_failing = false;
+}
+
+void daemon_shadow_write_locked(cutoffd *d, bool force)
+{
+    shadow_write_locked(d, d->shadow, force);
+}
+
+/* Builds the set of shadow runs in force on the published snapshot and
+ * swaps it in; the replaced set's counts are written before it goes, so
+ * that the last requests of a run that ended are in the store. A store
+ * that cannot be read keeps the set as it was. Call with write_lock held. */
+static void shadow_rebuild_locked(cutoffd *d)
+{
+    cutoff_shadow_run *runs = NULL;
+    size_t n = 0;
+    int rc = d->db ? cutoff_db_shadow_running(d->db, d->node_id, &runs, &n) : CUTOFF_EUNAVAIL;
+    if (rc != 0) {
+        shadow_failed(d, "reading the shadow runs", cutoff_strerror(rc));
+        return;
+    }
+    if (n == 0 && d->shadow == NULL)
+        return;
+    cutoff_snapshot *live = cutoff_engine_acquire(d->engine);
+    cutoff_shadow *next = NULL;
+    cutoff_diag diag = {0};
+    rc = live ? cutoff_shadow_build(live, runs, n, NULL, d->shadow, &next, &diag) : CUTOFF_EUNAVAIL;
+    cutoff_snapshot_release(live);
+    cutoff_shadow_runs_free(runs, n);
+    if (rc != 0) {
+        shadow_failed(d, "building the shadow runs", cutoff_strerror(rc));
+        return;
+    }
+    if (diag.message[0])
+        daemon_log(d, "warn", "shadow_run_skipped", json_pack("{s:s}", "why", diag.message));
+    if (cutoff_shadow_count(next) == 0) {
+        cutoff_shadow_free(next);
+        next = NULL;
+    }
+    pthread_rwlock_wrlock(&d->shadow_lock);
+    cutoff_shadow *old = d->shadow;
+    d->shadow = next;
+    atomic_store(&d->shadowing, next != NULL);
+    pthread_rwlock_unlock(&d->shadow_lock);
+    /* No thread observes through old any more. */
+    shadow_write_locked(d, old, true);
+    if (cutoff_shadow_count(old) != cutoff_shadow_count(next) || old == NULL)
+        daemon_log(d, "info", "shadow_runs",
+                   json_pack("{s:I}", "runs", (json_int_t)cutoff_shadow_count(next)));
+    cutoff_shadow_free(old);
+}
+
 /* The applied sequence moves only once what it stands for is published (or
  * known to be unpublishable: no catalog), so a failed reload is retried on
  * the next poll. Marking actions expired while building the snapshot is a
@@ -111,6 +212,8 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
     daemon_store_ok(d, changes.head);
     refresh_work work = refresh_plan(changes.kinds, d->tree != NULL, force);
     if (work == REFRESH_NOTHING) {
+        if ((changes.kinds & CUTOFF_CHANGE_SHADOW) && d->tree != NULL)
+            shadow_rebuild_locked(d);
         if (changes.head != d->change_seq) {
             daemon_sign_locked(d, false);
             d->applied_at = daemon_now();
@@ -150,6 +253,7 @@ int daemon_refresh_locked(cutoffd *d, bool force, cutoff_diag *diag)
     atomic_store(&d->snapshot_built_at, daemon_now());
     if (cutoff_snapshot_digest(snap, d->digest, sizeof d->digest) != 0)
         d->digest[0] = '\0';
+    shadow_rebuild_locked(d);
     if (changes.head != d->change_seq || d->applied_at == 0)
         d->applied_at = daemon_now();
     d->change_seq = changes.head;
@@ -298,6 +402,9 @@ cutoff_snapshot *daemon_history_locked(cutoffd *d, int *rc, cutoff_diag *diag)
 
 void daemon_state_close(cutoffd *d)
 {
+    cutoff_shadow_free(d->shadow);
+    d->shadow = NULL;
+    atomic_store(&d->shadowing, false);
     cutoff_snapshot_release(d->history);
     d->history = NULL;
     for (size_t i = 0; i < d->n_readers; i++)
@@ -513,8 +620,11 @@ static void *watch_loop(void *arg)
         if (atomic_load(&d->store_up) && d->cfg.sign_interval_s > 0 &&
             daemon_now() - d->head_signed_at >= (int64_t)d->cfg.sign_interval_s)
             daemon_sign_locked(d, true);
-        if (atomic_load(&d->store_up))
+        if (atomic_load(&d->store_up)) {
             receipt_write_locked(d, "ok", false);
+            if (daemon_now() - d->shadow_written_at >= (int64_t)d->cfg.heartbeat_s)
+                shadow_write_locked(d, d->shadow, false);
+        }
         pthread_mutex_unlock(&d->write_lock);
         if (rc != 0 && !failing && atomic_load(&d->store_up)) {
             /* Keep serving the last good snapshot (or none, on a database
@@ -540,7 +650,9 @@ void daemon_watch_stop(cutoffd *d)
     pthread_join(d->watcher, NULL);
     /* The fleet learns this node left on purpose, not that it went silent. */
     pthread_mutex_lock(&d->write_lock);
-    if (atomic_load(&d->store_up))
+    if (atomic_load(&d->store_up)) {
+        shadow_write_locked(d, d->shadow, true);
         receipt_write_locked(d, "stopped", true);
+    }
     pthread_mutex_unlock(&d->write_lock);
 }

@@ -159,7 +159,7 @@ int co__db_audit(cutoff_db *db, unsigned change, int64_t time, const char *actor
                  const char *object, json_t *payload)
 {
     assert(change == 0 || change == CUTOFF_CHANGE_TREE || change == CUTOFF_CHANGE_ACTIONS ||
-           change == CUTOFF_CHANGE_CASES);
+           change == CUTOFF_CHANGE_CASES || change == CUTOFF_CHANGE_SHADOW);
     char *text = NULL;
     int rc = co__db_json_take(payload, &text);
     if (rc == 0)
@@ -626,8 +626,8 @@ int cutoff_db_catalog_get(cutoff_db *db, cutoff_catalog_spec **out)
 
 int cutoff_db_changes(cutoff_db *db, uint64_t after, cutoff_changes *out)
 {
-    static const unsigned kinds[] = {CUTOFF_CHANGE_TREE, CUTOFF_CHANGE_ACTIONS,
-                                     CUTOFF_CHANGE_CASES};
+    static const unsigned kinds[] = {CUTOFF_CHANGE_TREE, CUTOFF_CHANGE_ACTIONS, CUTOFF_CHANGE_CASES,
+                                     CUTOFF_CHANGE_SHADOW};
     cutoff_changes found = {0, 0};
     if (db == NULL || out == NULL)
         return CUTOFF_EINVAL;

@@ -223,6 +223,31 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
     "  status text COLLATE \"C\" NOT NULL,"
     "  CONSTRAINT receipts_pkey PRIMARY KEY (node)"
     ");",
+
+    /* 4 -> 5: shadow runs (see sqlite.c): runs are written by their audited
+     * start and stop, each node's counts are replaced by its reports; the
+     * change log takes kind 8. Altering the CHECK rewrites no row, so the
+     * append-only triggers have nothing to refuse. */
+    "CREATE TABLE shadow_runs("
+    "  run bigint NOT NULL,"
+    "  action_id text COLLATE \"C\" NOT NULL,"
+    "  version integer NOT NULL CHECK (version >= 1),"
+    "  started_by text COLLATE \"C\" NOT NULL,"
+    "  started_at bigint NOT NULL,"
+    "  stopped_by text COLLATE \"C\","
+    "  stopped_at bigint,"
+    "  CONSTRAINT shadow_runs_pkey PRIMARY KEY (run)"
+    ");"
+    "CREATE INDEX shadow_runs_by_action ON shadow_runs(action_id, run);"
+    "CREATE TABLE shadow_counts("
+    "  run bigint NOT NULL REFERENCES shadow_runs(run),"
+    "  node text COLLATE \"C\" NOT NULL,"
+    "  reported_at bigint NOT NULL,"
+    "  counts text COLLATE \"C\" NOT NULL,"
+    "  CONSTRAINT shadow_counts_pkey PRIMARY KEY (run, node)"
+    ");"
+    "ALTER TABLE changes DROP CONSTRAINT changes_kind_check,"
+    "  ADD CONSTRAINT changes_kind_check CHECK (kind IN (1, 2, 4, 8));",
 };
 
 /* Every object the migrations create in the schema, as "kind name" in the
@@ -267,6 +292,11 @@ static const char *const our_objects[] = {
     "trigger notices_no_truncate",
     "table receipts",
     "index receipts_pkey",
+    "table shadow_runs",
+    "index shadow_runs_pkey",
+    "index shadow_runs_by_action",
+    "table shadow_counts",
+    "index shadow_counts_pkey",
 };
 
 /* Everything in the schema the store uses (the current schema: the first
@@ -304,6 +334,7 @@ static const char foreign_query[] =
 #define AUDIT_COLS "seq, time, actor, verb, object, payload, prev_hash, hash"
 #define NOTICE_COLS "action_id, n, issued_at, body, signature"
 #define RECEIPT_COLS "node, seq, applied_at, digest, heartbeat_at, status"
+#define SHADOW_RUN_COLS "run, action_id, version, started_by, started_at, stopped_by, stopped_at"
 
 enum stmt_id {
     ST_NODE_GET,
@@ -344,6 +375,11 @@ enum stmt_id {
     ST_CATALOG_HISTORY_ITER,
     ST_EVIDENCE_ITER_ALL,
     ST_CHANGE_ITER,
+    ST_SHADOW_RUN_ADD,
+    ST_SHADOW_RUN_PUT,
+    ST_SHADOW_RUN_ITER,
+    ST_SHADOW_COUNTS_PUT,
+    ST_SHADOW_COUNTS_ITER,
     ST__COUNT
 };
 
@@ -486,6 +522,29 @@ static const stmt_def stmts[ST__COUNT] = {
                               " ORDER BY case_id, n",
                               0},
     [ST_CHANGE_ITER] = {"SELECT seq, kind, object FROM changes ORDER BY seq", 0},
+    [ST_SHADOW_RUN_ADD] = {"INSERT INTO shadow_runs(" SHADOW_RUN_COLS ")"
+                           " SELECT coalesce(max(run), 0) + 1, $1::text, $2::integer, $3::text,"
+                           " $4::bigint, $5::text, $6::bigint FROM shadow_runs RETURNING run",
+                           6},
+    [ST_SHADOW_RUN_PUT] = {"INSERT INTO shadow_runs(" SHADOW_RUN_COLS ")"
+                           " VALUES ($1::bigint, $2::text, $3::integer, $4::text, $5::bigint,"
+                           " $6::text, $7::bigint)"
+                           " ON CONFLICT (run) DO UPDATE SET action_id = excluded.action_id,"
+                           " version = excluded.version, started_by = excluded.started_by,"
+                           " started_at = excluded.started_at, stopped_by = excluded.stopped_by,"
+                           " stopped_at = excluded.stopped_at",
+                           7},
+    [ST_SHADOW_RUN_ITER] = {"SELECT " SHADOW_RUN_COLS " FROM shadow_runs"
+                            " WHERE $1::text IS NULL OR action_id = $1::text ORDER BY run",
+                            1},
+    [ST_SHADOW_COUNTS_PUT] = {"INSERT INTO shadow_counts(run, node, reported_at, counts)"
+                              " VALUES ($1::bigint, $2::text, $3::bigint, $4::text)"
+                              " ON CONFLICT (run, node) DO UPDATE SET"
+                              " reported_at = excluded.reported_at, counts = excluded.counts",
+                              4},
+    [ST_SHADOW_COUNTS_ITER] = {"SELECT run, node, reported_at, counts FROM shadow_counts"
+                               " WHERE run = $1::bigint ORDER BY node",
+                               1},
 };
 
 typedef struct pg_store {
@@ -1918,6 +1977,81 @@ static int pg_receipt_iter(co__store *base, co__receipt_fn fn, void *ctx)
 }
 
 /* ===================================================================== */
+/* Shadow runs                                                            */
+/* ===================================================================== */
+
+static int pg_shadow_run_put(co__store *base, const co__shadow_run_row *r, uint64_t *run_out)
+{
+    num run_n, version, started, stopped;
+    snprintf(version.text, sizeof version.text, "%d", r->version);
+    const char *fields[] = {r->action_id,  version.text,
+                            r->started_by, num_of(&started, r->started_at),
+                            r->stopped_by, time_of(&stopped, r->stopped_at)};
+    if (r->run != 0) {
+        const char *p[] = {num_u(&run_n, r->run),
+                           fields[0],
+                           fields[1],
+                           fields[2],
+                           fields[3],
+                           fields[4],
+                           fields[5]};
+        return run_done(as_pg(base), ST_SHADOW_RUN_PUT, p);
+    }
+    PGresult *res;
+    int rc = run(as_pg(base), ST_SHADOW_RUN_ADD, fields, NULL, NULL, &res);
+    if (rc == 0 && run_out && PQntuples(res) == 1)
+        *run_out = (uint64_t)col_int(res, 0, 0);
+    PQclear(res);
+    return rc;
+}
+
+static int pg_shadow_run_iter(co__store *base, const char *action_id, co__shadow_run_fn fn,
+                              void *ctx)
+{
+    PGresult *res;
+    const char *p[] = {action_id};
+    int rc = run(as_pg(base), ST_SHADOW_RUN_ITER, p, NULL, NULL, &res);
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        co__shadow_run_row r = {.run = (uint64_t)col_int(res, i, 0),
+                                .action_id = col_text(res, i, 1),
+                                .version = (int)col_int(res, i, 2),
+                                .started_by = col_text(res, i, 3),
+                                .started_at = col_int(res, i, 4),
+                                .stopped_by = col_text(res, i, 5),
+                                .stopped_at = col_int(res, i, 6)};
+        rc = fn(ctx, &r);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_shadow_counts_put(co__store *base, const co__shadow_counts_row *r)
+{
+    num run_n, reported;
+    const char *p[] = {num_u(&run_n, r->run), r->node, num_of(&reported, r->reported_at),
+                       r->counts};
+    return run_done(as_pg(base), ST_SHADOW_COUNTS_PUT, p);
+}
+
+static int pg_shadow_counts_iter(co__store *base, uint64_t run_n, co__shadow_counts_fn fn,
+                                 void *ctx)
+{
+    PGresult *res;
+    num n;
+    const char *p[] = {num_u(&n, run_n)};
+    int rc = run(as_pg(base), ST_SHADOW_COUNTS_ITER, p, NULL, NULL, &res);
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        co__shadow_counts_row r = {.run = (uint64_t)col_int(res, i, 0),
+                                   .node = col_text(res, i, 1),
+                                   .reported_at = col_int(res, i, 2),
+                                   .counts = col_text(res, i, 3)};
+        rc = fn(ctx, &r);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ===================================================================== */
 /* Copying a whole store                                                  */
 /* ===================================================================== */
 
@@ -2042,4 +2176,8 @@ const co__store_ops co__pg_store_ops = {
     .catalog_history_iter = pg_catalog_history_iter,
     .evidence_iter_all = pg_evidence_iter_all,
     .change_iter = pg_change_iter,
+    .shadow_run_put = pg_shadow_run_put,
+    .shadow_run_iter = pg_shadow_run_iter,
+    .shadow_counts_put = pg_shadow_counts_put,
+    .shadow_counts_iter = pg_shadow_counts_iter,
 };

@@ -197,6 +197,45 @@ static const char *const migrations[CO__STORE_SCHEMA_VERSION] = {
     "  heartbeat_at INTEGER NOT NULL,"
     "  status TEXT NOT NULL"
     ") WITHOUT ROWID;",
+
+    /* 4 -> 5: shadow runs. A run (a draft evaluated on live traffic,
+     * deciding nothing) is written by its start and its stop, both
+     * audited; each node's counts of a run are replaced by its reports,
+     * like receipts. The change log takes the new kind 8 (shadow runs):
+     * SQLite cannot alter a CHECK, so the log is copied into a table with
+     * the wider one (its rows, seq included, unchanged) and renamed; its
+     * index and triggers are made again. Dropping the old table fires no
+     * trigger. */
+    "CREATE TABLE shadow_runs("
+    "  run INTEGER PRIMARY KEY,"
+    "  action_id TEXT NOT NULL,"
+    "  version INTEGER NOT NULL CHECK (version >= 1),"
+    "  started_by TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  stopped_by TEXT,"
+    "  stopped_at INTEGER"
+    ");"
+    "CREATE INDEX shadow_runs_by_action ON shadow_runs(action_id, run);"
+    "CREATE TABLE shadow_counts("
+    "  run INTEGER NOT NULL REFERENCES shadow_runs(run),"
+    "  node TEXT NOT NULL,"
+    "  reported_at INTEGER NOT NULL,"
+    "  counts TEXT NOT NULL,"
+    "  PRIMARY KEY (run, node)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE changes_v5("
+    "  seq INTEGER PRIMARY KEY,"
+    "  kind INTEGER NOT NULL CHECK (kind IN (1, 2, 4, 8)),"
+    "  object TEXT NOT NULL"
+    ");"
+    "INSERT INTO changes_v5(seq, kind, object) SELECT seq, kind, object FROM changes;"
+    "DROP TABLE changes;"
+    "ALTER TABLE changes_v5 RENAME TO changes;"
+    "CREATE INDEX changes_by_kind ON changes(kind, seq);"
+    "CREATE TRIGGER changes_no_update BEFORE UPDATE ON changes"
+    "  BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;"
+    "CREATE TRIGGER changes_no_delete BEFORE DELETE ON changes"
+    "  BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;",
 };
 
 /* ===================================================================== */
@@ -211,6 +250,7 @@ static const char *const migrations[CO__STORE_SCHEMA_VERSION] = {
     "updated_at"
 #define AUDIT_COLS "seq, time, actor, verb, object, payload, prev_hash, hash"
 #define NOTICE_COLS "action_id, n, issued_at, body, signature"
+#define SHADOW_RUN_COLS "run, action_id, version, started_by, started_at, stopped_by, stopped_at"
 
 enum stmt_id {
     ST_NODE_GET,
@@ -253,6 +293,11 @@ enum stmt_id {
     ST_CHANGE_ITER,
     ST_RECEIPT_PUT,
     ST_RECEIPT_ITER,
+    ST_SHADOW_RUN_ADD,
+    ST_SHADOW_RUN_PUT,
+    ST_SHADOW_RUN_ITER,
+    ST_SHADOW_COUNTS_PUT,
+    ST_SHADOW_COUNTS_ITER,
     ST__COUNT
 };
 
@@ -348,6 +393,23 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " heartbeat_at = excluded.heartbeat_at, status = excluded.status",
     [ST_RECEIPT_ITER] = "SELECT node, seq, applied_at, digest, heartbeat_at, status"
                         " FROM receipts ORDER BY node",
+    [ST_SHADOW_RUN_ADD] = "INSERT INTO shadow_runs(" SHADOW_RUN_COLS ")"
+                          " SELECT coalesce(max(run), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7"
+                          " FROM shadow_runs RETURNING run",
+    [ST_SHADOW_RUN_PUT] = "INSERT INTO shadow_runs(" SHADOW_RUN_COLS ")"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                          " ON CONFLICT(run) DO UPDATE SET action_id = excluded.action_id,"
+                          " version = excluded.version, started_by = excluded.started_by,"
+                          " started_at = excluded.started_at, stopped_by = excluded.stopped_by,"
+                          " stopped_at = excluded.stopped_at",
+    [ST_SHADOW_RUN_ITER] = "SELECT " SHADOW_RUN_COLS " FROM shadow_runs"
+                           " WHERE ?1 IS NULL OR action_id = ?1 ORDER BY run",
+    [ST_SHADOW_COUNTS_PUT] = "INSERT INTO shadow_counts(run, node, reported_at, counts)"
+                             " VALUES (?1, ?2, ?3, ?4)"
+                             " ON CONFLICT(run, node) DO UPDATE SET"
+                             " reported_at = excluded.reported_at, counts = excluded.counts",
+    [ST_SHADOW_COUNTS_ITER] = "SELECT run, node, reported_at, counts FROM shadow_counts"
+                              " WHERE run = ?1 ORDER BY node",
 };
 
 typedef struct sqlite_store {
@@ -1648,6 +1710,96 @@ static int sq_receipt_iter(co__store *base, co__receipt_fn fn, void *ctx)
 }
 
 /* ===================================================================== */
+/* Shadow runs                                                            */
+/* ===================================================================== */
+
+static int sq_shadow_run_put(co__store *base, const co__shadow_run_row *r, uint64_t *run_out)
+{
+    sqlite3_stmt *st;
+    bool add = r->run == 0;
+    int rc = prepare(as_sqlite(base), add ? ST_SHADOW_RUN_ADD : ST_SHADOW_RUN_PUT, &st);
+    if (rc != 0)
+        return rc;
+    if (!add)
+        sqlite3_bind_int64(st, 1, r->run > INT64_MAX ? INT64_MAX : (int64_t)r->run);
+    bind_text(st, 2, r->action_id);
+    sqlite3_bind_int(st, 3, r->version);
+    bind_text(st, 4, r->started_by);
+    sqlite3_bind_int64(st, 5, r->started_at);
+    bind_text(st, 6, r->stopped_by);
+    bind_time(st, 7, r->stopped_at);
+    if (!add)
+        return step_done(st);
+    int64_t run = 0;
+    if ((rc = step_int(st, &run)) == 0 && run_out)
+        *run_out = (uint64_t)run;
+    return rc;
+}
+
+static int sq_shadow_run_iter(co__store *base, const char *action_id, co__shadow_run_fn fn,
+                              void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_SHADOW_RUN_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    bind_text(st, 1, action_id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__shadow_run_row r = {
+            .run = (uint64_t)sqlite3_column_int64(st, 0),
+            .action_id = col_text(st, 1),
+            .version = sqlite3_column_int(st, 2),
+            .started_by = col_text(st, 3),
+            .started_at = sqlite3_column_int64(st, 4),
+            .stopped_by = col_text(st, 5),
+            .stopped_at = sqlite3_column_int64(st, 6),
+        };
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+static int sq_shadow_counts_put(co__store *base, const co__shadow_counts_row *r)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_SHADOW_COUNTS_PUT, &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, r->run > INT64_MAX ? INT64_MAX : (int64_t)r->run);
+    bind_text(st, 2, r->node);
+    sqlite3_bind_int64(st, 3, r->reported_at);
+    bind_text(st, 4, r->counts);
+    return step_done(st);
+}
+
+static int sq_shadow_counts_iter(co__store *base, uint64_t run, co__shadow_counts_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(as_sqlite(base), ST_SHADOW_COUNTS_ITER, &st), src;
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, run > INT64_MAX ? INT64_MAX : (int64_t)run);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co__shadow_counts_row r = {
+            .run = (uint64_t)sqlite3_column_int64(st, 0),
+            .node = col_text(st, 1),
+            .reported_at = sqlite3_column_int64(st, 2),
+            .counts = col_text(st, 3),
+        };
+        if ((rc = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = fail(src);
+    done(st);
+    return rc;
+}
+
+/* ===================================================================== */
 /* Copying a whole store                                                  */
 /* ===================================================================== */
 
@@ -1782,4 +1934,8 @@ const co__store_ops co__sqlite_store_ops = {
     .change_wait = sq_change_wait,
     .receipt_put = sq_receipt_put,
     .receipt_iter = sq_receipt_iter,
+    .shadow_run_put = sq_shadow_run_put,
+    .shadow_run_iter = sq_shadow_run_iter,
+    .shadow_counts_put = sq_shadow_counts_put,
+    .shadow_counts_iter = sq_shadow_counts_iter,
 };

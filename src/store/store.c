@@ -208,3 +208,13 @@ void co__receipt_row_clear(co__receipt_row *row)
     co__free(row->status);
     memset(row, 0, sizeof *row);
 }
+
+void co__shadow_run_row_clear(co__shadow_run_row *row)
+{
+    if (row == NULL)
+        return;
+    co__free(row->action_id);
+    co__free(row->started_by);
+    co__free(row->stopped_by);
+    memset(row, 0, sizeof *row);
+}

@@ -33,8 +33,9 @@
 
 /* The schema version every backend writes; migrations bring older stores
  * up to it. 2 added the change log; 3 the catalog history, the signed
- * audit heads and the customer notices; 4 the node receipts. */
-#define CO__STORE_SCHEMA_VERSION 4
+ * audit heads and the customer notices; 4 the node receipts; 5 the shadow
+ * runs with each node's counts, and change kind 8 (CUTOFF_CHANGE_SHADOW). */
+#define CO__STORE_SCHEMA_VERSION 5
 
 /* Modes of open. */
 #define CO__STORE_CREATE 1
@@ -149,6 +150,28 @@ typedef struct co__receipt_row {
     char *status;         /* "ok", "degraded" or "stopped" */
 } co__receipt_row;
 
+/* A shadow run: a draft version evaluated by every decision node on live
+ * traffic without deciding anything, from started_at until stopped_at (0:
+ * not stopped). */
+typedef struct co__shadow_run_row {
+    uint64_t run; /* 1, 2, 3, ... in the order runs were started */
+    char *action_id;
+    int version;
+    char *started_by;
+    int64_t started_at;
+    char *stopped_by; /* NULL while not stopped */
+    int64_t stopped_at;
+} co__shadow_run_row;
+
+/* What one node counted for a run, as it last wrote it. counts is a JSON
+ * text the database layer makes and reads; the store keeps it as given. */
+typedef struct co__shadow_counts_row {
+    uint64_t run;
+    char *node;
+    int64_t reported_at;
+    char *counts;
+} co__shadow_counts_row;
+
 typedef int (*co__node_fn)(void *ctx, const cutoff_node_spec *node);
 typedef int (*co__plan_use_fn)(void *ctx, const char *plan, const char *example_node);
 typedef int (*co__case_fn)(void *ctx, const co__case_row *row);
@@ -158,6 +181,8 @@ typedef int (*co__audit_fn)(void *ctx, const co__audit_row *row);
 typedef int (*co__head_fn)(void *ctx, const co__head_row *row);
 typedef int (*co__notice_fn)(void *ctx, const co__notice_row *row);
 typedef int (*co__receipt_fn)(void *ctx, const co__receipt_row *row);
+typedef int (*co__shadow_run_fn)(void *ctx, const co__shadow_run_row *row);
+typedef int (*co__shadow_counts_fn)(void *ctx, const co__shadow_counts_row *row);
 /* One catalog of the history (copying a whole store). */
 typedef int (*co__catalog_fn)(void *ctx, const char *json, const char *loaded_by,
                               int64_t loaded_at);
@@ -276,8 +301,8 @@ struct co__store_ops {
     int (*notice_sign)(co__store *s, const char *action_id, uint64_t n, const char *signature);
 
     /* ---- change log: one row per committed change of state ---- */
-    /* Appends a change of one kind (a single CUTOFF_CHANGE_* bit) to
-     * `object` (what it is about: "catalog", "nodes", an action or case id)
+    /* Appends a change of one kind (a single CUTOFF_CHANGE_* bit: 1, 2, 4
+     * or 8) to `object` (what it is about: "catalog", "nodes", an action or case id)
      * inside the caller's write transaction. seq is the last one plus one,
      * so sequences grow in commit order: writers are serialised by begin
      * (a backend that lets writers overlap must keep that property). */
@@ -301,6 +326,23 @@ struct co__store_ops {
     int (*receipt_put)(co__store *s, const co__receipt_row *row);
     /* Every receipt, ascending by node. */
     int (*receipt_iter)(co__store *s, co__receipt_fn fn, void *ctx);
+
+    /* ---- shadow runs ---- */
+    /* A run is written by its start and its stop, in the caller's write
+     * transaction with their audit records; counts are replaced by each
+     * node's report, never audited and never a change (like receipts).
+     * What a node counted and how runs combine is the database layer's. */
+
+    /* Inserts a run (row->run 0: numbered after the last one, the number
+     * returned in *run_out) or replaces run row->run (its stop). */
+    int (*shadow_run_put)(co__store *s, const co__shadow_run_row *row, uint64_t *run_out);
+    /* The runs of one action (action_id) or of all (NULL), ascending by
+     * run. */
+    int (*shadow_run_iter)(co__store *s, const char *action_id, co__shadow_run_fn fn, void *ctx);
+    /* Inserts or replaces the counts of (row->run, row->node). */
+    int (*shadow_counts_put)(co__store *s, const co__shadow_counts_row *row);
+    /* Every node's counts of one run, ascending by node. */
+    int (*shadow_counts_iter)(co__store *s, uint64_t run, co__shadow_counts_fn fn, void *ctx);
 
     /* ---- copying a whole store ---- */
     /* What `cutoff db copy` needs beyond the operations above to read every
@@ -341,5 +383,6 @@ void co__audit_row_clear(co__audit_row *row);
 void co__head_row_clear(co__head_row *row);
 void co__notice_row_clear(co__notice_row *row);
 void co__receipt_row_clear(co__receipt_row *row);
+void co__shadow_run_row_clear(co__shadow_run_row *row);
 
 #endif
