@@ -270,6 +270,42 @@ gw_upstream_sees_allow() {
     expect_eq "no placeholder text reaches the upstream" "" "$(grep -o '{http[^"]*' "$WORK/body")"
 }
 
+# ---- a shadow run over the gateway's traffic -----------------------------------------
+# gw_shadow_traffic: the same requests through the gateway before and after
+# the approval, one "METHOD SUBSCRIPTION STATUS" line each: writes and reads
+# of the unit, its security service, another unit's write.
+gw_shadow_traffic() {
+    local i
+    for i in 1 2 3; do
+        req PUT "/storage/sub-8200-storage/archive/shadow$i" "$WORK/file1"
+        echo "PUT sub-8200-storage $CODE"
+    done
+    req GET /storage/sub-8200-storage/archive/file2
+    echo "GET sub-8200-storage $CODE"
+    req GET /security/sub-8200-secops/scan
+    echo "GET sub-8200-secops $CODE"
+    req PUT /storage/sub-logistics-erp/shadow.csv "$WORK/file1"
+    echo "PUT sub-logistics-erp $CODE"
+}
+# gw_shadow_run: the proposer alone runs the draft EA-1 in shadow over that
+# traffic, which passes untouched, stops it, and keeps the report in
+# $WORK/shadow.report for the comparison after the approval.
+gw_shadow_run() {
+    admin "$ALICE" POST /v1/actions/EA-1/shadow/start
+    expect_eq "alice alone starts a shadow run of EA-1" 200 "$CODE"
+    gw_shadow_traffic >"$WORK/shadow.during"
+    expect_eq "in shadow, nothing is refused" "" "$(awk '$3 !~ /^2/' "$WORK/shadow.during")"
+    admin "$ALICE" POST /v1/actions/EA-1/shadow/stop
+    expect_eq "alice stops it" 200 "$CODE"
+    for _ in $(seq 100); do
+        admin "$ALICE" GET /v1/actions/EA-1/shadow
+        [ "$(jq '[.nodes[] | select(.ended)] | length' "$WORK/body" 2>/dev/null)" = 1 ] && break
+        sleep 0.05
+    done
+    cp "$WORK/body" "$WORK/shadow.report"
+    expect_eq "the report has cutoffd's last counts" 1 "$(jq '[.nodes[] | select(.ended)] | length' "$WORK/shadow.report")"
+}
+
 # ---- the walk -----------------------------------------------------------------------
 # gw_walk: the reference case through the gateway at $GWURL, then finish.
 gw_walk() {
@@ -296,8 +332,17 @@ gw_walk() {
     expect_eq "a viewer cannot approve (403)" 403 "$CODE"
     admin "" GET /v1/actions
     expect_eq "no token, no admin API (401)" 401 "$CODE"
+    gw_shadow_run
     admin "$BOB" POST /v1/actions/EA-1/approve
     expect_eq "bob approves EA-1" 200 "$CODE"
+    gw_shadow_traffic >"$WORK/shadow.after"
+    local refused
+    refused=$(awk '$3 == 451 { n[$2]++ } END { for (s in n) print s, n[s] }' "$WORK/shadow.after" | sort)
+    expect_eq "once approved, the unit's three writes of that traffic are refused" "sub-8200-storage 3" "$refused"
+    expect_eq "the shadow run counted exactly the requests the approved action refuses" \
+        "$refused" "$(jq -r '.subscriptions.items[] | "\(.subscription) \([.actions[].would_deny] | add)"' \
+        "$WORK/shadow.report" | sort)"
+    expect_eq "and in total" "$(grep -c ' 451$' "$WORK/shadow.after")" "$(jq .would_deny "$WORK/shadow.report")"
 
     # 3. the export window: reads pass, writes are refused
     req PUT /storage/sub-8200-storage/archive/file4 "$WORK/file1"
