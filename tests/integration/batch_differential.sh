@@ -38,7 +38,7 @@ for ((i = 0; i < seeds; i++)); do
     seed=$((first_seed + i))
     dir="$WORK/seed-$seed"
     mkdir -p "$dir"
-    export CUTOFF_DB="$dir/cutoff.db"
+    CUTOFF_DB=$(new_store "seed_$seed")
     failed=
     if ! "$SCENARIO" "$seed" "$dir" 300 2>"$dir/scenario.err"; then
         not_ok "seed $seed: scenario written" "$(cat "$dir/scenario.err")"

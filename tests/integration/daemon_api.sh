@@ -26,7 +26,7 @@ done
 CUTOFFD_PID=
 cleanup() {
     [ -n "$CUTOFFD_PID" ] && kill "$CUTOFFD_PID" 2>/dev/null && wait "$CUTOFFD_PID" 2>/dev/null
-    rm -rf "$WORK"
+    lib_cleanup
 }
 trap cleanup EXIT
 
@@ -195,9 +195,10 @@ ROUTES='[
   {"method": "*",    "path": "/security/{subscription}/**", "action": "security.scan"}
 ]'
 write_config() { # write_config ROUTES_JSON
-    jq -n --arg db "$CUTOFF_DB" --arg tokens "$WORK/tokens" --arg log "$WORK/cutoffd.log" --argjson routes "$1" '{
+    jq -n --arg db "$CUTOFF_DB" --arg work "$WORK" --arg tokens "$WORK/tokens" --arg log "$WORK/cutoffd.log" --argjson routes "$1" '{
         database: $db, decision_listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0",
         tokens_file: $tokens, log_file: $log, log_decisions: true,
+        signing_key: ($work + "/cutoff.key"),
         notice_base: "https://provider.example/notices/", forward_headers: "forwarded",
         limits: {max_body_bytes: 4096, max_spool_bytes: 16384, threads: 2, timeout_s: 10},
         routes: $routes}' >"$WORK/cutoffd.json.new" && mv "$WORK/cutoffd.json.new" "$WORK/cutoffd.json"
@@ -594,7 +595,11 @@ expect_json "GET /v1/cases/{id}: two evidence items with hash, size, type, note 
     "[.evidence[] | [.sha256, .size, .media_type, .note, .content_kept, .file]] ==
      [[\"$(sha256sum <"$EV1" | cut -d' ' -f1)\", $(wc -c <"$EV1"), \"text/csv\", \"usage figures\", false, \"usage-summary.csv\"],
       [\"$(sha256sum <"$EV2" | cut -d' ' -f1)\", $(wc -c <"$EV2"), \"text/plain\", \"memo\", true, \"review-memo.txt\"]]"
-stored=$(sqlite3 "$CUTOFF_DB" "SELECT CASE WHEN content IS NULL THEN 'NULL' ELSE hex(content) END FROM evidence WHERE case_id = 'CASE-8' ORDER BY n")
+if [ "${CUTOFF_TEST_STORE:-sqlite}" = postgresql ]; then
+    stored=$(pg_psql "SELECT CASE WHEN content IS NULL THEN 'NULL' ELSE upper(encode(content, 'hex')) END FROM evidence WHERE case_id = 'CASE-8' ORDER BY n")
+else
+    stored=$(sqlite3 "$CUTOFF_DB" "SELECT CASE WHEN content IS NULL THEN 'NULL' ELSE hex(content) END FROM evidence WHERE case_id = 'CASE-8' ORDER BY n")
+fi
 expect_eq "the database holds no content for evidence without keep=1, and the exact bytes with it" \
     "NULL $(od -An -tx1 -v "$EV2" | tr -d ' \n' | tr a-f A-F)" "$(echo $stored)"
 head -c 20000 /dev/urandom >"$WORK/big.bin"

@@ -16,8 +16,35 @@ CUTOFF_BUILD=${CUTOFF_BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CUTOFF="$ROOT/$CUTOFF_BUILD/cutoff"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cutoff-it.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-export CUTOFF_DB="$WORK/cutoff.db"
+# lib_cleanup: what the EXIT trap does; a script with a trap of its own
+# calls it last.
+lib_cleanup() {
+    [ -z "${PG_PID:-}" ] || pg_stop
+    rm -rf "$WORK"
+}
+trap lib_cleanup EXIT
+# The store the CLI and cutoffd use: an SQLite file in WORK, or with
+# CUTOFF_TEST_STORE=postgresql a database on a PostgreSQL 15 started for
+# this script (tests/support/pg.sh), so that one test runs on both
+# backends (the *_postgres.sh scripts). new_store NAME prints the location
+# of another fresh, empty store.
+if [ "${CUTOFF_TEST_STORE:-sqlite}" = postgresql ]; then
+    source "$ROOT/tests/support/pg.sh"
+    if ! pg_start "$WORK/pg" >"$WORK/pg.start" 2>&1; then
+        echo "not ok 1 - the test PostgreSQL starts"
+        sed 's/^/#   /' "$WORK/pg.start"
+        echo "1..1"
+        exit 1
+    fi
+    export CUTOFF_DB=$PG_URI
+    new_store() {
+        PG_DATABASE_NAME=postgres pg_psql "CREATE DATABASE \"$1\"" >/dev/null &&
+            echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1"
+    }
+else
+    export CUTOFF_DB="$WORK/cutoff.db"
+    new_store() { echo "$WORK/$1.db"; }
+fi
 # A server or token in the caller's environment would send the CLI elsewhere.
 unset CUTOFF_SERVER CUTOFF_TOKEN CUTOFF_TOKEN_FILE
 _n=0 _bad=0
