@@ -13,9 +13,15 @@
 #             examples/gateway/cutoffd.json and the reference case loaded
 #             (no action approved: the request is an allow)
 #
-# Both gateways of a kind run side by side; wrk measures them alternately
-# (without first in odd runs, with first in even runs), $RUNS times each,
-# and the table gives the medians and with ÷ without. The run checks that
+#   before    (only with GW_BENCH_BEFORE=DIR) the same as "with", from the
+#             gateway files in DIR instead of examples/gateway: another
+#             version of them, measured in the same run, e.g.
+#               git archive COMMIT examples/gateway | tar -x -C /tmp/b
+#               GW_BENCH_BEFORE=/tmp/b/examples/gateway bash bench/gateway.sh
+#
+# The variants of a gateway run side by side; wrk measures them in turn
+# (each run starting with the next one: without/with, then with/without),
+# $RUNS times each, and the table gives the medians and with ÷ without. The run checks that
 # the check really is in the path: cutoffd counts one allow per request
 # wrk counts through the "with" gateway and none through "without", every
 # answer is a 200 from the upstream, and a request cutoffd denies is refused
@@ -33,7 +39,7 @@
 #
 # Settings (environment): GW_BENCH_SECONDS (10), GW_BENCH_RUNS (5),
 # GW_BENCH_CONNS (16), GW_BENCH_PIN (1), GW_BENCH_GATEWAYS ("nginx caddy
-# haproxy"); BENCH_SCALE=small: 3 s runs. Raw wrk output to OUT_DIR (default
+# haproxy"), GW_BENCH_BEFORE (none); BENCH_SCALE=small: 3 s runs. Raw wrk output to OUT_DIR (default
 # bench/out/<date>-gateway/; bench/run.sh passes its own), everything named
 # gw-*; the Markdown table to OUT_DIR/gw-table.md and standard output.
 # Nothing here asserts a speed; a failed check exits 1.
@@ -55,6 +61,12 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 CADDY=$(command -v caddy || echo /usr/bin/caddy)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 EX=$ROOT/examples/gateway CASE=$ROOT/examples/reference-case
+BEFORE=${GW_BENCH_BEFORE:-}
+VARIANTS="without with"
+if [ -n "$BEFORE" ]; then
+    BEFORE=$(cd "$BEFORE" 2>/dev/null && pwd) || { echo "gateway bench: no directory $GW_BENCH_BEFORE" >&2; exit 1; }
+    VARIANTS="without with before"
+fi
 # The request: a read in the restricted unit's storage, allowed while no
 # action is in force; and one cutoffd refuses (an unknown subscription).
 ALLOWED=/storage/sub-8200-storage/archive/file1
@@ -163,7 +175,8 @@ start_cutoffd() {
     rm -f "$DATA/ports"
     "${SERVER_PIN[@]}" "$CUTOFFD" --config "$DATA/cutoffd-$1.json" --log "$DATA/cutoffd-$1.log" \
         --port-file "$DATA/ports" 2>"$DATA/cutoffd-$1.err" &
-    _stop+=($!)
+    CUTOFFD_PID=$!
+    _stop+=("$CUTOFFD_PID")
     for _ in $(seq 100); do [ -s "$DATA/ports" ] && break; sleep 0.1; done
     DEC=
     read -r DEC _ <"$DATA/ports" 2>/dev/null
@@ -219,17 +232,19 @@ for _ in 1 2 3; do
 done
 [ -n "$started" ] || { fail "the upstream nginx did not start: $(cat "$UPD/start.err")"; exit 1; }
 # It serves every gateway; stop_all after each gateway leaves it running.
+UP_MASTER=$(cat "$UPD/nginx.pid")
 _upstream=("${_stop[@]}")
 _stop=()
 log "upstream (nginx return 200) on 127.0.0.1:$UP"
 
 # ---- the gateways ---------------------------------------------------------------------
-# ports_sed FILE GWPORT: the integration tests' substitution of the shipped
-# ports (both services are the upstream here).
+# ports_sed FILE GWPORT [DIR]: the integration tests' substitution of the
+# shipped ports (both services are the upstream here) and of the Lua file's
+# path (in DIR, by default examples/gateway).
 ports_sed() {
     sed -e "s|127.0.0.1:8080|127.0.0.1:$DEC|" -e "s|127.0.0.1:9001|127.0.0.1:$UP|" \
         -e "s|127.0.0.1:9002|127.0.0.1:$UP|" -e "s|127.0.0.1:8000|127.0.0.1:$2|" \
-        -e "s|^http://:8000 {|http://:$2 {|" -e "s|/etc/haproxy/cutoff.lua|$EX/cutoff.lua|" "$1"
+        -e "s|^http://:8000 {|http://:$2 {|" -e "s|/etc/haproxy/cutoff.lua|${3:-$EX}/cutoff.lua|" "$1"
 }
 # without_check GATEWAY: a filter that takes the check out of its config.
 without_check() {
@@ -241,21 +256,22 @@ without_check() {
 }
 # start_gateway GATEWAY VARIANT: the gateway on a picked port; sets PORT_<VARIANT>.
 start_gateway() {
-    local gw=$1 v=$2 dir=$DATA/$1-$2 port pid ok=
+    local gw=$1 v=$2 dir=$DATA/$1-$2 port pid ok= src=$EX
+    [ "$v" = before ] && src=$BEFORE
     mkdir -p "$dir"
     for _ in 1 2 3; do
         port=$(pick_port)
         case $gw in
         nginx)
             nginx_dirs "$dir"
-            ports_sed "$EX/nginx-cutoff.conf" "$port" >"$dir/with.conf"
-            if [ "$v" = with ]; then cp "$dir/with.conf" "$dir/gateway.conf"; else without_check nginx <"$dir/with.conf" >"$dir/gateway.conf"; fi
+            ports_sed "$src/nginx-cutoff.conf" "$port" "$src" >"$dir/with.conf"
+            if [ "$v" != without ]; then cp "$dir/with.conf" "$dir/gateway.conf"; else without_check nginx <"$dir/with.conf" >"$dir/gateway.conf"; fi
             nginx_main "$dir" "$dir/gateway.conf"
-            start_nginx "$dir" "$port" && ok=1
+            start_nginx "$dir" "$port" && ok=1 && pid=$(cat "$dir/nginx.pid")
             ;;
         caddy)
-            ports_sed "$EX/Caddyfile" "$port" >"$dir/with.Caddyfile"
-            if [ "$v" = with ]; then cp "$dir/with.Caddyfile" "$dir/Caddyfile"; else without_check caddy <"$dir/with.Caddyfile" >"$dir/Caddyfile"; fi
+            ports_sed "$src/Caddyfile" "$port" "$src" >"$dir/with.Caddyfile"
+            if [ "$v" != without ]; then cp "$dir/with.Caddyfile" "$dir/Caddyfile"; else without_check caddy <"$dir/with.Caddyfile" >"$dir/Caddyfile"; fi
             HOME=$dir XDG_DATA_HOME=$dir XDG_CONFIG_HOME=$dir "${SERVER_PIN[@]}" "$CADDY" run --config "$dir/Caddyfile" \
                 --adapter caddyfile >"$dir/caddy.log" 2>&1 &
             pid=$!
@@ -263,8 +279,8 @@ start_gateway() {
             wait_for "$port" && kill -0 "$pid" 2>/dev/null && ok=1
             ;;
         haproxy)
-            ports_sed "$EX/haproxy.cfg" "$port" >"$dir/with.cfg"
-            if [ "$v" = with ]; then cp "$dir/with.cfg" "$dir/haproxy.cfg"; else without_check haproxy <"$dir/with.cfg" >"$dir/haproxy.cfg"; fi
+            ports_sed "$src/haproxy.cfg" "$port" "$src" >"$dir/with.cfg"
+            if [ "$v" != without ]; then cp "$dir/with.cfg" "$dir/haproxy.cfg"; else without_check haproxy <"$dir/with.cfg" >"$dir/haproxy.cfg"; fi
             "${SERVER_PIN[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
             pid=$!
             _stop+=("$pid")
@@ -281,6 +297,7 @@ start_gateway() {
         { [ -n "$d" ] && ! grep -q '^>' <<<"$d"; } || fail "$gw without: not the shipped file less its check"
     fi
     printf -v "PORT_$v" %s "$port"
+    printf -v "GWPID_$v" %s "$pid"
 }
 
 # ---- measuring ------------------------------------------------------------------------
@@ -296,56 +313,80 @@ wrk_field() {
         /Socket errors:/ { gsub(",", ""); errors = $4 + $6 + $8 + $10 }
         /^decisions_allow=/ { split($1, a, "="); allow = a[2] }
         /^cutoffd_time_wait_growth=/ { split($1, a, "="); tw = a[2] }
+        /^server_cpu_s=/ { split($1, a, "="); cpu = a[2] }
         END {
             if (f == "rps") print rps; else if (f == "p99_ms") print p99
             else if (f == "non2xx") print non2xx + 0; else if (f == "errors") print errors + 0
             else if (f == "requests") print requests + 0; else if (f == "allow") print allow + 0
-            else if (f == "tw") print tw + 0 }' "$1"
+            else if (f == "tw") print tw + 0
+            else if (f == "cpu_us") { if (requests > 0) printf "%.1f\n", cpu * 1e6 / requests } }' "$1"
 }
 # time_wait: TCP connections to or from cutoffd's port in TIME-WAIT. Its
 # growth over a run counts (roughly: entries expire after 60 s) the
 # connections to cutoffd closed during it: about one a request if the
 # gateway does not keep them alive, a handful if it does.
 time_wait() { ss -Htan state time-wait "( sport = :$DEC or dport = :$DEC )" 2>/dev/null | wc -l; }
+# cpu_ticks PID...: the user and system CPU time of these processes (all
+# their threads) so far, in clock ticks.
+cpu_ticks() {
+    local p t=0 rest
+    for p in "$@"; do
+        rest=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+        t=$((t + $(awk '{ print $12 + $13 }' <<<"$rest")))
+    done
+    echo "$t"
+}
+# servers_of VARIANT: the PIDs that serve a request through VARIANT: the
+# gateway (and nginx's workers), the upstream, and cutoffd unless "without".
+servers_of() {
+    local gw_pid=GWPID_$1
+    echo "${!gw_pid}" $(pgrep -P "${!gw_pid}") "$UP_MASTER" $(pgrep -P "$UP_MASTER")
+    [ "$1" = without ] || echo "$CUTOFFD_PID"
+}
+TICK=$(getconf CLK_TCK)
 # measure GATEWAY VARIANT RUN: one wrk run; raw output in $OUT/gw-wrk-GATEWAY-VARIANT-RUN.txt.
 measure() {
-    local gw=$1 v=$2 run=$3 port file before after
-    port=$([ "$v" = with ] && echo "$PORT_with" || echo "$PORT_without")
+    local gw=$1 v=$2 run=$3 port port_var file before after
+    port_var=PORT_$v
+    port=${!port_var}
     file=$OUT/gw-wrk-$gw-$v-$run.txt
-    before=$(allows) tw_before=$(time_wait)
+    local servers cpu_before
+    servers=$(servers_of "$v")
+    before=$(allows) tw_before=$(time_wait) cpu_before=$(cpu_ticks $servers)
     timeout $((SECONDS_PER_RUN + 30)) "${WRK_PIN[@]}" wrk -t1 -c"$CONNS" -d"${SECONDS_PER_RUN}s" --timeout 2s \
         --latency "http://127.0.0.1:$port$ALLOWED" >"$file" 2>&1 || fail "wrk $gw $v run $run"
     after=$(allows)
     echo "decisions_allow=$((after - before))" >>"$file"
     echo "cutoffd_time_wait_growth=$(($(time_wait) - tw_before))" >>"$file"
+    echo "server_cpu_s=$(awk -v t=$(($(cpu_ticks $servers) - cpu_before)) -v h="$TICK" 'BEGIN { print t / h }')" >>"$file"
     # Every answer an upstream 200, none lost; cutoffd asked once a request
-    # through "with", never through "without".
+    # through "with" (and "before"), never through "without".
     local requests non2xx errors asked
     requests=$(wrk_field "$file" requests) non2xx=$(wrk_field "$file" non2xx) errors=$(wrk_field "$file" errors)
     asked=$((after - before))
     [ "$non2xx" = 0 ] && [ "$errors" = 0 ] || fail "$gw $v run $run: $non2xx answers not 2xx, $errors socket errors"
-    if [ "$v" = with ]; then
+    if [ "$v" != without ]; then
         # wrk counts the requests it completed; the ones in flight at the
         # end were asked about too.
         [ "$asked" -ge "$requests" ] && [ "$asked" -le $((requests + CONNS)) ] ||
-            fail "$gw with run $run: cutoffd decided $asked times for $requests requests"
+            fail "$gw $v run $run: cutoffd decided $asked times for $requests requests"
     else
         [ "$asked" = 0 ] || fail "$gw without run $run: cutoffd was asked $asked times"
     fi
 }
-# sanity GATEWAY: both variants serve the upstream's answer; "with" refuses
-# what cutoffd denies, "without" serves it.
+# sanity GATEWAY: every variant serves the upstream's answer; "with" and
+# "before" refuse what cutoffd denies, "without" serves it.
 sanity() {
     local code body before
     before=$(wc -l <"$OUT/gw-failures.txt" 2>/dev/null || echo 0)
-    for v in with without; do
-        local port
-        port=$([ "$v" = with ] && echo "$PORT_with" || echo "$PORT_without")
+    for v in $VARIANTS; do
+        local port port_var=PORT_$v
+        port=${!port_var}
         body=$(curl -s -m 5 "http://127.0.0.1:$port$ALLOWED")
         [ "$body" = ok ] || fail "$1 $v: the allowed GET did not reach the upstream (got '$body')"
         code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$REFUSED")
-        if [ "$v" = with ]; then
-            [ "$code" = 403 ] || fail "$1 with: a request cutoffd refuses got $code, not 403"
+        if [ "$v" != without ]; then
+            [ "$code" = 403 ] || fail "$1 $v: a request cutoffd refuses got $code, not 403"
         else
             [ "$code" = 200 ] || fail "$1 without: the check is still there ($code for $REFUSED)"
         fi
@@ -353,19 +394,26 @@ sanity() {
     [ "$(wc -l <"$OUT/gw-failures.txt" 2>/dev/null || echo 0)" = "$before" ]
 }
 
+# rotated N: the variants, rotated left by N: run 1 starts with the first
+# variant, run 2 with the second, and so on.
+rotated() {
+    local v=($VARIANTS) i
+    for ((i = 0; i < ${#v[@]}; i++)); do echo "${v[(i + $1) % ${#v[@]}]}"; done
+}
+
 for gw in $GATEWAYS; do
     log "$gw: cutoffd, the gateway with and without the check"
     convention=nginx
     [ "$gw" = caddy ] && convention=forwarded
-    PORT_with= PORT_without=
-    if start_cutoffd "$convention" && start_gateway "$gw" with && start_gateway "$gw" without; then
+    PORT_with= PORT_without= PORT_before= started=yes
+    start_cutoffd "$convention" || started=
+    for v in $VARIANTS; do [ -n "$started" ] && { start_gateway "$gw" "$v" || started=; }; done
+    if [ -n "$started" ]; then
         sanity "$gw" || { stop_all; continue; }
-        # Warm-up: connections and caches in place on both.
-        for v in without with; do measure "$gw" "$v" 0; done
+        # Warm-up: connections and caches in place on every variant.
+        for v in $VARIANTS; do measure "$gw" "$v" 0; done
         for run in $(seq "$RUNS"); do
-            order="without with"
-            [ $((run % 2)) = 0 ] && order="with without"
-            for v in $order; do
+            for v in $(rotated $((run - 1))); do
                 log "$gw run $run of $RUNS: $v"
                 measure "$gw" "$v" "$run"
             done
@@ -386,39 +434,50 @@ runs_of() { # runs_of GATEWAY VARIANT FIELD: the field of every measured run
     done
 }
 krps() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.1f k/s", v / 1000 }'; }
+us() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.0f µs", v }'; }
 msf() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.2f ms", v }'; }
-# churn GATEWAY: TIME-WAIT growth at cutoffd's port per 1000 requests, median of the "with" runs
+# churn GATEWAY VARIANT: TIME-WAIT growth at cutoffd's port per 1000 requests, median of the runs
 churn() {
     for run in $(seq "$RUNS"); do
-        local f=$OUT/gw-wrk-$1-with-$run.txt
+        local f=$OUT/gw-wrk-$1-$2-$run.txt
         [ -f "$f" ] && awk -v t="$(wrk_field "$f" tw)" -v r="$(wrk_field "$f" requests)" \
             'BEGIN { if (r > 0) printf "%.1f\n", (t < 0 ? 0 : t) * 1000 / r }'
     done | median_of
 }
+# per_run GATEWAY VARIANT: "min – max" of VARIANT ÷ without, run by run
+per_run() {
+    for run in $(seq "$RUNS"); do
+        a=$(wrk_field "$OUT/gw-wrk-$1-$2-$run.txt" rps 2>/dev/null)
+        b=$(wrk_field "$OUT/gw-wrk-$1-without-$run.txt" rps 2>/dev/null)
+        [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f\n", a / b }'
+    done | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) print lo " – " hi; else print "n/a" }'
+}
 TABLE=$OUT/gw-table.md
 {
-    echo "| gateway | without cutoffd (req/s) | with cutoffd (req/s) | with ÷ without | ratio per run (min – max) | p99 without | p99 with | connections to cutoffd closed per 1000 requests (with) |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| gateway | cutoffd in the path | without cutoffd (req/s) | with cutoffd (req/s) | with ÷ without | ratio run by run (min – max) | p99 without | p99 with | server CPU a request, without / with | CPU without ÷ with | connections to cutoffd closed per 1000 requests |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for gw in $GATEWAYS; do
-        wo=$(runs_of "$gw" without rps | median_of) wi=$(runs_of "$gw" with rps | median_of)
-        ratio=$(awk -v a="$wi" -v b="$wo" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.2f", a / b }')
-        per_run=$(for run in $(seq "$RUNS"); do
-            a=$(wrk_field "$OUT/gw-wrk-$gw-with-$run.txt" rps 2>/dev/null)
-            b=$(wrk_field "$OUT/gw-wrk-$gw-without-$run.txt" rps 2>/dev/null)
-            [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f\n", a / b }'
-        done | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) print lo " – " hi; else print "n/a" }')
         case $gw in
         nginx) name="nginx \`auth_request\`" ;;
         caddy) name="Caddy \`forward_auth\`" ;;
         haproxy) name="HAProxy \`cutoff.lua\`" ;;
         esac
-        echo "| $name | $(krps "$wo") | $(krps "$wi") | **$ratio** | $per_run |" \
-            "$(msf "$(runs_of "$gw" without p99_ms | median_of)") | $(msf "$(runs_of "$gw" with p99_ms | median_of)") |" \
-            "$(churn "$gw") |"
+        wo=$(runs_of "$gw" without rps | median_of) co=$(runs_of "$gw" without cpu_us | median_of)
+        for v in $VARIANTS; do
+            [ "$v" = without ] && continue
+            wi=$(runs_of "$gw" "$v" rps | median_of)
+            ratio=$(awk -v a="$wi" -v b="$wo" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.2f", a / b }')
+            ci=$(runs_of "$gw" "$v" cpu_us | median_of)
+            cpu_ratio=$(awk -v a="$co" -v b="$ci" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.2f", a / b }')
+            what=$([ "$v" = with ] && echo "examples/gateway" || echo "${GW_BENCH_BEFORE:-}")
+            echo "| $name | $what | $(krps "$wo") | $(krps "$wi") | **$ratio** | $(per_run "$gw" "$v") |" \
+                "$(msf "$(runs_of "$gw" without p99_ms | median_of)") | $(msf "$(runs_of "$gw" "$v" p99_ms | median_of)") |" \
+                "$(us "$co") / $(us "$ci") | $cpu_ratio | $(churn "$gw" "$v") |"
+        done
     done
     [ -s "$OUT/gw-failures.txt" ] && { echo; echo "**Failures:**"; sed 's/^/- /' "$OUT/gw-failures.txt"; }
     echo
-    echo "Medians of $RUNS runs each, with and without alternating; wrk -t1 -c$CONNS -d${SECONDS_PER_RUN}s --latency," \
+    echo "Medians of $RUNS runs each, the variants ($VARIANTS) in turn; wrk -t1 -c$CONNS -d${SECONDS_PER_RUN}s --latency," \
         "keep-alive, GET $ALLOWED$([ ${#WRK_PIN[@]} -gt 0 ] && echo "; wrk pinned to CPU 0, gateway, cutoffd and upstream to CPU 1")." \
         "nginx $(sed -n 's/^nginx=//p' "$OUT/gw-machine.txt"), Caddy $(sed -n 's/^caddy=//p' "$OUT/gw-machine.txt")," \
         "HAProxy $(sed -n 's/^haproxy=//p' "$OUT/gw-machine.txt"), wrk $(sed -n 's/^wrk=//p' "$OUT/gw-machine.txt");" \
