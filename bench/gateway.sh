@@ -27,6 +27,13 @@
 # answer is a 200 from the upstream, and a request cutoffd denies is refused
 # by "with" and served by "without".
 #
+# Besides requests/s and p99, each run records the CPU time (user + system,
+# from /proc) the servers in the path spent per request: the gateway, the
+# upstream and, with the check, cutoffd. On a shared machine the rates move
+# with other work (and a variant with more threads gets a larger share of a
+# contended core), while the CPU a request costs barely moves; without ÷
+# with of it is the throughput ratio on a core of their own.
+#
 # wrk: one thread, $CONNS keep-alive connections, `--latency`. Pinning
 # (GW_BENCH_PIN=1, the default): wrk on CPU 0; the gateway, cutoffd and the
 # upstream on CPU 1, so the figures compare what the servers spend per
