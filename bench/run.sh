@@ -172,6 +172,8 @@ done
     fail "check --batch"
 
 bash bench/http.sh "$BUILD" "$OUT" >&2 || fail "bench/http.sh: cutoffd over HTTP (see $OUT/http-failures.txt, $OUT/http-table.md)"
+bash bench/gateway.sh "$BUILD" "$OUT" >&2 ||
+    fail "bench/gateway.sh: gateway overhead (see $OUT/gw-failures.txt, $OUT/gw-table.md)"
 
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 echo "seconds=$(($(date +%s) - START))" >>"$OUT/machine.txt"
