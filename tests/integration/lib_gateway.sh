@@ -49,23 +49,7 @@ _gw_cleanup() {
 }
 trap _gw_cleanup EXIT
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 40000))
-        port_free "$p" && { echo "$p"; return; }
-    done
-    echo 0
-}
-# wait_for PORT: until something listens there (10 s at most).
-wait_for() {
-    for _ in $(seq 100); do
-        port_free "$1" || return 0
-        sleep 0.1
-    done
-    return 1
-}
+source "$ROOT/tests/support/ports.sh"
 
 # ---- the database and cutoffd ----------------------------------------------------
 CASE="$ROOT/examples/reference-case"

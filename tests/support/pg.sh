@@ -30,17 +30,12 @@ _pg_as_owner() {
 # pg_installed: 0 when the server binary is there.
 pg_installed() { [ -x "$PG_BIN/postgres" ]; }
 
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 # A port above 20000 that nothing listens on now.
 _pg_free_port() {
-    local port tries
-    for tries in $(seq 1 50); do
-        port=$((20001 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
+    local port
+    port=$(pick_port)
+    [ "$port" != 0 ] && echo "$port"
 }
 
 # Starts the server of $PG_DIR on $PG_PORT and waits (bounded) until it
