@@ -1865,6 +1865,10 @@ static int pg_change_wait(co__store *base, int timeout_ms)
         PQclear(res);
         if (!ok)
             return listener_lost(s, "cannot listen for changes: ");
+        /* As on SQLite (cutoff_db_wait_change's contract): a commit made
+         * before the LISTEN, or while a lost connection was down, sent a
+         * notification nobody heard, so a new listener answers "woken". */
+        return 1;
     }
     int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
