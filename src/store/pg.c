@@ -1029,6 +1029,8 @@ static int pg_commit(co__store *base)
     if (rc == 0 || PQtransactionStatus(s->conn) == PQTRANS_IDLE ||
         PQstatus(s->conn) == CONNECTION_BAD)
         s->in_tx = false;
+    if (rc != 0)
+        s->load_table = false; /* rolled back, as in pg_rollback */
     return rc;
 }
 
@@ -1039,6 +1041,9 @@ static void pg_rollback(co__store *base)
     if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         PQclear(PQexec(s->conn, "ROLLBACK"));
     s->in_tx = false;
+    /* node_load may have been created in this transaction, and is gone
+     * with it: the next batch creates it again (IF NOT EXISTS). */
+    s->load_table = false;
 }
 
 static const char *pg_errmsg(co__store *base)

@@ -299,8 +299,16 @@ int test_db_unguard(const char *location, const char *table)
 
 int test_db_schema_version(const char *location)
 {
-    return (int)test_db_int(location, is_pg(location) ? "SELECT version FROM cutoff_schema"
-                                                      : "PRAGMA user_version");
+    if (!is_pg(location))
+        return (int)test_db_int(location, "PRAGMA user_version");
+    /* Another program's database has no version table: version 0, as in
+     * an SQLite file. */
+    char *has = test_db_rows(location, "SELECT to_regclass('cutoff_schema') IS NOT NULL", "");
+    int version = has == NULL     ? -1
+                  : has[0] != 't' ? 0
+                                  : (int)test_db_int(location, "SELECT version FROM cutoff_schema");
+    free(has);
+    return version;
 }
 
 int test_db_set_schema_version(const char *location, int version)

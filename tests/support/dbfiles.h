@@ -49,7 +49,8 @@ char *test_db_rows(const char *location, const char *sql, const char *sep);
  * SQL may then change and delete its rows. 0, or -1 when it failed. */
 int test_db_unguard(const char *location, const char *table);
 /* The schema version the database records (SQLite's user_version, the
- * cutoff_schema row on PostgreSQL); -1 when it cannot be read. */
+ * cutoff_schema row on PostgreSQL; 0 when there is none); -1 when it
+ * cannot be read. */
 int test_db_schema_version(const char *location);
 /* Records another schema version, as an older or newer program would
  * have left it; 0, or -1 when it failed. */
