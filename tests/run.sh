@@ -40,7 +40,7 @@ count "$out" "lint" "$status"
 # The store-level unit tests run a second time on PostgreSQL, against one
 # server started here (tests/support/pg.sh); each binary makes its own
 # databases on it. Without the server installed they run on SQLite only.
-PG_UNIT_TESTS="test_changes"
+PG_UNIT_TESTS="test_changes test_heads test_audit test_notices test_fleet test_db test_copy"
 source tests/support/pg.sh
 pg_base=
 if pg_installed; then

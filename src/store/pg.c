@@ -1088,6 +1088,8 @@ static int pg_commit(co__store *base)
     if (rc == 0 || PQtransactionStatus(s->conn) == PQTRANS_IDLE ||
         PQstatus(s->conn) == CONNECTION_BAD)
         s->in_tx = false;
+    if (rc != 0)
+        s->load_table = false; /* rolled back, as in pg_rollback */
     return rc;
 }
 
@@ -1098,6 +1100,9 @@ static void pg_rollback(co__store *base)
     if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         PQclear(PQexec(s->conn, "ROLLBACK"));
     s->in_tx = false;
+    /* node_load may have been created in this transaction, and is gone
+     * with it: the next batch creates it again (IF NOT EXISTS). */
+    s->load_table = false;
 }
 
 static const char *pg_errmsg(co__store *base)
@@ -1924,6 +1929,10 @@ static int pg_change_wait(co__store *base, int timeout_ms)
         PQclear(res);
         if (!ok)
             return listener_lost(s, "cannot listen for changes: ");
+        /* As on SQLite (cutoff_db_wait_change's contract): a commit made
+         * before the LISTEN, or while a lost connection was down, sent a
+         * notification nobody heard, so a new listener answers "woken". */
+        return 1;
     }
     int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {

@@ -276,3 +276,79 @@ int64_t test_db_int(const char *location, const char *sql)
     free(rows);
     return n;
 }
+
+/* ---- Edits and schema facts on either store ---------------------------------- */
+
+int test_db_unguard(const char *location, const char *table)
+{
+    char sql[256];
+    if (is_pg(location)) {
+        snprintf(sql, sizeof sql, "ALTER TABLE %s DISABLE TRIGGER USER", table);
+        return test_db_exec(location, sql);
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT 'DROP TRIGGER \"' || name || '\";' FROM sqlite_master"
+             " WHERE type = 'trigger' AND tbl_name = '%s'",
+             table);
+    char *drops = test_db_rows(location, sql, "");
+    /* A table without guards is a mistake in the test, not a success. */
+    int rc = drops != NULL && drops[0] != '\0' ? test_db_exec(location, drops) : -1;
+    free(drops);
+    return rc;
+}
+
+int test_db_schema_version(const char *location)
+{
+    if (!is_pg(location))
+        return (int)test_db_int(location, "PRAGMA user_version");
+    /* Another program's database has no version table: version 0, as in
+     * an SQLite file. */
+    char *has = test_db_rows(location, "SELECT to_regclass('cutoff_schema') IS NOT NULL", "");
+    int version = has == NULL     ? -1
+                  : has[0] != 't' ? 0
+                                  : (int)test_db_int(location, "SELECT version FROM cutoff_schema");
+    free(has);
+    return version;
+}
+
+int test_db_set_schema_version(const char *location, int version)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql,
+             is_pg(location) ? "UPDATE cutoff_schema SET version = %d" : "PRAGMA user_version = %d",
+             version);
+    return test_db_exec(location, sql);
+}
+
+/* Relations (tables, indexes, sequences, views), functions and triggers of
+ * the schema the store uses. */
+static const char pg_objects[] =
+    "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace)"
+    " + (SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace)"
+    " + (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+    "    WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal)";
+
+int64_t test_db_objects(const char *location)
+{
+    if (!is_pg(location))
+        return access(location, F_OK) != 0
+                   ? 0
+                   : test_db_int(location, "SELECT count(*) FROM sqlite_master");
+    /* A database that is not there holds nothing (and cannot be connected to). */
+    const char *name = strrchr(location, '/') + 1;
+    PGconn *c = connect_admin();
+    if (c == NULL)
+        return -1;
+    const char *params[] = {name};
+    PGresult *res = PQexecParams(c, "SELECT count(*) FROM pg_database WHERE datname = $1", 1, NULL,
+                                 params, NULL, NULL, 0);
+    bool exists = PQresultStatus(res) == PGRES_TUPLES_OK && atoi(PQgetvalue(res, 0, 0)) > 0;
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    PQfinish(c);
+    if (!ok)
+        return -1;
+    if (!exists)
+        return 0;
+    return test_db_int(location, pg_objects);
+}

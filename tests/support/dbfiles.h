@@ -43,4 +43,21 @@ int64_t test_db_int(const char *location, const char *sql);
  * "NULL"); malloc'd, NULL when the query fails. */
 char *test_db_rows(const char *location, const char *sql, const char *sep);
 
+/* Takes the append-only guards off a table, as someone holding the
+ * database would before editing it: on SQLite its triggers are dropped,
+ * on PostgreSQL disabled (ALTER TABLE ... DISABLE TRIGGER USER). Plain
+ * SQL may then change and delete its rows. 0, or -1 when it failed. */
+int test_db_unguard(const char *location, const char *table);
+/* The schema version the database records (SQLite's user_version, the
+ * cutoff_schema row on PostgreSQL; 0 when there is none); -1 when it
+ * cannot be read. */
+int test_db_schema_version(const char *location);
+/* Records another schema version, as an older or newer program would
+ * have left it; 0, or -1 when it failed. */
+int test_db_set_schema_version(const char *location, int version);
+/* How many schema objects (tables, indexes, triggers, views, functions,
+ * sequences) the database holds: 0 for an empty or missing one; -1 when
+ * it cannot be read. */
+int64_t test_db_objects(const char *location);
+
 #endif

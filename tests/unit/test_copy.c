@@ -7,7 +7,10 @@
  * an older schema, a chain that does not verify, a numbering gap in the
  * source, a public key that fails) leave the destination empty; and with
  * every allocation from the n-th on failing, each failure is
- * CUTOFF_ENOMEM, leaves the destination empty and leaks nothing.
+ * CUTOFF_ENOMEM, leaves the destination empty and leaks nothing. With
+ * CUTOFF_TEST_PG set (tests/run.sh) source and destination are databases
+ * on PostgreSQL, and copies across the stores (PostgreSQL to SQLite and
+ * back, SQLite to PostgreSQL and back) must give back the source.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +20,6 @@
 
 #include <stdbool.h>
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,48 +56,43 @@ static const char ACTION[] =
 
 typedef struct fixture {
     char dir[64];
-    char src[128], dst[128], evidence[160];
+    char src[256], dst[256], evidence[160]; /* src, dst: database locations */
     cutoff_key *key;
     long live_before;
 } fixture;
 
 static void exec_sql(const char *path, const char *sql)
 {
-    sqlite3 *s = NULL;
-    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-    char *err = NULL;
-    if (sqlite3_exec(s, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("sql %s: %s", sql, err);
-    sqlite3_close(s);
+    if (test_db_exec(path, sql) != 0)
+        fail_msg("sql failed: %s", sql);
 }
 
 /* Whether a database location holds nothing: missing, or no schema. */
 static bool is_empty(const char *path)
 {
-    if (access(path, F_OK) != 0)
-        return true;
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t objects = -1;
-    assert_int_equal(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(s, "SELECT count(*) FROM sqlite_master", -1, &st, NULL),
-                     SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        objects = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    int64_t objects = test_db_objects(path);
+    assert_true(objects >= 0);
     return objects == 0;
 }
 
-/* A source with something in every table, signed with f->key. */
-static void make_source(fixture *f)
+/* A new, empty location for `name` in f->dir: a file name, or on
+ * PostgreSQL a new database. */
+static void new_location(fixture *f, const char *name, char *out, size_t size)
+{
+    char file[160];
+    snprintf(file, sizeof file, "%s/%s", f->dir, name);
+    assert_non_null(test_db_location(file, out, size));
+}
+
+/* A source at `location` with something in every table, signed with f->key. */
+static void make_source(fixture *f, const char *location)
 {
     cutoff_diag d;
     cutoff_db *db = NULL;
     cutoff_import_stats stats;
     char id[CUTOFF_ID_MAX + 1], sha[65];
     const char *scope[] = {"unit-8200"};
-    assert_int_equal(cutoff_db_open(f->src, CUTOFF_DB_CREATE, &db, &d), 0);
+    assert_int_equal(cutoff_db_open(location, CUTOFF_DB_CREATE, &db, &d), 0);
     cutoff_db_set_key(db, f->key);
     assert_int_equal(cutoff_db_catalog_load(db, "alice", CATALOG, strlen(CATALOG), &d), 0);
     FILE *in = fmemopen((void *)WORLD, strlen(WORLD), "r");
@@ -123,15 +120,15 @@ static int setup(void **state)
     assert_non_null(f);
     strcpy(f->dir, "/tmp/cutoff-copy-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->src, sizeof f->src, "%s/src.db", f->dir);
-    snprintf(f->dst, sizeof f->dst, "%s/dst.db", f->dir);
+    new_location(f, "src.db", f->src, sizeof f->src);
+    new_location(f, "dst.db", f->dst, sizeof f->dst);
     snprintf(f->evidence, sizeof f->evidence, "%s/evidence.csv", f->dir);
     FILE *e = fopen(f->evidence, "w");
     assert_non_null(e);
     fputs("subscription,bytes\nsub-a,1024\n", e);
     fclose(e);
     assert_int_equal(cutoff_key_generate(&f->key), 0);
-    make_source(f);
+    make_source(f, f->src);
     f->live_before = co__alloc_live();
     *state = f;
     return 0;
@@ -253,17 +250,23 @@ static void test_refusals(void **state)
     free(before);
     free(after);
     test_db_remove(f->dst);
+    new_location(f, "dst.db", f->dst, sizeof f->dst);
 
     /* A change log with a gap would be renumbered: refused. */
-    exec_sql(f->src, "DROP TRIGGER changes_no_delete; DELETE FROM changes WHERE seq = 3");
+    assert_int_equal(test_db_unguard(f->src, "changes"), 0);
+    exec_sql(f->src, "DELETE FROM changes WHERE seq = 3");
     expect_refused(f, NULL, CUTOFF_ESTORE, "numbering has a gap");
     /* An edited record. */
-    exec_sql(f->src, "DROP TRIGGER audit_no_update; UPDATE audit SET actor = 'eve' WHERE seq = 2");
+    assert_int_equal(test_db_unguard(f->src, "audit"), 0);
+    exec_sql(f->src, "UPDATE audit SET actor = 'eve' WHERE seq = 2");
     expect_refused(f, NULL, CUTOFF_ETAMPER, "does not verify at record 2");
     /* An older schema. */
-    exec_sql(f->src, "PRAGMA user_version = 2");
+    assert_int_equal(test_db_set_schema_version(f->src, 2), 0);
     expect_refused(f, NULL, CUTOFF_ESTATE, "schema version 2");
+    /* Nothing there: no file, or an empty database. */
     test_db_remove(f->src);
+    if (test_db_on_pg())
+        new_location(f, "src.db", f->src, sizeof f->src);
     expect_refused(f, NULL, CUTOFF_ENOTINIT, "nothing to copy");
 }
 
@@ -290,7 +293,9 @@ static void test_allocation_failures(void **state)
             fail_msg("failing allocation %ld gave %s: %s", n, cutoff_errname(rc), d.message);
         if (!is_empty(f->dst))
             fail_msg("failing allocation %ld left rows in the destination", n);
-        test_db_remove(f->dst);
+        /* an empty database on the server takes the next try as it is */
+        if (!test_db_on_pg())
+            test_db_remove(f->dst);
     }
     if (n == 100000 || n < 3)
         fail_msg("the sweep ended at allocation %ld", n);
@@ -300,12 +305,65 @@ static void test_allocation_failures(void **state)
     free(want);
 }
 
+/* ---- across the stores --------------------------------------------------- */
+
+/* Copies from, to `via`, and back to `back` (all empty but from); the
+ * round trip must give back from's every row. */
+static void round_trip(fixture *f, const char *from, const char *via, const char *back)
+{
+    cutoff_db_copy_options opt = {.public_key = cutoff_key_public(f->key)};
+    cutoff_db_copy_report there, again;
+    cutoff_diag d;
+    if (cutoff_db_copy(from, via, &opt, &there, &d) != 0)
+        fail_msg("copy to %s: %s", via, d.message);
+    if (cutoff_db_copy(via, back, &opt, &again, &d) != 0)
+        fail_msg("copy back from %s: %s", via, d.message);
+    char *want = test_db_dump(from), *got = test_db_dump(back);
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+    /* the same rows went both ways, the evidence content included */
+    assert_int_equal(there.nodes, 4);
+    assert_int_equal(again.nodes, there.nodes);
+    assert_int_equal(there.evidence_content, 1);
+    assert_int_equal(again.evidence_content, 1);
+    assert_int_equal(there.audit, 9);
+    assert_int_equal(again.audit, there.audit);
+    assert_int_equal(again.heads, there.heads);
+    assert_int_equal(again.changes, there.changes);
+    assert_string_equal(again.audit_head, there.audit_head);
+}
+
+static void test_across_stores(void **state)
+{
+    fixture *f = *state;
+    if (!test_db_on_pg())
+        skip(); /* needs the PostgreSQL server of CUTOFF_TEST_PG */
+    char file[160], file_back[160], sqlite_src[160], pg_back[256];
+    /* PostgreSQL to SQLite and back */
+    snprintf(file, sizeof file, "%s/via.db", f->dir);
+    new_location(f, "back.db", pg_back, sizeof pg_back);
+    round_trip(f, f->src, file, pg_back);
+    test_db_remove(pg_back);
+    /* SQLite to PostgreSQL and back */
+    snprintf(sqlite_src, sizeof sqlite_src, "%s/sqlite-src.db", f->dir);
+    snprintf(file_back, sizeof file_back, "%s/back.db", f->dir);
+    make_source(f, sqlite_src);
+    round_trip(f, sqlite_src, f->dst, file_back);
+    test_db_remove(file);
+    test_db_remove(sqlite_src);
+    test_db_remove(file_back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_copy_is_the_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_across_stores, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_db.c - the database layer on real SQLite files in a temporary
- * directory: opening and schema versions, the catalog and its stranding
- * checks, bulk node import (counts, updates, moves, and every kind of bad
- * input with the line it is reported on), cases and evidence, the action
- * workflow end to end with four-eyes approval, lifts and expiry, and the
- * promise that a call that fails leaves the database exactly as it was:
- * every error path compares a full dump of the file before and after, and
- * an out-of-memory sweep fails each allocation of a change in turn.
+ * test_db.c - the database layer on a real store (SQLite files in a
+ * temporary directory, or databases on a PostgreSQL server): opening and
+ * schema versions, the catalog and its stranding checks, bulk node import
+ * (counts, updates, moves, and every kind of bad input with the line it
+ * is reported on), cases and evidence, the action workflow end to end
+ * with four-eyes approval, lifts and expiry, and the promise that a call
+ * that fails leaves the database exactly as it was: every error path
+ * compares a full dump of the database before and after, and an
+ * out-of-memory sweep fails each allocation of a change in turn. With
+ * CUTOFF_TEST_PG set (tests/run.sh) it runs on PostgreSQL too, but for
+ * what is about SQLite files (missing files, directories, a text file,
+ * WAL and the table layout).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +21,6 @@
 
 #include <jansson.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +92,7 @@ static const char ACTION_8200[] =
 
 typedef struct fixture {
     char dir[64];
-    char path[128];
+    char path[256]; /* the database's location */
     cutoff_db *db;
     long live_before;
 } fixture;
@@ -102,7 +105,9 @@ static int setup(void **state)
     assert_non_null(f);
     strcpy(f->dir, "/tmp/cutoff-db-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/cutoff.db", f->dir);
+    char file[128];
+    snprintf(file, sizeof file, "%s/cutoff.db", f->dir);
+    assert_non_null(test_db_location(file, f->path, sizeof f->path));
     f->live_before = co__alloc_live();
     cutoff_diag d;
     assert_int_equal(cutoff_db_open(f->path, CUTOFF_DB_CREATE, &f->db, &d), 0);
@@ -162,26 +167,16 @@ static char *dump(const char *path)
 
 static int64_t count_rows(const char *path, const char *sql)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    assert_int_equal(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    int64_t n = test_db_int(path, sql);
+    if (n < 0)
+        fail_msg("sql failed: %s", sql);
     return n;
 }
 
 static void exec_sql(const char *path, const char *sql)
 {
-    sqlite3 *s = NULL;
-    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-    char *err = NULL;
-    if (sqlite3_exec(s, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("sql %s: %s", sql, err);
-    sqlite3_close(s);
+    if (test_db_exec(path, sql) != 0)
+        fail_msg("sql failed: %s", sql);
 }
 
 static void assert_contains(const char *text, const char *part)
@@ -259,36 +254,47 @@ static cutoff_reason decide(cutoff_snapshot *s, const char *sub, const char *act
 static void test_open_needs_init(void **state)
 {
     fixture *f = *state;
-    char missing[160], empty[160];
+    char missing[160], file[160], empty[256];
     cutoff_db *db = NULL;
     cutoff_diag d;
     struct stat sb;
+    bool on_files = !test_db_on_pg();
 
-    snprintf(missing, sizeof missing, "%s/missing.db", f->dir);
-    assert_int_equal(cutoff_db_open(missing, 0, &db, &d), CUTOFF_ENOTINIT);
-    assert_contains(d.message, "cutoff init");
-    assert_int_equal(stat(missing, &sb), -1); /* not created */
+    if (on_files) {
+        snprintf(missing, sizeof missing, "%s/missing.db", f->dir);
+        assert_int_equal(cutoff_db_open(missing, 0, &db, &d), CUTOFF_ENOTINIT);
+        assert_contains(d.message, "cutoff init");
+        assert_int_equal(stat(missing, &sb), -1); /* not created */
 
-    /* a directory is no database, and init would not make it one */
-    assert_int_equal(cutoff_db_open(f->dir, 0, &db, &d), CUTOFF_ESTORE);
-    assert_contains(d.message, "directory");
-    assert_int_equal(cutoff_db_open(f->dir, CUTOFF_DB_CREATE, &db, &d), CUTOFF_ESTORE);
-    assert_contains(d.message, "directory");
+        /* a directory is no database, and init would not make it one */
+        assert_int_equal(cutoff_db_open(f->dir, 0, &db, &d), CUTOFF_ESTORE);
+        assert_contains(d.message, "directory");
+        assert_int_equal(cutoff_db_open(f->dir, CUTOFF_DB_CREATE, &db, &d), CUTOFF_ESTORE);
+        assert_contains(d.message, "directory");
+    }
 
-    snprintf(empty, sizeof empty, "%s/empty.db", f->dir);
-    FILE *e = fopen(empty, "w");
-    assert_non_null(e);
-    fclose(e);
+    /* an empty file; on PostgreSQL, an empty database */
+    snprintf(file, sizeof file, "%s/empty.db", f->dir);
+    assert_non_null(test_db_location(file, empty, sizeof empty));
+    if (on_files) {
+        FILE *e = fopen(empty, "w");
+        assert_non_null(e);
+        fclose(e);
+    }
     assert_int_equal(cutoff_db_open(empty, 0, &db, &d), CUTOFF_ENOTINIT);
-    assert_int_equal(stat(empty, &sb), 0);
-    assert_int_equal(sb.st_size, 0); /* left as it was */
+    assert_contains(d.message, "cutoff init");
+    if (on_files) {
+        assert_int_equal(stat(empty, &sb), 0);
+        assert_int_equal(sb.st_size, 0); /* left as it was */
+    }
+    assert_int_equal(test_db_objects(empty), 0);
 
     /* init once, then it opens without the flag */
     assert_int_equal(cutoff_db_open(empty, CUTOFF_DB_CREATE, &db, &d), 0);
     cutoff_db_close(db);
     assert_int_equal(cutoff_db_open(empty, 0, &db, &d), 0);
     cutoff_db_close(db);
-    assert_int_equal(count_rows(empty, "PRAGMA user_version"), cutoff_db_schema_version());
+    assert_int_equal(test_db_schema_version(empty), cutoff_db_schema_version());
     assert_true(cutoff_db_schema_version() >= 1);
     test_db_remove(empty);
 }
@@ -296,22 +302,17 @@ static void test_open_needs_init(void **state)
 static void test_open_settings(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(cutoff_db_schema_version(), count_rows(f->path, "PRAGMA user_version"));
-    sqlite3 *s;
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_open(f->path, &s), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
-    sqlite3_finalize(st);
+    assert_int_equal(cutoff_db_schema_version(), test_db_schema_version(f->path));
+    if (test_db_on_pg())
+        skip(); /* the rest is SQLite's journal and table layout */
+    char *mode = test_db_rows(f->path, "PRAGMA journal_mode", "|");
+    assert_non_null(mode);
+    assert_string_equal(mode, "wal\n");
+    free(mode);
     /* the node table is keyed by id without a rowid */
-    assert_int_equal(
-        sqlite3_prepare_v2(s, "SELECT sql FROM sqlite_schema WHERE name = 'nodes'", -1, &st, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_contains((const char *)sqlite3_column_text(st, 0), "WITHOUT ROWID");
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    char *sql = test_db_rows(f->path, "SELECT sql FROM sqlite_schema WHERE name = 'nodes'", "|");
+    assert_contains(sql, "WITHOUT ROWID");
+    free(sql);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -319,23 +320,23 @@ static void test_newer_schema_refused(void **state)
     fixture *f = *state;
     cutoff_db_close(f->db);
     f->db = NULL;
-    exec_sql(f->path, "PRAGMA user_version = 99");
+    assert_int_equal(test_db_set_schema_version(f->path, 99), 0);
     cutoff_diag d;
     cutoff_db *db = NULL;
     assert_int_equal(cutoff_db_open(f->path, 0, &db, &d), CUTOFF_EVERSION);
     assert_null(db);
     assert_contains(d.message, "99");
     assert_int_equal(cutoff_db_open(f->path, CUTOFF_DB_CREATE, &db, &d), CUTOFF_EVERSION);
-    assert_int_equal(count_rows(f->path, "PRAGMA user_version"), 99); /* untouched */
-    char restore[64];
-    snprintf(restore, sizeof restore, "PRAGMA user_version = %d", cutoff_db_schema_version());
-    exec_sql(f->path, restore);
+    assert_int_equal(test_db_schema_version(f->path), 99); /* untouched */
+    assert_int_equal(test_db_set_schema_version(f->path, cutoff_db_schema_version()), 0);
     assert_int_equal(cutoff_db_open(f->path, 0, &f->db, &d), 0);
 }
 
 static void test_not_a_database(void **state)
 {
     fixture *f = *state;
+    if (test_db_on_pg())
+        skip(); /* a text file where an SQLite file should be */
     char path[160];
     snprintf(path, sizeof path, "%s/notes.txt", f->dir);
     const char text[] =
@@ -703,9 +704,12 @@ static void test_case_workflow(void **state)
     assert_int_equal(
         cutoff_db_case_add_evidence(f->db, "bob", "CASE-1", path, NULL, NULL, NULL, 1, sha, &d), 0);
     assert_int_equal(count_rows(f->path, "SELECT count(*) FROM evidence WHERE content IS NULL"), 1);
-    assert_int_equal(
-        count_rows(f->path, "SELECT count(*) FROM evidence WHERE content = CAST('abc' AS BLOB)"),
-        1);
+    assert_int_equal(count_rows(f->path, test_db_on_pg()
+                                             ? "SELECT count(*) FROM evidence WHERE content = "
+                                               "convert_to('abc', 'UTF8')"
+                                             : "SELECT count(*) FROM evidence WHERE content = "
+                                               "CAST('abc' AS BLOB)"),
+                     1);
 
     before = dump(f->path);
     char missing[160];
@@ -1483,6 +1487,14 @@ static void test_large_import_errors(void **state)
         free(after);
     }
     free(before);
+    /* the failures left the handle as good as new: the file imports */
+    char *text = bulk_text();
+    cutoff_import_stats st;
+    int rc = import_text(f->db, "alice", text, &st, &d);
+    free(text);
+    if (rc != 0)
+        fail_msg("import after the failures: %s: %s", cutoff_errname(rc), d.message);
+    assert_int_equal(st.inserted, 70000);
 }
 
 /* The store itself fails halfway through a change (a trigger raises an
@@ -1498,19 +1510,35 @@ static void test_store_failure_rolls_back(void **state)
     char *bulk = bulk_text();
     char *before = dump(f->path);
 
-    exec_sql(f->path, "CREATE TRIGGER inject BEFORE INSERT ON audit"
-                      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+    bool pg = test_db_on_pg();
+    if (pg)
+        exec_sql(f->path, "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS"
+                          " $$BEGIN RAISE EXCEPTION 'injected failure'; END$$;"
+                          "CREATE TRIGGER inject BEFORE INSERT ON audit"
+                          " FOR EACH ROW EXECUTE FUNCTION inject();");
+    else
+        exec_sql(f->path, "CREATE TRIGGER inject BEFORE INSERT ON audit"
+                          " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
     assert_int_equal(cutoff_db_case_open(f->db, "alice", NULL, "t", scope, 1, id, &d),
                      CUTOFF_ESTORE);
     assert_contains(d.message, "injected failure");
     assert_int_equal(import_text(f->db, "alice", bulk, NULL, &d), CUTOFF_ESTORE);
     assert_contains(d.message, "injected failure");
-    exec_sql(f->path, "DROP TRIGGER inject;"
-                      "CREATE TRIGGER inject BEFORE INSERT ON nodes WHEN NEW.id = 's50000'"
-                      " BEGIN SELECT RAISE(ABORT, 'injected node failure'); END;");
+    if (pg)
+        exec_sql(f->path, "DROP TRIGGER inject ON audit;"
+                          "CREATE FUNCTION inject_node() RETURNS trigger LANGUAGE plpgsql AS"
+                          " $$BEGIN RAISE EXCEPTION 'injected node failure'; END$$;"
+                          "CREATE TRIGGER inject BEFORE INSERT ON nodes FOR EACH ROW"
+                          " WHEN (NEW.id = 's50000') EXECUTE FUNCTION inject_node();");
+    else
+        exec_sql(f->path, "DROP TRIGGER inject;"
+                          "CREATE TRIGGER inject BEFORE INSERT ON nodes WHEN NEW.id = 's50000'"
+                          " BEGIN SELECT RAISE(ABORT, 'injected node failure'); END;");
     assert_int_equal(import_text(f->db, "alice", bulk, NULL, &d), CUTOFF_ESTORE);
     assert_contains(d.message, "injected node failure");
-    exec_sql(f->path, "DROP TRIGGER inject");
+    exec_sql(f->path, pg ? "DROP TRIGGER inject ON nodes;"
+                           "DROP FUNCTION inject(); DROP FUNCTION inject_node()"
+                         : "DROP TRIGGER inject");
     char *after = dump(f->path);
     assert_string_equal(before, after);
     free(after);
@@ -1860,17 +1888,23 @@ static void test_read_only_and_foreign(void **state)
                      CUTOFF_EINVAL);
 
     /* Another program's database: refused, nothing written. */
-    char other[160];
-    snprintf(other, sizeof other, "%s/evidence.bin", f->dir); /* removed by teardown */
+    char file[160], other[256];
+    bool on_files = !test_db_on_pg();
+    snprintf(file, sizeof file, "%s/evidence.bin", f->dir); /* removed by teardown */
+    assert_non_null(test_db_location(file, other, sizeof other));
     exec_sql(other, "CREATE TABLE people(name TEXT)");
     struct stat was, is;
-    assert_int_equal(stat(other, &was), 0);
+    if (on_files)
+        assert_int_equal(stat(other, &was), 0);
     assert_int_equal(cutoff_db_open(other, CUTOFF_DB_CREATE, &ro, &d), CUTOFF_ESTORE);
     assert_contains(d.message, "table \"people\"");
-    assert_int_equal(stat(other, &is), 0);
-    assert_int_equal(is.st_size, was.st_size);
-    assert_int_equal(count_rows(other, "SELECT count(*) FROM sqlite_master"), 1);
-    assert_int_equal(count_rows(other, "PRAGMA user_version"), 0);
+    if (on_files) {
+        assert_int_equal(stat(other, &is), 0);
+        assert_int_equal(is.st_size, was.st_size);
+    }
+    assert_int_equal(test_db_objects(other), 1);
+    assert_int_equal(test_db_schema_version(other), 0);
+    test_db_remove(other);
 }
 
 int main(void)

@@ -7,7 +7,10 @@
  * a published head and by the promised interval); explicit signing never
  * moves time back and IF_UNSIGNED writes nothing when the head is current;
  * a rotation hands over to the new key, after which the old one cannot
- * sign. Tampering is done directly in SQLite, as someone with the file.
+ * sign. Tampering is done directly in the database, as someone holding it
+ * would: with the append-only triggers dropped (SQLite) or disabled
+ * (PostgreSQL). With CUTOFF_TEST_PG set (tests/run.sh) it runs on
+ * PostgreSQL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +18,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +31,15 @@
 
 typedef struct fixture {
     char dir[64];
-    char path[128];
+    char path[256]; /* the database's location */
     cutoff_db *db;
     cutoff_key *key;
 } fixture;
 
 static void exec_sql(const char *path, const char *sql)
 {
-    sqlite3 *s = NULL;
-    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-    char *err = NULL;
-    if (sqlite3_exec(s, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("sql %s: %s", sql, err);
-    sqlite3_close(s);
+    if (test_db_exec(path, sql) != 0)
+        fail_msg("sql failed: %s", sql);
 }
 
 static int64_t now_s(void)
@@ -52,22 +50,17 @@ static int64_t now_s(void)
 /* The rows of a table (the test dump does not hold the heads). */
 static long count_rows(const char *path, const char *table)
 {
-    sqlite3 *s = NULL;
-    sqlite3_stmt *st = NULL;
     char sql[64];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long n = (long)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    long n = (long)test_db_int(path, sql);
+    assert_true(n >= 0);
     return n;
 }
 
 static void drop_triggers(const fixture *f)
 {
-    exec_sql(f->path, "DROP TRIGGER audit_no_delete; DROP TRIGGER heads_no_delete;");
+    assert_int_equal(test_db_unguard(f->path, "audit"), 0);
+    assert_int_equal(test_db_unguard(f->path, "heads"), 0);
 }
 
 static void append(const fixture *f, int i)
@@ -84,7 +77,9 @@ static int setup(void **state)
     assert_non_null(f);
     strcpy(f->dir, "/tmp/cutoff-heads-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/cutoff.db", f->dir);
+    char file[128];
+    snprintf(file, sizeof file, "%s/cutoff.db", f->dir);
+    assert_non_null(test_db_location(file, f->path, sizeof f->path));
     assert_int_equal(cutoff_db_open(f->path, CUTOFF_DB_CREATE, &f->db, NULL), 0);
     assert_int_equal(cutoff_key_generate(&f->key), 0);
     cutoff_db_set_key(f->db, f->key);

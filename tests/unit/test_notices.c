@@ -45,7 +45,7 @@ static const char ACTION[] =
     "\"status\":451,\"notice\":{\"summary\":\"Storage stopped\",\"contact\":\"t@example.com\"}}";
 
 typedef struct fixture {
-    char dir[64], path[128];
+    char dir[64], path[256]; /* path: the database's location */
     cutoff_db *db;
     cutoff_key *key, *other;
 } fixture;
@@ -56,7 +56,9 @@ static int setup(void **state)
     assert_non_null(f);
     strcpy(f->dir, "/tmp/cutoff-notices-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/cutoff.db", f->dir);
+    char file[128];
+    snprintf(file, sizeof file, "%s/cutoff.db", f->dir);
+    assert_non_null(test_db_location(file, f->path, sizeof f->path));
     cutoff_diag d;
     assert_int_equal(cutoff_db_open(f->path, CUTOFF_DB_CREATE, &f->db, &d), 0);
     assert_int_equal(cutoff_key_generate(&f->key), 0);
