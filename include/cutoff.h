@@ -1277,15 +1277,21 @@ CUTOFF_EXPORT int cutoff_db_changes(cutoff_db *db, uint64_t after, cutoff_change
 /* Waits up to timeout_ms (0: just looks) for a sign that another handle or
  * process committed something to the database: on SQLite, a write to the
  * database file or its -wal seen through inotify (without inotify, a
- * short sleep that reports a possible change). A sign is a hint, never the
- * change itself: follow with cutoff_db_changes. The first call on a handle
- * starts watching and returns 1 at once; after that, writes made while the
- * caller was busy between two calls are not lost (the next call returns
- * at once). Writes that are not changes (receipts, signed heads, this
- * handle's own) wake it too.
+ * short sleep that reports a possible change); on PostgreSQL, a NOTIFY
+ * that every change sends at commit, received on a connection of its own.
+ * A sign is a hint, never the change itself: follow with
+ * cutoff_db_changes. The first call on a handle starts watching and
+ * returns 1 at once (as after a lost connection); after that, signs that
+ * come while the caller was busy between two calls are not lost (the next
+ * call returns at once). On SQLite writes that are not changes (receipts,
+ * signed heads, this handle's own) wake it too; on PostgreSQL only changes
+ * do. With CUTOFF_NO_WAKEUP in the environment no sign is ever reported
+ * (it sleeps timeout_ms and returns 0): what lost wake-ups look like, for
+ * tests of the caller's slow re-read.
  * Returns 1 (woken), 0 (timed out), CUTOFF_EUNAVAIL (the store cannot be
- * reached: the database file is no longer the one opened; open the path
- * again), CUTOFF_EINVAL (NULL db) or CUTOFF_EIO. */
+ * reached: the database file is no longer the one opened, or the server
+ * is gone; open the location again), CUTOFF_EINVAL (NULL db) or
+ * CUTOFF_EIO. */
 CUTOFF_EXPORT int cutoff_db_wait_change(cutoff_db *db, int timeout_ms);
 
 /* ---------------------------------------------------------------------
