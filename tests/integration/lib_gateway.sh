@@ -396,6 +396,7 @@ gw_fail_closed() {
     req PUT /storage/sub-logistics-erp/slow.csv "$WORK/file1"
     t1=$(date +%s)
     kill -CONT "$CUTOFFD_PID"
+    echo "# cutoffd not answering: the gateway answered $CODE after $((t1 - t0)) s"
     expect_match "cutoffd not answering: the gateway refuses with a 5xx" '^5[0-9][0-9]$' "$CODE"
     expect_match "cutoffd not answering: within the gateway's timeout (under 10 s)" '^[0-9]$' "$((t1 - t0))"
     sleep 1
