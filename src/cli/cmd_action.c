@@ -700,9 +700,11 @@ static void shadow_report_print(const json_t *r)
     size_t i;
     json_t *v;
     shadow_run_print(r);
-    json_array_foreach (json_object_get(r, "phases"), i, v)
+    json_t *phases = json_object_get(r, "phases");
+    json_array_foreach (phases, i, v) {
         printf("  phase %" JSON_INTEGER_FORMAT "  %-9s from %s\n", jint(v, "phase"),
                jstr(v, "mode", "?"), jstr(v, "at", "?"));
+    }
     printf("\n%" JSON_INTEGER_FORMAT " requests allowed live were evaluated; %" JSON_INTEGER_FORMAT
            " would be denied",
            jint(r, "evaluated"), jint(r, "would_deny"));
@@ -738,9 +740,10 @@ static void shadow_report_print(const json_t *r)
                jint(v, "would_deny"));
         size_t k;
         json_t *c;
-        json_array_foreach (json_object_get(v, "actions"), k, c)
+        json_array_foreach (json_object_get(v, "actions"), k, c) {
             printf("%s%s %" JSON_INTEGER_FORMAT, k ? ", " : "", jstr(c, "action", "?"),
                    jint(c, "would_deny"));
+        }
         if (jint(v, "other") > 0)
             printf(", other %" JSON_INTEGER_FORMAT, jint(v, "other"));
         printf("\n");
@@ -762,8 +765,9 @@ static void shadow_report_print(const json_t *r)
                " change; %" JSON_INTEGER_FORMAT " of those sent no request it would deny\n",
                jint(pv, "subscriptions_in_scope"), jint(pv, "subscriptions_changed"),
                jint(silent, "total"));
-        json_array_foreach (json_object_get(silent, "subscriptions"), i, v)
+        json_array_foreach (json_object_get(silent, "subscriptions"), i, v) {
             printf("    %s\n", json_string_value(v));
+        }
         if ((json_int_t)json_array_size(json_object_get(silent, "subscriptions")) <
             jint(silent, "total"))
             printf("    ... (--json lists the first 100)\n");
@@ -771,18 +775,20 @@ static void shadow_report_print(const json_t *r)
             printf("  note: %s\n", jstr(pv, "silent_note", ""));
         printf("  %" JSON_INTEGER_FORMAT " would-be denials the preview did not foresee\n",
                jint(unforeseen, "total"));
-        json_array_foreach (json_object_get(unforeseen, "items"), i, v)
+        json_array_foreach (json_object_get(unforeseen, "items"), i, v) {
             printf("    %s %s (phase %" JSON_INTEGER_FORMAT "): %" JSON_INTEGER_FORMAT
                    " requests; %s\n",
                    jstr(v, "subscription", "?"), jstr(v, "action", "?"), jint(v, "phase"),
                    jint(v, "would_deny"), jstr(v, "why", ""));
+        }
     }
     const json_t *sample = json_object_get(r, "sample");
     if (json_array_size(sample) > 0) {
         printf("\nlatest would-be denials (%zu)\n", json_array_size(sample));
-        json_array_foreach (sample, i, v)
+        json_array_foreach (sample, i, v) {
             printf("  %s  %-24s %-24s %-20s %s\n", jstr(v, "at", "?"), jstr(v, "request_id", "?"),
                    jstr(v, "subscription", "?"), jstr(v, "action", "?"), jstr(v, "region", "-"));
+        }
     }
 }
 
