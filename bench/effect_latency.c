@@ -244,8 +244,9 @@ static uint64_t flip(const options *o, conn *check, conn *admin, const char *ver
                 left--;
                 last = t;
             } else if (t - committed > POLL_LIMIT_NS) {
-                fprintf(stderr, "effect_latency: after %s %s node %d (port %d) still answers %d %s\n",
-                        verb, id, i + 1, o->ports[i], st, answer);
+                fprintf(stderr,
+                        "effect_latency: after %s %s node %d (port %d) still answers %d %s\n", verb,
+                        id, i + 1, o->ports[i], st, answer);
                 exit(1);
             }
         }
@@ -284,7 +285,8 @@ static void report(const char *name, uint64_t *v, int n)
 }
 
 static const char usage[] =
-    "usage: effect_latency --port P [--port P2 ...] --probe JSON --prefix ID --rounds K [--poll-us U]\n"
+    "usage: effect_latency --port P [--port P2 ...] --probe JSON --prefix ID --rounds K [--poll-us "
+    "U]\n"
     "                      (--admin-port A --token TOKEN | --cli CUTOFF --db PATH --actor NAME)\n";
 
 static void parse(int argc, char **argv, options *o)
@@ -326,8 +328,8 @@ static void parse(int argc, char **argv, options *o)
     bool ports_ok = o->nports > 0;
     for (int i = 0; i < o->nports; i++)
         ports_ok = ports_ok && o->ports[i] > 0;
-    if (!ports_ok || o->poll_us < 0 || o->poll_us > 1000000 || !o->probe || !o->prefix || o->rounds < 1 || o->rounds > MAX_ROUNDS ||
-        api == cli) {
+    if (!ports_ok || o->poll_us < 0 || o->poll_us > 1000000 || !o->probe || !o->prefix ||
+        o->rounds < 1 || o->rounds > MAX_ROUNDS || api == cli) {
         fputs(usage, stderr);
         exit(2);
     }
