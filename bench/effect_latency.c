@@ -285,8 +285,8 @@ static void report(const char *name, uint64_t *v, int n)
 }
 
 static const char usage[] =
-    "usage: effect_latency --port P [--port P2 ...] --probe JSON --prefix ID --rounds K [--poll-us "
-    "U]\n"
+    "usage: effect_latency --port P [--port P2 ...] --probe JSON --prefix ID --rounds K\n"
+    "                      [--poll-us U]\n"
     "                      (--admin-port A --token TOKEN | --cli CUTOFF --db PATH --actor NAME)\n";
 
 static void parse(int argc, char **argv, options *o)
