@@ -562,7 +562,7 @@ TABLE=$OUT/fleet-table.md
                 "nginx $(fmt "$(first "$ns")" krps) (SQLite pass) / $(fmt "$(first "$np")" krps) (PostgreSQL pass) |" \
                 "$([ $s = check ] && echo "PostgreSQL ≈ SQLite" || echo –) |" \
                 "$([ $s = check ] && [ -n "$(first "$cp")" ] && [ -n "$(first "$cs")" ] && awk -v a="$(first "$cp")" -v b="$(first "$ns")" \
-                    -v c="$(first "$cs")" -v d="$(first "$np")" 'BEGIN { r = (a / d) / (c / b); printf "%s (%.2f of SQLite, nginx-relative)", r >= 0.9 ? "yes" : "**NO**", r }' || echo –) |"
+                    -v c="$(first "$cs")" -v d="$(first "$np")" 'BEGIN { r = (a / d) / (c / b); printf "%s (%.2f of SQLite, nginx-relative)", (r >= 0.9 ? "yes" : "**NO**"), r }' || echo –) |"
         done
     fi
     echo
