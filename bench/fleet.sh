@@ -88,11 +88,11 @@ skipped() { [[ $SKIP == *" $1 "* ]]; }
 
 declare -A PID=() DEC=() ADM=()
 WRK_PID=
+# By PID only: a bare `wait` would wait for the PostgreSQL server too.
 cleanup() {
-    [ -n "$WRK_PID" ] && kill "$WRK_PID" 2>/dev/null
+    [ -n "$WRK_PID" ] && kill "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null
     local n
-    for n in "${!PID[@]}"; do kill "${PID[$n]}" 2>/dev/null; done
-    wait 2>/dev/null
+    for n in "${!PID[@]}"; do kill "${PID[$n]}" 2>/dev/null && wait "${PID[$n]}" 2>/dev/null; done
     pg_stop
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$DATA" "$BIN"
 }
