@@ -12,6 +12,13 @@
  * trip. Raw sockets rather than an HTTP library, so that nothing but the
  * loopback stands between the clock and cutoffd.
  *
+ * With --port given several times (a fleet, bench/fleet.sh), every node is
+ * asked in each poll (the requests go out on all connections before any
+ * answer is read) and the figure of a round is the time until the LAST
+ * node answers with the new decision; nodes that already did are not asked
+ * again in that round. --poll-us U starts a round of polls at most every U
+ * microseconds (default 0: back to back).
+ *
  *   effect_latency --port P --probe JSON --prefix ID --rounds K
  *                  --admin-port A --token TOKEN        (through the admin API)
  *   effect_latency --port P --probe JSON --prefix ID --rounds K
@@ -20,7 +27,7 @@
  * The actions PREFIX1 .. PREFIXK must exist as drafts proposed by someone
  * else than the approver, and the probe must be allowed before each round
  * and denied by each action. Prints "result name=effect.MODE_approve
- * unit=ms median=X min=X max=X runs=K" (and _lift, and commit.MODE_* for
+ * unit=ms median=X p99=X min=X max=X runs=K" (and _lift, and commit.MODE_* for
  * the time the commit call itself took), each followed by an "info" line
  * with every round's figure, sorted, and an "info" line with the polls
  * needed.
@@ -40,10 +47,11 @@
 #include <unistd.h>
 
 #define MAX_ROUNDS 1000
+#define MAX_NODES 16
 #define POLL_LIMIT_NS (10ull * 1000000000ull) /* a change not seen in 10 s is a failure */
 
 typedef struct options {
-    int port, admin_port, rounds;
+    int ports[MAX_NODES], nports, admin_port, rounds, poll_us;
     const char *probe, *prefix, *token, *cli, *db, *actor;
 } options;
 
@@ -111,11 +119,9 @@ static void fill(conn *c)
     c->have += (size_t)r;
 }
 
-/* One request and its whole answer on a keep-alive connection. The body
- * of the answer is copied, NUL-terminated, into out (truncated to n - 1).
- * Returns the HTTP status. */
-static int roundtrip(conn *c, const char *method, const char *path, const char *auth,
-                     const char *body, char *out, size_t n)
+/* Sends one request on a keep-alive connection. */
+static void send_request(conn *c, const char *method, const char *path, const char *auth,
+                         const char *body)
 {
     char req[4096];
     size_t blen = body ? strlen(body) : 0;
@@ -128,7 +134,12 @@ static int roundtrip(conn *c, const char *method, const char *path, const char *
     if (len < 0 || (size_t)len >= sizeof req)
         die("request too long: %s", path);
     write_all(c->fd, req, (size_t)len);
+}
 
+/* Reads one whole answer. Its body is copied, NUL-terminated, into out
+ * (truncated to n - 1). Returns the HTTP status. */
+static int read_answer(conn *c, char *out, size_t n)
+{
     char *end;
     while ((end = memmem(c->buf, c->have, "\r\n\r\n", 4)) == NULL)
         fill(c);
@@ -149,6 +160,14 @@ static int roundtrip(conn *c, const char *method, const char *path, const char *
     c->have -= head_len + content_length;
     memmove(c->buf, c->buf + head_len + content_length, c->have);
     return status;
+}
+
+/* One request and its whole answer. */
+static int roundtrip(conn *c, const char *method, const char *path, const char *auth,
+                     const char *body, char *out, size_t n)
+{
+    send_request(c, method, path, auth, body);
+    return read_answer(c, out, n);
 }
 
 /* Runs the CLI: cutoff --db DB --actor ACTOR action VERB ID. Returns its
@@ -179,9 +198,10 @@ static bool decided(const char *answer, const char *want)
     return strstr(answer, needle) != NULL;
 }
 
-/* Makes the change (approve or lift ID), then polls the probe until the
- * decision is `want`. Returns ns from the commit to that answer; fills
- * the polls it took and the time the commit call itself took. */
+/* Makes the change (approve or lift ID), then polls the probe on every
+ * node until each decides `want`. Returns ns from the commit to the last
+ * node's first such answer; fills the polls (rounds of requests) it took
+ * and the time the commit call itself took. */
 static uint64_t flip(const options *o, conn *check, conn *admin, const char *verb, const char *id,
                      const char *want, int *polls, uint64_t *commit_ns)
 {
@@ -203,21 +223,42 @@ static uint64_t flip(const options *o, conn *check, conn *admin, const char *ver
             exit(1);
         }
     }
-    uint64_t committed = now_ns();
+    uint64_t committed = now_ns(), last = committed;
     *commit_ns = committed - t0;
     *polls = 0;
-    for (;;) {
-        int st = roundtrip(check, "POST", "/v1/check", NULL, o->probe, answer, sizeof answer);
-        uint64_t t = now_ns();
+    bool seen[MAX_NODES] = {false};
+    int left = o->nports;
+    while (left > 0) {
+        for (int i = 0; i < o->nports; i++)
+            if (!seen[i])
+                send_request(&check[i], "POST", "/v1/check", NULL, o->probe);
         ++*polls;
-        if (st == 200 && decided(answer, want))
-            return t - committed;
-        if (t - committed > POLL_LIMIT_NS) {
-            fprintf(stderr, "effect_latency: after %s %s the probe still answers %d %s\n", verb, id,
-                    st, answer);
-            exit(1);
+        uint64_t sent = now_ns();
+        for (int i = 0; i < o->nports; i++) {
+            if (seen[i])
+                continue;
+            int st = read_answer(&check[i], answer, sizeof answer);
+            uint64_t t = now_ns();
+            if (st == 200 && decided(answer, want)) {
+                seen[i] = true;
+                left--;
+                last = t;
+            } else if (t - committed > POLL_LIMIT_NS) {
+                fprintf(stderr,
+                        "effect_latency: after %s %s node %d (port %d) still answers %d %s\n", verb,
+                        id, i + 1, o->ports[i], st, answer);
+                exit(1);
+            }
+        }
+        /* A pause between rounds of polls, so that the poller does not
+         * take a core from the nodes it measures. */
+        uint64_t took = now_ns() - sent;
+        if (left > 0 && o->poll_us > 0 && took < (uint64_t)o->poll_us * 1000u) {
+            struct timespec pause = {0, (long)((uint64_t)o->poll_us * 1000u - took)};
+            nanosleep(&pause, NULL);
         }
     }
+    return last - committed;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -233,8 +274,10 @@ static void report(const char *name, uint64_t *v, int n)
         return;
     qsort(v, (size_t)n, sizeof *v, cmp_u64);
     double median = n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
-    printf("result name=%s unit=ms median=%.3f min=%.3f max=%.3f runs=%d\n", name, median / 1e6,
-           (double)v[0] / 1e6, (double)v[n - 1] / 1e6, n);
+    /* The nearest rank: with fewer than 100 values, the maximum. */
+    size_t rank = ((size_t)n * 99 + 99) / 100;
+    printf("result name=%s unit=ms median=%.3f p99=%.3f min=%.3f max=%.3f runs=%d\n", name,
+           median / 1e6, (double)v[rank - 1] / 1e6, (double)v[0] / 1e6, (double)v[n - 1] / 1e6, n);
     printf("info %s.values_ms=", name);
     for (int i = 0; i < n; i++)
         printf("%s%.2f", i ? "," : "", (double)v[i] / 1e6);
@@ -242,7 +285,8 @@ static void report(const char *name, uint64_t *v, int n)
 }
 
 static const char usage[] =
-    "usage: effect_latency --port P --probe JSON --prefix ID --rounds K\n"
+    "usage: effect_latency --port P [--port P2 ...] --probe JSON --prefix ID --rounds K\n"
+    "                      [--poll-us U]\n"
     "                      (--admin-port A --token TOKEN | --cli CUTOFF --db PATH --actor NAME)\n";
 
 static void parse(int argc, char **argv, options *o)
@@ -255,12 +299,14 @@ static void parse(int argc, char **argv, options *o)
             exit(2);
         }
         i++;
-        if (strcmp(a, "--port") == 0)
-            o->port = atoi(v);
+        if (strcmp(a, "--port") == 0 && o->nports < MAX_NODES)
+            o->ports[o->nports++] = atoi(v);
         else if (strcmp(a, "--admin-port") == 0)
             o->admin_port = atoi(v);
         else if (strcmp(a, "--rounds") == 0)
             o->rounds = atoi(v);
+        else if (strcmp(a, "--poll-us") == 0)
+            o->poll_us = atoi(v);
         else if (strcmp(a, "--probe") == 0)
             o->probe = v;
         else if (strcmp(a, "--prefix") == 0)
@@ -279,8 +325,11 @@ static void parse(int argc, char **argv, options *o)
         }
     }
     bool api = o->admin_port > 0 && o->token, cli = o->cli && o->db && o->actor;
-    if (o->port <= 0 || !o->probe || !o->prefix || o->rounds < 1 || o->rounds > MAX_ROUNDS ||
-        api == cli) {
+    bool ports_ok = o->nports > 0;
+    for (int i = 0; i < o->nports; i++)
+        ports_ok = ports_ok && o->ports[i] > 0;
+    if (!ports_ok || o->poll_us < 0 || o->poll_us > 1000000 || !o->probe || !o->prefix ||
+        o->rounds < 1 || o->rounds > MAX_ROUNDS || api == cli) {
         fputs(usage, stderr);
         exit(2);
     }
@@ -290,8 +339,9 @@ int main(int argc, char **argv)
 {
     options o;
     parse(argc, argv, &o);
-    static conn check, admin;
-    conn_open(&check, o.port);
+    static conn check[MAX_NODES], admin;
+    for (int i = 0; i < o.nports; i++)
+        conn_open(&check[i], o.ports[i]);
     if (!o.cli)
         conn_open(&admin, o.admin_port);
     const char *mode = o.cli ? "cli" : "api";
@@ -302,14 +352,16 @@ int main(int argc, char **argv)
     char answer[8192], id[160], name[64];
     for (int r = 0; r < o.rounds; r++) {
         snprintf(id, sizeof id, "%s%d", o.prefix, r + 1);
-        if (roundtrip(&check, "POST", "/v1/check", NULL, o.probe, answer, sizeof answer) != 200 ||
-            !decided(answer, "allow"))
-            die("the probe is not allowed before the round: %s", answer);
+        for (int i = 0; i < o.nports; i++)
+            if (roundtrip(&check[i], "POST", "/v1/check", NULL, o.probe, answer, sizeof answer) !=
+                    200 ||
+                !decided(answer, "allow"))
+                die("the probe is not allowed before the round: %s", answer);
         int polls;
-        approve[r] = flip(&o, &check, &admin, "approve", id, "deny", &polls, &commit_approve[r]);
+        approve[r] = flip(&o, check, &admin, "approve", id, "deny", &polls, &commit_approve[r]);
         polls_total += (uint64_t)polls;
         polls_max = polls > polls_max ? polls : polls_max;
-        lift[r] = flip(&o, &check, &admin, "lift", id, "allow", &polls, &commit_lift[r]);
+        lift[r] = flip(&o, check, &admin, "lift", id, "allow", &polls, &commit_lift[r]);
         polls_total += (uint64_t)polls;
         polls_max = polls > polls_max ? polls : polls_max;
     }
@@ -321,7 +373,7 @@ int main(int argc, char **argv)
     report(name, commit_approve, o.rounds);
     snprintf(name, sizeof name, "commit.%s_lift", mode);
     report(name, commit_lift, o.rounds);
-    printf("info mode=%s rounds=%d polls_mean=%.1f polls_max=%d\n", mode, o.rounds,
-           (double)polls_total / (2.0 * o.rounds), polls_max);
+    printf("info mode=%s nodes=%d rounds=%d polls_mean=%.1f polls_max=%d\n", mode, o.nports,
+           o.rounds, (double)polls_total / (2.0 * o.rounds), polls_max);
     return 0;
 }

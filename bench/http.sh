@@ -31,7 +31,9 @@
 # Settings (environment): HTTP_BENCH_SUBS (1000000: EA-UNIT's scope is then
 # ~100k subscriptions), HTTP_BENCH_SECONDS (10), HTTP_BENCH_RUNS (3),
 # HTTP_BENCH_CONNS (32), HTTP_BENCH_ROUNDS (20), HTTP_BENCH_PIN (0),
-# BENCH_SEED (1), BENCH_KEEP=1 keeps the data; BENCH_SCALE=small: 100000
+# BENCH_SEED (1), HTTP_BENCH_DB (the store: default a new SQLite file in
+# the data directory; a postgresql:// URI names an empty PostgreSQL database,
+# as bench/fleet.sh does), BENCH_KEEP=1 keeps the data; BENCH_SCALE=small: 100000
 # subscriptions, one 3 s run each, 5 rounds. Raw wrk output and result
 # lines go to OUT_DIR (default bench/out/<date>-http/; bench/run.sh passes its
 # own), everything named http-* or wrk-* or effect-*; the Markdown table to
@@ -70,7 +72,7 @@ done
 cp "$BUILD"/libcutoff.so.* "$BIN/" || { echo "http bench: cannot copy libcutoff.so" >&2; exit 1; }
 CUTOFF=$BIN/cutoff CUTOFFD=$BIN/cutoffd GEN=$BIN/gen STORE=$BIN/store EFFECT=$BIN/effect_latency
 LUA=$PWD/bench/http_requests.lua
-export CUTOFF_DB=$DATA/http.db CUTOFF_ACTOR=bench-operator
+export CUTOFF_DB=${HTTP_BENCH_DB:-$DATA/http.db} CUTOFF_ACTOR=bench-operator
 unset CUTOFF_SERVER CUTOFF_TOKEN CUTOFF_TOKEN_FILE # the CLI works on the database here
 START=$(date +%s)
 log() { printf '[http bench %4ds] %s\n' $(($(date +%s) - START)) "$*" >&2; }
@@ -101,6 +103,7 @@ trap cleanup EXIT
     echo "wrk=$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
     echo "commit=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+changes')"
     echo "subs=$SUBS seconds=$SECONDS_PER_RUN runs=$RUNS conns=$CONNS rounds=$ROUNDS pin=$PIN"
+    echo "store=$(case $CUTOFF_DB in postgres*) echo PostgreSQL ;; *) echo SQLite ;; esac)"
     echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/http-machine.txt"
 
@@ -154,7 +157,8 @@ ACTIONS=$(services_and_actions)
 [ "$(echo "$ACTIONS" | wc -l)" -ge 10 ] || { fail "cannot read the catalog's actions"; exit 1; }
 {
     printf '{"database": "%s", "decision_listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",\n' "$CUTOFF_DB"
-    printf ' "tokens_file": "%s", "log_file": "%s",\n' "$DATA/tokens" "$DATA/cutoffd.log"
+    printf ' "tokens_file": "%s", "log_file": "%s", "signing_key": "%s",\n' "$DATA/tokens" "$DATA/cutoffd.log" \
+        "$DATA/cutoffd.key"
     printf ' "limits": {"threads": 2, "max_connections": 4096, "timeout_s": 60},\n "routes": [\n'
     sep=
     for a in $ACTIONS; do
@@ -416,7 +420,7 @@ base=$(first "$(stat nginx-204 rps)")
         "nginx $(sed -n 's/^nginx=//p' "$OUT/http-machine.txt"), wrk $(sed -n 's/^wrk=//p' "$OUT/http-machine.txt");" \
         "$(sed -n 's/^date=//p' "$OUT/http-machine.txt"); load $(sed -n 's/^load_before=//p' "$OUT/http-machine.txt") before," \
         "$(sed -n 's/^load_after=//p' "$OUT/http-machine.txt") after; wrk -t1 -c$CONNS -d${SECONDS_PER_RUN}s, $RUNS runs each;" \
-        "$SUBS subscriptions; raw results in ${OUT#$PWD/}/"
+        "$SUBS subscriptions, $(sed -n 's/^store=//p' "$OUT/http-machine.txt") store; raw results in ${OUT#$PWD/}/"
 } >"$TABLE"
 cat "$TABLE"
 [ -s "$OUT/http-failures.txt" ] && exit 1

@@ -8,6 +8,9 @@
 #                                               uses 10M
 #   BENCH_KEEP=1 ...                   keep the generated files and databases
 #
+# Then bench/http.sh (cutoffd over HTTP) and bench/fleet.sh (several cutoffd
+# on PostgreSQL and on SQLite), whose tables follow.
+#
 # Raw results go to bench/out/<date>/ (git-ignored; bench/out/latest points at
 # the last run): one file per benchmark with its "result"/"info" lines or the
 # output of /usr/bin/time -v, and table.md, the Markdown table printed at the
@@ -174,6 +177,10 @@ done
 bash bench/http.sh "$BUILD" "$OUT" >&2 || fail "bench/http.sh: cutoffd over HTTP (see $OUT/http-failures.txt, $OUT/http-table.md)"
 bash bench/gateway.sh "$BUILD" "$OUT" >&2 ||
     fail "bench/gateway.sh: gateway overhead (see $OUT/gw-failures.txt, $OUT/gw-table.md)"
+# The fleet on PostgreSQL and SQLite, with this run's node files and its
+# HTTP pass (SQLite) as the comparison for the PostgreSQL one.
+FLEET_DATA=$DATA FLEET_HTTP_SQLITE=$OUT bash bench/fleet.sh "$BUILD" "$OUT" >&2 ||
+    fail "bench/fleet.sh: the fleet (see $OUT/fleet-failures.txt, $OUT/fleet-table.md)"
 
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 echo "seconds=$(($(date +%s) - START))" >>"$OUT/machine.txt"
@@ -360,5 +367,11 @@ if [ "${BENCH_KEEP:-0}" != 1 ]; then
     rm -rf "$DATA" "$OUT/bin"
 fi
 cat "$TABLE"
+if [ -f "$OUT/fleet-table.md" ]; then
+    echo
+    echo "Fleet (bench/fleet.sh):"
+    echo
+    cat "$OUT/fleet-table.md"
+fi
 [ -s "$OUT/failures.txt" ] && exit 1
 exit 0
