@@ -205,11 +205,42 @@ void cutoff_db_set_sign_interval(cutoff_db *db, int64_t interval_s)
         db->sign_interval_s = interval_s;
 }
 
+/* Whether the newest head names the newest audit record and was signed by
+ * key: nothing left for a signer asked to sign only an unsigned head. */
+static int head_current_by(cutoff_db *db, const cutoff_key *key, bool *current)
+{
+    co__audit_row last = {0};
+    co__head_row newest = {0};
+    head h = {0};
+    char why[128];
+    *current = false;
+    int rc = STORE_OPS(db)->audit_last(db->store, &last);
+    if (rc == 0)
+        rc = STORE_OPS(db)->head_last(db->store, &newest);
+    if (rc == 0 && head_parse(newest.statement, &h, why, sizeof why) == 0)
+        *current = newest.seq == last.seq && last.hash && strcmp(h.hash, last.hash) == 0 &&
+                   strcmp(h.key, cutoff_key_public(key)) == 0;
+    co__audit_row_clear(&last);
+    co__head_row_clear(&newest);
+    return rc == CUTOFF_ENOTFOUND ? 0 : rc;
+}
+
 int cutoff_db_head_sign(cutoff_db *db, const cutoff_key *key, int64_t now, int64_t interval_s,
                         int flags)
 {
     if (db == NULL || key == NULL || interval_s < 0 || (flags & ~CUTOFF_HEAD_IF_UNSIGNED) != 0)
         return CUTOFF_EINVAL;
+    if (flags & CUTOFF_HEAD_IF_UNSIGNED) {
+        /* Looked at in a read first: every node of a fleet asks after
+         * every change, and nearly always the change signed its own head;
+         * only a head left unsigned queues for the writers' lock. */
+        bool current = false;
+        int rc = co__db_begin_read(db, NULL);
+        if (rc == 0)
+            rc = co__db_end(db, head_current_by(db, key, &current), NULL);
+        if (rc != 0 || current)
+            return rc;
+    }
     int rc = co__db_begin(db, NULL);
     if (rc != 0)
         return rc;

@@ -136,6 +136,15 @@ typedef struct unsigned_list {
     size_t n;
 } unsigned_list;
 
+/* Stops at the first notice without a signature. */
+static int any_unsigned(void *ctx, const co__notice_row *row)
+{
+    if (row->signature != NULL)
+        return 0;
+    *(bool *)ctx = true;
+    return 1;
+}
+
 static int collect_unsigned(void *ctx, const co__notice_row *row)
 {
     unsigned_list *l = ctx;
@@ -160,7 +169,18 @@ int cutoff_db_notices_sign(cutoff_db *db, size_t *n_signed, cutoff_diag *diag)
         *n_signed = 0;
     if (db == NULL || db->key == NULL)
         return co__diag(diag, CUTOFF_EINVAL, "no signing key: give the handle one first");
-    int rc = co__db_begin(db, diag);
+    /* Looked for in a read first: every node of a fleet asks after every
+     * change, and nearly always finds nothing to sign; only a find queues
+     * for the writers' lock. */
+    bool any = false;
+    int rc = co__db_begin_read(db, diag);
+    if (rc == 0) {
+        int found = STORE_OPS(db)->notice_iter(db->store, NULL, false, any_unsigned, &any);
+        rc = co__db_end(db, found == 1 ? 0 : found, diag);
+    }
+    if (rc != 0 || !any)
+        return co__db_store_fail(db, rc, diag, "reading the notices");
+    rc = co__db_begin(db, diag);
     if (rc != 0)
         return rc;
     if ((rc = STORE_OPS(db)->notice_iter(db->store, NULL, false, collect_unsigned, &l)) != 0 ||
