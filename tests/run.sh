@@ -14,9 +14,10 @@ passed=0 failed=0 failures=()
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/cutoff-tests.XXXXXX")
 trap 'rm -rf "$log_dir"' EXIT
 
-# count FILE LABEL EXIT: adds the TAP results of one run to the totals.
+# count FILE LABEL EXIT [SECONDS]: adds the TAP results of one run to the
+# totals; the line names how long it took (to see what makes the run long).
 count() {
-    local file=$1 label=$2 status=$3 ok bad
+    local file=$1 label=$2 status=$3 took=${4:-} ok bad
     ok=$(grep -cE '^ok ' "$file")
     # cmocka reports a skipped test as "not ok N # SKIP": not a failure.
     bad=$(grep -E '^not ok ' "$file" | grep -cvE '# SKIP')
@@ -27,7 +28,7 @@ count() {
     passed=$((passed + ok))
     failed=$((failed + bad))
     [ "$bad" -gt 0 ] && failures+=("$label")
-    printf '%-48s %4d passed, %d failed\n' "$label" "$ok" "$bad"
+    printf '%-48s %4d passed, %d failed%s\n' "$label" "$ok" "$bad" "${took:+ ($took s)}"
 }
 
 # The checked habits (format, static analysis) once, not per build.
@@ -56,14 +57,14 @@ fi
 
 # unit NAME OUT BINARY: runs one cmocka binary and counts it.
 unit() {
-    local name=$1 out=$2 status
+    local name=$1 out=$2 status start=$SECONDS
     shift 2
     CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$out" 2>&1
     status=$?
     grep -E '^not ok|^#' "$out" | grep -vE '# SKIP|^# ok' | head -40
     # A crash or sanitizer report says more than the TAP lines do.
     [ "$status" -ne 0 ] && ! grep -q '^not ok' "$out" && tail -15 "$out" | sed 's/^/#   /'
-    count "$out" "$name" "$status"
+    count "$out" "$name" "$status" $((SECONDS - start))
 }
 
 for build in "$@"; do
@@ -82,10 +83,11 @@ for build in "$@"; do
         [ -f "$s" ] && [[ "$(basename "$s")" != lib*.sh ]] || continue
         name="$build/$(basename "$s" .sh)"
         out="$log_dir/$(echo "$name" | tr / _).log"
+        start=$SECONDS
         CUTOFF_BUILD="$build" bash "$s" >"$out" 2>&1
         status=$?
         grep -E '^not ok|^#' "$out" | head -40
-        count "$out" "$name" "$status"
+        count "$out" "$name" "$status" $((SECONDS - start))
     done
 done
 
