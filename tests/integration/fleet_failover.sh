@@ -39,7 +39,7 @@ PRIMARY_PORT=$PG_PORT PRIMARY_PID=$PG_PID PRIMARY_DIR=$PG_DIR
 mkdir -p "$WORK/standby"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$WORK/standby"
 if _pg_as_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres \
-    -D "$WORK/standby/data" -R -X stream --no-sync >"$WORK/basebackup.log" 2>&1; then
+    -D "$WORK/standby/data" -R -X stream --checkpoint=fast --no-sync >"$WORK/basebackup.log" 2>&1; then
     ok "a standby is copied from the primary (pg_basebackup -R)"
 else
     not_ok "a standby is copied from the primary" "$(tail -3 "$WORK/basebackup.log")"; finish; exit 1
