@@ -339,7 +339,8 @@ struct co__store_ops {
     /* The runs of one action (action_id) or of all (NULL), ascending by
      * run. */
     int (*shadow_run_iter)(co__store *s, const char *action_id, co__shadow_run_fn fn, void *ctx);
-    /* Inserts or replaces the counts of (row->run, row->node). */
+    /* Inserts or replaces the counts of (row->run, row->node); like
+     * receipt_put, one statement called outside a transaction. */
     int (*shadow_counts_put)(co__store *s, const co__shadow_counts_row *row);
     /* Every node's counts of one run, ascending by node. */
     int (*shadow_counts_iter)(co__store *s, uint64_t run, co__shadow_counts_fn fn, void *ctx);
