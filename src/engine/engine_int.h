@@ -27,16 +27,28 @@
 #define CO_NONE UINT32_MAX
 
 /* ---- string -> index maps for catalog names (actions, regions, plans) ---- */
+
+/* Names up to this length are held in their map slot, longer ones borrowed. */
+#define CO_INLINE_NAME 24
+
+/* One slot of a name map: 32 bytes, compared without a further load for
+ * the names a check meets (most catalog names are short). */
+typedef struct co__name_slot {
+    uint32_t index; /* the name's index + 1; 0: an empty slot */
+    uint32_t len;
+    union {
+        char name[CO_INLINE_NAME]; /* len <= CO_INLINE_NAME */
+        const char *far;           /* longer: borrowed from the names given */
+    };
+} co__name_slot;
+
 typedef struct co__name_map {
-    uint32_t *slots; /* index + 1, 0 = empty */
+    co__name_slot *slots;
     uint32_t mask;
-    char **names;   /* borrowed: names[index] */
-    uint32_t *lens; /* strlen(names[index]) */
 } co__name_map;
 
 int co__name_map_init(co__name_map *m, char **names, uint32_t n);
 void co__name_map_free(co__name_map *m);
-uint32_t co__name_map_find(const co__name_map *m, const char *name, size_t len);
 
 /* ---- the compiled tree ---------------------------------------------------- */
 
@@ -94,7 +106,7 @@ struct cutoff_tree {
     co__node *nodes; /* [n_nodes] in depth-first order */
     char *ids;       /* every id, NUL-terminated, in depth-first order */
     size_t ids_bytes;
-    co__slot *slots; /* open addressing, linear probing; 32-byte aligned */
+    co__slot *slots; /* open addressing, linear probing; 64-byte aligned */
     void *slots_mem; /* the allocation slots lies in */
     uint64_t slot_mask;
 
@@ -111,33 +123,82 @@ static inline const char *co__tree_id(const cutoff_tree *t, uint32_t pos)
 /* The position of an id, or CO_NONE. */
 uint32_t co__tree_pos(const cutoff_tree *t, const char *id);
 
-/* n bytes of a and b are equal. Ids are short, and a library memcmp call
- * costs more than comparing them word by word here. The only branches are
- * on n, never on the bytes: when a is a slot still on its way from memory,
- * a guess about its bytes that turns out wrong would throw away the work
- * the CPU had begun on the next check. */
+static inline uint64_t co__load64(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static inline uint32_t co__load32(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
+/* n bytes of a and b are equal, n <= 24. Ids and names are short, and a
+ * library memcmp call costs more than this: three overlapping words cover
+ * any length from 8 to 24. The only branches are on n, never on the bytes:
+ * when a is a slot still on its way from memory, a guess about its bytes
+ * that turns out wrong would throw away the work the CPU had begun on the
+ * next check. */
+static inline bool co__same_short(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        size_t mid = (n - 8) / 2, last = n - 8;
+        return ((co__load64(a) ^ co__load64(b)) | (co__load64(a + mid) ^ co__load64(b + mid)) |
+                (co__load64(a + last) ^ co__load64(b + last))) == 0;
+    }
+    if (n >= 4)
+        return ((co__load32(a) ^ co__load32(b)) |
+                (co__load32(a + n - 4) ^ co__load32(b + n - 4))) == 0;
+    if (n == 0)
+        return true;
+    return ((a[0] ^ b[0]) | (a[n / 2] ^ b[n / 2]) | (a[n - 1] ^ b[n - 1])) == 0;
+}
+
+/* n bytes of a and b are equal, any n. */
 static inline bool co__same_bytes(const char *a, const char *b, size_t n)
 {
-    uint64_t x, y, diff = 0;
-    if (n >= 8) {
-        for (; n > 8; a += 8, b += 8, n -= 8) {
-            memcpy(&x, a, 8);
-            memcpy(&y, b, 8);
-            diff |= x ^ y;
-        }
-        memcpy(&x, a + n - 8, 8); /* the last 8 bytes, overlapping */
-        memcpy(&y, b + n - 8, 8);
-        return (diff | (x ^ y)) == 0;
+    uint64_t diff = 0;
+    for (; n > 24; a += 16, b += 16, n -= 16)
+        diff |= (co__load64(a) ^ co__load64(b)) | (co__load64(a + 8) ^ co__load64(b + 8));
+    return diff == 0 && co__same_short(a, b, n);
+}
+
+/* The hash of a catalog name: its length and its first and last eight
+ * bytes, multiplied through. Catalog names are few and short, and this is
+ * a quarter of the work of XXH3 on every check; names that share both ends
+ * only probe further, they are still compared in full. */
+static inline uint32_t co__name_hash(const char *s, size_t len)
+{
+    uint64_t a = 0, b = 0;
+    if (len >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+    } else {
+        memcpy(&a, s, len);
     }
-    if (n >= 4) {
-        uint32_t u, v, w, z;
-        memcpy(&u, a, 4), memcpy(&v, b, 4);
-        memcpy(&w, a + n - 4, 4), memcpy(&z, b + n - 4, 4);
-        return ((u ^ v) | (w ^ z)) == 0;
-    }
-    for (; n > 0; n--)
-        diff |= (uint8_t)(*a++ ^ *b++);
-    return diff == 0;
+    uint64_t h =
+        (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len * 0x165667b19e3779f9ull);
+    return (uint32_t)(h >> 32) ^ (uint32_t)h;
+}
+
+/* co__name_map_find past the first slot: the whole probe. */
+uint32_t co__name_map_probe(const co__name_map *m, const char *name, size_t len);
+
+/* The index of a name, or CO_NONE. Most names are in the first slot of
+ * their probe, and a check finds them there in a few instructions (an
+ * empty slot holds index 0, and answers CO_NONE for the empty name). */
+static inline __attribute__((always_inline)) uint32_t
+co__name_map_find(const co__name_map *m, const char *name, size_t len)
+{
+    const co__name_slot *s = &m->slots[co__name_hash(name, len) & m->mask];
+    if (__builtin_expect(len <= CO_INLINE_NAME, 1) &&
+        __builtin_expect((s->len == len) & co__same_short(s->name, name, len), 1))
+        return s->index - 1;
+    return co__name_map_probe(m, name, len);
 }
 
 /* Whether slot s holds the id (len bytes, hash h). */
@@ -145,9 +206,17 @@ static inline __attribute__((always_inline)) bool
 co__slot_holds(const cutoff_tree *t, const co__slot *s, const char *id, size_t len, uint64_t h)
 {
     if (len <= CO_INLINE_ID) /* s->id is CO_INLINE_ID bytes whatever the slot holds */
-        return (s->len == len) & co__same_bytes(s->id, id, len);
+        return (s->len == len) & co__same_short(s->id, id, len);
     return s->len == len && s->far.tag == (uint32_t)(h >> 32) &&
            co__same_bytes(t->ids + s->far.id, id, len);
+}
+
+/* Where the probe for hash h begins: an even slot, so that the first two
+ * slots of every probe share one 64-byte cache line (one miss, and one
+ * prefetch covers both). */
+static inline uint64_t co__slot_home(const cutoff_tree *t, uint64_t h)
+{
+    return h & t->slot_mask & ~(uint64_t)1;
 }
 
 /* The slot of an id, or NULL; _hashed when co__hash(id, len) is known.
@@ -158,8 +227,8 @@ const co__slot *co__tree_find(const cutoff_tree *t, const char *id, size_t len);
 static inline __attribute__((always_inline)) const co__slot *
 co__tree_find_hashed(const cutoff_tree *t, const char *id, size_t len, uint64_t h)
 {
-    uint64_t i = h & t->slot_mask;
-    const co__slot *first = &t->slots[i], *second = &t->slots[(i + 1) & t->slot_mask];
+    uint64_t i = co__slot_home(t, h);
+    const co__slot *first = &t->slots[i], *second = &t->slots[i + 1];
     bool in_first = co__slot_holds(t, first, id, len, h);
     bool in_second = (first->len != 0) & co__slot_holds(t, second, id, len, h);
     const co__slot *found = in_first ? first : in_second ? second : NULL;
@@ -206,26 +275,45 @@ struct cutoff_snapshot {
     uint32_t n_bp;
     uint32_t *bp;
     uint32_t *seg_group; /* [n_bp + 1]; group 0 is the empty set */
+    /* positions [b << bucket_shift, (b + 1) << bucket_shift) belong to group
+     * bucket_group[b], or to several (CO_MIXED: a breakpoint inside) */
+    uint32_t bucket_shift;
+    uint32_t *bucket_group;
     uint32_t n_groups;
     uint32_t *group_start;   /* [n_groups + 1] */
     uint32_t *group_members; /* action indices, ascending (= by id) */
     uint64_t *group_denies;  /* [n_groups * words]: union of the members' denied */
 };
 
-/* The group of a position: the count of breakpoints <= pos picks the
- * segment. Branch-free, since positions of consecutive checks are
+#define CO_MIXED UINT32_MAX
+
+/* The group of a position by binary search: the count of breakpoints <= pos
+ * picks the segment. Branch-free, since positions of consecutive checks are
  * unrelated and a mispredicted branch also discards the work the CPU had
  * started on the next check. */
-static inline uint32_t co__group_of(const cutoff_snapshot *s, uint32_t pos)
+static inline uint32_t co__group_search(const cutoff_snapshot *s, uint32_t pos)
 {
+    if (s->n_bp == 0)
+        return 0;
     const uint32_t *b = s->bp;
-    uint32_t n = s->n_bp; /* > 0 */
+    uint32_t n = s->n_bp;
     while (n > 1) {
         uint32_t half = n / 2;
         b = b[half] <= pos ? b + half : b;
         n -= half;
     }
     return s->seg_group[(uint32_t)(b - s->bp) + (*b <= pos)];
+}
+
+/* The group of a position. Breakpoints are few next to positions, so
+ * nearly every bucket of positions lies in one segment, and one load from a
+ * table that stays in cache answers: the check waiting for its slot then
+ * has few instructions left, and the CPU reaches the next check's slot
+ * sooner. */
+static inline uint32_t co__group_of(const cutoff_snapshot *s, uint32_t pos)
+{
+    uint32_t g = s->bucket_group[pos >> s->bucket_shift];
+    return __builtin_expect(g != CO_MIXED, 1) ? g : co__group_search(s, pos);
 }
 
 /* The decision for a subscription known by (plan, group), for catalog action

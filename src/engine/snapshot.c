@@ -13,6 +13,10 @@
  */
 #include "engine/engine_int.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +36,7 @@ static void snapshot_free(cutoff_snapshot *s)
     co__free(s->actions);
     co__free(s->bp);
     co__free(s->seg_group);
+    co__free(s->bucket_group);
     co__free(s->group_start);
     co__free(s->group_members);
     co__free(s->group_denies);
@@ -241,6 +246,33 @@ done:
     return rc;
 }
 
+/* The bucket table of co__group_of: about 64 buckets per breakpoint, so
+ * that few are mixed, and at most 2^16 (256 KiB). */
+static int build_buckets(cutoff_snapshot *s)
+{
+    uint64_t n_buckets = 16;
+    while (n_buckets < 64 * (uint64_t)s->n_bp && n_buckets < (1u << 16))
+        n_buckets *= 2;
+    uint32_t shift = 0;
+    while ((n_buckets << shift) < (uint64_t)s->tree->n_nodes)
+        shift++;
+    s->bucket_shift = shift;
+    s->bucket_group = co__malloc(n_buckets * sizeof *s->bucket_group);
+    if (s->bucket_group == NULL)
+        return CUTOFF_ENOMEM;
+    uint32_t next = 0; /* the first breakpoint above the bucket's start */
+    for (uint64_t b = 0; b < n_buckets; b++) {
+        uint64_t lo = b << shift, hi = (b + 1) << shift;
+        while (next < s->n_bp && s->bp[next] <= lo)
+            next++;
+        s->bucket_group[b] = lo > UINT32_MAX ? 0
+                             : next < s->n_bp && s->bp[next] < hi
+                                 ? CO_MIXED
+                                 : co__group_search(s, (uint32_t)lo);
+    }
+    return 0;
+}
+
 int cutoff_snapshot_build(cutoff_tree *tree, const cutoff_action_spec *const *actions,
                           size_t n_actions, cutoff_snapshot **out, cutoff_diag *diag)
 {
@@ -285,7 +317,7 @@ int cutoff_snapshot_build(cutoff_tree *tree, const cutoff_action_spec *const *ac
             goto fail;
         }
     }
-    if ((rc = build_segments(s)) != 0)
+    if ((rc = build_segments(s)) != 0 || (rc = build_buckets(s)) != 0)
         goto fail;
     co__free(active);
     *out = s;
@@ -351,31 +383,15 @@ bool co__region_applies(const co__enforcement *e, uint32_t region, const char *r
     return false;
 }
 
-/* Steps 3-5 of the decision contract (the caller has looked up the
- * subscription and the action). Inlined into check_found and
- * cutoff_check_handles; co__decide is the same, out of line, for the
- * preview. */
-static inline __attribute__((always_inline)) void decide(const cutoff_snapshot *s, uint16_t plan,
-                                                         uint32_t group, uint32_t act,
-                                                         uint32_t region, const char *region_name,
-                                                         int64_t t, cutoff_verdict *out)
+/* Step 5 of the decision contract for a request that some action of its
+ * group denies: the group's members decide, in id order. Out of line: most
+ * checks never come here, and the inlined fast path keeps fewer registers. */
+static __attribute__((noinline)) void decide_denied(const cutoff_snapshot *s, uint32_t group,
+                                                    uint32_t act, uint32_t region,
+                                                    const char *region_name, int64_t t,
+                                                    cutoff_verdict *out)
 {
     const cutoff_tree *tree = s->tree;
-    out->by = NULL;
-    out->since = 0;
-    out->until = CUTOFF_TIME_NEVER;
-    /* Most checks end here, with an allow or not_entitled. They are
-     * answered without a branch on the subscription's plan or group
-     * (selects instead), so that the CPU is not sent back when it guessed
-     * wrong about a subscription whose slot it is still waiting for (it
-     * would discard what it had begun of the next check). No plan (0)
-     * entitles every action, and group 0, the empty set, denies nothing:
-     * its row of group_denies is all zeros. */
-    bool entitled = plan == 0 || co__bit(tree->plan_bits + (size_t)plan * tree->words, act);
-    uint32_t maybe_denied = entitled ? group : 0;
-    out->reason = entitled ? CUTOFF_REASON_ALLOW : CUTOFF_REASON_NOT_ENTITLED;
-    if (!co__bit(s->group_denies + (size_t)maybe_denied * tree->words, act))
-        return;
     bool is_read = tree->action_class[act] == CUTOFF_CLASS_READ;
     /* Members are in id order, so the first suspend found decides, and a
      * read-only one decides unless a suspend follows. */
@@ -407,9 +423,41 @@ static inline __attribute__((always_inline)) void decide(const cutoff_snapshot *
     }
 }
 
+/* Steps 3-5 of the decision contract (the caller has looked up the
+ * subscription and the action, and set out->by, since and until to none).
+ * Inlined into check_found and cutoff_check_handles; co__decide is the
+ * same, out of line, for the preview. */
+static inline __attribute__((always_inline)) void decide(const cutoff_snapshot *s, uint16_t plan,
+                                                         uint32_t group, uint32_t act,
+                                                         uint32_t region, const char *region_name,
+                                                         int64_t t, cutoff_verdict *out)
+{
+    const cutoff_tree *tree = s->tree;
+    /* Most checks end here, with an allow or not_entitled. They are
+     * answered without a branch on the subscription's plan or group
+     * (selects instead), so that the CPU is not sent back when it guessed
+     * wrong about a subscription whose slot it is still waiting for (it
+     * would discard what it had begun of the next check). No plan (0)
+     * entitles every action, and group 0, the empty set, denies nothing:
+     * its row of group_denies is all zeros. */
+    bool entitled = plan == 0 || co__bit(tree->plan_bits + (size_t)plan * tree->words, act);
+    uint32_t maybe_denied = entitled ? group : 0;
+    out->reason = entitled ? CUTOFF_REASON_ALLOW : CUTOFF_REASON_NOT_ENTITLED;
+    if (co__bit(s->group_denies + (size_t)maybe_denied * tree->words, act))
+        decide_denied(s, group, act, region, region_name, t, out);
+}
+
+static inline void no_enforcement(cutoff_verdict *out)
+{
+    out->by = NULL;
+    out->since = 0;
+    out->until = CUTOFF_TIME_NEVER;
+}
+
 void co__decide(const cutoff_snapshot *s, uint16_t plan, uint32_t group, uint32_t act,
                 uint32_t region, const char *region_name, int64_t t, cutoff_verdict *out)
 {
+    no_enforcement(out);
     decide(s, plan, group, act, region, region_name, t, out);
 }
 
@@ -420,9 +468,7 @@ static inline __attribute__((always_inline)) void check_found(const cutoff_snaps
                                                               const char *region, int64_t t,
                                                               cutoff_verdict *out)
 {
-    out->by = NULL;
-    out->since = 0;
-    out->until = CUTOFF_TIME_NEVER;
+    no_enforcement(out);
     if (r == NULL || r->kind != CUTOFF_NODE_SUBSCRIPTION) {
         out->reason = CUTOFF_REASON_UNKNOWN_SUBSCRIPTION;
         return;
@@ -431,13 +477,37 @@ static inline __attribute__((always_inline)) void check_found(const cutoff_snaps
         out->reason = CUTOFF_REASON_UNKNOWN_ACTION;
         return;
     }
-    uint32_t group = s->n_bp ? co__group_of(s, r->pos) : 0;
+    uint32_t group = co__group_of(s, r->pos);
     decide(s, r->plan, group, act, region ? CO_REGION_UNRESOLVED : CO_NONE, region, t, out);
+}
+
+/* strlen for the strings of a check, inline: a library call costs more
+ * than the short ids and names it measures. It reads aligned 16-byte
+ * blocks, which never cross a page, so it may read the bytes after the
+ * terminator in the same block; builds with AddressSanitizer, which would
+ * rightly flag them, call strlen. */
+static inline size_t check_strlen(const char *s)
+{
+#if defined(__SANITIZE_ADDRESS__) || !defined(__SSE2__)
+    return strlen(s);
+#else
+    const __m128i zero = _mm_setzero_si128();
+    uintptr_t off = (uintptr_t)s & 15;
+    const __m128i *p = (const __m128i *)(const void *)(s - off);
+    unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(p), zero)) >> off;
+    if (mask != 0)
+        return (size_t)__builtin_ctz(mask);
+    for (size_t n = 16 - off;; n += 16) {
+        mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(++p), zero));
+        if (mask != 0)
+            return n + (size_t)__builtin_ctz(mask);
+    }
+#endif
 }
 
 static inline uint32_t action_index(const cutoff_tree *t, const char *action)
 {
-    return co__name_map_find(&t->action_map, action, strlen(action));
+    return co__name_map_find(&t->action_map, action, check_strlen(action));
 }
 
 /* The slot's cache line is requested first, and the action looked up while
@@ -446,9 +516,9 @@ void cutoff_check(const cutoff_snapshot *s, const char *subscription, const char
                   const char *region, int64_t t, cutoff_verdict *out)
 {
     const cutoff_tree *tree = s->tree;
-    size_t len = strlen(subscription);
+    size_t len = check_strlen(subscription);
     uint64_t h = co__hash(subscription, len);
-    __builtin_prefetch(&tree->slots[h & tree->slot_mask]);
+    __builtin_prefetch(&tree->slots[co__slot_home(tree, h)]);
     uint32_t act = action_index(tree, action);
     check_found(s, co__tree_find_hashed(tree, subscription, len, h), act, region, t, out);
 }
@@ -471,7 +541,7 @@ void cutoff_check_many(const cutoff_snapshot *s, const cutoff_request *requests,
             size_t k = i % PIPE_RING;
             len[k] = strlen(requests[i].subscription);
             hash[k] = co__hash(requests[i].subscription, len[k]);
-            __builtin_prefetch(&t->slots[hash[k] & t->slot_mask]);
+            __builtin_prefetch(&t->slots[co__slot_home(t, hash[k])]);
         }
         if (i >= PIPE_DISTANCE) {
             size_t j = i - PIPE_DISTANCE, k = j % PIPE_RING;
@@ -495,7 +565,8 @@ void cutoff_check_handles(const cutoff_snapshot *s, cutoff_sub_handle sub, cutof
         *out = (cutoff_verdict){CUTOFF_REASON_UNKNOWN_ACTION, NULL, 0, CUTOFF_TIME_NEVER};
         return;
     }
-    uint32_t group = s->n_bp ? co__group_of(s, sub.index) : 0;
+    uint32_t group = co__group_of(s, sub.index);
     uint32_t reg = region.index < tree->n_regions ? region.index : CO_NONE;
+    no_enforcement(out);
     decide(s, tree->nodes[sub.index].plan, group, act.index, reg, NULL, t, out);
 }

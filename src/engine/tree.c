@@ -25,61 +25,42 @@ static uint32_t pow2_at_least(uint64_t n)
     return p;
 }
 
-/* The hash of a catalog name: its length and its first and last eight
- * bytes, multiplied through. Catalog names are few and short, and this is
- * a quarter of the work of XXH3 on every check; names that share both ends
- * only probe further, they are still compared in full. */
-static inline uint32_t name_hash(const char *s, size_t len)
-{
-    uint64_t a = 0, b = 0;
-    if (len >= 8) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + len - 8, 8);
-    } else {
-        memcpy(&a, s, len);
-    }
-    uint64_t h =
-        (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len * 0x165667b19e3779f9ull);
-    return (uint32_t)(h >> 32) ^ (uint32_t)h;
-}
-
 int co__name_map_init(co__name_map *m, char **names, uint32_t n)
 {
-    m->names = names;
-    m->mask = pow2_at_least((uint64_t)n * 2) - 1;
+    m->mask = pow2_at_least((uint64_t)n * 4) - 1; /* few collisions */
     m->slots = co__calloc((size_t)m->mask + 1, sizeof *m->slots);
-    m->lens = co__calloc((size_t)n + 1, sizeof *m->lens);
-    if (m->slots == NULL || m->lens == NULL)
+    if (m->slots == NULL)
         return CUTOFF_ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
-        m->lens[i] = (uint32_t)strlen(names[i]);
-        uint32_t h = name_hash(names[i], m->lens[i]) & m->mask;
-        while (m->slots[h] != 0)
+        size_t len = strlen(names[i]);
+        uint32_t h = co__name_hash(names[i], len) & m->mask;
+        while (m->slots[h].index != 0)
             h = (h + 1) & m->mask;
-        m->slots[h] = i + 1;
+        co__name_slot *s = &m->slots[h];
+        *s = (co__name_slot){.index = i + 1, .len = (uint32_t)len};
+        if (len <= CO_INLINE_NAME)
+            memcpy(s->name, names[i], len);
+        else
+            s->far = names[i];
     }
     return 0;
+}
+
+uint32_t co__name_map_probe(const co__name_map *m, const char *name, size_t len)
+{
+    for (uint32_t h = co__name_hash(name, len) & m->mask;; h = (h + 1) & m->mask) {
+        const co__name_slot *s = &m->slots[h];
+        if (s->index == 0)
+            return CO_NONE;
+        if (s->len == len && co__same_bytes(len <= CO_INLINE_NAME ? s->name : s->far, name, len))
+            return s->index - 1;
+    }
 }
 
 void co__name_map_free(co__name_map *m)
 {
     co__free(m->slots);
-    co__free(m->lens);
     m->slots = NULL;
-    m->lens = NULL;
-}
-
-uint32_t co__name_map_find(const co__name_map *m, const char *name, size_t len)
-{
-    uint32_t h = name_hash(name, len) & m->mask;
-    for (;;) {
-        uint32_t v = m->slots[h];
-        if (v == 0)
-            return CO_NONE;
-        if (m->lens[v - 1] == len && co__same_bytes(m->names[v - 1], name, len))
-            return v - 1;
-        h = (h + 1) & m->mask;
-    }
 }
 
 /* ===================================================================== */
@@ -632,15 +613,17 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
     t->ids = co__malloc(id_bytes + 1);
     t->ids_bytes = id_bytes + 1;
     uint64_t nslots = pow2_at_least((uint64_t)n + n / 2 + 1);
-    /* One more slot's worth of bytes to align the table to 32. */
-    t->slots_mem = co__calloc(nslots + 1, sizeof *t->slots);
+    /* Aligned to 64 bytes, so that a probe's first two slots share a cache
+     * line, and a large table to 2 MiB, so that huge pages cover all of it
+     * (every check touches a random slot; with 4 KiB pages that also misses
+     * the TLB once the tree is large: 10M nodes, ~500 MB). The bytes before
+     * the aligned start are never touched. */
+    size_t align = nslots * sizeof *t->slots >= (2u << 20) ? (2u << 20) : 64;
+    t->slots_mem = co__calloc(nslots * sizeof *t->slots + align, 1);
     t->slot_mask = nslots - 1;
     if (!t->nodes || !t->ids || !t->slots_mem)
         goto done;
-    t->slots = (co__slot *)(((uintptr_t)t->slots_mem + sizeof *t->slots - 1) &
-                            ~(uintptr_t)(sizeof *t->slots - 1));
-    /* Every check touches a random hash slot; with 4 KiB pages that also
-     * misses the TLB once the tree is large (10M nodes: ~900 MB). */
+    t->slots = (co__slot *)(((uintptr_t)t->slots_mem + align - 1) & ~(uintptr_t)(align - 1));
     co__advise_huge(t->nodes, ((size_t)n + 1) * sizeof *t->nodes);
     co__advise_huge(t->slots, nslots * sizeof *t->slots);
     uint32_t *pos_of = children; /* reuse: builder index -> position */
@@ -665,7 +648,7 @@ int cutoff_tree_build(cutoff_tree_builder *b, cutoff_tree **out, cutoff_diag *di
         off += bn->id_len + 1u;
         t->n_kind[bn->kind]++;
         uint64_t h = co__hash(id, bn->id_len);
-        uint64_t slot = h & t->slot_mask;
+        uint64_t slot = co__slot_home(t, h);
         while (t->slots[slot].len != 0)
             slot = (slot + 1) & t->slot_mask;
         co__slot *sl = &t->slots[slot];
@@ -726,7 +709,7 @@ size_t cutoff_tree_count(const cutoff_tree *t, cutoff_node_kind kind)
 size_t cutoff_tree_memory(const cutoff_tree *t)
 {
     return sizeof *t + (size_t)t->n_nodes * sizeof *t->nodes + t->ids_bytes +
-           (t->slot_mask + 2) * sizeof *t->slots;
+           (t->slot_mask + 1) * sizeof *t->slots;
 }
 
 int cutoff_resolve_subscription(const cutoff_tree *t, const char *id, cutoff_sub_handle *out)

@@ -72,6 +72,8 @@ void co__diag_clear(cutoff_diag *diag);
 
 static inline uint64_t co__hash(const void *p, size_t n)
 {
+    if (n <= 16)
+        return XXH3_len_0to16_64b((const xxh_u8 *)p, n, XXH3_kSecret, 0);
     return XXH3_64bits(p, n);
 }
 

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "cutoff.h"
 #include "util/util.h"
@@ -1122,6 +1124,204 @@ static void test_out_of_memory_snapshot(void **state)
     assert_int_equal(co__alloc_live(), live);
 }
 
+/* ---- ids and names of every length, anywhere in memory ------------------- */
+
+/* A string of n letters that differs from those of every other length at
+ * every position, so that no id is a prefix of another. */
+static void pattern(char *out, size_t n, unsigned salt)
+{
+    for (size_t k = 0; k < n; k++)
+        out[k] = (char)('a' + (n * 7 + k * 3 + salt) % 26);
+    out[n] = '\0';
+}
+
+#define LONG_NAME 40 /* action names of 3 to LONG_NAME bytes */
+
+typedef struct lengths_world {
+    char ids[CUTOFF_ID_MAX + 1][CUTOFF_ID_MAX + 1]; /* ids[n]: n bytes, n >= 1 */
+    char names[LONG_NAME + 1][LONG_NAME + 1];       /* names[n]: "x.yyy", n >= 3 */
+    cutoff_catalog_action actions[LONG_NAME + 1];
+    cutoff_tree *tree;
+    cutoff_snapshot *snap;
+} lengths_world;
+
+/* Subscriptions with ids of 1 to 128 bytes under one tenant, and catalog
+ * actions with names of 3 to LONG_NAME bytes (the inline limits of hash
+ * slots and name maps are 24); no actions, so every known pair allows. */
+static lengths_world *lengths_world_new(void)
+{
+    lengths_world *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    size_t n_actions = 0;
+    for (size_t n = 3; n <= LONG_NAME; n++) {
+        pattern(w->names[n], n, 11);
+        w->names[n][1] = '.';
+        w->actions[n_actions++] = (cutoff_catalog_action){w->names[n], CUTOFF_CLASS_WRITE};
+    }
+    cutoff_catalog_spec cat = {w->actions, n_actions, catalog_regions, 3, NULL, 0};
+    static cutoff_node_spec nodes[CUTOFF_ID_MAX + 1];
+    nodes[0] = (cutoff_node_spec){"T", CUTOFF_NODE_TENANT, NULL, NULL, NULL};
+    for (size_t n = 1; n <= CUTOFF_ID_MAX; n++) {
+        pattern(w->ids[n], n, 0);
+        nodes[n] = (cutoff_node_spec){w->ids[n], CUTOFF_NODE_SUBSCRIPTION, "T", NULL, NULL};
+    }
+    w->tree = build_tree_from(&cat, nodes, CUTOFF_ID_MAX + 1);
+    w->snap = build_snapshot(w->tree, NULL, 0);
+    return w;
+}
+
+static void lengths_world_free(lengths_world *w)
+{
+    cutoff_snapshot_release(w->snap);
+    cutoff_tree_release(w->tree);
+    free(w);
+}
+
+static cutoff_reason check_reason(const cutoff_snapshot *s, const char *sub, const char *act)
+{
+    cutoff_verdict v;
+    memset(&v, 0x5a, sizeof v);
+    cutoff_check(s, sub, act, NULL, T0, &v);
+    return v.reason;
+}
+
+/* Every id and name is found at its full length and no other: one byte
+ * changed anywhere, one byte fewer or one more makes it unknown. */
+static void test_ids_and_names_of_every_length(void **state)
+{
+    (void)state;
+    lengths_world *w = lengths_world_new();
+    const char *act = w->names[12];
+    char probe[CUTOFF_ID_MAX + 2];
+    for (size_t n = 1; n <= CUTOFF_ID_MAX; n++) {
+        assert_int_equal(check_reason(w->snap, w->ids[n], act), CUTOFF_REASON_ALLOW);
+        for (size_t k = 0; k < n; k++) {
+            memcpy(probe, w->ids[n], n + 1);
+            probe[k] ^= 0x20; /* the same letter in upper case */
+            if (check_reason(w->snap, probe, act) != CUTOFF_REASON_UNKNOWN_SUBSCRIPTION)
+                fail_msg("id of %zu bytes with byte %zu changed was found", n, k);
+        }
+        memcpy(probe, w->ids[n], n + 1);
+        probe[n] = 'a', probe[n + 1] = '\0';
+        assert_int_equal(check_reason(w->snap, probe, act), CUTOFF_REASON_UNKNOWN_SUBSCRIPTION);
+        probe[n - 1] = '\0';
+        if (n > 1)
+            assert_int_equal(check_reason(w->snap, probe, act), CUTOFF_REASON_UNKNOWN_SUBSCRIPTION);
+    }
+    for (size_t n = 3; n <= LONG_NAME; n++) {
+        assert_int_equal(check_reason(w->snap, w->ids[16], w->names[n]), CUTOFF_REASON_ALLOW);
+        for (size_t k = 0; k < n; k++) {
+            memcpy(probe, w->names[n], n + 1);
+            probe[k] ^= 0x20;
+            if (check_reason(w->snap, w->ids[16], probe) != CUTOFF_REASON_UNKNOWN_ACTION)
+                fail_msg("name of %zu bytes with byte %zu changed was found", n, k);
+        }
+        memcpy(probe, w->names[n], n + 1);
+        probe[n] = 'a', probe[n + 1] = '\0';
+        assert_int_equal(check_reason(w->snap, w->ids[16], probe), CUTOFF_REASON_UNKNOWN_ACTION);
+        probe[n - 1] = '\0';
+        assert_int_equal(check_reason(w->snap, w->ids[16], probe), CUTOFF_REASON_UNKNOWN_ACTION);
+    }
+    assert_int_equal(check_reason(w->snap, "", act), CUTOFF_REASON_UNKNOWN_SUBSCRIPTION);
+    assert_int_equal(check_reason(w->snap, w->ids[5], ""), CUTOFF_REASON_UNKNOWN_ACTION);
+    lengths_world_free(w);
+}
+
+/* A check reads the strings it is given in whole aligned blocks: a string
+ * that ends on the last byte before an unmapped page, at every alignment,
+ * is measured right and nothing past the page is touched (a read there
+ * would end the test with SIGSEGV). */
+static void test_strings_that_end_a_page(void **state)
+{
+    (void)state;
+    lengths_world *w = lengths_world_new();
+    long page = sysconf(_SC_PAGESIZE);
+    char *mem =
+        mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(mem != MAP_FAILED);
+    assert_int_equal(mprotect(mem + page, (size_t)page, PROT_NONE), 0);
+    char *end = mem + page; /* the first byte that may not be read */
+    for (size_t n = 1; n <= CUTOFF_ID_MAX; n++) {
+        char *sub = end - (n + 1);
+        memcpy(sub, w->ids[n], n + 1);
+        assert_int_equal(check_reason(w->snap, sub, w->names[20]), CUTOFF_REASON_ALLOW);
+    }
+    for (size_t n = 3; n <= LONG_NAME; n++) {
+        char *act = end - (n + 1);
+        memcpy(act, w->names[n], n + 1);
+        assert_int_equal(check_reason(w->snap, w->ids[9], act), CUTOFF_REASON_ALLOW);
+    }
+    end[-1] = '\0'; /* the empty string, last byte of the page */
+    assert_int_equal(check_reason(w->snap, end - 1, w->names[3]),
+                     CUTOFF_REASON_UNKNOWN_SUBSCRIPTION);
+    munmap(mem, 2 * (size_t)page);
+    lengths_world_free(w);
+}
+
+/* ---- many subscriptions, few breakpoints -------------------------------- */
+
+/* 64 units of 80 subscriptions each: enough positions that a check finds
+ * its group in a table of buckets of positions, some of which a scope's
+ * edge cuts (those are searched). Each action suspends storage.write in a
+ * few units; a subscription is suspended exactly when its unit is in one. */
+static void test_groups_in_a_large_tree(void **state)
+{
+    (void)state;
+    enum { UNITS = 64, SUBS = 80 };
+    static char unit_ids[UNITS][32], sub_ids[UNITS * SUBS][32];
+    static cutoff_node_spec nodes[1 + UNITS + UNITS * SUBS];
+    size_t n = 0;
+    nodes[n++] = (cutoff_node_spec){"T", CUTOFF_NODE_TENANT, NULL, NULL, "enterprise"};
+    for (int u = 0; u < UNITS; u++) {
+        snprintf(unit_ids[u], sizeof unit_ids[u], "unit-%d", u);
+        nodes[n++] = (cutoff_node_spec){unit_ids[u], CUTOFF_NODE_UNIT, "T", NULL, NULL};
+        for (int k = 0; k < SUBS; k++) {
+            char *id = sub_ids[u * SUBS + k];
+            snprintf(id, sizeof sub_ids[0], "s-%d-%d", u, k);
+            nodes[n++] = (cutoff_node_spec){id, CUTOFF_NODE_SUBSCRIPTION, unit_ids[u], NULL, NULL};
+        }
+    }
+    cutoff_tree *t = build_tree_from(&catalog, nodes, n);
+    static const char *const deny_write[] = {"storage.write"};
+    static const cutoff_phase_spec suspend[] = {{T0, 0, CUTOFF_MODE_SUSPEND}};
+    const char *scopes[3][2] = {
+        {unit_ids[3], unit_ids[40]}, {unit_ids[17], NULL}, {unit_ids[41], unit_ids[63]}};
+    size_t n_scope[3] = {2, 1, 2};
+    cutoff_action_spec specs[3];
+    const cutoff_action_spec *list[3];
+    static const char *const ids[3] = {"EA-1", "EA-2", "EA-3"};
+    for (int a = 0; a < 3; a++) {
+        specs[a] = (cutoff_action_spec){.id = ids[a],
+                                        .case_id = "C",
+                                        .scope = scopes[a],
+                                        .n_scope = n_scope[a],
+                                        .deny = deny_write,
+                                        .n_deny = 1,
+                                        .regions = regions_all,
+                                        .n_regions = 1,
+                                        .phases = suspend,
+                                        .n_phases = 1,
+                                        .status = 451,
+                                        .state = CUTOFF_STATE_ACTIVE,
+                                        .version = 1,
+                                        .activated_at = T0};
+        list[a] = &specs[a];
+    }
+    cutoff_snapshot *s = build_snapshot(t, list, 3);
+    for (int u = 0; u < UNITS; u++) {
+        bool in_scope = u == 3 || u == 40 || u == 17 || u == 41 || u == 63;
+        for (int k = 0; k < SUBS; k++) {
+            const char *id = sub_ids[u * SUBS + k];
+            cutoff_reason want = in_scope ? CUTOFF_REASON_SUSPENDED : CUTOFF_REASON_ALLOW;
+            if (check_reason(s, id, "storage.write") != want)
+                fail_msg("%s: wanted %s", id, cutoff_reason_name(want));
+            assert_int_equal(check_reason(s, id, "storage.read"), CUTOFF_REASON_ALLOW);
+        }
+    }
+    cutoff_snapshot_release(s);
+    cutoff_tree_release(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1136,6 +1336,9 @@ int main(void)
         cmocka_unit_test(test_publication_threads),
         cmocka_unit_test(test_out_of_memory_tree),
         cmocka_unit_test(test_out_of_memory_snapshot),
+        cmocka_unit_test(test_ids_and_names_of_every_length),
+        cmocka_unit_test(test_strings_that_end_a_page),
+        cmocka_unit_test(test_groups_in_a_large_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
