@@ -833,7 +833,9 @@ void admin_handle(void *ctx, co__http_req *req)
      * while its body was arriving does not get to change anything. */
     if (!authorise(d, req, c))
         return;
+    int64_t asked = daemon_clock_ms();
     pthread_mutex_lock(&d->write_lock);
+    int64_t locked = daemon_clock_ms();
     if (d->db == NULL) {
         /* Started while the store could not be reached: nothing to read
          * or write through yet. */
@@ -844,4 +846,9 @@ void admin_handle(void *ctx, co__http_req *req)
         c->route->handler(c);
     }
     pthread_mutex_unlock(&d->write_lock);
+    int64_t done = daemon_clock_ms();
+    if (done - asked >= DAEMON_SLOW_MS)
+        daemon_log(d, "warn", "slow_admin_call",
+                   json_pack("{s:s,s:I,s:I}", "verb", c->route->verb, "lock_wait_ms",
+                             (json_int_t)(locked - asked), "ran_ms", (json_int_t)(done - locked)));
 }

@@ -613,19 +613,30 @@ static void *watch_loop(void *arg)
         }
         atomic_fetch_add(woken ? &d->metrics.wakeups : &d->metrics.safety_reads, 1);
         cutoff_diag diag = {0};
+        int64_t asked = daemon_clock_ms();
         pthread_mutex_lock(&d->write_lock);
+        int64_t locked = daemon_clock_ms();
         int rc = daemon_refresh_locked(d, false, &diag);
+        int64_t refreshed = daemon_clock_ms();
         /* The promised interval: a head even when nothing changed, so that
          * a verifier can tell a stopped signer or removed heads. */
         if (atomic_load(&d->store_up) && d->cfg.sign_interval_s > 0 &&
             daemon_now() - d->head_signed_at >= (int64_t)d->cfg.sign_interval_s)
             daemon_sign_locked(d, true);
+        int64_t signed_at = daemon_clock_ms();
         if (atomic_load(&d->store_up)) {
             receipt_write_locked(d, "ok", false);
             if (daemon_now() - d->shadow_written_at >= (int64_t)d->cfg.heartbeat_s)
                 shadow_write_locked(d, d->shadow, false);
         }
         pthread_mutex_unlock(&d->write_lock);
+        int64_t done = daemon_clock_ms();
+        if (done - asked >= DAEMON_SLOW_MS)
+            daemon_log(d, "warn", "slow_store_pass",
+                       json_pack("{s:I,s:I,s:I,s:I}", "lock_wait_ms", (json_int_t)(locked - asked),
+                                 "refresh_ms", (json_int_t)(refreshed - locked), "sign_ms",
+                                 (json_int_t)(signed_at - refreshed), "report_ms",
+                                 (json_int_t)(done - signed_at)));
         if (rc != 0 && !failing && atomic_load(&d->store_up)) {
             /* Keep serving the last good snapshot (or none, on a database
              * without a catalog); say so once. */
