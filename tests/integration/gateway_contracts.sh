@@ -47,6 +47,7 @@ expect_match "traefik.yml: names its header convention" 'Header convention: "for
 # ---- two cutoffd on one database: Envoy's and Traefik's convention --------------------------
 gw_start_cutoffd envoy
 ENVOY_URL="http://127.0.0.1:$DEC$PREFIX"
+ENVOY_DEC=$DEC
 gw_start_cutoffd forwarded
 TRAEFIK_URL=${TRAEFIK_ADDRESS/127.0.0.1:8080/127.0.0.1:$DEC}
 
@@ -90,6 +91,15 @@ action=$(sed -e 's|"+30d"|"+1h"|' "$CASE/action.json")
 admin "$ALICE" POST /v1/actions "$action"
 admin "$BOB" POST /v1/actions/EA-1/approve
 expect_eq "EA-1 proposed and approved" 200 "$CODE"
+# The call went to the other node: Envoy's learns of it from the store, a
+# few milliseconds later (more under the sanitisers on a loaded machine).
+applied_seq() { curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk '$1 == "cutoff_applied_seq" {print $2}'; }
+want=$(applied_seq "$DEC")
+for _ in $(seq 1 300); do
+    [ "$(applied_seq "$ENVOY_DEC")" -ge "$want" ] 2>/dev/null && break
+    sleep 0.05
+done
+expect_eq "the Envoy node applied the approval made through the other node" "$want" "$(applied_seq "$ENVOY_DEC")"
 
 envoy PUT "$F"
 expect_denial "envoy: PUT in the export window" 451 read_only
