@@ -550,7 +550,7 @@ static void test_import_names_round_trip(void **state)
         assert_int_equal(st.inserted, pass ? 1 : N + 1);
         assert_int_equal(st.updated, pass ? N : 0);
         for (int i = 0; i < N; i++) {
-            char id[8], *shown = NULL, want[64];
+            char id[16], *shown = NULL, want[64];
             snprintf(id, sizeof id, "u%d", i);
             snprintf(want, sizeof want, "%s%s", names[(i + pass) % N][0], pass ? "!" : "");
             assert_int_equal(cutoff_db_node_show(f->db, id, &shown), 0);
