@@ -16,8 +16,9 @@
  *
  * The tree's nodes move in bulk through COPY: node_iter streams them out
  * in id order and parses the text format itself (no result set of ten
- * million rows in memory), node writes stream in and are merged with one
- * INSERT ... ON CONFLICT. Every other statement is prepared once per
+ * million rows in memory), node writes stream in in COPY's binary format
+ * (the server parses no text) and are merged with one INSERT ... ON
+ * CONFLICT. Every other statement is prepared once per
  * connection with typed parameters. A connection the server dropped is
  * re-established at the next begin, begin_read or call outside a
  * transaction; until then calls fail with CUTOFF_ESTORE.
@@ -51,6 +52,12 @@
 #define AUDIT_PAGE 10000
 /* Bytes of COPY data gathered before they are handed to libpq. */
 #define COPY_CHUNK 65536
+/* COPY's binary format: a signature, flags and header extension length
+ * (both 0), then per row the number of fields and each field as its length
+ * (-1: NULL) and bytes, all integers in network byte order; -1 ends it. The
+ * server then parses no text: the fields go to textrecv / int2recv. */
+static const char copy_signature[] = "PGCOPY\n\377\r\n";
+#define NODE_FIELDS 5
 
 /* ===================================================================== */
 /* Schema                                                                 */
@@ -1058,6 +1065,7 @@ static void abandon_copy(pg_store *s)
         return;
     s->copying = false;
     s->copy.len = 0;
+    s->copy.failed = false;
     if (PQputCopyEnd(s->conn, "abandoned") == 1) {
         PGresult *res;
         while ((res = PQgetResult(s->conn)) != NULL)
@@ -1299,12 +1307,21 @@ static int pg_node_write_begin(co__store *base, uint64_t rows, uint64_t existing
     }
     PGresult *res = PQexec(s->conn, s->merge_after_copy
                                         ? "COPY node_load(id, kind, parent, name, plan) FROM STDIN"
-                                        : "COPY nodes(id, kind, parent, name, plan) FROM STDIN");
+                                          " (FORMAT binary)"
+                                        : "COPY nodes(id, kind, parent, name, plan) FROM STDIN"
+                                          " (FORMAT binary)");
     if (PQresultStatus(res) != PGRES_COPY_IN)
         return fail_result(s, res);
     PQclear(res);
     s->copying = true;
     s->copy.len = 0;
+    /* The signature with its NUL, flags 0, no header extension. */
+    static const unsigned char zeros[8] = {0};
+    if (co__buf_append(&s->copy, copy_signature, sizeof copy_signature) != 0 ||
+        co__buf_append(&s->copy, zeros, sizeof zeros) != 0) {
+        abandon_copy(s);
+        return CUTOFF_ENOMEM;
+    }
     return 0;
 }
 
@@ -1319,29 +1336,30 @@ static int flush_copy(pg_store *s)
     return 0;
 }
 
-/* Appends one field in COPY's text format. */
-static void copy_field(co__buf *b, const char *v, bool last)
+static void put_be16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Appends one text field (NULL: SQL NULL) to room reserved beforehand. */
+static unsigned char *copy_text(unsigned char *p, const char *v, size_t len)
 {
     if (v == NULL) {
-        co__buf_append(b, "\\N", 2);
-    } else {
-        const char *run_start = v;
-        for (const char *p = v; *p; p++) {
-            const char *esc = NULL;
-            switch (*p) {
-            case '\\': esc = "\\\\"; break;
-            case '\t': esc = "\\t"; break;
-            case '\n': esc = "\\n"; break;
-            case '\r': esc = "\\r"; break;
-            default: continue;
-            }
-            co__buf_append(b, run_start, (size_t)(p - run_start));
-            co__buf_append(b, esc, 2);
-            run_start = p + 1;
-        }
-        co__buf_puts(b, run_start);
+        put_be32(p, UINT32_MAX); /* -1 */
+        return p + 4;
     }
-    co__buf_append(b, last ? "\n" : "\t", 1);
+    put_be32(p, (uint32_t)len);
+    memcpy(p + 4, v, len);
+    return p + 4 + len;
 }
 
 static int pg_node_put(co__store *base, const cutoff_node_spec *n)
@@ -1353,19 +1371,31 @@ static int pg_node_put(co__store *base, const cutoff_node_spec *n)
         const char *p[] = {n->id, num_of(&kind, (int64_t)n->kind), n->parent, n->name, n->plan};
         return run_done(s, ST_NODE_PUT, p);
     }
-    char kind[8];
-    snprintf(kind, sizeof kind, "%d", (int)n->kind);
-    copy_field(&s->copy, n->id, false);
-    co__buf_puts(&s->copy, kind);
-    co__buf_append(&s->copy, "\t", 1);
-    copy_field(&s->copy, n->parent, false);
-    copy_field(&s->copy, n->name, false);
-    copy_field(&s->copy, n->plan, true);
-    if (s->copy.failed) {
+    size_t id_len = strlen(n->id);
+    size_t parent_len = n->parent ? strlen(n->parent) : 0;
+    size_t name_len = n->name ? strlen(n->name) : 0;
+    size_t plan_len = n->plan ? strlen(n->plan) : 0;
+    if (id_len > INT32_MAX || parent_len > INT32_MAX || name_len > INT32_MAX ||
+        plan_len > INT32_MAX || (int)n->kind < INT16_MIN || (int)n->kind > INT16_MAX) {
+        set_err(s, NULL, "a node does not fit a row of the nodes table");
+        return CUTOFF_EINVAL;
+    }
+    /* Field count, four lengths of text and kind's 4 + 2 bytes. */
+    size_t room = 2 + 4 * 4 + 6 + id_len + parent_len + name_len + plan_len;
+    if (co__buf_reserve(&s->copy, room) != 0) {
         s->copy.failed = false;
         s->copy.len = 0;
         return CUTOFF_ENOMEM;
     }
+    unsigned char *start = (unsigned char *)s->copy.data + s->copy.len, *p = start;
+    put_be16(p, NODE_FIELDS);
+    p = copy_text(p + 2, n->id, id_len);
+    put_be32(p, 2);
+    put_be16(p + 4, (uint16_t)(int16_t)n->kind);
+    p = copy_text(p + 6, n->parent, parent_len);
+    p = copy_text(p, n->name, name_len);
+    p = copy_text(p, n->plan, plan_len);
+    s->copy.len += (size_t)(p - start);
     return s->copy.len >= COPY_CHUNK ? flush_copy(s) : 0;
 }
 
@@ -1374,7 +1404,10 @@ static int pg_node_write_end(co__store *base)
     pg_store *s = as_pg(base);
     if (!s->copying)
         return 0;
-    int rc = flush_copy(s);
+    static const unsigned char trailer[2] = {0xff, 0xff}; /* -1 */
+    int rc = co__buf_append(&s->copy, trailer, sizeof trailer) != 0 ? CUTOFF_ENOMEM : 0;
+    if (rc == 0)
+        rc = flush_copy(s);
     if (rc != 0) {
         abandon_copy(s);
         return rc;

@@ -508,6 +508,71 @@ static void progress_count(void *ctx, uint64_t done)
     *last = done;
 }
 
+/* Names that a row format could get wrong (a backslash, the text format's
+ * NULL marker, quotes, multi-byte UTF-8, the empty string) come back as
+ * given, written into an empty store and over a full one (the two ways
+ * rows reach the nodes table). */
+static void test_import_names_round_trip(void **state)
+{
+    fixture *f = *state;
+    cutoff_diag d;
+    cutoff_import_stats st;
+    assert_int_equal(cutoff_db_catalog_load(f->db, "alice", CATALOG, strlen(CATALOG), &d), 0);
+    /* Each name as it comes back, and as a JSON string. */
+    static const char *const names[][2] = {
+        {"back\\slash", "\"back\\\\slash\""},
+        {"\\N", "\"\\\\N\""},
+        {"quote \"q\" 'q'", "\"quote \\\"q\\\" 'q'\""},
+        {"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac", "\"caf\\u00e9 \xe6\x97\xa5\xe6\x9c\xac\""},
+        {"", "\"\""},
+    };
+    enum { N = sizeof names / sizeof names[0] };
+    for (int pass = 0; pass < 2; pass++) {
+        /* The second pass renames every node (and adds one): the merge. */
+        char text[2048];
+        size_t len = (size_t)snprintf(text, sizeof text,
+                                      "{\"id\":\"t\",\"kind\":\"tenant\",\"parent\":null}\n");
+        for (int i = 0; i < N; i++) {
+            /* pass 1 appends "!" inside the JSON string's closing quote */
+            const char *json = names[(i + pass) % N][1];
+            len += (size_t)snprintf(text + len, sizeof text - len,
+                                    "{\"id\":\"u%d\",\"kind\":\"unit\",\"parent\":\"t\","
+                                    "\"name\":%.*s%s\"}\n",
+                                    i, (int)strlen(json) - 1, json, pass ? "!" : "");
+        }
+        if (pass)
+            len += (size_t)snprintf(text + len, sizeof text - len,
+                                    "{\"id\":\"u9\",\"kind\":\"unit\",\"parent\":\"t\"}\n");
+        assert_true(len < sizeof text);
+        int rc = import_text(f->db, "alice", text, &st, &d);
+        if (rc != 0)
+            fail_msg("import, pass %d: %s", pass, d.message);
+        assert_int_equal(st.inserted, pass ? 1 : N + 1);
+        assert_int_equal(st.updated, pass ? N : 0);
+        for (int i = 0; i < N; i++) {
+            char id[16], *shown = NULL, want[64];
+            snprintf(id, sizeof id, "u%d", i);
+            snprintf(want, sizeof want, "%s%s", names[(i + pass) % N][0], pass ? "!" : "");
+            assert_int_equal(cutoff_db_node_show(f->db, id, &shown), 0);
+            json_t *n = json_loads(shown, 0, NULL);
+            cutoff_free(shown);
+            assert_non_null(n);
+            assert_string_equal(jstr(n, "name"), want);
+            assert_string_equal(jstr(n, "kind"), "unit");
+            assert_string_equal(jstr(n, "parent"), "t");
+            json_decref(n);
+        }
+        char *shown = NULL;
+        assert_int_equal(cutoff_db_node_show(f->db, "t", &shown), 0);
+        json_t *n = json_loads(shown, 0, NULL);
+        cutoff_free(shown);
+        assert_true(json_is_null(json_object_get(n, "name")));
+        assert_true(json_is_null(json_object_get(n, "parent")));
+        assert_string_equal(jstr(n, "kind"), "tenant");
+        json_decref(n);
+    }
+}
+
 static void test_import_progress_and_empty(void **state)
 {
     fixture *f = *state;
@@ -1917,6 +1982,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_catalog_load_and_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog_refuses_stranding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_counts_and_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_names_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_progress_and_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_needs_catalog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_errors_leave_db_unchanged, setup, teardown),
