@@ -72,7 +72,9 @@ static XXH128_hash_t tree_digest(const cutoff_tree *t)
     }
     add_strs(&st, (const char *const *)t->region_names, t->n_regions);
     add_strs(&st, (const char *const *)t->plan_names, t->n_plans);
-    XXH3_128bits_update(&st, t->plan_bits, (size_t)t->n_plans * t->words * sizeof *t->plan_bits);
+    /* Rows 1..n_plans: what each plan entitles (row 0, no plan, is fixed). */
+    XXH3_128bits_update(&st, t->plan_bits + t->words,
+                        (size_t)t->n_plans * t->words * sizeof *t->plan_bits);
     /* The sum of the node hashes, as a 128-bit number. */
     uint64_t low = 0, high = 0;
     for (uint32_t pos = 0; pos < t->n_nodes; pos++) {

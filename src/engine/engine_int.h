@@ -175,10 +175,14 @@ static inline uint32_t co__name_hash(const char *s, size_t len)
 {
     uint64_t a = 0, b = 0;
     if (len >= 8) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + len - 8, 8);
-    } else {
-        memcpy(&a, s, len);
+        a = co__load64(s);
+        b = co__load64(s + len - 8);
+    } else if (len >= 4) { /* no memcpy call for a length known only now */
+        a = co__load32(s);
+        b = co__load32(s + len - 4);
+    } else if (len > 0) {
+        a = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[len / 2] << 8 |
+            (unsigned char)s[len - 1];
     }
     uint64_t h =
         (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len * 0x165667b19e3779f9ull);
@@ -220,27 +224,35 @@ static inline uint64_t co__slot_home(const cutoff_tree *t, uint64_t h)
 }
 
 /* The slot of an id, or NULL; _hashed when co__hash(id, len) is known.
- * Most ids are in the first or second slot of their probe: both are
- * examined without a branch on what they hold, and only a longer probe
- * (or a long id) walks on. */
+ * Most ids are in the first or second slot of their probe: for ids of up to
+ * CO_INLINE_ID bytes both are examined without a branch on what they hold,
+ * and only a longer probe, or a longer id, is walked out of line (which
+ * also leaves the inlined check fewer registers to save). */
 const co__slot *co__tree_find(const cutoff_tree *t, const char *id, size_t len);
+/* The probe from slot i on; every id length. */
+const co__slot *co__tree_probe(const cutoff_tree *t, const char *id, size_t len, uint64_t h,
+                               uint64_t i);
 static inline __attribute__((always_inline)) const co__slot *
 co__tree_find_hashed(const cutoff_tree *t, const char *id, size_t len, uint64_t h)
 {
     uint64_t i = co__slot_home(t, h);
+    if (__builtin_expect(len > CO_INLINE_ID, 0))
+        return co__tree_probe(t, id, len, h, i);
     const co__slot *first = &t->slots[i], *second = &t->slots[i + 1];
-    bool in_first = co__slot_holds(t, first, id, len, h);
-    bool in_second = (first->len != 0) & co__slot_holds(t, second, id, len, h);
-    const co__slot *found = in_first ? first : in_second ? second : NULL;
-    if (__builtin_expect(found != NULL || first->len == 0 || second->len == 0, 1))
+    /* An id in the second slot was placed past the first, which is taken:
+     * the tree is built by insertion and never loses a slot. */
+    uintptr_t in_first = (first->len == len) & co__same_short(first->id, id, len);
+    uintptr_t in_second = (second->len == len) & co__same_short(second->id, id, len);
+    /* Masks, not ?: (which gcc compiles to branches on the bytes still on
+     * their way): a third of ids sit in the second slot. */
+    const co__slot *found = (const co__slot *)(((uintptr_t)first & (0 - in_first)) |
+                                               ((uintptr_t)second & (0 - in_second)));
+    uintptr_t done = in_first | in_second | ((uint32_t)first->len * second->len == 0);
+    /* One register, one branch: without this gcc tests the terms apart. */
+    __asm__("" : "+r"(done));
+    if (__builtin_expect(done != 0, 1))
         return found;
-    for (i = (i + 2) & t->slot_mask;; i = (i + 1) & t->slot_mask) {
-        const co__slot *s = &t->slots[i];
-        if (s->len == 0)
-            return NULL;
-        if (co__slot_holds(t, s, id, len, h))
-            return s;
-    }
+    return co__tree_probe(t, id, len, h, (i + 2) & t->slot_mask);
 }
 
 static inline bool co__bit(const uint64_t *bits, uint32_t i)

@@ -438,11 +438,12 @@ static inline __attribute__((always_inline)) void decide(const cutoff_snapshot *
      * (selects instead), so that the CPU is not sent back when it guessed
      * wrong about a subscription whose slot it is still waiting for (it
      * would discard what it had begun of the next check). No plan (0)
-     * entitles every action, and group 0, the empty set, denies nothing:
-     * its row of group_denies is all zeros. */
-    bool entitled = plan == 0 || co__bit(tree->plan_bits + (size_t)plan * tree->words, act);
-    uint32_t maybe_denied = entitled ? group : 0;
-    out->reason = entitled ? CUTOFF_REASON_ALLOW : CUTOFF_REASON_NOT_ENTITLED;
+     * entitles every action (its row of plan_bits is all ones), and group
+     * 0, the empty set, denies nothing: its row of group_denies is all
+     * zeros. */
+    uint32_t entitled = co__bit(tree->plan_bits + (size_t)plan * tree->words, act);
+    uint32_t maybe_denied = group & (0 - entitled); /* masks: a select gcc keeps branch-free */
+    out->reason = (cutoff_reason)(CUTOFF_REASON_NOT_ENTITLED & (entitled - 1));
     if (co__bit(s->group_denies + (size_t)maybe_denied * tree->words, act))
         decide_denied(s, group, act, region, region_name, t, out);
 }
@@ -486,7 +487,7 @@ static inline __attribute__((always_inline)) void check_found(const cutoff_snaps
  * blocks, which never cross a page, so it may read the bytes after the
  * terminator in the same block; builds with AddressSanitizer, which would
  * rightly flag them, call strlen. */
-static inline size_t check_strlen(const char *s)
+static inline __attribute__((always_inline)) size_t check_strlen(const char *s)
 {
 #if defined(__SANITIZE_ADDRESS__) || !defined(__SSE2__)
     return strlen(s);
@@ -505,7 +506,8 @@ static inline size_t check_strlen(const char *s)
 #endif
 }
 
-static inline uint32_t action_index(const cutoff_tree *t, const char *action)
+static inline __attribute__((always_inline)) uint32_t action_index(const cutoff_tree *t,
+                                                                   const char *action)
 {
     return co__name_map_find(&t->action_map, action, check_strlen(action));
 }

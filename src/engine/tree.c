@@ -214,6 +214,9 @@ static int compile_catalog(const cutoff_catalog_spec *c, cutoff_tree *t, cutoff_
             return co__diag(diag, CUTOFF_EINVAL, "catalog plan \"%s\" appears twice",
                             t->plan_names[i]);
 
+    /* Row 0, no plan, entitles every action: a check then tests one bit
+     * whatever the subscription's plan, without a branch on it. */
+    memset(t->plan_bits, 0xff, t->words * sizeof *t->plan_bits);
     for (size_t i = 0; i < c->n_plans; i++) {
         uint64_t *bits = t->plan_bits + (i + 1) * t->words; /* plan index + 1 */
         for (size_t j = 0; j < c->plans[i].n_services; j++)
@@ -677,6 +680,18 @@ done:
 /* ===================================================================== */
 /* Lookups and lifetime                                                   */
 /* ===================================================================== */
+
+__attribute__((noinline)) const co__slot *co__tree_probe(const cutoff_tree *t, const char *id,
+                                                         size_t len, uint64_t h, uint64_t i)
+{
+    for (;; i = (i + 1) & t->slot_mask) {
+        const co__slot *s = &t->slots[i];
+        if (s->len == 0)
+            return NULL;
+        if (co__slot_holds(t, s, id, len, h))
+            return s;
+    }
+}
 
 const co__slot *co__tree_find(const cutoff_tree *t, const char *id, size_t len)
 {

@@ -1187,6 +1187,52 @@ static cutoff_reason check_reason(const cutoff_snapshot *s, const char *sub, con
 
 /* Every id and name is found at its full length and no other: one byte
  * changed anywhere, one byte fewer or one more makes it unknown. */
+/* The snapshot digest that fleet receipts compare covers what every plan
+ * entitles, the last plan included: two catalogs that differ only there
+ * decide differently, so they must not report the same digest. A plan-less
+ * subscription is entitled to every action. */
+static void digest_of(const cutoff_catalog_spec *cat, char out[CUTOFF_DIGEST_SIZE])
+{
+    cutoff_tree *t = build_tree_from(cat, tree_nodes, N_TREE_NODES);
+    cutoff_snapshot *s = build_snapshot(t, NULL, 0);
+    assert_int_equal(cutoff_snapshot_digest(s, out, CUTOFF_DIGEST_SIZE), 0);
+    cutoff_snapshot_release(s);
+    cutoff_tree_release(t);
+}
+
+static void test_digest_covers_every_plan(void **state)
+{
+    (void)state;
+    static const char *const scan_only[] = {"security.scan"};
+    static const char *const storage_only[] = {"storage.*"};
+    const cutoff_plan_spec last_narrower[] = {catalog_plans[0], {"security-only", scan_only, 1}};
+    const cutoff_plan_spec first_narrower[] = {{"enterprise", storage_only, 1}, catalog_plans[1]};
+    cutoff_catalog_spec last = catalog, first = catalog;
+    last.plans = last_narrower;
+    first.plans = first_narrower;
+
+    char base[CUTOFF_DIGEST_SIZE], again[CUTOFF_DIGEST_SIZE], d_last[CUTOFF_DIGEST_SIZE],
+        d_first[CUTOFF_DIGEST_SIZE];
+    digest_of(&catalog, base);
+    digest_of(&catalog, again);
+    digest_of(&last, d_last);
+    digest_of(&first, d_first);
+    assert_string_equal(base, again);
+    assert_string_not_equal(base, d_last);
+    assert_string_not_equal(base, d_first);
+    assert_string_not_equal(d_last, d_first);
+
+    /* The decisions differ exactly where the digests say they may. */
+    cutoff_tree *t = build_tree_from(&last, tree_nodes, N_TREE_NODES);
+    cutoff_snapshot *s = build_snapshot(t, NULL, 0);
+    expect(s, "sub-sec", "security.monitor", NULL, T0, CUTOFF_REASON_NOT_ENTITLED, NULL, 0, 0);
+    expect(s, "sub-sec", "security.scan", NULL, T0, CUTOFF_REASON_ALLOW, NULL, 0, 0);
+    for (size_t a = 0; a < sizeof catalog_actions / sizeof catalog_actions[0]; a++)
+        expect(s, "sub-acme", catalog_actions[a].name, NULL, T0, CUTOFF_REASON_ALLOW, NULL, 0, 0);
+    cutoff_snapshot_release(s);
+    cutoff_tree_release(t);
+}
+
 static void test_ids_and_names_of_every_length(void **state)
 {
     (void)state;
@@ -1336,6 +1382,7 @@ int main(void)
         cmocka_unit_test(test_publication_threads),
         cmocka_unit_test(test_out_of_memory_tree),
         cmocka_unit_test(test_out_of_memory_snapshot),
+        cmocka_unit_test(test_digest_covers_every_plan),
         cmocka_unit_test(test_ids_and_names_of_every_length),
         cmocka_unit_test(test_strings_that_end_a_page),
         cmocka_unit_test(test_groups_in_a_large_tree),
