@@ -10,8 +10,8 @@
  * hashes the subscription id to its hash slot (position, plan, kind and,
  * for ids of up to CO_INLINE_ID bytes, the id itself: one cache line and
  * one miss), tests the plan's entitlement bit, finds the group of its
- * position by binary search over the few segment breakpoints, and looks only
- * at the actions of that group. Changing actions rebuilds only the segments
+ * position from a bucket table and the few segment breakpoints, and looks
+ * only at the actions of that group. Changing actions rebuilds only the segments
  * and groups, never the tree.
  */
 #ifndef CUTOFF_ENGINE_INT_H
@@ -285,19 +285,20 @@ struct cutoff_snapshot {
     co__enforcement *actions; /* sorted by id */
     /* segments: positions [bp[j-1], bp[j]) belong to group seg_group[j] */
     uint32_t n_bp;
-    uint32_t *bp;
+    uint32_t *bp;        /* [n_bp + 2]: ascending, then two UINT32_MAX */
     uint32_t *seg_group; /* [n_bp + 1]; group 0 is the empty set */
-    /* positions [b << bucket_shift, (b + 1) << bucket_shift) belong to group
-     * bucket_group[b], or to several (CO_MIXED: a breakpoint inside) */
+    /* bucket b holds positions [b << bucket_shift, (b + 1) << bucket_shift);
+     * bucket_bp[b] counts the breakpoints at or below its first position,
+     * | CO_CROWDED when more than two lie inside it */
     uint32_t bucket_shift;
-    uint32_t *bucket_group;
+    uint32_t *bucket_bp;
     uint32_t n_groups;
     uint32_t *group_start;   /* [n_groups + 1] */
     uint32_t *group_members; /* action indices, ascending (= by id) */
     uint64_t *group_denies;  /* [n_groups * words]: union of the members' denied */
 };
 
-#define CO_MIXED UINT32_MAX
+#define CO_CROWDED 0x80000000u
 
 /* The group of a position by binary search: the count of breakpoints <= pos
  * picks the segment. Branch-free, since positions of consecutive checks are
@@ -317,15 +318,19 @@ static inline uint32_t co__group_search(const cutoff_snapshot *s, uint32_t pos)
     return s->seg_group[(uint32_t)(b - s->bp) + (*b <= pos)];
 }
 
-/* The group of a position. Breakpoints are few next to positions, so
- * nearly every bucket of positions lies in one segment, and one load from a
- * table that stays in cache answers: the check waiting for its slot then
- * has few instructions left, and the CPU reaches the next check's slot
- * sooner. */
+/* The group of a position. Breakpoints are few next to positions, so a
+ * bucket of positions holds at most two of them, nearly always: its count
+ * of the breakpoints below it and two comparisons (the sentinels past the
+ * last breakpoint never count) pick the segment, from tables that stay in
+ * cache, without a branch on the position (a small scope, one unit's few
+ * subscriptions, lies inside one bucket, and a branch there would be
+ * guessed wrong for every request it gets). */
 static inline uint32_t co__group_of(const cutoff_snapshot *s, uint32_t pos)
 {
-    uint32_t g = s->bucket_group[pos >> s->bucket_shift];
-    return __builtin_expect(g != CO_MIXED, 1) ? g : co__group_search(s, pos);
+    uint32_t k = s->bucket_bp[pos >> s->bucket_shift];
+    if (__builtin_expect(k & CO_CROWDED, 0))
+        return co__group_search(s, pos);
+    return s->seg_group[k + (s->bp[k] <= pos) + (s->bp[k + 1] <= pos)];
 }
 
 /* The decision for a subscription known by (plan, group), for catalog action

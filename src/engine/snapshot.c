@@ -36,7 +36,7 @@ static void snapshot_free(cutoff_snapshot *s)
     co__free(s->actions);
     co__free(s->bp);
     co__free(s->seg_group);
-    co__free(s->bucket_group);
+    co__free(s->bucket_bp);
     co__free(s->group_start);
     co__free(s->group_members);
     co__free(s->group_denies);
@@ -158,7 +158,7 @@ static int build_segments(cutoff_snapshot *s)
     size_t nb = 0;
     for (uint32_t i = 0; i < s->n_actions; i++)
         nb += 2 * (size_t)s->actions[i].n_ranges;
-    uint32_t *bp = co__malloc((nb + 1) * sizeof *bp);
+    uint32_t *bp = co__malloc((nb + 2) * sizeof *bp); /* + co__group_of's sentinels */
     co__buf members; /* uint32 indices of every group, back to back */
     co__buf_init(&members);
     uint32_t *starts = NULL;
@@ -175,6 +175,7 @@ static int build_segments(cutoff_snapshot *s)
     for (size_t i = 0; i < nb; i++)
         if (n_bp == 0 || bp[n_bp - 1] != bp[i])
             bp[n_bp++] = bp[i];
+    bp[n_bp] = bp[n_bp + 1] = UINT32_MAX; /* above every position */
     s->bp = bp;
     s->n_bp = n_bp;
     bp = NULL;
@@ -246,8 +247,9 @@ done:
     return rc;
 }
 
-/* The bucket table of co__group_of: about 64 buckets per breakpoint, so
- * that few are mixed, and at most 2^16 (256 KiB). */
+/* The bucket table of co__group_of: about 64 buckets per breakpoint, and
+ * at most 2^16 (256 KiB). Each holds the count of breakpoints at or below
+ * its first position, flagged CO_CROWDED when more than two lie inside it. */
 static int build_buckets(cutoff_snapshot *s)
 {
     uint64_t n_buckets = 16;
@@ -257,18 +259,16 @@ static int build_buckets(cutoff_snapshot *s)
     while ((n_buckets << shift) < (uint64_t)s->tree->n_nodes)
         shift++;
     s->bucket_shift = shift;
-    s->bucket_group = co__malloc(n_buckets * sizeof *s->bucket_group);
-    if (s->bucket_group == NULL)
+    s->bucket_bp = co__malloc(n_buckets * sizeof *s->bucket_bp);
+    if (s->bucket_bp == NULL)
         return CUTOFF_ENOMEM;
     uint32_t next = 0; /* the first breakpoint above the bucket's start */
     for (uint64_t b = 0; b < n_buckets; b++) {
         uint64_t lo = b << shift, hi = (b + 1) << shift;
         while (next < s->n_bp && s->bp[next] <= lo)
             next++;
-        s->bucket_group[b] = lo > UINT32_MAX ? 0
-                             : next < s->n_bp && s->bp[next] < hi
-                                 ? CO_MIXED
-                                 : co__group_search(s, (uint32_t)lo);
+        bool crowded = next + 2 < s->n_bp && s->bp[next + 2] < hi;
+        s->bucket_bp[b] = next | (crowded ? CO_CROWDED : 0);
     }
     return 0;
 }

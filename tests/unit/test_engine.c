@@ -1310,6 +1310,42 @@ static void test_strings_that_end_a_page(void **state)
  * its group in a table of buckets of positions, some of which a scope's
  * edge cuts (those are searched). Each action suspends storage.write in a
  * few units; a subscription is suspended exactly when its unit is in one. */
+/* Builds a snapshot whose actions (copies of like, one per pick) each
+ * scope one subscription (unit, k), and checks every subscription of the
+ * tree: suspended for storage.write exactly when picked. ids is the
+ * [units * subs] table of subscription ids, id_size bytes apart. */
+static void check_single_scopes(cutoff_tree *t, const cutoff_action_spec *like,
+                                const int (*picks)[2], int n, const char *ids, size_t id_size,
+                                int subs)
+{
+    const char *scope[8];
+    char action_ids[8][16];
+    cutoff_action_spec specs[8];
+    const cutoff_action_spec *list[8];
+    assert_true(n <= 8);
+    for (int a = 0; a < n; a++) {
+        scope[a] = ids + (size_t)(picks[a][0] * subs + picks[a][1]) * id_size;
+        snprintf(action_ids[a], sizeof action_ids[a], "EA-S%d", a);
+        specs[a] = *like;
+        specs[a].id = action_ids[a];
+        specs[a].scope = &scope[a];
+        specs[a].n_scope = 1;
+        list[a] = &specs[a];
+    }
+    cutoff_snapshot *s = build_snapshot(t, list, (size_t)n);
+    size_t total = cutoff_tree_count(t, CUTOFF_NODE_SUBSCRIPTION);
+    for (size_t i = 0; i < total; i++) {
+        bool picked = false;
+        for (int a = 0; a < n; a++)
+            picked |= i == (size_t)(picks[a][0] * subs + picks[a][1]);
+        cutoff_reason want = picked ? CUTOFF_REASON_SUSPENDED : CUTOFF_REASON_ALLOW;
+        if (check_reason(s, ids + i * id_size, "storage.write") != want)
+            fail_msg("%s among single scopes: wanted %s", ids + i * id_size,
+                     cutoff_reason_name(want));
+    }
+    cutoff_snapshot_release(s);
+}
+
 static void test_groups_in_a_large_tree(void **state)
 {
     (void)state;
@@ -1365,6 +1401,16 @@ static void test_groups_in_a_large_tree(void **state)
         }
     }
     cutoff_snapshot_release(s);
+
+    /* Single subscriptions near each other as scopes: a bucket of
+     * positions then holds one, two or more than two scope edges, at every
+     * alignment. */
+    static const int crowd[][2] = {{5, 0}, {5, 1}, {5, 10}, {5, 11}, {5, 13}, {9, 20}, {63, 79}};
+    check_single_scopes(t, &specs[0], crowd, 7, sub_ids[0], sizeof sub_ids[0], SUBS);
+    for (int j = 0; j < 16; j++) {
+        const int pair[][2] = {{9, j}, {9, j + 2}, {9, j + 5}};
+        check_single_scopes(t, &specs[0], pair, 3, sub_ids[0], sizeof sub_ids[0], SUBS);
+    }
     cutoff_tree_release(t);
 }
 
