@@ -161,4 +161,37 @@ expect_eq "cutoffd exits 0 on SIGINT" 0 "$?"
 CUTOFFD_PID=
 if curl -s -o /dev/null --max-time 2 "$DEC/healthz"; then not_ok "nothing listens after the stop"
 else ok "nothing listens after the stop"; fi
+
+# ---- the first snapshot is built at a lower priority, serving threads keep theirs ---------
+# nice_of PID TID: field 19 of the thread's stat (after the ')' that ends its name).
+nice_of() { sed 's/.*) //' "/proc/$1/task/$2/stat" | cut -d' ' -f17; }
+: >"$WORK/cutoffd.err"
+if start --db "$CUTOFF_DB" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --threads 2; then
+    ok "cutoffd starts on the filled database"
+else
+    not_ok "cutoffd starts on the filled database" "$(cat "$WORK/cutoffd.err")"
+fi
+http GET "$DEC/readyz"
+expect_eq "... ready once started" 200 "$CODE"
+loaded=$(grep '"event":"snapshot_loaded"' "$WORK/cutoffd.err" | head -1)
+own=$(nice) # this shell's, which cutoffd inherited
+want=$((own + 10 > 19 ? 19 : own + 10))
+expect_eq "the first snapshot was built 10 nice steps below cutoffd's own ($own)" "$want" \
+    "$(printf '%s' "$loaded" | jq -r .nice)"
+expect_eq "... and the log says how many subscriptions it holds" \
+    "$(grep -c '"kind":"subscription"' "$CASE/nodes.jsonl")" "$(printf '%s' "$loaded" | jq -r .subscriptions)"
+threads=0 lowered=
+for task in /proc/"$CUTOFFD_PID"/task/*; do
+    threads=$((threads + 1))
+    n=$(nice_of "$CUTOFFD_PID" "${task##*/}")
+    [ "$n" = "$own" ] || lowered="$lowered ${task##*/}:$n"
+done
+if [ "$threads" -ge 3 ] && [ -z "$lowered" ]; then
+    ok "every one of the $threads threads left runs at cutoffd's own nice ($own)"
+else
+    not_ok "every thread left runs at cutoffd's own nice ($own)" "threads: $threads, other nice:$lowered"
+fi
+kill -TERM "$CUTOFFD_PID"
+wait "$CUTOFFD_PID"
+CUTOFFD_PID=
 finish

@@ -20,7 +20,9 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1972,11 +1974,66 @@ static void test_read_only_and_foreign(void **state)
     test_db_remove(other);
 }
 
+/* A writer that finds another connection holding SQLite's write lock waits
+ * for it, and writes once it is released: it neither fails at once nor
+ * loses what it wrote. (How soon it tries again is the store's; nothing
+ * here asserts a speed, only that it waited.) */
+typedef struct lock_holder {
+    sqlite3 *db;
+    int commit_rc;
+} lock_holder;
+
+static void *hold_then_commit(void *arg)
+{
+    lock_holder *h = arg;
+    struct timespec pause = {0, 300 * 1000000L};
+    nanosleep(&pause, NULL);
+    h->commit_rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+    return NULL;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_writer_waits_for_the_lock(void **state)
+{
+    fixture *f = *state;
+    if (test_db_on_pg())
+        skip(); /* PostgreSQL locks rows, not the file */
+    lock_holder h = {NULL, -1};
+    assert_int_equal(sqlite3_open(f->path, &h.db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h.db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    pthread_t holder;
+    assert_int_equal(pthread_create(&holder, NULL, hold_then_commit, &h), 0);
+    cutoff_receipt r = {"node-a", 0, 1000, "", 1000, "ok"};
+    int64_t t0 = now_ms();
+    int rc = cutoff_db_receipt_put(f->db, &r);
+    int64_t waited = now_ms() - t0;
+    pthread_join(holder, NULL);
+    sqlite3_close(h.db);
+    assert_int_equal(h.commit_rc, SQLITE_OK);
+    assert_int_equal(rc, 0);
+    if (waited < 250)
+        fail_msg("the write returned after %lld ms, while the lock was held for 300 ms",
+                 (long long)waited);
+    cutoff_receipt *got = NULL;
+    size_t n = 0;
+    assert_int_equal(cutoff_db_receipts(f->db, &got, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(got[0].node, "node-a");
+    cutoff_receipts_free(got, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_needs_init, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_waits_for_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog_load_and_get, setup, teardown),
