@@ -9,6 +9,7 @@
  * only.
  */
 #include "cli/cli.h"
+#include "util/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -202,13 +203,6 @@ int cli_wait_check(cli *c, const char *wait_opt, const char *silent_opt, cli_wai
     return CLI_OK;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Names the live nodes below seq into buf ("a (at 41), b (at 40)"), and
  * counts live nodes and those done. */
 static void laggards(const fleet_view *v, uint64_t seq, int64_t now, uint64_t silent_after,
@@ -248,7 +242,7 @@ int cli_wait_enforced(cli *c, const cli_wait *w, const char *what)
     fleet_view v = {0};
     int err = fleet_read(db, &v);
     uint64_t seq = v.head;
-    int64_t deadline = now_ms() + (int64_t)w->timeout_s * 1000;
+    int64_t deadline = co__monotonic_ms() + (int64_t)w->timeout_s * 1000;
     size_t live = 0, done = 0, last_done = (size_t)-1;
     char behind[1024] = "";
     while (err == 0) {
@@ -262,7 +256,7 @@ int cli_wait_enforced(cli *c, const cli_wait *w, const char *what)
                     (unsigned long long)seq, done, live);
             last_done = done;
         }
-        if (now_ms() >= deadline)
+        if (co__monotonic_ms() >= deadline)
             break;
         /* A receipt is a write: it wakes this wait too. */
         cutoff_db_wait_change(db, 200);

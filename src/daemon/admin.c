@@ -833,9 +833,9 @@ void admin_handle(void *ctx, co__http_req *req)
      * while its body was arriving does not get to change anything. */
     if (!authorise(d, req, c))
         return;
-    int64_t asked = daemon_clock_ms();
+    int64_t asked = co__monotonic_ms();
     pthread_mutex_lock(&d->write_lock);
-    int64_t locked = daemon_clock_ms();
+    int64_t locked = co__monotonic_ms();
     if (d->db == NULL) {
         /* Started while the store could not be reached: nothing to read
          * or write through yet. */
@@ -846,7 +846,7 @@ void admin_handle(void *ctx, co__http_req *req)
         c->route->handler(c);
     }
     pthread_mutex_unlock(&d->write_lock);
-    int64_t done = daemon_clock_ms();
+    int64_t done = co__monotonic_ms();
     if (done - asked >= DAEMON_SLOW_MS)
         daemon_log(d, "warn", "slow_admin_call",
                    json_pack("{s:s,s:I,s:I}", "verb", c->route->verb, "lock_wait_ms",

@@ -12,6 +12,7 @@
 #include "daemon/metrics.h"
 #include "daemon/tokens.h"
 #include "http/http.h"
+#include "util/clock.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -233,10 +234,9 @@ const admin_route *admin_route_find(const char *method, const char *path, char *
 /* ---- log.c ---- */
 /* Writes one JSON line {ts, level, event, ...fields}; fields is consumed. */
 void daemon_log(cutoffd *d, const char *level, const char *event, json_t *fields);
-/* Milliseconds on the monotonic clock, to time work done under write_lock:
- * an admin call or a pass of the watcher that took DAEMON_SLOW_MS or more
- * is logged with where its time went (waiting for the lock, or in it). */
-int64_t daemon_clock_ms(void);
+/* An admin call or a pass of the watcher that took this long or more (on
+ * co__monotonic_ms) is logged with where its time went under write_lock:
+ * waiting for the lock, or in it. */
 #define DAEMON_SLOW_MS 1000
 void daemon_log_request(void *ctx, const co__http_req *req, int status);
 

@@ -8,13 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-int64_t daemon_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void daemon_log(cutoffd *d, const char *level, const char *event, json_t *fields)
 {
     json_t *o = json_is_object(fields) ? fields : json_object();

@@ -354,8 +354,8 @@ typedef struct first_load {
     cutoffd *d;
     cutoff_diag diag;
     int rc;
-    int nice;            /* the loading thread's */
-    int64_t started, ms; /* daemon_clock_ms */
+    int nice;   /* the loading thread's */
+    int64_t ms; /* how long it took */
 } first_load;
 
 static void load_first_snapshot(first_load *l)
@@ -364,12 +364,12 @@ static void load_first_snapshot(first_load *l)
     l->nice = getpriority(PRIO_PROCESS, (id_t)gettid());
     if (l->nice == -1 && errno != 0)
         l->nice = 0;
-    l->started = daemon_clock_ms();
+    int64_t started = co__monotonic_ms();
     pthread_mutex_lock(&l->d->write_lock);
     daemon_sign_locked(l->d, l->d->cfg.sign_interval_s > 0);
     l->rc = daemon_refresh_locked(l->d, true, &l->diag);
     pthread_mutex_unlock(&l->d->write_lock);
-    l->ms = daemon_clock_ms() - l->started;
+    l->ms = co__monotonic_ms() - started;
 }
 
 static void *first_load_thread(void *arg)
@@ -661,24 +661,24 @@ static void *watch_loop(void *arg)
         }
         atomic_fetch_add(woken ? &d->metrics.wakeups : &d->metrics.safety_reads, 1);
         cutoff_diag diag = {0};
-        int64_t asked = daemon_clock_ms();
+        int64_t asked = co__monotonic_ms();
         pthread_mutex_lock(&d->write_lock);
-        int64_t locked = daemon_clock_ms();
+        int64_t locked = co__monotonic_ms();
         int rc = daemon_refresh_locked(d, false, &diag);
-        int64_t refreshed = daemon_clock_ms();
+        int64_t refreshed = co__monotonic_ms();
         /* The promised interval: a head even when nothing changed, so that
          * a verifier can tell a stopped signer or removed heads. */
         if (atomic_load(&d->store_up) && d->cfg.sign_interval_s > 0 &&
             daemon_now() - d->head_signed_at >= (int64_t)d->cfg.sign_interval_s)
             daemon_sign_locked(d, true);
-        int64_t signed_at = daemon_clock_ms();
+        int64_t signed_at = co__monotonic_ms();
         if (atomic_load(&d->store_up)) {
             receipt_write_locked(d, "ok", false);
             if (daemon_now() - d->shadow_written_at >= (int64_t)d->cfg.heartbeat_s)
                 shadow_write_locked(d, d->shadow, false);
         }
         pthread_mutex_unlock(&d->write_lock);
-        int64_t done = daemon_clock_ms();
+        int64_t done = co__monotonic_ms();
         if (done - asked >= DAEMON_SLOW_MS)
             daemon_log(d, "warn", "slow_store_pass",
                        json_pack("{s:I,s:I,s:I,s:I}", "lock_wait_ms", (json_int_t)(locked - asked),

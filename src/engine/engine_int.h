@@ -306,8 +306,6 @@ struct cutoff_snapshot {
  * started on the next check. */
 static inline uint32_t co__group_search(const cutoff_snapshot *s, uint32_t pos)
 {
-    if (s->n_bp == 0)
-        return 0;
     const uint32_t *b = s->bp;
     uint32_t n = s->n_bp;
     while (n > 1) {

@@ -1916,13 +1916,6 @@ static int pg_change_last(co__store *base, unsigned kind, uint64_t *seq_out)
     return rc;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Drops the listening connection after a failure; the next call opens a
  * new one. */
 static int listener_lost(pg_store *s, const char *what)
@@ -1967,13 +1960,13 @@ static int pg_change_wait(co__store *base, int timeout_ms)
          * notification nobody heard, so a new listener answers "woken". */
         return 1;
     }
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = co__monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (PQconsumeInput(s->listener) == 0 || PQstatus(s->listener) != CONNECTION_OK)
             return listener_lost(s, "the connection listening for changes was lost: ");
         if (drain_notifies(s->listener))
             return 1;
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - co__monotonic_ms();
         if (left <= 0)
             return 0;
         struct pollfd pfd = {.fd = PQsocket(s->listener), .events = POLLIN};

@@ -438,19 +438,12 @@ static sqlite_store *as_sqlite(co__store *s)
     return (sqlite_store *)(void *)s;
 }
 
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* SQLite's busy handler: tries again after a short, growing pause until
  * BUSY_TIMEOUT_MS have passed since the first try (tries = 0). */
 static int busy_wait(void *arg, int tries)
 {
     sqlite_store *s = arg;
-    int64_t now = monotonic_us();
+    int64_t now = co__monotonic_us();
     if (tries == 0)
         s->busy_since_us = now;
     if (now - s->busy_since_us >= (int64_t)BUSY_TIMEOUT_MS * 1000)
@@ -1652,11 +1645,6 @@ static bool watch_drain(sqlite_store *s)
     return ours;
 }
 
-static int64_t monotonic_ms(void)
-{
-    return monotonic_us() / 1000;
-}
-
 /* The first call only starts the watch and answers "woken": a commit made
  * before the watch existed would otherwise go unseen until the timeout.
  * Events that queue between two calls are kept by the kernel, so a commit
@@ -1679,9 +1667,9 @@ static int sq_change_wait(co__store *base, int timeout_ms)
         nanosleep(&pause, NULL);
         return check_reachable(s) ? CUTOFF_EUNAVAIL : 1;
     }
-    int64_t deadline = monotonic_ms() + timeout_ms;
+    int64_t deadline = co__monotonic_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - monotonic_ms();
+        int64_t left = deadline - co__monotonic_ms();
         struct pollfd pfd = {.fd = s->watch_fd, .events = POLLIN};
         int n = poll(&pfd, 1, left > 0 ? (int)(left > INT_MAX ? INT_MAX : left) : 0);
         if (n < 0 && errno != EINTR)

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/clock.h"
+
 /* ---- allocation ---------------------------------------------------------
  * All library allocations go through these. They return NULL on failure
  * like malloc; co__alloc_fail_after(n) makes the n-th next allocation (and

@@ -1992,13 +1992,6 @@ static void *hold_then_commit(void *arg)
     return NULL;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void test_writer_waits_for_the_lock(void **state)
 {
     fixture *f = *state;
@@ -2010,9 +2003,9 @@ static void test_writer_waits_for_the_lock(void **state)
     pthread_t holder;
     assert_int_equal(pthread_create(&holder, NULL, hold_then_commit, &h), 0);
     cutoff_receipt r = {"node-a", 0, 1000, "", 1000, "ok"};
-    int64_t t0 = now_ms();
+    int64_t t0 = co__monotonic_ms();
     int rc = cutoff_db_receipt_put(f->db, &r);
-    int64_t waited = now_ms() - t0;
+    int64_t waited = co__monotonic_ms() - t0;
     pthread_join(holder, NULL);
     sqlite3_close(h.db);
     assert_int_equal(h.commit_rc, SQLITE_OK);
